@@ -1,0 +1,249 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hooktap/hooktap/inspector"
+	"github.com/hooktap/hooktap/relay"
+)
+
+// agentFlags are the flags listen and dev share.
+type agentFlags struct {
+	forwardTo string
+	channel   string
+	token     string
+	db        string
+	events    string
+	secret    string
+	noTUI     bool
+	json      bool
+	verbose   bool
+}
+
+func (f *agentFlags) register(fs *flag.FlagSet, e *env) {
+	fs.StringVar(&f.forwardTo, "forward-to", "", "URL of your app's webhook endpoint, e.g. http://localhost:3000/webhooks")
+	fs.StringVar(&f.token, "token", envOr(e, "HOOKTAP_TOKEN", ""), "agent token for the channel (or HOOKTAP_TOKEN)")
+	fs.StringVar(&f.db, "db", defaultDB(e), "SQLite file that records deliveries (or HOOKTAP_DB)")
+	fs.StringVar(&f.events, "events", "", "only these events, comma-separated globs: payable.*,counterpart.created")
+	fs.StringVar(&f.secret, "secret", envOr(e, "HOOKTAP_SECRET", ""), "webhook signing secret, to verify deliveries (or HOOKTAP_SECRET)")
+	fs.BoolVar(&f.noTUI, "no-tui", false, "print one line per delivery instead of the terminal UI")
+	fs.BoolVar(&f.json, "json", false, "print JSON lines (a ready line, then one per delivery)")
+	fs.BoolVar(&f.verbose, "verbose", false, "log debug detail to stderr")
+}
+
+func (f *agentFlags) check() error {
+	if f.forwardTo == "" {
+		return usagef("--forward-to is required, e.g. --forward-to http://localhost:3000/webhooks")
+	}
+	if !relay.ValidChannel(f.channel) {
+		return usagef("bad --channel %q: use 1-64 letters, digits, '.', '_' or '-'", f.channel)
+	}
+	if err := relay.ValidatePatterns(splitList(f.events)); err != nil {
+		return usageError{err.Error()}
+	}
+	return nil
+}
+
+func cmdListen(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "listen", "listen --relay URL --channel NAME --forward-to URL [flags]")
+	var f agentFlags
+	relayURL := fs.String("relay", envOr(e, "HOOKTAP_RELAY", ""), "relay base URL, e.g. https://relay.example.com (or HOOKTAP_RELAY)")
+	fs.StringVar(&f.channel, "channel", "", "channel to receive")
+	f.register(fs, e)
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if *relayURL == "" {
+		return usagef("--relay is required, e.g. --relay http://127.0.0.1:8789")
+	}
+	if err := f.check(); err != nil {
+		return err
+	}
+	return runAgent(ctx, e, &f, *relayURL)
+}
+
+func cmdDev(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "dev", "dev --forward-to URL [flags]")
+	var f agentFlags
+	addr := fs.String("addr", "127.0.0.1:8789", "address of the embedded relay")
+	data := fs.String("data", "", "directory for the embedded relay's buffer (default: the user's data directory)")
+	fs.StringVar(&f.channel, "channel", "dev", "channel name")
+	f.register(fs, e)
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := f.check(); err != nil {
+		return err
+	}
+	if *data == "" {
+		*data = dataDir(e) + "/relay"
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("embedded relay: %w (is another hooktap dev running? pick another --addr)", err)
+	}
+	srv, err := relay.New(ctx, relay.Config{DataDir: *data, Version: buildVersion(), Logger: newLogger(e.stderr, f.verbose)})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	relayDone := make(chan error, 1)
+	go func() { relayDone <- srv.Serve(ctx, ln) }()
+
+	err = runAgent(ctx, e, &f, "http://"+ln.Addr().String())
+	cancel()
+	if rerr := <-relayDone; rerr != nil && !errors.Is(rerr, http.ErrServerClosed) && err == nil {
+		err = rerr
+	}
+	return err
+}
+
+// runAgent opens the store, connects to the relay and reports deliveries
+// until ctx ends.
+func runAgent(ctx context.Context, e *env, f *agentFlags, relayURL string) error {
+	fwd, err := inspector.NewForwarder(f.forwardTo, 0)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	store, err := inspector.Open(ctx, f.db)
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer store.Close()
+
+	out := newReporter(e.stdout, f.json, store.Path())
+	agent, err := inspector.NewAgent(inspector.AgentConfig{
+		Relay:     relayURL,
+		Channel:   f.channel,
+		Token:     f.token,
+		Events:    splitList(f.events),
+		Store:     store,
+		Forwarder: fwd,
+		Bus:       inspector.NewBus(),
+		Report:    out.report,
+		Logger:    newLogger(e.stderr, f.verbose),
+		Version:   buildVersion(),
+	})
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	return agent.Run(ctx)
+}
+
+// reporter prints what the agent does: human lines or JSON lines.
+type reporter struct {
+	mu     sync.Mutex
+	w      io.Writer
+	json   bool
+	db     string
+	ready  bool
+	state  inspector.ConnState
+	encode *json.Encoder
+}
+
+func newReporter(w io.Writer, jsonOut bool, db string) *reporter {
+	return &reporter{w: w, json: jsonOut, db: db, encode: json.NewEncoder(w)}
+}
+
+type readyLine struct {
+	Type      string `json:"type"`
+	URL       string `json:"url"`
+	ForwardTo string `json:"forward_to"`
+	DB        string `json:"db"`
+}
+
+type deliveryLine struct {
+	Type       string  `json:"type"`
+	ID         string  `json:"id"`
+	ReceivedAt string  `json:"received_at"`
+	Method     string  `json:"method"`
+	Path       string  `json:"path"`
+	ObjectType string  `json:"object_type"`
+	Action     string  `json:"action"`
+	EntityID   string  `json:"entity_id"`
+	Status     int     `json:"status"`
+	Error      string  `json:"error,omitempty"`
+	DurationMS float64 `json:"duration_ms"`
+	Signature  string  `json:"signature"`
+}
+
+func (r *reporter) report(ev inspector.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch ev.Kind {
+	case inspector.EventConn:
+		r.conn(ev.Conn)
+	case inspector.EventAttempt:
+		d := ev.Delivery
+		if r.json {
+			r.encode.Encode(deliveryLine{
+				Type: "delivery", ID: d.ID, ReceivedAt: d.ReceivedAt.Format(time.RFC3339Nano),
+				Method: d.Method, Path: d.Path, ObjectType: d.ObjectType, Action: d.Action, EntityID: d.EntityID,
+				Status: d.Status, Error: d.Error, DurationMS: d.DurationMS, Signature: d.Signature,
+			})
+			return
+		}
+		fmt.Fprintln(r.w, humanLine(d))
+	}
+}
+
+func (r *reporter) conn(c inspector.Conn) {
+	prev := r.state
+	r.state = c.State
+	if r.json {
+		if c.State == inspector.StateConnected && !r.ready {
+			r.ready = true
+			r.encode.Encode(readyLine{Type: "ready", URL: c.URL, ForwardTo: c.Target, DB: r.db})
+		}
+		return
+	}
+	switch c.State {
+	case inspector.StateConnected:
+		if !r.ready {
+			r.ready = true
+			fmt.Fprintf(r.w, "hooktap is ready\n  Webhook URL    %s\n  Forwarding to  %s\n  Recording in   %s\n\n", c.URL, c.Target, r.db)
+		} else if prev != inspector.StateConnected {
+			fmt.Fprintf(r.w, "%s  reconnected to %s\n", clock(time.Now()), c.Relay)
+		}
+	case inspector.StateReconnecting:
+		if prev == inspector.StateConnected || prev == inspector.StateConnecting {
+			fmt.Fprintf(r.w, "%s  relay connection lost (%s); reconnecting\n", clock(time.Now()), c.Err)
+		}
+	}
+}
+
+func clock(t time.Time) string { return t.Local().Format("15:04:05") }
+
+// humanLine is one delivery in a terminal: time, status, method, path,
+// action, entity, duration, id.
+func humanLine(d *inspector.Delivery) string {
+	status := fmt.Sprint(d.Status)
+	if d.Status == 0 {
+		status = "ERR"
+	}
+	action := d.Action
+	if action == "" {
+		action = "-"
+	}
+	path := d.Path
+	if path == "" {
+		path = "/"
+	}
+	line := fmt.Sprintf("%s  %-3s  %-6s %-20s %-36s %8.1fms  %s", clock(d.ReceivedAt), status, d.Method, path, action, d.DurationMS, d.ID)
+	if d.Error != "" {
+		line += "  " + d.Error
+	}
+	return strings.TrimRight(line, " ")
+}

@@ -1,0 +1,277 @@
+package inspector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/hooktap/hooktap/relay/wire"
+)
+
+// Verifier checks a delivery's signature and fills Scheme, Signature and
+// SignatureReason. The signing package provides the real one.
+type Verifier func(d *Delivery)
+
+// AgentConfig configures an Agent.
+type AgentConfig struct {
+	Relay       string // relay base URL, http(s)://host[:port]
+	Channel     string
+	Token       string
+	Events      []string // action globs to subscribe to; empty: all
+	Store       *Store
+	Forwarder   *Forwarder
+	Verify      Verifier
+	Bus         *Bus        // optional: live events for UIs (lossy)
+	Report      func(Event) // optional: called in order for every event (lossless)
+	Logger      *slog.Logger
+	Concurrency int // deliveries forwarded at once; default 64
+	Version     string
+}
+
+// ErrRefused wraps a relay's refusal that retrying cannot fix (a wrong
+// token, an unknown channel).
+var ErrRefused = errors.New("refused by relay")
+
+// Agent keeps a session with a relay open and handles its deliveries.
+type Agent struct {
+	cfg  AgentConfig
+	log  *slog.Logger
+	sem  chan struct{}
+	wg   sync.WaitGroup
+	conn Conn // guarded by mu
+	mu   sync.Mutex
+}
+
+// NewAgent checks cfg.
+func NewAgent(cfg AgentConfig) (*Agent, error) {
+	if _, err := agentURL(cfg.Relay); err != nil {
+		return nil, err
+	}
+	if cfg.Store == nil || cfg.Forwarder == nil {
+		return nil, errors.New("agent needs a store and a forward target")
+	}
+	if cfg.Channel == "" {
+		return nil, errors.New("agent needs a channel")
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 64
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Agent{cfg: cfg, log: log, sem: make(chan struct{}, cfg.Concurrency)}, nil
+}
+
+// agentURL turns a relay base URL into its WebSocket endpoint.
+func agentURL(relay string) (string, error) {
+	u, err := url.Parse(strings.TrimRight(relay, "/"))
+	if err != nil || u.Host == "" {
+		return "", fmt.Errorf("relay URL %q must look like http://host:port", relay)
+	}
+	switch u.Scheme {
+	case "http", "ws":
+		u.Scheme = "ws"
+	case "https", "wss":
+		u.Scheme = "wss"
+	default:
+		return "", fmt.Errorf("relay URL %q must be http(s):// or ws(s)://", relay)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/") + "/agent"
+	return u.String(), nil
+}
+
+func (a *Agent) setConn(c Conn) {
+	c.Relay = a.cfg.Relay
+	c.Target = a.cfg.Forwarder.Target()
+	a.mu.Lock()
+	if c.URL == "" && c.State != StateOffline {
+		c.URL = a.conn.URL
+	}
+	a.conn = c
+	a.mu.Unlock()
+	a.emit(Event{Kind: EventConn, Conn: c})
+}
+
+func (a *Agent) emit(e Event) {
+	if a.cfg.Report != nil {
+		a.cfg.Report(e)
+	}
+	a.cfg.Bus.Publish(e)
+}
+
+// Backoff bounds for reconnecting.
+const (
+	backoffMin = 250 * time.Millisecond
+	backoffMax = 30 * time.Second
+)
+
+// Run connects and reconnects, with exponential backoff and jitter, until
+// ctx ends (then it returns nil after in-flight deliveries finish) or the
+// relay refuses the agent for good (an error wrapping ErrRefused).
+func (a *Agent) Run(ctx context.Context) error {
+	defer a.wg.Wait()
+	backoff := backoffMin
+	a.setConn(Conn{State: StateConnecting})
+	for {
+		welcomed, err := a.session(ctx)
+		if ctx.Err() != nil {
+			a.setConn(Conn{State: StateOffline})
+			return nil
+		}
+		if errors.Is(err, ErrRefused) {
+			a.setConn(Conn{State: StateOffline, Err: err.Error()})
+			return err
+		}
+		if welcomed {
+			backoff = backoffMin
+		}
+		// Full jitter keeps a team's agents from reconnecting in lockstep
+		// after a relay restart.
+		wait := backoff/2 + rand.N(backoff/2+1)
+		msg := ""
+		if err != nil {
+			msg = err.Error()
+		}
+		a.log.Debug("relay connection lost", "err", msg, "retry_in", wait)
+		a.setConn(Conn{State: StateReconnecting, RetryAt: time.Now().Add(wait), Err: msg})
+		select {
+		case <-ctx.Done():
+			a.setConn(Conn{State: StateOffline})
+			return nil
+		case <-time.After(wait):
+		}
+		backoff = min(backoff*2, backoffMax)
+	}
+}
+
+// session runs one connection. It reports whether the relay welcomed it.
+func (a *Agent) session(ctx context.Context) (welcomed bool, err error) {
+	agentID, err := a.cfg.Store.AgentID(ctx)
+	if err != nil {
+		return false, fmt.Errorf("agent id: %w", err)
+	}
+	u, _ := agentURL(a.cfg.Relay)
+	dialer := websocket.Dialer{
+		HandshakeTimeout: 10 * time.Second,
+		ReadBufferSize:   16 << 10,
+		WriteBufferSize:  16 << 10,
+	}
+	ws, resp, err := dialer.DialContext(ctx, u, nil)
+	if err != nil {
+		if resp != nil && resp.StatusCode == http.StatusNotFound {
+			return false, fmt.Errorf("%w: %s is not a hooktap relay (404 on %s)", ErrRefused, a.cfg.Relay, u)
+		}
+		return false, fmt.Errorf("connect to relay: %w", err)
+	}
+	conn := wire.NewConn(ws)
+	hello := &wire.Hello{
+		Channel: a.cfg.Channel,
+		Token:   a.cfg.Token,
+		AgentID: agentID,
+		Events:  a.cfg.Events,
+		Agent:   "hooktap " + a.cfg.Version,
+	}
+	if err := conn.Send(ctx, hello); err != nil {
+		ws.Close()
+		return false, err
+	}
+	var refused error
+	err = conn.Run(ctx, func(m wire.Message) error {
+		switch m := m.(type) {
+		case *wire.Welcome:
+			welcomed = true
+			a.setConn(Conn{State: StateConnected, URL: m.URL})
+			a.log.Info("connected to relay", "url", m.URL)
+		case *wire.Delivery:
+			if !welcomed {
+				return errors.New("relay sent a delivery before welcome")
+			}
+			a.sem <- struct{}{} // bounded by the relay's window, so this is short
+			a.wg.Add(1)
+			go func() {
+				defer func() { <-a.sem; a.wg.Done() }()
+				a.handle(ctx, conn, m)
+			}()
+		case *wire.Error:
+			switch m.Code {
+			case wire.CodeUnauthorized, wire.CodeUnknownChannel, wire.CodeBadRequest, wire.CodeVersion:
+				refused = fmt.Errorf("%w: %s", ErrRefused, m.Message)
+			default:
+				refused = fmt.Errorf("relay: %s", m.Message)
+			}
+			return refused
+		case *wire.Unknown:
+			a.log.Debug("relay sent a message of unknown type", "type", m.Type)
+		}
+		return nil
+	})
+	if refused != nil {
+		return welcomed, refused
+	}
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) && ce.Text != "" {
+		err = fmt.Errorf("relay closed the connection: %s", ce.Text)
+	}
+	return welcomed, err
+}
+
+// handle stores one delivery, forwards it, records the attempt and acks.
+// Nothing is acked before both records are committed.
+func (a *Agent) handle(ctx context.Context, conn *wire.Conn, w *wire.Delivery) {
+	if w.Resumed {
+		// The relay may have sent it before we went away: if it was
+		// forwarded already, answer with what the app said then.
+		if prev, err := a.cfg.Store.Get(ctx, w.ID); err == nil && prev.ID == w.ID {
+			if n := len(prev.History); n > 0 {
+				a.ack(ctx, conn, w, prev.History[n-1])
+				return
+			}
+		}
+	}
+	d := FromWire(w)
+	if a.cfg.Verify != nil {
+		a.cfg.Verify(d)
+	}
+	stored := a.cfg.Store.Insert(d)
+	a.emit(Event{Kind: EventReceived, Delivery: d.summary()})
+
+	att := a.cfg.Forwarder.Forward(ctx, RequestOf(d))
+	att.DeliveryID, att.Kind = d.ID, KindForward
+	recorded := a.cfg.Store.AddAttempt(att)
+	if err := errors.Join(Wait(ctx, stored), Wait(ctx, recorded)); err != nil {
+		if ctx.Err() == nil {
+			a.log.Error("record delivery", "id", d.ID, "err", err)
+		}
+		return // not acked: the relay sends it again after a reconnect
+	}
+	d.Status, d.Error, d.DurationMS, d.Target = att.Status, att.Error, att.DurationMS(), att.Target
+	d.Attempts++
+	a.emit(Event{Kind: EventAttempt, Delivery: d.summary(), Attempt: att})
+	a.ack(ctx, conn, w, att)
+}
+
+func (a *Agent) ack(ctx context.Context, conn *wire.Conn, w *wire.Delivery, att *Attempt) {
+	ack := &wire.Ack{
+		ID:         w.ID,
+		Seq:        w.Seq,
+		Status:     att.Status,
+		Header:     att.Header,
+		Body:       att.Body,
+		Error:      att.Error,
+		Timeout:    att.Timeout,
+		DurationMS: att.DurationMS(),
+	}
+	if err := conn.Send(ctx, ack); err != nil {
+		a.log.Debug("ack not sent", "id", w.ID, "err", err)
+	}
+}

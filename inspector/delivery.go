@@ -1,0 +1,135 @@
+// Package inspector is the local agent's core: it receives deliveries from
+// a relay, forwards them to the developer's app, records everything in
+// SQLite and tells subscribers (the TUI, the web inspector) what happened.
+package inspector
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/hooktap/hooktap/relay/payload"
+	"github.com/hooktap/hooktap/relay/wire"
+)
+
+// Signature states stored with each delivery.
+const (
+	SigValid    = "valid"
+	SigInvalid  = "invalid"
+	SigExpired  = "expired"
+	SigUnsigned = "unsigned"
+	SigNoSecret = "no-secret"
+)
+
+// Attempt kinds.
+const (
+	KindForward = "forward"
+	KindReplay  = "replay"
+	KindResend  = "resend"
+)
+
+// Delivery is one webhook request as it reached the relay, what it is
+// about, and a summary of its latest attempt. The JSON form is the one
+// `events list --json` prints.
+type Delivery struct {
+	Seq        int64       `json:"-"`
+	ID         string      `json:"id"`
+	Channel    string      `json:"channel,omitempty"`
+	RelaySeq   int64       `json:"-"`
+	ReceivedAt time.Time   `json:"received_at"`
+	Method     string      `json:"method"`
+	Path       string      `json:"path"`
+	Query      string      `json:"query,omitempty"`
+	Header     http.Header `json:"-"`
+	Body       []byte      `json:"-"`
+	RemoteAddr string      `json:"-"`
+	Host       string      `json:"-"`
+	Proto      string      `json:"-"`
+
+	ObjectType string `json:"object_type"`
+	Action     string `json:"action"`
+	EntityID   string `json:"entity_id"`
+	ObjectID   string `json:"object_id"`
+	EventID    string `json:"event_id,omitempty"`
+
+	Scheme          string `json:"scheme,omitempty"`
+	Signature       string `json:"signature"`
+	SignatureReason string `json:"signature_reason,omitempty"`
+
+	// Latest attempt. Status is 0 when the app gave no HTTP answer (Error
+	// says why) or when the delivery was not forwarded yet (Attempts == 0).
+	Status     int     `json:"status"`
+	Error      string  `json:"error,omitempty"`
+	DurationMS float64 `json:"duration_ms"`
+	Attempts   int     `json:"attempts"`
+	Target     string  `json:"target,omitempty"`
+
+	// History holds every attempt, oldest first; filled by Store.Get only.
+	History []*Attempt `json:"-"`
+}
+
+// Attempt is one sending of a delivery to an app.
+type Attempt struct {
+	ID         int64
+	DeliveryID string
+	Kind       string // KindForward, KindReplay or KindResend
+	Target     string // full URL
+	StartedAt  time.Time
+	Duration   time.Duration
+	// Request differs from the delivery's for resends; nil means "as stored".
+	RequestHeader http.Header
+	RequestBody   []byte
+	Status        int // 0: no HTTP answer, see Error
+	Header        http.Header
+	Body          []byte
+	Error         string
+	Timeout       bool
+}
+
+// DurationMS is the attempt's duration in milliseconds.
+func (a *Attempt) DurationMS() float64 { return float64(a.Duration.Microseconds()) / 1000 }
+
+// FromWire turns a relay delivery into a record, reading the event fields
+// from its body and headers.
+func FromWire(w *wire.Delivery) *Delivery {
+	f := payload.Parse(w.Header, w.Body)
+	return &Delivery{
+		ID:         w.ID,
+		Channel:    w.Channel,
+		RelaySeq:   w.Seq,
+		ReceivedAt: w.ReceivedAt,
+		Method:     w.Method,
+		Path:       w.Path,
+		Query:      w.Query,
+		Header:     w.Header,
+		Body:       w.Body,
+		RemoteAddr: w.RemoteAddr,
+		Host:       w.Host,
+		Proto:      w.Proto,
+		ObjectType: f.ObjectType,
+		Action:     f.Action,
+		EntityID:   f.EntityID,
+		ObjectID:   f.ObjectID,
+		EventID:    f.EventID,
+		Signature:  SigUnsigned,
+	}
+}
+
+// StatusClass is "2xx".."5xx", "error" for no answer, or "pending".
+func (d *Delivery) StatusClass() string {
+	switch {
+	case d.Attempts == 0:
+		return "pending"
+	case d.Status == 0:
+		return "error"
+	default:
+		return string('0'+byte(d.Status/100)) + "xx"
+	}
+}
+
+// summary is a copy of d without header, body or history, safe to hand to
+// other goroutines.
+func (d *Delivery) summary() *Delivery {
+	c := *d
+	c.Header, c.Body, c.History = nil, nil, nil
+	return &c
+}

@@ -1,0 +1,279 @@
+package inspector
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/hooktap/hooktap/relay/sqlitedb"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+func migrations() fs.FS {
+	sub, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		panic(err)
+	}
+	return sub
+}
+
+// Errors callers branch on.
+var (
+	ErrNotFound  = errors.New("no such delivery")
+	ErrAmbiguous = errors.New("ambiguous delivery id")
+	ErrNoStore   = sqlitedb.ErrNotExist
+)
+
+// Store is the agent's SQLite database of deliveries and attempts. Writes go
+// through one batching writer; reads run in parallel.
+type Store struct {
+	db *sqlitedb.DB
+	w  *sqlitedb.Writer
+}
+
+// Open opens or creates the store at path.
+func Open(ctx context.Context, path string) (*Store, error) {
+	return open(ctx, path, sqlitedb.Options{})
+}
+
+// OpenExisting opens the store at path and fails if there is none, for
+// commands that only read.
+func OpenExisting(ctx context.Context, path string) (*Store, error) {
+	return open(ctx, path, sqlitedb.Options{MustExist: true})
+}
+
+func open(ctx context.Context, path string, o sqlitedb.Options) (*Store, error) {
+	db, err := sqlitedb.Open(ctx, path, migrations(), o)
+	if err != nil {
+		return nil, err
+	}
+	return &Store{db: db, w: sqlitedb.NewWriter(db.W, 1024)}, nil
+}
+
+// Close flushes pending writes and closes the database.
+func (s *Store) Close() error {
+	s.w.Close()
+	return s.db.Close()
+}
+
+// Path is the database file.
+func (s *Store) Path() string { return s.db.Path }
+
+// Meta returns a stored setting, creating it with init() when missing.
+func (s *Store) Meta(ctx context.Context, key string, init func() string) (string, error) {
+	var v string
+	err := s.db.R.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
+	if err == nil || !errors.Is(err, sql.ErrNoRows) || init == nil {
+		return v, err
+	}
+	v = init()
+	err = s.w.Do(ctx, func(tx *sqlitedb.Tx) error {
+		_, err := tx.Exec(`INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO NOTHING`, key, v)
+		if err != nil {
+			return err
+		}
+		return tx.QueryRow(`SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
+	})
+	return v, err
+}
+
+// AgentID is this store's stable identity towards relays.
+func (s *Store) AgentID(ctx context.Context) (string, error) {
+	return s.Meta(ctx, "agent_id", func() string {
+		var b [10]byte
+		rand.Read(b[:])
+		return "agt_" + hex.EncodeToString(b[:])
+	})
+}
+
+func marshalHeader(h http.Header) []byte {
+	if h == nil {
+		return []byte("{}")
+	}
+	b, _ := json.Marshal(h)
+	return b
+}
+
+func unmarshalHeader(b []byte) http.Header {
+	if b == nil {
+		return nil
+	}
+	h := http.Header{}
+	_ = json.Unmarshal(b, &h)
+	return h
+}
+
+// Insert stores d unless a delivery with its id exists (redelivery is
+// idempotent). The channel receives the result once it is committed.
+func (s *Store) Insert(d *Delivery) <-chan error {
+	hdr := marshalHeader(d.Header)
+	return s.w.Go(func(tx *sqlitedb.Tx) error {
+		return insertDelivery(tx, d, hdr)
+	})
+}
+
+func insertDelivery(tx *sqlitedb.Tx, d *Delivery, hdr []byte) error {
+	if d.Signature == "" {
+		d.Signature = SigUnsigned
+	}
+	_, err := tx.Exec(`INSERT INTO deliveries(id, channel, relay_seq, received_at, method, path, query, header, body,
+			remote_addr, host, proto, object_type, action, entity_id, object_id, event_id, scheme, signature, signature_reason)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT(id) DO NOTHING`,
+		d.ID, d.Channel, d.RelaySeq, d.ReceivedAt.UnixMicro(), d.Method, d.Path, d.Query, hdr, d.Body,
+		d.RemoteAddr, d.Host, d.Proto, d.ObjectType, d.Action, d.EntityID, d.ObjectID, d.EventID,
+		d.Scheme, d.Signature, d.SignatureReason)
+	return err
+}
+
+// AddAttempt records an attempt of the delivery a.DeliveryID and makes it
+// the delivery's latest. The channel receives the result once committed.
+func (s *Store) AddAttempt(a *Attempt) <-chan error {
+	var reqHdr []byte
+	if a.RequestHeader != nil {
+		reqHdr = marshalHeader(a.RequestHeader)
+	}
+	respHdr := marshalHeader(a.Header)
+	return s.w.Go(func(tx *sqlitedb.Tx) error {
+		return insertAttempt(tx, a, reqHdr, respHdr)
+	})
+}
+
+func insertAttempt(tx *sqlitedb.Tx, a *Attempt, reqHdr, respHdr []byte) error {
+	var seq int64
+	if err := tx.QueryRow(`SELECT seq FROM deliveries WHERE id = ?`, a.DeliveryID).Scan(&seq); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("%w: %s", ErrNotFound, a.DeliveryID)
+		}
+		return err
+	}
+	res, err := tx.Exec(`INSERT INTO attempts(delivery_seq, kind, target, started_at, duration_us, request_header, request_body,
+			status, response_header, response_body, error)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		seq, a.Kind, a.Target, a.StartedAt.UnixMicro(), a.Duration.Microseconds(), reqHdr, a.RequestBody,
+		a.Status, respHdr, a.Body, a.Error)
+	if err != nil {
+		return err
+	}
+	a.ID, _ = res.LastInsertId()
+	_, err = tx.Exec(`UPDATE deliveries SET status = ?, error = ?, duration_us = ?, attempts = attempts + 1, target = ? WHERE seq = ?`,
+		a.Status, a.Error, a.Duration.Microseconds(), a.Target, seq)
+	return err
+}
+
+// Wait waits for a write submitted with Insert or AddAttempt.
+func Wait(ctx context.Context, done <-chan error) error {
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+const summaryColumns = `seq, id, channel, relay_seq, received_at, method, path, query, object_type, action, entity_id, object_id,
+	event_id, scheme, signature, signature_reason, status, error, duration_us, attempts, target`
+
+type scanner interface{ Scan(...any) error }
+
+func scanSummary(r scanner, extra ...any) (*Delivery, error) {
+	d := &Delivery{}
+	var us int64
+	var status, dur sql.NullInt64
+	dest := []any{&d.Seq, &d.ID, &d.Channel, &d.RelaySeq, &us, &d.Method, &d.Path, &d.Query, &d.ObjectType,
+		&d.Action, &d.EntityID, &d.ObjectID, &d.EventID, &d.Scheme, &d.Signature, &d.SignatureReason,
+		&status, &d.Error, &dur, &d.Attempts, &d.Target}
+	if err := r.Scan(append(dest, extra...)...); err != nil {
+		return nil, err
+	}
+	d.ReceivedAt = time.UnixMicro(us).UTC()
+	d.Status = int(status.Int64)
+	d.DurationMS = float64(dur.Int64) / 1000
+	return d, nil
+}
+
+// Get returns the delivery whose id is id or starts with id (a unique
+// prefix is enough, like git), with its headers, body and every attempt.
+func (s *Store) Get(ctx context.Context, id string) (*Delivery, error) {
+	id = strings.TrimSpace(id)
+	if id == "" {
+		return nil, fmt.Errorf("%w: empty id", ErrNotFound)
+	}
+	rows, err := s.db.R.QueryContext(ctx, `SELECT `+summaryColumns+`, header, body, remote_addr, host, proto
+		FROM deliveries WHERE id >= ? AND id < ? ORDER BY id LIMIT 2`, id, id+"\U0010FFFF")
+	if err != nil {
+		return nil, fmt.Errorf("read delivery: %w", err)
+	}
+	var found []*Delivery
+	for rows.Next() {
+		var hdr []byte
+		var body []byte
+		var remote, host, proto string
+		d, err := scanSummary(rows, &hdr, &body, &remote, &host, &proto)
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("read delivery: %w", err)
+		}
+		d.Header, d.Body, d.RemoteAddr, d.Host, d.Proto = unmarshalHeader(hdr), body, remote, host, proto
+		if d.Header == nil {
+			d.Header = http.Header{}
+		}
+		found = append(found, d)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read delivery: %w", err)
+	}
+	switch {
+	case len(found) == 0:
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+	case len(found) > 1 && found[0].ID != id:
+		return nil, fmt.Errorf("%w: %s matches %s, %s, ...", ErrAmbiguous, id, found[0].ID, found[1].ID)
+	}
+	d := found[0]
+	d.History, err = s.attempts(ctx, d.Seq, d.ID)
+	return d, err
+}
+
+func (s *Store) attempts(ctx context.Context, seq int64, id string) ([]*Attempt, error) {
+	rows, err := s.db.R.QueryContext(ctx, `SELECT id, kind, target, started_at, duration_us, request_header, request_body,
+		status, response_header, response_body, error FROM attempts WHERE delivery_seq = ? ORDER BY id`, seq)
+	if err != nil {
+		return nil, fmt.Errorf("read attempts: %w", err)
+	}
+	defer rows.Close()
+	var out []*Attempt
+	for rows.Next() {
+		a := &Attempt{DeliveryID: id}
+		var started, dur int64
+		var reqHdr, respHdr []byte
+		if err := rows.Scan(&a.ID, &a.Kind, &a.Target, &started, &dur, &reqHdr, &a.RequestBody,
+			&a.Status, &respHdr, &a.Body, &a.Error); err != nil {
+			return nil, fmt.Errorf("read attempts: %w", err)
+		}
+		a.StartedAt = time.UnixMicro(started).UTC()
+		a.Duration = time.Duration(dur) * time.Microsecond
+		a.RequestHeader = unmarshalHeader(reqHdr)
+		a.Header = unmarshalHeader(respHdr)
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// Count is the number of stored deliveries.
+func (s *Store) Count(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.db.R.QueryRowContext(ctx, `SELECT COUNT(*) FROM deliveries`).Scan(&n)
+	return n, err
+}

@@ -1,0 +1,233 @@
+package relay
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/hooktap/hooktap/relay/sqlitedb"
+	"github.com/hooktap/hooktap/relay/wire"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+func migrations() fs.FS {
+	sub, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		panic(err)
+	}
+	return sub
+}
+
+// Buffer keeps every accepted delivery on disk, per channel and in order,
+// until its retention ends, and remembers how far each agent has acked.
+type Buffer struct {
+	db *sqlitedb.DB
+	w  *sqlitedb.Writer
+
+	mu    sync.Mutex
+	heads map[string]int64 // last seq given out per channel
+}
+
+// OpenBuffer opens or creates the buffer database at path.
+func OpenBuffer(ctx context.Context, path string) (*Buffer, error) {
+	db, err := sqlitedb.Open(ctx, path, migrations(), sqlitedb.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return &Buffer{db: db, w: sqlitedb.NewWriter(db.W, 512), heads: map[string]int64{}}, nil
+}
+
+// Close flushes pending writes and closes the database.
+func (b *Buffer) Close() error {
+	b.w.Close()
+	return b.db.Close()
+}
+
+func (b *Buffer) head(ctx context.Context, channel string) (int64, error) {
+	if h, ok := b.heads[channel]; ok {
+		return h, nil
+	}
+	var h int64
+	err := b.db.R.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM deliveries WHERE channel = ?`, channel).Scan(&h)
+	if err != nil {
+		return 0, fmt.Errorf("read channel head: %w", err)
+	}
+	b.heads[channel] = h
+	return h, nil
+}
+
+// Head is the newest seq of channel (0 when empty).
+func (b *Buffer) Head(ctx context.Context, channel string) (int64, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.head(ctx, channel)
+}
+
+// Append gives d the channel's next seq and returns once it is committed.
+func (b *Buffer) Append(ctx context.Context, d *wire.Delivery) error {
+	hdr, err := json.Marshal(d.Header)
+	if err != nil {
+		return err
+	}
+	b.mu.Lock()
+	h, err := b.head(ctx, d.Channel)
+	if err != nil {
+		b.mu.Unlock()
+		return err
+	}
+	d.Seq = h + 1
+	b.heads[d.Channel] = d.Seq
+	// Submitted under the lock so that seqs commit in order.
+	done := b.w.Go(func(tx *sqlitedb.Tx) error {
+		_, err := tx.Exec(`INSERT INTO deliveries(channel, seq, id, received_at, method, path, query, header, body, remote_addr, host, proto)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			d.Channel, d.Seq, d.ID, d.ReceivedAt.UnixMicro(), d.Method, d.Path, d.Query, hdr, d.Body, d.RemoteAddr, d.Host, d.Proto)
+		return err
+	})
+	b.mu.Unlock()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("store delivery: %w", err)
+		}
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Forget removes one delivery (used when the sender was told to retry).
+func (b *Buffer) Forget(channel string, seq int64) {
+	b.w.Go(func(tx *sqlitedb.Tx) error {
+		_, err := tx.Exec(`DELETE FROM deliveries WHERE channel = ? AND seq = ?`, channel, seq)
+		return err
+	})
+}
+
+// After returns up to limit deliveries of channel with seq > after, in order.
+func (b *Buffer) After(ctx context.Context, channel string, after int64, limit int) ([]*wire.Delivery, error) {
+	rows, err := b.db.R.QueryContext(ctx, `SELECT seq, id, received_at, method, path, query, header, body, remote_addr, host, proto
+		FROM deliveries WHERE channel = ? AND seq > ? ORDER BY seq LIMIT ?`, channel, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read buffer: %w", err)
+	}
+	defer rows.Close()
+	var out []*wire.Delivery
+	for rows.Next() {
+		d := &wire.Delivery{Channel: channel}
+		var us int64
+		var hdr []byte
+		if err := rows.Scan(&d.Seq, &d.ID, &us, &d.Method, &d.Path, &d.Query, &hdr, &d.Body, &d.RemoteAddr, &d.Host, &d.Proto); err != nil {
+			return nil, fmt.Errorf("read buffer: %w", err)
+		}
+		d.ReceivedAt = time.UnixMicro(us).UTC()
+		d.Header = http.Header{}
+		_ = json.Unmarshal(hdr, &d.Header)
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// StartFor returns the seq after which a session of agentID should resume:
+// its own cursor when the relay has seen it before; otherwise just before the
+// oldest delivery that no agent has acked, so that what arrived while nobody
+// listened reaches the first agent that comes.
+func (b *Buffer) StartFor(ctx context.Context, channel, agentID string) (int64, error) {
+	var seq int64
+	err := b.db.R.QueryRowContext(ctx, `SELECT seq FROM cursors WHERE channel = ? AND agent_id = ?`, channel, agentID).Scan(&seq)
+	if err == nil {
+		return seq, nil
+	}
+	if err != sql.ErrNoRows {
+		return 0, fmt.Errorf("read cursor: %w", err)
+	}
+	var first sql.NullInt64
+	if err := b.db.R.QueryRowContext(ctx, `SELECT MIN(seq) FROM deliveries WHERE channel = ? AND acked = 0`, channel).Scan(&first); err != nil {
+		return 0, fmt.Errorf("read buffer: %w", err)
+	}
+	if first.Valid {
+		return first.Int64 - 1, nil
+	}
+	return b.Head(ctx, channel)
+}
+
+// Acked records that agentID acked seq and has everything up to cursor. It
+// does not wait for the commit: a lost cursor update only means a redelivery,
+// which agents recognise by id.
+func (b *Buffer) Acked(channel, agentID string, seq, cursor int64) {
+	now := time.Now().UnixMicro()
+	b.w.Go(func(tx *sqlitedb.Tx) error {
+		if _, err := tx.Exec(`UPDATE deliveries SET acked = 1 WHERE channel = ? AND seq = ? AND acked = 0`, channel, seq); err != nil {
+			return err
+		}
+		_, err := tx.Exec(`INSERT INTO cursors(channel, agent_id, seq, updated_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT(channel, agent_id) DO UPDATE SET seq = MAX(seq, excluded.seq), updated_at = excluded.updated_at`,
+			channel, agentID, cursor, now)
+		return err
+	})
+}
+
+// SetCursor records an agent's position without an ack (deliveries its
+// filter skipped).
+func (b *Buffer) SetCursor(channel, agentID string, cursor int64) {
+	now := time.Now().UnixMicro()
+	b.w.Go(func(tx *sqlitedb.Tx) error {
+		_, err := tx.Exec(`INSERT INTO cursors(channel, agent_id, seq, updated_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT(channel, agent_id) DO UPDATE SET seq = MAX(seq, excluded.seq), updated_at = excluded.updated_at`,
+			channel, agentID, cursor, now)
+		return err
+	})
+}
+
+// Prune deletes deliveries received before cutoff and, per channel, all but
+// the newest max (max <= 0: no count limit). It returns how many it deleted.
+func (b *Buffer) Prune(ctx context.Context, cutoff time.Time, max int) (int64, error) {
+	var n int64
+	err := b.w.Do(ctx, func(tx *sqlitedb.Tx) error {
+		res, err := tx.Exec(`DELETE FROM deliveries WHERE received_at < ?`, cutoff.UnixMicro())
+		if err != nil {
+			return err
+		}
+		n, _ = res.RowsAffected()
+		if max > 0 {
+			res, err := tx.Exec(`DELETE FROM deliveries WHERE (channel, seq) IN (
+				SELECT d.channel, d.seq FROM deliveries d
+				JOIN (SELECT channel, MAX(seq) AS head FROM deliveries GROUP BY channel) h ON h.channel = d.channel
+				WHERE d.seq <= h.head - ?)`, max)
+			if err != nil {
+				return err
+			}
+			m, _ := res.RowsAffected()
+			n += m
+		}
+		return nil
+	})
+	return n, err
+}
+
+// Depth is the number of buffered deliveries per channel.
+func (b *Buffer) Depth(ctx context.Context) (map[string]int64, error) {
+	rows, err := b.db.R.QueryContext(ctx, `SELECT channel, COUNT(*) FROM deliveries GROUP BY channel`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var c string
+		var n int64
+		if err := rows.Scan(&c, &n); err != nil {
+			return nil, err
+		}
+		out[c] = n
+	}
+	return out, rows.Err()
+}

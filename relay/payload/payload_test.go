@@ -1,0 +1,62 @@
+package payload
+
+import (
+	"net/http"
+	"testing"
+)
+
+var cases = []struct {
+	name   string
+	header http.Header
+	body   string
+	want   Fields
+}{
+	{"monite 2024", nil, `{"id":"e1","created_at":"2024-06-01T00:00:00Z","action":"payable.created","api_version":"2024-05-25","entity_id":"ent","object":{"id":"obj"},"object_type":"payable","webhook_subscription_id":"s"}`,
+		Fields{ObjectType: "payable", Action: "payable.created", EntityID: "ent", ObjectID: "obj", EventID: "e1"}},
+	{"monite 2023", nil, `{"id":"e2","action":"counterpart.delete","entity_id":"ent","object_id":"o2","object_type":"counterpart"}`,
+		Fields{ObjectType: "counterpart", Action: "counterpart.delete", EntityID: "ent", ObjectID: "o2", EventID: "e2"}},
+	{"legacy without entity", nil, `{"object_id":"o3","object_type":"entity","action":"update","name":"My webhook"}`,
+		Fields{ObjectType: "entity", Action: "update", ObjectID: "o3"}},
+	{"no object_type", nil, `{"action":"entity.onboarding_requirements.updated"}`,
+		Fields{ObjectType: "entity", Action: "entity.onboarding_requirements.updated"}},
+	{"monk", http.Header{"X-Monk-Event": {"invoice.created"}, "X-Monk-Delivery-Id": {"dl_1"}}, `{"id":"inv_1","createdAt":"x"}`,
+		Fields{ObjectType: "invoice", Action: "invoice.created", ObjectID: "inv_1", EventID: "dl_1"}},
+	{"numbers ignored", nil, `{"id":12,"action":"tag.created","entity_id":{"x":1}}`, Fields{ObjectType: "tag", Action: "tag.created"}},
+	{"not json", nil, `hello=world`, Fields{}},
+	{"broken json", nil, `{"action":"tag.deleted","object_type":`, Fields{}},
+	{"array", nil, `[1,2]`, Fields{}},
+	{"empty", nil, ``, Fields{}},
+}
+
+func TestParse(t *testing.T) {
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := c.header
+			if h == nil {
+				h = http.Header{}
+			}
+			if got := Parse(h, []byte(c.body)); got != c.want {
+				t.Errorf("Parse = %+v, want %+v", got, c.want)
+			}
+		})
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, c := range cases {
+		f.Add(c.body, "")
+	}
+	f.Add(`{"action":"a.b"}`, "invoice.created")
+	f.Fuzz(func(t *testing.T, body, monk string) {
+		h := http.Header{}
+		if monk != "" {
+			h.Set("X-Monk-Event", monk)
+		}
+		f := Parse(h, []byte(body))
+		for _, s := range []string{f.Action, f.ObjectType, f.EntityID, f.ObjectID, f.EventID} {
+			if len(s) > maxField {
+				t.Fatalf("field longer than %d: %d", maxField, len(s))
+			}
+		}
+	})
+}

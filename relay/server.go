@@ -1,0 +1,241 @@
+// Package relay is hooktap's public side: it accepts webhook requests at
+// /h/{channel}, keeps each one durably, pushes it over WebSocket to the
+// agents connected to the channel and answers the sender with the first
+// agent's response.
+package relay
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/hooktap/hooktap/relay/wire"
+)
+
+// Config configures a Server. Zero values take the defaults.
+type Config struct {
+	DataDir         string        // where the buffer database lives
+	PublicURL       string        // base URL senders use; default: derived from each request
+	ResponseTimeout time.Duration // how long a sender waits for the app's answer; default 10s
+	OfflineStatus   int           // answer when no agent takes a delivery: 202 (default) or 503
+	MaxBody         int64         // largest accepted body; default 5 MiB
+	BufferTTL       time.Duration // how long deliveries are kept; default 24h
+	BufferMax       int           // deliveries kept per channel; 0 means no count limit
+	Window          int           // deliveries in flight per agent; default 256
+	Version         string
+	Logger          *slog.Logger
+}
+
+// Defaults.
+const (
+	DefaultResponseTimeout = 10 * time.Second
+	DefaultMaxBody         = 5 << 20
+	DefaultBufferTTL       = 24 * time.Hour
+	DefaultWindow          = 256
+)
+
+// AgentPath is where agents open their WebSocket.
+const AgentPath = "/agent"
+
+// Server is a relay. Create it with New, serve Handler, and Close it.
+type Server struct {
+	cfg Config
+	log *slog.Logger
+	buf *Buffer
+
+	mu       sync.Mutex
+	channels map[string]*channel
+	pending  map[string]chan *wire.Ack
+
+	upgrader websocket.Upgrader
+	ctx      context.Context // sessions live under it
+	cancel   context.CancelFunc
+	sessions sync.WaitGroup
+}
+
+// New opens the buffer under cfg.DataDir and returns a ready Server.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.ResponseTimeout <= 0 {
+		cfg.ResponseTimeout = DefaultResponseTimeout
+	}
+	if cfg.OfflineStatus == 0 {
+		cfg.OfflineStatus = http.StatusAccepted
+	}
+	if cfg.OfflineStatus != http.StatusAccepted && cfg.OfflineStatus != http.StatusServiceUnavailable {
+		return nil, fmt.Errorf("offline status must be 202 or 503, not %d", cfg.OfflineStatus)
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = DefaultMaxBody
+	}
+	if cfg.BufferTTL <= 0 {
+		cfg.BufferTTL = DefaultBufferTTL
+	}
+	if cfg.Window <= 0 {
+		cfg.Window = DefaultWindow
+	}
+	if cfg.DataDir == "" {
+		return nil, errors.New("relay needs a data directory")
+	}
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	buf, err := OpenBuffer(ctx, filepath.Join(cfg.DataDir, "relay.db"))
+	if err != nil {
+		return nil, fmt.Errorf("open relay buffer: %w", err)
+	}
+	sctx, cancel := context.WithCancel(context.Background())
+	s := &Server{
+		cfg:      cfg,
+		log:      log,
+		buf:      buf,
+		channels: map[string]*channel{},
+		pending:  map[string]chan *wire.Ack{},
+		ctx:      sctx,
+		cancel:   cancel,
+		upgrader: websocket.Upgrader{
+			ReadBufferSize:  1024,
+			WriteBufferSize: 1024,
+			WriteBufferPool: &sync.Pool{},
+			// Agents are programs, not browsers; there is no cookie to
+			// protect, so any origin may connect.
+			CheckOrigin: func(*http.Request) bool { return true },
+		},
+	}
+	go s.pruneLoop()
+	return s, nil
+}
+
+// Handler routes the relay's endpoints.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", s.root)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET "+AgentPath, s.serveAgent)
+	mux.HandleFunc("/h/{channel}", s.ingress)
+	mux.HandleFunc("/h/{channel}/{rest...}", s.ingress)
+	return mux
+}
+
+// NewHTTPServer wraps Handler in an http.Server with hooktap's timeouts and
+// limits against slow or hostile clients.
+func (s *Server) NewHTTPServer() *http.Server {
+	return &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+}
+
+// Serve serves on ln until ctx ends, then shuts down gracefully: requests in
+// flight get their answers (bounded by the response timeout), then agents
+// get close frames.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := s.NewHTTPServer()
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		s.Close()
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ResponseTimeout+2*time.Second)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	s.Close()
+	return err
+}
+
+// Close ends every agent session with a close frame and closes the buffer.
+func (s *Server) Close() error {
+	s.cancel()
+	s.sessions.Wait()
+	return s.buf.Close()
+}
+
+// Buffer exposes the relay's buffer (for tests and tools).
+func (s *Server) Buffer() *Buffer { return s.buf }
+
+var channelName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+// ValidChannel reports whether name can be used as a channel.
+func ValidChannel(name string) bool { return channelName.MatchString(name) }
+
+// baseURL is the URL senders and agents reach this relay at.
+func (s *Server) baseURL(r *http.Request) string {
+	if s.cfg.PublicURL != "" {
+		return s.cfg.PublicURL
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+func (s *Server) root(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	base := s.baseURL(r)
+	fmt.Fprintf(w, `<!doctype html><meta charset="utf-8"><title>hooktap relay</title>
+<style>body{font:15px/1.5 system-ui,sans-serif;max-width:44rem;margin:3rem auto;padding:0 1rem;color:#222}code{background:#f3f3f3;padding:.1em .3em;border-radius:3px}</style>
+<h1>hooktap relay</h1>
+<p>This is a <a href="https://github.com/hooktap/hooktap">hooktap</a> relay %s. It accepts webhook requests and hands them to the hooktap agents connected to each channel.</p>
+<ul>
+<li>Point your provider's webhook URL at <code>%s/h/&lt;channel&gt;</code> (anything after it is passed on as a path suffix).</li>
+<li>Receive them on your machine: <code>hooktap listen --relay %s --channel &lt;channel&gt; --forward-to http://localhost:3000/webhooks</code></li>
+</ul>
+<p>Health: <a href="/healthz">/healthz</a></p>
+`, htmlEscape(s.cfg.Version), htmlEscape(base), htmlEscape(base))
+}
+
+func htmlEscape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;").Replace(s)
+}
+
+// newID returns a random 16-character id in lowercase Crockford base32.
+func newID() string {
+	const alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
+	var b [16]byte
+	rand.Read(b[:])
+	for i := range b {
+		b[i] = alphabet[b[i]&31]
+	}
+	return string(b[:])
+}
+
+func (s *Server) pruneLoop() {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+			n, err := s.buf.Prune(s.ctx, time.Now().Add(-s.cfg.BufferTTL), s.cfg.BufferMax)
+			if err != nil && s.ctx.Err() == nil {
+				s.log.Warn("prune buffer", "err", err)
+			} else if n > 0 {
+				s.log.Debug("pruned buffer", "deliveries", n)
+			}
+		}
+	}
+}

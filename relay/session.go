@@ -1,0 +1,382 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"path"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/hooktap/hooktap/relay/payload"
+	"github.com/hooktap/hooktap/relay/wire"
+)
+
+// channel is the set of agent sessions listening on one channel name.
+type channel struct {
+	name     string
+	sessions map[*session]struct{} // guarded by Server.mu
+}
+
+// item is a delivery on its way to a session.
+type item struct {
+	d      *wire.Delivery
+	action string
+}
+
+// session is one connected agent. Deliveries reach it live through a
+// bounded queue; when the queue overflows, or after a reconnect, it reads
+// what it missed from the buffer, in order.
+type session struct {
+	srv     *Server
+	conn    *wire.Conn
+	channel string
+	agentID string
+	events  []string
+
+	live chan item
+	kick chan struct{} // set when live overflowed: catch up from the buffer
+
+	window chan struct{} // one token per delivery sent and not yet acked
+
+	mu       sync.Mutex
+	sentSeq  int64 // last seq sent or skipped, in channel order
+	inflight map[int64]struct{}
+	cursor   int64 // everything up to here is acked or skipped
+}
+
+// MatchEvents reports whether an action matches any of the glob patterns
+// (path.Match syntax: "payable.*", "counterpart.created"). No patterns
+// match everything.
+func MatchEvents(patterns []string, action string) bool {
+	if len(patterns) == 0 {
+		return true
+	}
+	for _, p := range patterns {
+		if ok, _ := path.Match(p, action); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// ValidatePatterns checks event globs for syntax errors.
+func ValidatePatterns(patterns []string) error {
+	for _, p := range patterns {
+		if _, err := path.Match(p, ""); err != nil {
+			return errors.New("bad event pattern " + p)
+		}
+	}
+	return nil
+}
+
+// publish offers d to every session of its channel. It returns how many
+// sessions are connected and how many took d live (matching it, and not
+// behind).
+func (s *Server) publish(d *wire.Delivery, action string) (connected, live int) {
+	it := item{d, action}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch := s.channels[d.Channel]
+	if ch == nil {
+		return 0, 0
+	}
+	for ss := range ch.sessions {
+		connected++
+		if ss.offer(it) {
+			live++
+		}
+	}
+	return connected, live
+}
+
+// offer queues it without blocking. It reports whether the session will
+// send it now; a full queue makes the session catch up from the buffer.
+func (ss *session) offer(it item) bool {
+	match := MatchEvents(ss.events, it.action)
+	select {
+	case ss.live <- it:
+		return match
+	default:
+		select {
+		case ss.kick <- struct{}{}:
+		default:
+		}
+		return false
+	}
+}
+
+func (s *Server) serveAgent(w http.ResponseWriter, r *http.Request) {
+	ws, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader has answered
+	}
+	s.sessions.Add(1)
+	defer s.sessions.Done()
+	conn := wire.NewConn(ws)
+	ctx, cancel := context.WithCancel(s.ctx)
+	defer cancel()
+
+	// The first message must be a hello, soon.
+	helloTimer := time.AfterFunc(10*time.Second, func() {
+		conn.Close(websocket.ClosePolicyViolation, "no hello within 10s")
+	})
+	defer helloTimer.Stop()
+
+	var ss *session
+	err = conn.Run(ctx, func(m wire.Message) error {
+		switch m := m.(type) {
+		case *wire.Hello:
+			if ss != nil {
+				return s.refuse(ctx, conn, wire.CodeBadRequest, "hello sent twice")
+			}
+			helloTimer.Stop()
+			var err error
+			if ss, err = s.open(ctx, conn, m, r); err != nil {
+				return err
+			}
+		case *wire.Ack:
+			if ss == nil {
+				return s.refuse(ctx, conn, wire.CodeBadRequest, "ack before hello")
+			}
+			ss.ack(m)
+		case *wire.Unknown:
+			s.log.Debug("agent sent a message of unknown type", "type", m.Type)
+		default:
+			s.log.Debug("agent sent an unexpected message", "type", m.MessageType())
+		}
+		return nil
+	})
+	if ss != nil {
+		s.unregister(ss)
+	}
+	var ce *websocket.CloseError
+	if err != nil && !errors.Is(err, wire.ErrClosed) && !errors.As(err, &ce) {
+		s.log.Debug("agent connection ended", "remote", r.RemoteAddr, "err", err)
+	}
+}
+
+// refuse tells the agent why and closes the connection.
+func (s *Server) refuse(ctx context.Context, conn *wire.Conn, code, msg string) error {
+	_ = conn.Send(ctx, &wire.Error{Code: code, Message: msg})
+	conn.Close(websocket.ClosePolicyViolation, code)
+	return errors.New(code + ": " + msg)
+}
+
+// open starts a session for a hello.
+func (s *Server) open(ctx context.Context, conn *wire.Conn, h *wire.Hello, r *http.Request) (*session, error) {
+	if !ValidChannel(h.Channel) {
+		return nil, s.refuse(ctx, conn, wire.CodeBadRequest, "bad channel name "+h.Channel)
+	}
+	if h.AgentID == "" || len(h.AgentID) > 64 {
+		return nil, s.refuse(ctx, conn, wire.CodeBadRequest, "hello without a valid agent_id")
+	}
+	if err := ValidatePatterns(h.Events); err != nil {
+		return nil, s.refuse(ctx, conn, wire.CodeBadRequest, err.Error())
+	}
+	start, err := s.buf.StartFor(ctx, h.Channel, h.AgentID)
+	if err != nil {
+		return nil, s.refuse(ctx, conn, wire.CodeBadRequest, "relay storage error")
+	}
+	ss := &session{
+		srv:      s,
+		conn:     conn,
+		channel:  h.Channel,
+		agentID:  h.AgentID,
+		events:   h.Events,
+		live:     make(chan item, s.cfg.Window),
+		kick:     make(chan struct{}, 1),
+		window:   make(chan struct{}, s.cfg.Window),
+		sentSeq:  start,
+		cursor:   start,
+		inflight: map[int64]struct{}{},
+	}
+	welcome := &wire.Welcome{
+		Channel: h.Channel,
+		URL:     s.baseURL(r) + "/h/" + h.Channel,
+		AgentID: h.AgentID,
+		Relay:   "hooktap " + s.cfg.Version,
+	}
+	if err := conn.Send(ctx, welcome); err != nil {
+		return nil, err
+	}
+	s.register(ss)
+	go ss.run(ctx)
+	s.log.Info("agent connected", "channel", h.Channel, "agent", h.AgentID, "remote", r.RemoteAddr, "resume_after", start)
+	return ss, nil
+}
+
+func (s *Server) register(ss *session) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch := s.channels[ss.channel]
+	if ch == nil {
+		ch = &channel{name: ss.channel, sessions: map[*session]struct{}{}}
+		s.channels[ss.channel] = ch
+	}
+	for old := range ch.sessions {
+		if old.agentID == ss.agentID {
+			// Same agent again (a reconnect racing a half-open socket):
+			// the newest connection wins.
+			delete(ch.sessions, old)
+			old.conn.Close(websocket.CloseNormalClosure, wire.CodeReplaced)
+		}
+	}
+	ch.sessions[ss] = struct{}{}
+}
+
+func (s *Server) unregister(ss *session) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ch := s.channels[ss.channel]; ch != nil {
+		delete(ch.sessions, ss)
+		if len(ch.sessions) == 0 {
+			delete(s.channels, ss.channel)
+		}
+	}
+	s.log.Info("agent disconnected", "channel", ss.channel, "agent", ss.agentID)
+}
+
+// Agents is the number of connected agents per channel.
+func (s *Server) Agents() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int, len(s.channels))
+	for name, ch := range s.channels {
+		out[name] = len(ch.sessions)
+	}
+	return out
+}
+
+// run sends deliveries to the agent in channel order until the connection
+// ends.
+func (ss *session) run(ctx context.Context) {
+	done := ss.conn.Done()
+	if !ss.catchUp(ctx) {
+		return
+	}
+	for {
+		select {
+		case it := <-ss.live:
+			seq := it.d.Seq
+			if seq <= ss.sent() {
+				continue // already sent from the buffer
+			}
+			if seq > ss.sent()+1 {
+				// A gap: something was published out of order or dropped.
+				// Everything up to seq is committed, so the buffer has it.
+				if !ss.catchUp(ctx) {
+					return
+				}
+				if seq <= ss.sent() {
+					continue
+				}
+			}
+			if !ss.send(ctx, it.d, it.action, false) {
+				return
+			}
+		case <-ss.kick:
+			if !ss.catchUp(ctx) {
+				return
+			}
+		case <-done:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func (ss *session) sent() int64 {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.sentSeq
+}
+
+// catchUp sends everything in the buffer after sentSeq. It reports false when
+// the session is over.
+func (ss *session) catchUp(ctx context.Context) bool {
+	const page = 128
+	for {
+		ds, err := ss.srv.buf.After(ctx, ss.channel, ss.sent(), page)
+		if err != nil {
+			if ctx.Err() == nil {
+				ss.srv.log.Error("read buffer", "channel", ss.channel, "err", err)
+				ss.conn.Close(websocket.CloseInternalServerErr, "relay storage error")
+			}
+			return false
+		}
+		for _, d := range ds {
+			d.Resumed = true
+			if !ss.send(ctx, d, payload.Parse(d.Header, d.Body).Action, true) {
+				return false
+			}
+		}
+		if len(ds) < page {
+			return true
+		}
+	}
+}
+
+// send passes d to the agent if its filter matches, waiting for room in the
+// window. It reports false when the session is over.
+func (ss *session) send(ctx context.Context, d *wire.Delivery, action string, resumed bool) bool {
+	if !MatchEvents(ss.events, action) {
+		ss.mu.Lock()
+		ss.sentSeq = d.Seq
+		moved := ss.advance()
+		cursor := ss.cursor
+		ss.mu.Unlock()
+		if moved && !resumed {
+			ss.srv.buf.SetCursor(ss.channel, ss.agentID, cursor)
+		}
+		return true
+	}
+	select {
+	case ss.window <- struct{}{}:
+	case <-ss.conn.Done():
+		return false
+	case <-ctx.Done():
+		return false
+	}
+	ss.mu.Lock()
+	ss.sentSeq = d.Seq
+	ss.inflight[d.Seq] = struct{}{}
+	ss.mu.Unlock()
+	return ss.conn.Send(ctx, d) == nil
+}
+
+// advance moves the cursor to the highest seq below which nothing is in
+// flight. It reports whether it moved. Callers hold mu.
+func (ss *session) advance() bool {
+	next := ss.sentSeq
+	for seq := range ss.inflight {
+		if seq-1 < next {
+			next = seq - 1
+		}
+	}
+	if next > ss.cursor {
+		ss.cursor = next
+		return true
+	}
+	return false
+}
+
+// ack records the agent's answer for one delivery.
+func (ss *session) ack(a *wire.Ack) {
+	ss.mu.Lock()
+	if _, ok := ss.inflight[a.Seq]; ok {
+		delete(ss.inflight, a.Seq)
+		select {
+		case <-ss.window:
+		default:
+		}
+	}
+	ss.advance()
+	cursor := ss.cursor
+	ss.mu.Unlock()
+	ss.srv.resolve(a)
+	ss.srv.buf.Acked(ss.channel, ss.agentID, a.Seq, cursor)
+}
