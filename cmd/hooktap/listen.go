@@ -131,6 +131,7 @@ func runAgent(ctx context.Context, e *env, f *agentFlags, relayURL string) error
 		Events:    splitList(f.events),
 		Store:     store,
 		Forwarder: fwd,
+		Verify:    inspector.NewVerifier(f.secret),
 		Bus:       inspector.NewBus(),
 		Report:    out.report,
 		Logger:    newLogger(e.stderr, f.verbose),

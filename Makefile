@@ -1,0 +1,47 @@
+# hooktap: see README.md. `make help` lists the targets.
+GO         ?= go
+FORWARD_TO ?= http://localhost:3000/webhooks
+BIN        ?= bin/hooktap
+FUZZTIME   ?= 10s
+VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS    := -s -w -X main.version=$(VERSION)
+
+.DEFAULT_GOAL := help
+.PHONY: help run build test bench fuzz lint fmt vet tidy clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-7s %s\n", $$1, $$2}'
+
+run: ## relay, agent and UI in one process on localhost (FORWARD_TO=url to change the app)
+	$(GO) run ./cmd/hooktap dev --forward-to $(FORWARD_TO)
+
+build: ## build bin/hooktap
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/hooktap
+
+test: ## run every test with the race detector
+	$(GO) test -race -count=1 ./...
+
+bench: ## run the benchmarks and print the performance table
+	$(GO) run ./cmd/hooktap-bench
+
+fuzz: ## run each fuzz target for FUZZTIME
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+lint: vet ## vet and check formatting
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+fmt: ## format the code
+	gofmt -w $$(git ls-files '*.go')
+
+vet: ## go vet
+	$(GO) vet ./...
+
+tidy: ## tidy go.mod and go.sum
+	$(GO) mod tidy
+
+clean: ## remove build output
+	rm -rf bin

@@ -1,0 +1,214 @@
+package inspector
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/hooktap/hooktap/inspector/jsonedit"
+	"github.com/hooktap/hooktap/inspector/signing"
+)
+
+// ErrNoSecret is returned by Resend when no signing secret is known.
+var ErrNoSecret = errors.New("resend needs the signing secret: pass --secret or set HOOKTAP_SECRET")
+
+// NewVerifier checks each delivery's signature with secret, as of the
+// moment it was received. With an empty secret, signed deliveries are
+// marked no-secret and unsigned ones unsigned.
+func NewVerifier(secret string) Verifier {
+	return func(d *Delivery) {
+		r := signing.Verify(d.Header, d.Body, secret, d.ReceivedAt)
+		d.Scheme, d.Signature, d.SignatureReason = r.Scheme, string(r.State), r.Reason
+	}
+}
+
+// Sender sends stored deliveries again: Replay as they came, Resend
+// re-signed with a fresh timestamp. Every sending is recorded as an attempt
+// of the delivery.
+type Sender struct {
+	Store   *Store
+	Bus     *Bus             // optional: told about each attempt
+	Secret  string           // default secret for Resend
+	Scheme  string           // default scheme for Resend when a delivery has none
+	Timeout time.Duration    // per request; DefaultForwardTimeout when 0
+	Now     func() time.Time // clock for signatures; time.Now when nil
+}
+
+func (s *Sender) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// target picks where a delivery goes again: to (a base URL, with the
+// delivery's path suffix and query appended) or, when to is empty, the URL
+// its first forward went to.
+func (s *Sender) target(d *Delivery, to string, req Request) (*Forwarder, Request, error) {
+	if to == "" {
+		for _, a := range d.History {
+			if a.Kind == KindForward && a.Target != "" {
+				to = a.Target
+				break
+			}
+		}
+		if to == "" && d.Target != "" {
+			to = d.Target
+		}
+		if to == "" {
+			return nil, req, fmt.Errorf("delivery %s was never forwarded; say where to send it with --to URL", d.ID)
+		}
+		req.Path, req.Query = "", "" // the stored target is the full URL
+	}
+	f, err := NewForwarder(to, s.Timeout)
+	return f, req, err
+}
+
+// Replay sends the stored request of delivery id again, byte for byte,
+// headers and old signature included.
+func (s *Sender) Replay(ctx context.Context, id, to string) (*Delivery, *Attempt, error) {
+	d, err := s.Store.Get(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	f, req, err := s.target(d, to, RequestOf(d))
+	if err != nil {
+		return d, nil, err
+	}
+	a := f.Forward(ctx, req)
+	a.DeliveryID, a.Kind = d.ID, KindReplay
+	return s.record(ctx, d, a)
+}
+
+// ResendOptions change a resend.
+type ResendOptions struct {
+	To     string   // base URL; "" for the original target
+	Secret string   // overrides Sender.Secret
+	Scheme string   // overrides the delivery's scheme
+	Body   []byte   // replaces the stored body (an editor's result); nil keeps it
+	Set    []string // "json.path=value" edits applied to the body
+	NewID  bool     // a new event/message id instead of the stored one
+}
+
+// Resend sends delivery id again with a fresh signature in its scheme,
+// after the edits in o.
+func (s *Sender) Resend(ctx context.Context, id string, o ResendOptions) (*Delivery, *Attempt, error) {
+	d, err := s.Store.Get(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	secret := o.Secret
+	if secret == "" {
+		secret = s.Secret
+	}
+	if secret == "" {
+		return d, nil, ErrNoSecret
+	}
+	scheme, err := s.scheme(d, o.Scheme)
+	if err != nil {
+		return d, nil, err
+	}
+	body := d.Body
+	if o.Body != nil {
+		body = o.Body
+	}
+	msgID := messageID(d)
+	if o.NewID {
+		msgID = "msg_" + randomHex(12)
+		if d.EventID != "" {
+			if b, err := jsonedit.Set(body, "id", `"`+newUUID()+`"`); err == nil {
+				body = b
+			}
+		}
+	}
+	for _, assignment := range o.Set {
+		path, value, err := jsonedit.ParseAssignment(assignment)
+		if err != nil {
+			return d, nil, err
+		}
+		if body, err = jsonedit.Set(body, path, value); err != nil {
+			return d, nil, fmt.Errorf("--set %s: %w", assignment, err)
+		}
+	}
+	h := d.Header.Clone()
+	if h == nil {
+		h = http.Header{}
+	}
+	signing.Strip(h)
+	err = scheme.Sign(h, signing.Message{ID: msgID, Event: d.Action, Timestamp: s.now(), Body: body}, secret)
+	if err != nil {
+		return d, nil, fmt.Errorf("sign: %w", err)
+	}
+	req := RequestOf(d)
+	req.Header, req.Body = h, body
+	f, req, err := s.target(d, o.To, req)
+	if err != nil {
+		return d, nil, err
+	}
+	a := f.Forward(ctx, req)
+	a.DeliveryID, a.Kind = d.ID, KindResend
+	a.RequestHeader, a.RequestBody = h, body
+	return s.record(ctx, d, a)
+}
+
+// scheme is the one named, else the delivery's own, else the Sender's
+// default, else monite.
+func (s *Sender) scheme(d *Delivery, name string) (signing.Scheme, error) {
+	if name == "" {
+		name = d.Scheme
+	}
+	if name == "" {
+		if sc := signing.Detect(d.Header); sc != nil {
+			return sc, nil
+		}
+		name = s.Scheme
+	}
+	if name == "" {
+		name = signing.DefaultScheme
+	}
+	return signing.Lookup(name)
+}
+
+// messageID is the id the provider gave the message, kept on resend so that
+// the app's idempotency can be tested.
+func messageID(d *Delivery) string {
+	for _, name := range []string{"Webhook-Id", "X-Monk-Delivery-Id"} {
+		if v := d.Header.Get(name); v != "" {
+			return v
+		}
+	}
+	if d.EventID != "" {
+		return d.EventID
+	}
+	return d.ID
+}
+
+func (s *Sender) record(ctx context.Context, d *Delivery, a *Attempt) (*Delivery, *Attempt, error) {
+	if err := Wait(ctx, s.Store.AddAttempt(a)); err != nil {
+		return d, a, fmt.Errorf("record attempt: %w", err)
+	}
+	d.History = append(d.History, a)
+	d.Attempts++
+	d.Status, d.Error, d.DurationMS, d.Target = a.Status, a.Error, a.DurationMS(), a.Target
+	s.Bus.Publish(Event{Kind: EventAttempt, Delivery: d.summary(), Attempt: a})
+	return d, a, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func newUUID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
