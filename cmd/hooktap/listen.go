@@ -110,8 +110,19 @@ func cmdDev(ctx context.Context, e *env, args []string) error {
 	return err
 }
 
+// agentRun is everything one running agent shares with its UIs.
+type agentRun struct {
+	flags  *agentFlags
+	relay  string
+	store  *inspector.Store
+	bus    *inspector.Bus
+	sender *inspector.Sender
+	agent  *inspector.Agent
+}
+
 // runAgent opens the store, connects to the relay and reports deliveries
-// until ctx ends.
+// until ctx ends: in the terminal UI when stdout is a terminal, else as
+// lines (or JSON lines) on stdout. The web inspector runs beside either.
 func runAgent(ctx context.Context, e *env, f *agentFlags, relayURL string) error {
 	fwd, err := inspector.NewForwarder(f.forwardTo, 0)
 	if err != nil {
@@ -123,8 +134,21 @@ func runAgent(ctx context.Context, e *env, f *agentFlags, relayURL string) error
 	}
 	defer store.Close()
 
-	out := newReporter(e.stdout, f.json, store.Path())
-	agent, err := inspector.NewAgent(inspector.AgentConfig{
+	bus := inspector.NewBus()
+	r := &agentRun{
+		flags:  f,
+		relay:  relayURL,
+		store:  store,
+		bus:    bus,
+		sender: &inspector.Sender{Store: store, Bus: bus, Secret: f.secret},
+	}
+	tui := useTUI(e, f)
+	var report func(inspector.Event)
+	logTo := e.stderr
+	if !tui {
+		report = newReporter(e.stdout, f.json, store.Path()).report
+	}
+	r.agent, err = inspector.NewAgent(inspector.AgentConfig{
 		Relay:     relayURL,
 		Channel:   f.channel,
 		Token:     f.token,
@@ -132,15 +156,23 @@ func runAgent(ctx context.Context, e *env, f *agentFlags, relayURL string) error
 		Store:     store,
 		Forwarder: fwd,
 		Verify:    inspector.NewVerifier(f.secret),
-		Bus:       inspector.NewBus(),
-		Report:    out.report,
-		Logger:    newLogger(e.stderr, f.verbose),
+		Bus:       bus,
+		Report:    report,
+		Logger:    newLogger(logTo, f.verbose),
 		Version:   buildVersion(),
 	})
 	if err != nil {
 		return usageError{err.Error()}
 	}
-	return agent.Run(ctx)
+	stopWeb, err := startWeb(ctx, e, r)
+	if err != nil {
+		return err
+	}
+	defer stopWeb()
+	if tui {
+		return runTUI(ctx, e, r)
+	}
+	return r.agent.Run(ctx)
 }
 
 // reporter prints what the agent does: human lines or JSON lines.
