@@ -54,11 +54,11 @@ var malformed = []string{
 	``,
 	`null`,
 	`[]`,
-	`{"type":"hello"}`,                      // no version
-	`{"v":1}`,                               // no type
-	`{"v":1,"type":"hello"}`,                // no data
-	`{"v":1,"type":"hello","data":null}`,    // null data
-	`{"v":1,"type":"hello","data":{}}`,      // no channel
+	`{"type":"hello"}`,                   // no version
+	`{"v":1}`,                            // no type
+	`{"v":1,"type":"hello"}`,             // no data
+	`{"v":1,"type":"hello","data":null}`, // null data
+	`{"v":1,"type":"hello","data":{}}`,   // no channel
 	`{"v":1,"type":"delivery","data":{"id":"x"}}`,
 	`{"v":1,"type":"ack","data":{"id":"x","status":42}}`,
 	`{"v":1,"type":"ack","data":{"id":5}}`,
