@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Query selects deliveries, newest first. Zero fields do not filter.
@@ -36,8 +38,8 @@ func statusClause(s string) (string, []any, error) {
 	case "pending":
 		return "attempts = 0", nil, nil
 	case "1xx", "2xx", "3xx", "4xx", "5xx":
-		lo := int(s[0]-'0') * 100
-		return "status >= ? AND status < ?", []any{lo, lo + 100}, nil
+		// Written as the expression index deliveries_status_class is on.
+		return "status / 100 = ?", []any{int(s[0] - '0')}, nil
 	}
 	code, err := strconv.Atoi(s)
 	if err != nil || code < 100 || code > 999 {
@@ -46,13 +48,19 @@ func statusClause(s string) (string, []any, error) {
 	return "status = ?", []any{code}, nil
 }
 
-// where builds the WHERE clause of q.
+// where builds the WHERE clause of q, for deliveries joined (when q
+// searches) to deliveries_fts.
 func (q Query) where() (string, []any, error) {
 	var conds []string
 	var args []any
 	add := func(c string, a ...any) {
 		conds = append(conds, c)
 		args = append(args, a...)
+	}
+	if q.Search != "" {
+		if m := MatchExpr(q.Search); m != "" {
+			add("deliveries_fts MATCH ?", m)
+		}
 	}
 	if q.ObjectType != "" {
 		add("object_type = ?", q.ObjectType)
@@ -78,11 +86,7 @@ func (q Query) where() (string, []any, error) {
 		add("received_at >= ?", q.Since.UnixMicro())
 	}
 	if q.Before > 0 {
-		add("seq < ?", q.Before)
-	}
-	if q.Search != "" {
-		c, a := searchClause(q.Search)
-		add(c, a...)
+		add("d.seq < ?", q.Before)
 	}
 	if len(conds) == 0 {
 		return "", nil, nil
@@ -90,11 +94,34 @@ func (q Query) where() (string, []any, error) {
 	return " WHERE " + strings.Join(conds, " AND "), args, nil
 }
 
-// searchClause matches text in bodies and headers. It is a plain substring
-// scan until the store grows a full-text index.
-func searchClause(text string) (string, []any) {
-	pat := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(text) + "%"
-	return `(CAST(body AS TEXT) LIKE ? ESCAPE '\' OR CAST(header AS TEXT) LIKE ? ESCAPE '\')`, []any{pat, pat}
+// from is the FROM clause of q. A search walks the full-text index newest
+// first (FTS5 serves ORDER BY rowid DESC) and joins each match to its row,
+// so the first page costs what it shows, not every match.
+func (q Query) from() string {
+	if q.Search != "" && MatchExpr(q.Search) != "" {
+		return " FROM deliveries_fts CROSS JOIN deliveries d ON d.seq = deliveries_fts.rowid"
+	}
+	return " FROM deliveries d"
+}
+
+// MatchExpr turns search text into an FTS5 query: every word must occur,
+// words are matched as phrases of tokens (so "payable.created" or a UUID
+// match as typed), and the last word also matches as a prefix when it is
+// three characters or more. It returns "" when the text has no word.
+func MatchExpr(text string) string {
+	var terms []string
+	words := strings.Fields(text)
+	for i, w := range words {
+		if !strings.ContainsFunc(w, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }) {
+			continue
+		}
+		t := `"` + strings.ReplaceAll(w, `"`, `""`) + `"`
+		if i == len(words)-1 && utf8.RuneCountInString(w) >= 3 {
+			t += "*"
+		}
+		terms = append(terms, t)
+	}
+	return strings.Join(terms, " AND ")
 }
 
 // List returns the deliveries q selects, newest first, without headers,
@@ -108,7 +135,7 @@ func (s *Store) List(ctx context.Context, q Query) ([]*Delivery, error) {
 	if limit <= 0 {
 		limit = 50
 	}
-	rows, err := s.db.R.QueryContext(ctx, `SELECT `+summaryColumns+` FROM deliveries`+where+` ORDER BY seq DESC LIMIT ?`,
+	rows, err := s.db.R.QueryContext(ctx, `SELECT `+qualifiedSummary+q.from()+where+` ORDER BY d.seq DESC LIMIT ?`,
 		append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("list deliveries: %w", err)
@@ -124,3 +151,19 @@ func (s *Store) List(ctx context.Context, q Query) ([]*Delivery, error) {
 	}
 	return out, rows.Err()
 }
+
+// CountMatching is the number of deliveries q selects, ignoring its limit.
+func (s *Store) CountMatching(ctx context.Context, q Query) (int64, error) {
+	where, args, err := q.where()
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	if err := s.db.R.QueryRowContext(ctx, `SELECT COUNT(*)`+q.from()+where, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count deliveries: %w", err)
+	}
+	return n, nil
+}
+
+// qualifiedSummary is summaryColumns read from deliveries d.
+var qualifiedSummary = "d." + strings.Join(strings.Fields(strings.ReplaceAll(summaryColumns, ",", " ")), ", d.")

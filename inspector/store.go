@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hooktap/hooktap/relay/sqlitedb"
 )
@@ -127,13 +128,35 @@ func insertDelivery(tx *sqlitedb.Tx, d *Delivery, hdr []byte) error {
 	if d.Signature == "" {
 		d.Signature = SigUnsigned
 	}
-	_, err := tx.Exec(`INSERT INTO deliveries(id, channel, relay_seq, received_at, method, path, query, header, body,
+	res, err := tx.Exec(`INSERT INTO deliveries(id, channel, relay_seq, received_at, method, path, query, header, body,
 			remote_addr, host, proto, object_type, action, entity_id, object_id, event_id, scheme, signature, signature_reason)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT(id) DO NOTHING`,
 		d.ID, d.Channel, d.RelaySeq, d.ReceivedAt.UnixMicro(), d.Method, d.Path, d.Query, hdr, d.Body,
 		d.RemoteAddr, d.Host, d.Proto, d.ObjectType, d.Action, d.EntityID, d.ObjectID, d.EventID,
 		d.Scheme, d.Signature, d.SignatureReason)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil // already stored
+	}
+	seq, err := res.LastInsertId()
+	if err != nil {
+		return err
+	}
+	return indexDelivery(tx, seq, hdr, d.Body)
+}
+
+// indexDelivery adds a delivery's headers and body to the full-text index,
+// the body only when it is UTF-8 text.
+func indexDelivery(tx *sqlitedb.Tx, seq int64, hdr, body []byte) error {
+	var text any
+	if len(body) > 0 && utf8.Valid(body) {
+		text = body
+	}
+	_, err := tx.Exec(`INSERT INTO deliveries_fts(rowid, header_text, body_text) VALUES (?, CAST(? AS TEXT), CAST(? AS TEXT))`,
+		seq, hdr, text)
 	return err
 }
 

@@ -1,0 +1,78 @@
+package inspector
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hooktap/hooktap/relay/sqlitedb"
+)
+
+// Retention says which deliveries a store keeps. Zero fields keep all.
+type Retention struct {
+	MaxAge        time.Duration // delete deliveries received longer ago than this
+	MaxDeliveries int64         // keep only the newest this many
+}
+
+// IsZero reports whether r keeps everything.
+func (r Retention) IsZero() bool { return r.MaxAge <= 0 && r.MaxDeliveries <= 0 }
+
+// pruneBatch bounds one delete so that the single writer is never held for
+// long: the agent's writes interleave with a large prune.
+const pruneBatch = 2000
+
+// Prune deletes the deliveries r does not keep, with their attempts and
+// index entries, oldest first, and returns how many it deleted. Freed pages
+// are reused by later writes, so the file stops growing; it does not shrink
+// (VACUUM does that).
+func (s *Store) Prune(ctx context.Context, r Retention, now time.Time) (int64, error) {
+	if r.IsZero() {
+		return 0, nil
+	}
+	var total int64
+	if r.MaxDeliveries > 0 {
+		var cutoff int64 // the newest seq to delete
+		err := s.db.R.QueryRowContext(ctx, `SELECT COALESCE((SELECT seq FROM deliveries ORDER BY seq DESC LIMIT 1 OFFSET ?), 0)`,
+			r.MaxDeliveries).Scan(&cutoff)
+		if err != nil {
+			return 0, fmt.Errorf("prune: %w", err)
+		}
+		n, err := s.deleteWhere(ctx, `seq <= ?`, cutoff)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	if r.MaxAge > 0 {
+		n, err := s.deleteWhere(ctx, `received_at < ?`, now.Add(-r.MaxAge).UnixMicro())
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// deleteWhere deletes the deliveries cond selects, pruneBatch at a time.
+func (s *Store) deleteWhere(ctx context.Context, cond string, arg any) (int64, error) {
+	var total int64
+	for {
+		var n int64
+		err := s.w.Do(ctx, func(tx *sqlitedb.Tx) error {
+			res, err := tx.Exec(`DELETE FROM deliveries WHERE seq IN (SELECT seq FROM deliveries WHERE `+cond+` LIMIT ?)`,
+				arg, pruneBatch)
+			if err != nil {
+				return err
+			}
+			n, err = res.RowsAffected()
+			return err
+		})
+		if err != nil {
+			return total, fmt.Errorf("prune: %w", err)
+		}
+		total += n
+		if n < pruneBatch {
+			return total, nil
+		}
+	}
+}

@@ -1,0 +1,439 @@
+package inspector
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func openTestStore(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "hooktap.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// storeFixture is one delivery and its attempt statuses (0: no answer).
+type storeFixture struct {
+	id, objectType, action, entity string
+	age                            time.Duration
+	body                           string
+	statuses                       []int
+}
+
+var storeBase = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+
+var storeFixtures = []storeFixture{
+	{"dlv_a1", "payable", "payable.created", "ent_1", 3 * time.Hour, `{"action":"payable.created","object":{"amount":1200,"currency":"EUR","counterpart_name":"Acme GmbH"}}`, []int{200}},
+	{"dlv_a2", "payable", "payable.approved", "ent_1", 2 * time.Hour, `{"action":"payable.approved","object":{"note":"quarterly rent"}}`, []int{500, 200}},
+	{"dlv_b1", "receivable", "receivable.created", "ent_2", 90 * time.Minute, `{"action":"receivable.created","object":{"invoice_number":"INV-2026-0042"}}`, []int{404}},
+	{"dlv_b2", "counterpart", "counterpart.created", "ent_2", 30 * time.Minute, `{"action":"counterpart.created","object":{"name":"Globex Corporation"}}`, []int{0}},
+	{"dlv_c1", "payable", "payable.paid", "ent_3", 10 * time.Minute, `{"action":"payable.paid","object":{"amount":99}}`, nil},
+	{"dlv_c2", "payable_line_item", "payable_line_item.created", "ent_1", 5 * time.Minute, `{"action":"payable_line_item.created"}`, []int{201}},
+}
+
+func (f storeFixture) delivery() *Delivery {
+	return &Delivery{
+		ID: f.id, Channel: "dev", ReceivedAt: storeBase.Add(-f.age), Method: "POST", Path: "/",
+		Header:     http.Header{"Content-Type": {"application/json"}, "X-Request-Id": {"req-" + f.id}},
+		Body:       []byte(f.body),
+		ObjectType: f.objectType, Action: f.action, EntityID: f.entity, ObjectID: "obj_" + f.id,
+	}
+}
+
+func fillStore(t *testing.T, s *Store, fs []storeFixture) {
+	t.Helper()
+	ctx := t.Context()
+	for _, f := range fs {
+		d := f.delivery()
+		if err := Wait(ctx, s.Insert(d)); err != nil {
+			t.Fatal(err)
+		}
+		for i, st := range f.statuses {
+			a := &Attempt{DeliveryID: f.id, Kind: KindForward, Target: "http://127.0.0.1:3000/webhooks",
+				StartedAt: d.ReceivedAt.Add(time.Duration(i) * time.Second), Duration: 1500 * time.Microsecond,
+				Status: st, Header: http.Header{"Content-Type": {"text/plain"}}, Body: []byte("ok")}
+			if i > 0 {
+				a.Kind = KindReplay
+			}
+			if st == 0 {
+				a.Error, a.Header, a.Body = "connection refused", nil, nil
+			}
+			if err := Wait(ctx, s.AddAttempt(a)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+func ids(ds []*Delivery) []string {
+	var out []string
+	for _, d := range ds {
+		out = append(out, d.ID)
+	}
+	return out
+}
+
+func TestListFilters(t *testing.T) {
+	s := openTestStore(t)
+	fillStore(t, s, storeFixtures)
+	tests := []struct {
+		name string
+		q    Query
+		want []string // newest first
+	}{
+		{"all", Query{}, []string{"dlv_c2", "dlv_c1", "dlv_b2", "dlv_b1", "dlv_a2", "dlv_a1"}},
+		{"limit", Query{Limit: 2}, []string{"dlv_c2", "dlv_c1"}},
+		{"object type", Query{ObjectType: "payable"}, []string{"dlv_c1", "dlv_a2", "dlv_a1"}},
+		{"action exact", Query{Action: "payable.paid"}, []string{"dlv_c1"}},
+		{"action glob", Query{Action: "payable.*"}, []string{"dlv_c1", "dlv_a2", "dlv_a1"}},
+		{"action glob wide", Query{Action: "payable*"}, []string{"dlv_c2", "dlv_c1", "dlv_a2", "dlv_a1"}},
+		{"entity", Query{EntityID: "ent_2"}, []string{"dlv_b2", "dlv_b1"}},
+		{"status 2xx", Query{Status: "2xx"}, []string{"dlv_c2", "dlv_a2", "dlv_a1"}},
+		{"status 4xx", Query{Status: "4xx"}, []string{"dlv_b1"}},
+		{"status 5xx is the latest attempt's", Query{Status: "5xx"}, nil},
+		{"status code", Query{Status: "201"}, []string{"dlv_c2"}},
+		{"status error", Query{Status: "error"}, []string{"dlv_b2"}},
+		{"status pending", Query{Status: "pending"}, []string{"dlv_c1"}},
+		{"since", Query{Since: storeBase.Add(-time.Hour)}, []string{"dlv_c2", "dlv_c1", "dlv_b2"}},
+		{"search body word", Query{Search: "Globex"}, []string{"dlv_b2"}},
+		{"search case-insensitive", Query{Search: "globex corporation"}, []string{"dlv_b2"}},
+		{"search prefix of last word", Query{Search: "quarter"}, []string{"dlv_a2"}},
+		{"search dotted token", Query{Search: "INV-2026-0042"}, []string{"dlv_b1"}},
+		{"search header", Query{Search: "req-dlv_a1"}, []string{"dlv_a1"}},
+		{"search all words", Query{Search: "payable amount"}, []string{"dlv_c1", "dlv_a1"}},
+		{"search no match", Query{Search: "nothing-like-this"}, nil},
+		{"search quotes are text", Query{Search: `"Acme`}, []string{"dlv_a1"}},
+		{"search and filter", Query{Search: "amount", EntityID: "ent_3"}, []string{"dlv_c1"}},
+		{"search and before", Query{Search: "action", Before: 5}, []string{"dlv_b2", "dlv_b1", "dlv_a2", "dlv_a1"}},
+		{"combined", Query{ObjectType: "payable", Status: "2xx", Since: storeBase.Add(-150 * time.Minute)}, []string{"dlv_a2"}},
+		{"paging", Query{Before: 3, Limit: 10}, []string{"dlv_a2", "dlv_a1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.List(t.Context(), tt.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(ids(got), tt.want) {
+				t.Errorf("List(%+v) = %v, want %v", tt.q, ids(got), tt.want)
+			}
+			n, err := s.CountMatching(t.Context(), tt.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.q.Limit == 0 && n != int64(len(tt.want)) {
+				t.Errorf("CountMatching = %d, want %d", n, len(tt.want))
+			}
+		})
+	}
+}
+
+func TestListBadStatus(t *testing.T) {
+	s := openTestStore(t)
+	for _, st := range []string{"6xx", "abc", "42", "2x"} {
+		if _, err := s.List(t.Context(), Query{Status: st}); err == nil {
+			t.Errorf("status %q: no error", st)
+		}
+	}
+}
+
+func TestSearchSkipsBinaryBody(t *testing.T) {
+	s := openTestStore(t)
+	d := &Delivery{ID: "dlv_bin", ReceivedAt: storeBase, Method: "POST", Body: []byte{0xff, 0xfe, 'n', 'e', 'e', 'd', 'l', 'e', 0x00}}
+	if err := Wait(t.Context(), s.Insert(d)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.List(t.Context(), Query{Search: "needle"})
+	if err != nil || len(got) != 0 {
+		t.Fatalf("binary body searched: %v, %v", ids(got), err)
+	}
+	full, err := s.Get(t.Context(), "dlv_bin")
+	if err != nil || !bytes.Equal(full.Body, d.Body) {
+		t.Fatalf("binary body not stored as is: %q, %v", full.Body, err)
+	}
+}
+
+func TestInsertIdempotent(t *testing.T) {
+	s := openTestStore(t)
+	d := storeFixtures[0].delivery()
+	for range 3 {
+		if err := Wait(t.Context(), s.Insert(d)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, _ := s.Count(t.Context()); n != 1 {
+		t.Fatalf("count = %d after redelivery, want 1", n)
+	}
+	got, err := s.List(t.Context(), Query{Search: "Acme"})
+	if err != nil || len(got) != 1 {
+		t.Fatalf("indexed %d times, want once (err %v)", len(got), err)
+	}
+}
+
+func TestGetPrefix(t *testing.T) {
+	s := openTestStore(t)
+	fillStore(t, s, storeFixtures)
+	d, err := s.Get(t.Context(), "dlv_b1")
+	if err != nil || d.ID != "dlv_b1" || len(d.History) != 1 || d.History[0].Status != 404 {
+		t.Fatalf("Get exact = %+v, %v", d, err)
+	}
+	if d, err := s.Get(t.Context(), "dlv_c2"[:5]+"2"); err != nil || d.ID != "dlv_c2" {
+		t.Fatalf("unique prefix: %v, %v", d, err)
+	}
+	if _, err := s.Get(t.Context(), "dlv_a"); !errors.Is(err, ErrAmbiguous) {
+		t.Fatalf("ambiguous prefix: %v", err)
+	}
+	if _, err := s.Get(t.Context(), "dlv_zz"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown id: %v", err)
+	}
+}
+
+func TestConcurrentWriters(t *testing.T) {
+	s := openTestStore(t)
+	ctx := t.Context()
+	const writers, each = 8, 50
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				id := fmt.Sprintf("dlv_w%d_%03d", w, i)
+				d := &Delivery{ID: id, ReceivedAt: storeBase, Method: "POST", Body: []byte(`{"writer":` + fmt.Sprint(w) + `}`),
+					ObjectType: "payable", Action: "payable.created"}
+				stored := s.Insert(d)
+				recorded := s.AddAttempt(&Attempt{DeliveryID: id, Kind: KindForward, Target: "http://app", StartedAt: storeBase, Status: 200 + w})
+				if err := errors.Join(Wait(ctx, stored), Wait(ctx, recorded)); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	// Readers run while the writers write.
+	done := make(chan struct{})
+	var readErr error
+	go func() {
+		defer close(done)
+		for range 20 {
+			if _, err := s.List(ctx, Query{Status: "2xx", Search: "writer"}); err != nil {
+				readErr = err
+				return
+			}
+		}
+	}()
+	wg.Wait()
+	<-done
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if readErr != nil {
+		t.Fatal(readErr)
+	}
+	if n, _ := s.Count(ctx); n != writers*each {
+		t.Fatalf("count = %d, want %d", n, writers*each)
+	}
+	for w := range writers {
+		n, err := s.CountMatching(ctx, Query{Status: fmt.Sprint(200 + w)})
+		if err != nil || n != each {
+			t.Fatalf("writer %d: %d deliveries with its status, want %d (%v)", w, n, each, err)
+		}
+	}
+}
+
+func TestPrune(t *testing.T) {
+	tests := []struct {
+		name string
+		r    Retention
+		want []string
+	}{
+		{"nothing", Retention{}, []string{"dlv_c2", "dlv_c1", "dlv_b2", "dlv_b1", "dlv_a2", "dlv_a1"}},
+		{"max deliveries", Retention{MaxDeliveries: 2}, []string{"dlv_c2", "dlv_c1"}},
+		{"max age", Retention{MaxAge: time.Hour}, []string{"dlv_c2", "dlv_c1", "dlv_b2"}},
+		{"both", Retention{MaxAge: time.Hour, MaxDeliveries: 1}, []string{"dlv_c2"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := openTestStore(t)
+			fillStore(t, s, storeFixtures)
+			n, err := s.Prune(t.Context(), tt.r, storeBase)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := int64(len(storeFixtures) - len(tt.want)); n != want {
+				t.Errorf("pruned %d, want %d", n, want)
+			}
+			got, _ := s.List(t.Context(), Query{Limit: 100})
+			if !slices.Equal(ids(got), tt.want) {
+				t.Errorf("kept %v, want %v", ids(got), tt.want)
+			}
+			// Attempts and index entries went with their deliveries.
+			var attempts, indexed int
+			s.db.R.QueryRow(`SELECT COUNT(*) FROM attempts WHERE delivery_seq NOT IN (SELECT seq FROM deliveries)`).Scan(&attempts)
+			s.db.R.QueryRow(`SELECT COUNT(*) FROM deliveries_fts WHERE deliveries_fts MATCH 'action'`).Scan(&indexed)
+			if attempts != 0 || indexed != len(tt.want) {
+				t.Errorf("left %d orphan attempts and %d index rows (want 0 and %d)", attempts, indexed, len(tt.want))
+			}
+		})
+	}
+}
+
+func TestPruneManyBatches(t *testing.T) {
+	s := openTestStore(t)
+	ctx := t.Context()
+	const total = pruneBatch*2 + 17
+	ds := make([]*Delivery, total)
+	for i := range ds {
+		ds[i] = &Delivery{ID: fmt.Sprintf("dlv_%06d", i), ReceivedAt: storeBase, Method: "POST"}
+	}
+	if _, err := s.Import(ctx, ds); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.Prune(ctx, Retention{MaxDeliveries: 10}, storeBase)
+	if err != nil || n != total-10 {
+		t.Fatalf("pruned %d (%v), want %d", n, err, total-10)
+	}
+	got, _ := s.List(ctx, Query{Limit: 1000})
+	if len(got) != 10 || got[0].ID != fmt.Sprintf("dlv_%06d", total-1) {
+		t.Fatalf("kept %v", ids(got))
+	}
+}
+
+func TestExportImportRoundTrip(t *testing.T) {
+	ctx := t.Context()
+	src := openTestStore(t)
+	fillStore(t, src, storeFixtures)
+	// A binary body, a resend with its own request, and an empty body.
+	bin := &Delivery{ID: "dlv_binary", Channel: "team", RelaySeq: 42, ReceivedAt: storeBase.Add(123456 * time.Microsecond),
+		Method: "PUT", Path: "/upload", Query: "a=1&b=%20", Header: http.Header{"Content-Type": {"application/octet-stream"}, "X-Multi": {"1", "2"}},
+		Body: []byte{0x00, 0xff, 0x80, 'h', 'i', 0xc3}, RemoteAddr: "10.0.0.1:5555", Host: "relay.example", Proto: "HTTP/2.0",
+		Scheme: "monite", Signature: SigInvalid, SignatureReason: "signature mismatch", EventID: "evt_1"}
+	empty := &Delivery{ID: "dlv_empty", ReceivedAt: storeBase, Method: "POST", Body: []byte{}}
+	for _, d := range []*Delivery{bin, empty} {
+		if err := Wait(ctx, src.Insert(d)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resend := &Attempt{DeliveryID: "dlv_binary", Kind: KindResend, Target: "http://127.0.0.1:3000/upload?a=1",
+		StartedAt: storeBase.Add(time.Minute), Duration: 2345 * time.Microsecond,
+		RequestHeader: http.Header{"X-Signature": {"t=1,v1=abc"}}, RequestBody: []byte{0xfe, 0x01},
+		Status: 202, Header: http.Header{"X-App": {"yes"}}, Body: []byte{0xff}}
+	if err := Wait(ctx, src.AddAttempt(resend)); err != nil {
+		t.Fatal(err)
+	}
+
+	var buf bytes.Buffer
+	n, err := src.Export(ctx, &buf, Query{})
+	if err != nil || n != len(storeFixtures)+2 {
+		t.Fatalf("export: %d, %v", n, err)
+	}
+	var ds []*Delivery
+	if err := ReadRecords(bytes.NewReader(buf.Bytes()), func(d *Delivery) error { ds = append(ds, d); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	dst := openTestStore(t)
+	st, err := dst.Import(ctx, ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Deliveries != n || st.Skipped != 0 || st.Attempts != 7 {
+		t.Fatalf("first import: %+v", st)
+	}
+	// A second import adds nothing.
+	st, err = dst.Import(ctx, ds)
+	if err != nil || st.Deliveries != 0 || st.Skipped != n || st.Attempts != 0 {
+		t.Fatalf("second import: %+v, %v", st, err)
+	}
+
+	for _, id := range []string{"dlv_a1", "dlv_a2", "dlv_b2", "dlv_c1", "dlv_binary", "dlv_empty"} {
+		want, err := src.Get(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := dst.Get(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		normalize := func(d *Delivery) {
+			d.Seq = 0
+			for _, a := range d.History {
+				a.ID = 0
+			}
+		}
+		normalize(want)
+		normalize(got)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s changed in the round trip:\n got %+v\nwant %+v", id, got, want)
+		}
+		for i := range want.History {
+			if !reflect.DeepEqual(got.History[i], want.History[i]) {
+				t.Errorf("%s attempt %d:\n got %+v\nwant %+v", id, i, got.History[i], want.History[i])
+			}
+		}
+	}
+	// The export of the copy is the export of the original.
+	var again bytes.Buffer
+	if _, err := dst.Export(ctx, &again, Query{}); err != nil {
+		t.Fatal(err)
+	}
+	if again.String() != buf.String() {
+		t.Errorf("re-export differs:\n%s\n---\n%s", again.String(), buf.String())
+	}
+	if !strings.Contains(buf.String(), `"body_encoding":"base64"`) {
+		t.Errorf("binary body not base64 in the export")
+	}
+	// The copy is searchable.
+	if got, _ := dst.List(ctx, Query{Search: "Globex"}); len(got) != 1 {
+		t.Errorf("imported delivery not indexed")
+	}
+}
+
+func TestReadRecordsErrors(t *testing.T) {
+	tests := map[string]string{
+		"not json":     "nope\n",
+		"no id":        `{"method":"POST","received_at":"2026-01-01T00:00:00Z"}`,
+		"bad encoding": `{"id":"x","method":"POST","received_at":"2026-01-01T00:00:00Z","body":"x","body_encoding":"rot13"}`,
+		"bad base64":   `{"id":"x","method":"POST","received_at":"2026-01-01T00:00:00Z","body":"!!","body_encoding":"base64"}`,
+		"bad kind":     `{"id":"x","method":"POST","received_at":"2026-01-01T00:00:00Z","attempts":[{"kind":"poke","started_at":"2026-01-01T00:00:00Z"}]}`,
+	}
+	for name, in := range tests {
+		t.Run(name, func(t *testing.T) {
+			err := ReadRecords(strings.NewReader(in), func(*Delivery) error { return nil })
+			if err == nil || !strings.HasPrefix(err.Error(), "record 1: ") {
+				t.Fatalf("err = %v", err)
+			}
+		})
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := OpenExisting(t.Context(), filepath.Join(dir, "missing.db")); !errors.Is(err, ErrNoStore) {
+		t.Errorf("missing: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "missing.db")); !os.IsNotExist(err) {
+		t.Errorf("OpenExisting created the file")
+	}
+	bad := filepath.Join(dir, "bad.db")
+	os.WriteFile(bad, bytes.Repeat([]byte("this is not sqlite "), 300), 0o600)
+	_, err := OpenExisting(context.Background(), bad)
+	if err == nil || !strings.Contains(err.Error(), "not a hooktap database or is corrupt") {
+		t.Errorf("corrupt: %v", err)
+	}
+}
