@@ -79,9 +79,17 @@ func (s *Sender) Replay(ctx context.Context, id, to string) (*Delivery, *Attempt
 	if err != nil {
 		return d, nil, err
 	}
-	a := f.Forward(ctx, req)
+	a := f.forward(ctx, req)
 	a.DeliveryID, a.Kind = d.ID, KindReplay
 	return s.record(ctx, d, a)
+}
+
+// forward sends one request and lets go of the connection: a Sender makes
+// a Forwarder per sending, and idle connections would otherwise pile up in
+// a long-running agent until their idle timeout.
+func (f *Forwarder) forward(ctx context.Context, r Request) *Attempt {
+	defer f.client.CloseIdleConnections()
+	return f.Forward(ctx, r)
 }
 
 // ResendOptions change a resend.
@@ -141,7 +149,7 @@ func (s *Sender) Resend(ctx context.Context, id string, o ResendOptions) (*Deliv
 	signing.Strip(h)
 	err = scheme.Sign(h, signing.Message{ID: msgID, Event: d.Action, Timestamp: s.now(), Body: body}, secret)
 	if err != nil {
-		return d, nil, fmt.Errorf("sign: %w", err)
+		return d, nil, err // already says "sign <scheme>: ..."
 	}
 	req := RequestOf(d)
 	req.Header, req.Body = h, body
@@ -149,7 +157,7 @@ func (s *Sender) Resend(ctx context.Context, id string, o ResendOptions) (*Deliv
 	if err != nil {
 		return d, nil, err
 	}
-	a := f.Forward(ctx, req)
+	a := f.forward(ctx, req)
 	a.DeliveryID, a.Kind = d.ID, KindResend
 	a.RequestHeader, a.RequestBody = h, body
 	return s.record(ctx, d, a)

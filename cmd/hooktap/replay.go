@@ -1,0 +1,349 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/hooktap/hooktap/inspector"
+	"github.com/hooktap/hooktap/inspector/jsonedit"
+	"github.com/hooktap/hooktap/inspector/signing"
+)
+
+// assignments is a repeatable --set path=value flag.
+type assignments []string
+
+func (a *assignments) String() string { return strings.Join(*a, " ") }
+
+func (a *assignments) Set(s string) error {
+	if _, _, err := jsonedit.ParseAssignment(s); err != nil {
+		return err
+	}
+	*a = append(*a, s)
+	return nil
+}
+
+// secretFlag is a signing secret and where it came from, so output can say
+// "secret from HOOKTAP_SECRET" without ever printing the value.
+type secretFlag struct {
+	value  string
+	source string
+}
+
+func (s *secretFlag) String() string { return "" } // never the value, not even in -h
+
+func (s *secretFlag) Set(v string) error {
+	s.value, s.source = v, "--secret"
+	return nil
+}
+
+// register adds --secret, defaulting to HOOKTAP_SECRET.
+func (s *secretFlag) register(fs *flag.FlagSet, e *env, usage string) {
+	if v := e.getenv("HOOKTAP_SECRET"); v != "" {
+		s.value, s.source = v, "HOOKTAP_SECRET"
+	}
+	fs.Var(s, "secret", usage+" (or HOOKTAP_SECRET)")
+}
+
+func cmdReplay(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "replay", "replay ID [--to URL] [--db FILE] [--json]")
+	to := fs.String("to", "", "send to this base URL (the delivery's path suffix and query are appended) instead of the original target")
+	db := fs.String("db", defaultDB(e), "SQLite file of recorded deliveries (or HOOKTAP_DB)")
+	jsonOut := fs.Bool("json", false, "print the result as one JSON object")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	id, err := oneID(pos, "replay")
+	if err != nil {
+		return err
+	}
+	store, err := inspector.OpenExisting(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	s := &inspector.Sender{Store: store}
+	d, a, err := s.Replay(ctx, id, *to)
+	if err != nil {
+		return sendError(err)
+	}
+	return printSent(e, sentReport{kind: "replay", d: d, a: a}, *jsonOut)
+}
+
+func cmdResend(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "resend", "resend ID [--to URL] [--secret S] [--scheme X] [--set path=value]... [--edit] [--new-id] [--db FILE] [--json]")
+	to := fs.String("to", "", "send to this base URL (the delivery's path suffix and query are appended) instead of the original target")
+	db := fs.String("db", defaultDB(e), "SQLite file of recorded deliveries (or HOOKTAP_DB)")
+	var secret secretFlag
+	secret.register(fs, e, "signing secret")
+	scheme := fs.String("scheme", "", "signing scheme: "+strings.Join(signing.Names(), ", ")+" (default: the delivery's own, else monite)")
+	var sets assignments
+	fs.Var(&sets, "set", "change a JSON field before signing, e.g. --set object.status=paid (repeatable)")
+	edit := fs.Bool("edit", false, "edit the body in $EDITOR before signing")
+	newID := fs.Bool("new-id", false, "give the message a new id instead of keeping the stored one")
+	jsonOut := fs.Bool("json", false, "print the result as one JSON object")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	id, err := oneID(pos, "resend")
+	if err != nil {
+		return err
+	}
+	if secret.value == "" {
+		return usageError{inspector.ErrNoSecret.Error()}
+	}
+	if *scheme != "" {
+		if _, err := signing.Lookup(*scheme); err != nil {
+			return usageError{err.Error()}
+		}
+	}
+	store, err := inspector.OpenExisting(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	o := inspector.ResendOptions{To: *to, Secret: secret.value, Scheme: *scheme, Set: sets, NewID: *newID}
+	if *edit {
+		d, err := store.Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		body := d.Body
+		// The edits from --set are shown in the editor rather than applied
+		// after it, so that what the user saves is what gets signed.
+		for _, s := range sets {
+			path, value, _ := jsonedit.ParseAssignment(s)
+			if body, err = jsonedit.Set(body, path, value); err != nil {
+				return fmt.Errorf("--set %s: %w", s, err)
+			}
+		}
+		edited, err := editBody(ctx, e, body)
+		if err != nil {
+			return err
+		}
+		if edited != nil {
+			body = edited
+		}
+		id, o.Body, o.Set = d.ID, body, nil
+	}
+	s := &inspector.Sender{Store: store}
+	d, a, err := s.Resend(ctx, id, o)
+	if err != nil {
+		return sendError(err)
+	}
+	r := sentReport{kind: "resend", d: d, a: a, secretFrom: secret.source}
+	if sc := signing.Detect(a.RequestHeader); sc != nil {
+		r.scheme = sc.Name()
+	}
+	return printSent(e, r, *jsonOut)
+}
+
+// oneID checks that exactly one delivery id was given.
+func oneID(pos []string, cmd string) (string, error) {
+	switch len(pos) {
+	case 0:
+		return "", usagef("%s needs a delivery id (see hooktap events list)", cmd)
+	case 1:
+		return pos[0], nil
+	}
+	return "", usagef("%s takes one delivery id, got %d arguments", cmd, len(pos))
+}
+
+// sendError turns the Sender's errors that are about how hooktap was called
+// into usage errors.
+func sendError(err error) error {
+	switch {
+	case errors.Is(err, inspector.ErrNotFound), errors.Is(err, inspector.ErrAmbiguous),
+		errors.Is(err, jsonedit.ErrBadPath), errors.Is(err, signing.ErrUnknownScheme):
+		return usageError{err.Error()}
+	}
+	return err
+}
+
+// editorCommand is $EDITOR, else $VISUAL, else vi.
+func editorCommand(e *env) string {
+	for _, name := range []string{"EDITOR", "VISUAL"} {
+		if v := strings.TrimSpace(e.getenv(name)); v != "" {
+			return v
+		}
+	}
+	return "vi"
+}
+
+// editBody lets the user edit body in their editor and returns what they
+// saved, or nil when they saved it unchanged (so the stored bytes go out
+// exactly). A JSON body is shown pretty-printed and, when it was compact and
+// is still valid JSON, compacted again. An empty file aborts.
+func editBody(ctx context.Context, e *env, body []byte) ([]byte, error) {
+	shown := body
+	isJSON := json.Valid(body)
+	wasCompact := false
+	if isJSON {
+		var pretty, compact bytes.Buffer
+		json.Compact(&compact, body)
+		wasCompact = bytes.Equal(compact.Bytes(), body)
+		if err := json.Indent(&pretty, body, "", "  "); err == nil {
+			pretty.WriteByte('\n')
+			shown = pretty.Bytes()
+		}
+	}
+	pattern := "hooktap-resend-*.txt"
+	if isJSON {
+		pattern = "hooktap-resend-*.json"
+	}
+	f, err := os.CreateTemp("", pattern)
+	if err != nil {
+		return nil, fmt.Errorf("edit: %w", err)
+	}
+	path := f.Name()
+	defer os.Remove(path)
+	_, err = f.Write(shown)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("edit: %w", err)
+	}
+	editor := editorCommand(e)
+	// Through sh, like git, so that EDITOR="code --wait" works.
+	cmd := exec.CommandContext(ctx, "sh", "-c", editor+` "$1"`, "sh", path)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = e.stdin, e.stdout, e.stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("editor %q failed: %w; nothing was sent", editor, err)
+	}
+	saved, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("edit: %w", err)
+	}
+	switch {
+	case len(bytes.TrimSpace(saved)) == 0:
+		return nil, errors.New("the edited body is empty; resend aborted, nothing was sent")
+	case bytes.Equal(saved, shown):
+		return nil, nil
+	case isJSON && json.Valid(saved):
+		if wasCompact {
+			var b bytes.Buffer
+			json.Compact(&b, saved)
+			return b.Bytes(), nil
+		}
+	case isJSON:
+		fmt.Fprintln(e.stderr, "warning: the edited body is no longer valid JSON; sending it as saved")
+	}
+	return saved, nil
+}
+
+// sentReport is one replay or resend and its answer.
+type sentReport struct {
+	kind       string // "replay" or "resend"
+	d          *inspector.Delivery
+	a          *inspector.Attempt
+	scheme     string // resend: the scheme it was signed with
+	secretFrom string // resend: "--secret" or "HOOKTAP_SECRET"
+}
+
+// sentLine is the --json form of a sentReport.
+type sentLine struct {
+	Type       string      `json:"type"`
+	ID         string      `json:"id"`
+	Action     string      `json:"action,omitempty"`
+	Attempt    int         `json:"attempt"`
+	Target     string      `json:"target"`
+	Status     int         `json:"status"`
+	DurationMS float64     `json:"duration_ms"`
+	Error      string      `json:"error,omitempty"`
+	Scheme     string      `json:"scheme,omitempty"`
+	SecretFrom string      `json:"secret_from,omitempty"`
+	Header     http.Header `json:"header,omitempty"`
+	Body       *string     `json:"body,omitempty"`
+	BodyBase64 []byte      `json:"body_base64,omitempty"`
+}
+
+// printSent prints the app's answer. No answer at all is an error (exit 1);
+// any HTTP status is a successful replay, whatever the app thought of it.
+func printSent(e *env, r sentReport, jsonOut bool) error {
+	d, a := r.d, r.a
+	if jsonOut {
+		l := sentLine{
+			Type: r.kind, ID: d.ID, Action: d.Action, Attempt: len(d.History), Target: a.Target,
+			Status: a.Status, DurationMS: a.DurationMS(), Error: a.Error,
+			Scheme: r.scheme, SecretFrom: r.secretFrom, Header: a.Header,
+		}
+		if utf8.Valid(a.Body) {
+			s := string(a.Body)
+			l.Body = &s
+		} else {
+			l.BodyBase64 = a.Body
+		}
+		if err := json.NewEncoder(e.stdout).Encode(l); err != nil {
+			return err
+		}
+	} else {
+		w := e.stdout
+		what := d.Action
+		if what == "" {
+			what = d.Method + " " + d.Path
+		}
+		fmt.Fprintf(w, "%s of %s (%s) to %s, attempt %d\n", r.kind, d.ID, what, a.Target, len(d.History))
+		if r.scheme != "" {
+			fmt.Fprintf(w, "signed with %s (secret from %s), fresh timestamp\n", r.scheme, r.secretFrom)
+		}
+		if a.Status != 0 {
+			fmt.Fprintf(w, "%d %s  %.1fms\n", a.Status, http.StatusText(a.Status), a.DurationMS())
+			writeHeader(w, a.Header)
+			fmt.Fprintln(w)
+			fmt.Fprint(w, bodyPreview(a.Body, 2048))
+		}
+	}
+	if a.Status == 0 {
+		return fmt.Errorf("no answer from %s: %s", a.Target, a.Error)
+	}
+	return nil
+}
+
+// writeHeader prints a header sorted by name, one value per line.
+func writeHeader(w io.Writer, h http.Header) {
+	names := make([]string, 0, len(h))
+	for k := range h {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	for _, k := range names {
+		for _, v := range h[k] {
+			fmt.Fprintf(w, "%s: %s\n", k, v)
+		}
+	}
+}
+
+// bodyPreview is up to limit bytes of body for a terminal, ending in a
+// newline; binary bodies are described, not printed.
+func bodyPreview(body []byte, limit int) string {
+	switch {
+	case len(body) == 0:
+		return "(empty body)\n"
+	case !utf8.Valid(body) || bytes.ContainsFunc(body, func(r rune) bool { return r < 0x20 && r != '\n' && r != '\r' && r != '\t' }):
+		return fmt.Sprintf("(%d bytes of binary data)\n", len(body))
+	case len(body) > limit:
+		cut := limit
+		for cut > 0 && !utf8.RuneStart(body[cut]) {
+			cut--
+		}
+		return fmt.Sprintf("%s\n... (%d more bytes)\n", body[:cut], len(body)-cut)
+	}
+	s := string(body)
+	if !strings.HasSuffix(s, "\n") {
+		s += "\n"
+	}
+	return s
+}
