@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -47,6 +48,8 @@ type Agent struct {
 	log  *slog.Logger
 	sem  chan struct{}
 	wg   sync.WaitGroup
+	// outstanding counts deliveries received and not yet handled.
+	outstanding atomic.Int64
 	conn Conn // guarded by mu
 	mu   sync.Mutex
 }
@@ -108,6 +111,10 @@ func (a *Agent) emit(e Event) {
 	}
 	a.cfg.Bus.Publish(e)
 }
+
+// maxOutstanding bounds the deliveries an agent holds at once (received, not
+// yet acked): four times the relay's default window.
+const maxOutstanding = 1024
 
 // Backoff bounds for reconnecting.
 const (
@@ -196,10 +203,21 @@ func (a *Agent) session(ctx context.Context) (welcomed bool, err error) {
 			if !welcomed {
 				return errors.New("relay sent a delivery before welcome")
 			}
-			a.sem <- struct{}{} // bounded by the relay's window, so this is short
+			// The relay keeps at most its window in flight; a relay that
+			// sends more than maxOutstanding is broken or hostile.
+			if a.outstanding.Add(1) > maxOutstanding {
+				a.outstanding.Add(-1)
+				return errors.New("relay sent more deliveries than its window allows")
+			}
 			a.wg.Add(1)
 			go func() {
-				defer func() { <-a.sem; a.wg.Done() }()
+				defer func() { a.outstanding.Add(-1); a.wg.Done() }()
+				select {
+				case a.sem <- struct{}{}:
+				case <-ctx.Done():
+					return
+				}
+				defer func() { <-a.sem }()
 				a.handle(ctx, conn, m)
 			}()
 		case *wire.Error:

@@ -83,6 +83,10 @@ func (s *Server) ingress(w http.ResponseWriter, r *http.Request) {
 	defer timer.Stop()
 	select {
 	case ack := <-wait:
+		if ack == nil {
+			queued(w, d, http.StatusAccepted, "the agent disconnected; kept and delivered when it is back")
+			return
+		}
 		s.reply(w, d, ack)
 	case <-timer.C:
 		queued(w, d, http.StatusAccepted, "the agent did not answer within "+s.cfg.ResponseTimeout.String()+"; kept and delivered")
@@ -167,6 +171,20 @@ func (s *Server) forget(id string) {
 	s.mu.Lock()
 	delete(s.pending, id)
 	s.mu.Unlock()
+}
+
+// release tells the sender waiting for id, if any, that no answer is coming
+// (a nil ack).
+func (s *Server) release(id string) {
+	s.mu.Lock()
+	ch, ok := s.pending[id]
+	if ok {
+		delete(s.pending, id)
+	}
+	s.mu.Unlock()
+	if ok {
+		ch <- nil
+	}
 }
 
 // resolve hands an ack to the sender waiting for it, if any; the first ack

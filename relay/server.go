@@ -25,16 +25,17 @@ import (
 
 // Config configures a Server. Zero values take the defaults.
 type Config struct {
-	DataDir         string        // where the buffer database lives
-	PublicURL       string        // base URL senders use; default: derived from each request
-	ResponseTimeout time.Duration // how long a sender waits for the app's answer; default 10s
-	OfflineStatus   int           // answer when no agent takes a delivery: 202 (default) or 503
-	MaxBody         int64         // largest accepted body; default 5 MiB
-	BufferTTL       time.Duration // how long deliveries are kept; default 24h
-	BufferMax       int           // deliveries kept per channel; 0 means no count limit
-	Window          int           // deliveries in flight per agent; default 256
-	Version         string
-	Logger          *slog.Logger
+	DataDir           string        // where the buffer database lives
+	PublicURL         string        // base URL senders use; default: derived from each request
+	ResponseTimeout   time.Duration // how long a sender waits for the app's answer; default 10s
+	OfflineStatus     int           // answer when no agent takes a delivery: 202 (default) or 503
+	MaxBody           int64         // largest accepted body; default 5 MiB
+	BufferTTL         time.Duration // how long deliveries are kept; default 24h
+	BufferMax         int           // deliveries kept per channel; 0 means no count limit
+	Window            int           // deliveries in flight per agent; default 256
+	ReadHeaderTimeout time.Duration // slow senders are cut off after this; default 10s
+	Version           string
+	Logger            *slog.Logger
 }
 
 // Defaults.
@@ -83,6 +84,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if cfg.Window <= 0 {
 		cfg.Window = DefaultWindow
+	}
+	if cfg.ReadHeaderTimeout <= 0 {
+		cfg.ReadHeaderTimeout = 10 * time.Second
 	}
 	if cfg.DataDir == "" {
 		return nil, errors.New("relay needs a data directory")
@@ -137,7 +141,7 @@ func (s *Server) Handler() http.Handler {
 func (s *Server) NewHTTPServer() *http.Server {
 	return &http.Server{
 		Handler:           s.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
 		ReadTimeout:       60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,

@@ -43,7 +43,7 @@ type session struct {
 
 	mu       sync.Mutex
 	sentSeq  int64 // last seq sent or skipped, in channel order
-	inflight map[int64]struct{}
+	inflight map[int64]string // seq -> delivery id
 	cursor   int64 // everything up to here is acked or skipped
 }
 
@@ -191,7 +191,7 @@ func (s *Server) open(ctx context.Context, conn *wire.Conn, h *wire.Hello, r *ht
 		window:   make(chan struct{}, s.cfg.Window),
 		sentSeq:  start,
 		cursor:   start,
-		inflight: map[int64]struct{}{},
+		inflight: map[int64]string{},
 	}
 	welcome := &wire.Welcome{
 		Channel: h.Channel,
@@ -229,12 +229,24 @@ func (s *Server) register(ss *session) {
 
 func (s *Server) unregister(ss *session) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	alone := true
 	if ch := s.channels[ss.channel]; ch != nil {
 		delete(ch.sessions, ss)
-		if len(ch.sessions) == 0 {
+		alone = len(ch.sessions) == 0
+		if alone {
 			delete(s.channels, ss.channel)
 		}
+	}
+	s.mu.Unlock()
+	if alone {
+		// Nobody else can answer the senders waiting on what this agent had
+		// in flight: tell them now that it is kept, rather than at the
+		// timeout.
+		ss.mu.Lock()
+		for _, id := range ss.inflight {
+			s.release(id)
+		}
+		ss.mu.Unlock()
 	}
 	s.log.Info("agent disconnected", "channel", ss.channel, "agent", ss.agentID)
 }
@@ -343,7 +355,7 @@ func (ss *session) send(ctx context.Context, d *wire.Delivery, action string, re
 	}
 	ss.mu.Lock()
 	ss.sentSeq = d.Seq
-	ss.inflight[d.Seq] = struct{}{}
+	ss.inflight[d.Seq] = d.ID
 	ss.mu.Unlock()
 	return ss.conn.Send(ctx, d) == nil
 }
