@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -188,6 +189,8 @@ func cleanEnv(t *testing.T) {
 	t.Setenv("XDG_DATA_HOME", t.TempDir())
 }
 
+var deliveryCount atomic.Int64
+
 // storedDelivery is a Monite payable.created delivery as the agent records
 // it, signed at signedAt, received at receivedAt and forwarded to target.
 func storedDelivery(t *testing.T, db, target string, signedAt, receivedAt time.Time) *inspector.Delivery {
@@ -198,7 +201,7 @@ func storedDelivery(t *testing.T, db, target string, signedAt, receivedAt time.T
 	h.Set("User-Agent", "Monite-Webhooks")
 	h.Set("Monite-Signature", moniteHeader(testSecret, signedAt, body))
 	d := &inspector.Delivery{
-		ID: "dlv_" + strconv.FormatInt(time.Now().UnixNano(), 36), Channel: "dev", ReceivedAt: receivedAt.UTC(),
+		ID: "dlv_" + strconv.FormatInt(time.Now().UnixNano(), 36) + strconv.FormatInt(deliveryCount.Add(1), 36), Channel: "dev", ReceivedAt: receivedAt.UTC(),
 		Method: "POST", Path: "/billing", Query: "src=monite", Header: h, Body: body,
 		RemoteAddr: "203.0.113.7", Host: "relay.example", Proto: "https",
 		ObjectType: "payable", Action: "payable.created", EntityID: "ent-1", ObjectID: "pay-1",
