@@ -28,6 +28,8 @@ type agentFlags struct {
 	noTUI     bool
 	json      bool
 	verbose   bool
+	web       string // web inspector address
+	noWeb     bool
 }
 
 func (f *agentFlags) register(fs *flag.FlagSet, e *env) {
@@ -39,6 +41,8 @@ func (f *agentFlags) register(fs *flag.FlagSet, e *env) {
 	fs.BoolVar(&f.noTUI, "no-tui", false, "print one line per delivery instead of the terminal UI")
 	fs.BoolVar(&f.json, "json", false, "print JSON lines (a ready line, then one per delivery)")
 	fs.BoolVar(&f.verbose, "verbose", false, "log debug detail to stderr")
+	fs.StringVar(&f.web, "web", "127.0.0.1:4040", "address of the web inspector")
+	fs.BoolVar(&f.noWeb, "no-web", false, "do not serve the web inspector")
 }
 
 func (f *agentFlags) check() error {

@@ -1,0 +1,354 @@
+package web
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/hooktap/hooktap/inspector"
+	"github.com/hooktap/hooktap/inspector/signing"
+)
+
+// Page sizes of GET /api/deliveries.
+const (
+	defaultLimit = 100
+	maxLimit     = 1000
+)
+
+// maxRequestBody bounds what a resend request may carry.
+const maxRequestBody = 10 << 20
+
+type apiError struct {
+	Error string `json:"error"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, apiError{Error: msg})
+}
+
+// storeError answers an error from the store or the sender with its status.
+func (s *Server) storeError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, inspector.ErrNotFound):
+		writeError(w, http.StatusNotFound, err.Error())
+	case errors.Is(err, inspector.ErrAmbiguous):
+		writeError(w, http.StatusBadRequest, err.Error())
+	case errors.Is(err, context.Canceled):
+		writeError(w, http.StatusServiceUnavailable, "request canceled")
+	default:
+		s.log.Error("web inspector", "err", err)
+		writeError(w, http.StatusInternalServerError, err.Error())
+	}
+}
+
+// summary is a delivery in a list: the `events list --json` fields plus seq
+// for paging.
+type summary struct {
+	*inspector.Delivery
+	Seq int64 `json:"seq,omitempty"`
+}
+
+func summarize(d *inspector.Delivery) summary { return summary{Delivery: d, Seq: d.Seq} }
+
+type listResponse struct {
+	Deliveries []summary `json:"deliveries"`
+	// NextBefore pages on: pass it as before= for older deliveries; 0 when
+	// this page is the last.
+	NextBefore int64 `json:"next_before"`
+}
+
+func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
+	v := r.URL.Query()
+	q, err := inspector.ParseFilter(v.Get("q"), time.Now())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	q.Limit = defaultLimit
+	if l := v.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 {
+			writeError(w, http.StatusBadRequest, "bad limit "+strconv.Quote(l)+": use a number from 1 to "+strconv.Itoa(maxLimit))
+			return
+		}
+		q.Limit = min(n, maxLimit)
+	}
+	if b := v.Get("before"); b != "" {
+		n, err := strconv.ParseInt(b, 10, 64)
+		if err != nil || n < 1 {
+			writeError(w, http.StatusBadRequest, "bad before "+strconv.Quote(b)+": use the next_before of the previous page")
+			return
+		}
+		q.Before = n
+	}
+	ds, err := s.store.List(r.Context(), q)
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	resp := listResponse{Deliveries: make([]summary, len(ds))}
+	for i, d := range ds {
+		resp.Deliveries[i] = summarize(d)
+	}
+	if len(ds) == q.Limit {
+		resp.NextBefore = ds[len(ds)-1].Seq
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// body is a request or response body: text when it is UTF-8, else base64.
+type body struct {
+	Body     string `json:"body"`
+	Encoding string `json:"body_encoding"` // "text" or "base64"
+	Size     int    `json:"body_size"`
+}
+
+func encodeBody(b []byte) body {
+	if utf8.Valid(b) {
+		return body{Body: string(b), Encoding: "text", Size: len(b)}
+	}
+	return body{Body: base64.StdEncoding.EncodeToString(b), Encoding: "base64", Size: len(b)}
+}
+
+// attemptJSON is one sending of a delivery, with the app's response.
+type attemptJSON struct {
+	ID         int64     `json:"id"`
+	Kind       string    `json:"kind"`
+	Target     string    `json:"target"`
+	StartedAt  time.Time `json:"started_at"`
+	DurationMS float64   `json:"duration_ms"`
+	Status     int       `json:"status"`
+	Error      string    `json:"error,omitempty"`
+	Timeout    bool      `json:"timeout,omitempty"`
+	// Request is set when the attempt sent something else than the stored
+	// delivery (a resend: new signature, maybe an edited body).
+	Request  *message `json:"request,omitempty"`
+	Response message  `json:"response"`
+}
+
+type message struct {
+	Headers http.Header `json:"headers"`
+	body
+}
+
+func attemptOf(a *inspector.Attempt) attemptJSON {
+	j := attemptJSON{
+		ID: a.ID, Kind: a.Kind, Target: a.Target, StartedAt: a.StartedAt, DurationMS: a.DurationMS(),
+		Status: a.Status, Error: a.Error, Timeout: a.Timeout,
+		Response: message{Headers: nonNil(a.Header), body: encodeBody(a.Body)},
+	}
+	if a.RequestHeader != nil || a.RequestBody != nil {
+		j.Request = &message{Headers: nonNil(a.RequestHeader), body: encodeBody(a.RequestBody)}
+	}
+	return j
+}
+
+func nonNil(h http.Header) http.Header {
+	if h == nil {
+		return http.Header{}
+	}
+	return h
+}
+
+// detail is a delivery in full: what came in and every attempt.
+type detail struct {
+	summary
+	RemoteAddr string      `json:"remote_addr,omitempty"`
+	Host       string      `json:"host,omitempty"`
+	Proto      string      `json:"proto,omitempty"`
+	Headers    http.Header `json:"headers"`
+	body
+	History []attemptJSON `json:"history"`
+}
+
+func detailOf(d *inspector.Delivery) detail {
+	j := detail{
+		summary: summarize(d), RemoteAddr: d.RemoteAddr, Host: d.Host, Proto: d.Proto,
+		Headers: nonNil(d.Header), body: encodeBody(d.Body), History: make([]attemptJSON, len(d.History)),
+	}
+	for i, a := range d.History {
+		j.History[i] = attemptOf(a)
+	}
+	return j
+}
+
+func (s *Server) handleShow(w http.ResponseWriter, r *http.Request) {
+	d, err := s.store.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	if r.URL.Query().Get("download") != "" {
+		// The export record, so that `hooktap events import` reads it back.
+		w.Header().Set("Content-Disposition", `attachment; filename="hooktap-`+safeName(d.ID)+`.json"`)
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		enc.Encode(inspector.NewRecord(d))
+		return
+	}
+	writeJSON(w, http.StatusOK, detailOf(d))
+}
+
+// safeName keeps the characters of s that are safe in a file name.
+func safeName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '-' || r == '_' || r == '.' || ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z') || ('0' <= r && r <= '9') {
+			return r
+		}
+		return -1
+	}, s)
+}
+
+// sendResponse answers a replay or resend: the delivery's new summary and
+// the attempt, whatever the app answered (an unreachable app is an attempt
+// with status 0 and an error, not an API error).
+type sendResponse struct {
+	Delivery summary     `json:"delivery"`
+	Attempt  attemptJSON `json:"attempt"`
+}
+
+type replayRequest struct {
+	To string `json:"to"`
+}
+
+type resendRequest struct {
+	To     string   `json:"to"`
+	Body   *string  `json:"body"` // the edited body; absent keeps the stored one
+	Set    []string `json:"set"`
+	NewID  bool     `json:"new_id"`
+	Scheme string   `json:"scheme"`
+	Secret string   `json:"secret"` // never echoed or logged
+}
+
+// decode reads an optional JSON request body into v.
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, maxRequestBody)
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, http.StatusRequestEntityTooLarge, "request body over 10 MiB")
+			return false
+		}
+		writeError(w, http.StatusBadRequest, "bad request body: "+err.Error())
+		return false
+	}
+	return true
+}
+
+func (s *Server) handleReplay(w http.ResponseWriter, r *http.Request) {
+	var req replayRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	d, a, err := s.sender.Replay(r.Context(), r.PathValue("id"), strings.TrimSpace(req.To))
+	s.sent(w, d, a, err)
+}
+
+func (s *Server) handleResend(w http.ResponseWriter, r *http.Request) {
+	var req resendRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	o := inspector.ResendOptions{
+		To: strings.TrimSpace(req.To), Secret: req.Secret, Scheme: strings.TrimSpace(req.Scheme),
+		Set: req.Set, NewID: req.NewID,
+	}
+	if req.Body != nil {
+		if !json.Valid([]byte(*req.Body)) {
+			writeError(w, http.StatusBadRequest, "the edited body is not valid JSON")
+			return
+		}
+		o.Body = []byte(*req.Body)
+	}
+	d, a, err := s.sender.Resend(r.Context(), r.PathValue("id"), o)
+	if errors.Is(err, inspector.ErrNoSecret) {
+		writeError(w, http.StatusUnprocessableEntity,
+			"resend needs the signing secret: enter it in the secret field, or start hooktap with --secret or HOOKTAP_SECRET")
+		return
+	}
+	s.sent(w, d, a, err)
+}
+
+func (s *Server) sent(w http.ResponseWriter, d *inspector.Delivery, a *inspector.Attempt, err error) {
+	switch {
+	case err == nil:
+		writeJSON(w, http.StatusOK, sendResponse{Delivery: summarize(d), Attempt: attemptOf(a)})
+	case errors.Is(err, inspector.ErrNotFound), errors.Is(err, inspector.ErrAmbiguous), a != nil:
+		// a != nil: the attempt was made but could not be recorded.
+		s.storeError(w, err)
+	case errors.Is(err, signing.ErrUnknownScheme):
+		writeError(w, http.StatusBadRequest, err.Error())
+	default:
+		// A bad target URL, a delivery never forwarded and no target, a bad
+		// --set: the request needs changing.
+		writeError(w, http.StatusBadRequest, strings.ReplaceAll(err.Error(), "--to URL", "a target URL"))
+	}
+}
+
+type statusResponse struct {
+	Version    string    `json:"version"`
+	Live       bool      `json:"live"` // /api/events streams new deliveries
+	Conn       *connJSON `json:"conn,omitempty"`
+	Deliveries int64     `json:"deliveries"`
+	HasSecret  bool      `json:"has_secret"` // resend can sign without a secret in the request
+	Schemes    []string  `json:"schemes"`
+	DB         string    `json:"db"`
+}
+
+type connJSON struct {
+	State   string     `json:"state"`
+	Relay   string     `json:"relay,omitempty"`
+	URL     string     `json:"url,omitempty"`
+	Target  string     `json:"target,omitempty"`
+	RetryAt *time.Time `json:"retry_at,omitempty"`
+	Error   string     `json:"error,omitempty"`
+}
+
+func connOf(c inspector.Conn) *connJSON {
+	if c.State == "" {
+		return nil
+	}
+	j := &connJSON{State: string(c.State), Relay: c.Relay, URL: c.URL, Target: c.Target, Error: c.Err}
+	if !c.RetryAt.IsZero() {
+		t := c.RetryAt
+		j.RetryAt = &t
+	}
+	return j
+}
+
+func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
+	n, err := s.store.Count(r.Context())
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	st := statusResponse{
+		Version: s.version, Live: s.bus != nil, Deliveries: n, HasSecret: s.sender.Secret != "",
+		Schemes: signing.Names(), DB: s.store.Path(),
+	}
+	if s.conn != nil {
+		st.Conn = connOf(s.conn())
+	}
+	writeJSON(w, http.StatusOK, st)
+}

@@ -1,0 +1,99 @@
+package web
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/hooktap/hooktap/inspector"
+)
+
+// heartbeat keeps idle event streams open through proxies and lets a
+// vanished client be noticed.
+const heartbeat = 15 * time.Second
+
+// liveEvent is the data of one Server-Sent Event. Its event name is "conn",
+// "delivery" (received) or "attempt" (an attempt finished).
+type liveEvent struct {
+	Conn     *connJSON    `json:"conn,omitempty"`
+	Delivery *summary     `json:"delivery,omitempty"`
+	Attempt  *attemptJSON `json:"attempt,omitempty"`
+}
+
+// handleEvents streams the bus as Server-Sent Events until the client goes
+// or the server stops. Without a bus there is nothing live: 204 tells an
+// EventSource not to reconnect.
+func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
+	if s.bus == nil {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	rc := http.NewResponseController(w)
+	events, unsubscribe := s.bus.Subscribe(256)
+	defer unsubscribe()
+
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	w.Write([]byte("retry: 2000\n\n"))
+	if rc.Flush() != nil {
+		return
+	}
+	tick := time.NewTicker(heartbeat)
+	defer tick.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-tick.C:
+			if _, err := w.Write([]byte(": ping\n\n")); err != nil || rc.Flush() != nil {
+				return
+			}
+		case ev := <-events:
+			name, data := encodeEvent(ev)
+			if name == "" {
+				continue
+			}
+			rc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+			if _, err := w.Write([]byte("event: " + name + "\ndata: " + string(data) + "\n\n")); err != nil || rc.Flush() != nil {
+				return
+			}
+			rc.SetWriteDeadline(time.Time{})
+		}
+	}
+}
+
+func encodeEvent(ev inspector.Event) (string, []byte) {
+	var name string
+	var le liveEvent
+	switch ev.Kind {
+	case inspector.EventConn:
+		name, le.Conn = "conn", connOf(ev.Conn)
+		if le.Conn == nil {
+			return "", nil
+		}
+	case inspector.EventReceived, inspector.EventAttempt:
+		if ev.Delivery == nil {
+			return "", nil
+		}
+		name = "delivery"
+		sm := summarize(ev.Delivery)
+		le.Delivery = &sm
+		if ev.Kind == inspector.EventAttempt && ev.Attempt != nil {
+			name = "attempt"
+			a := attemptOf(ev.Attempt)
+			a.Response.body = body{Size: len(ev.Attempt.Body)} // the stream carries summaries; GET the delivery for bodies
+			a.Request = nil
+			le.Attempt = &a
+		}
+	default:
+		return "", nil
+	}
+	b, err := json.Marshal(le) // JSON has no raw newlines: one data line
+	if err != nil {
+		return "", nil
+	}
+	return name, b
+}

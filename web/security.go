@@ -1,0 +1,56 @@
+package web
+
+import (
+	"crypto/subtle"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// allowedHost reports whether a request's Host may reach the inspector: a
+// loopback name or an IP literal. A DNS rebinding attack needs a name the
+// attacker controls, so anything else is refused.
+func allowedHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
+	switch {
+	case host == "":
+		return false
+	case host == "localhost" || strings.HasSuffix(host, ".localhost"):
+		return true
+	}
+	return net.ParseIP(host) != nil
+}
+
+// write wraps a handler that changes something (sends a request to the
+// app): it needs the page's token in X-Hooktap-Token and, when the browser
+// says where the request comes from, the same origin.
+func (s *Server) write(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if msg := s.refuseWrite(r); msg != "" {
+			writeError(w, http.StatusForbidden, msg)
+			return
+		}
+		next(w, r)
+	}
+}
+
+func (s *Server) refuseWrite(r *http.Request) string {
+	if site := r.Header.Get("Sec-Fetch-Site"); site == "cross-site" || site == "same-site" {
+		return "cross-origin request refused"
+	}
+	if origin := r.Header.Get("Origin"); origin != "" {
+		u, err := url.Parse(origin)
+		if err != nil || u.Host == "" || !strings.EqualFold(u.Host, r.Host) {
+			return "cross-origin request refused: origin " + origin + " is not " + r.Host
+		}
+	}
+	got := r.Header.Get("X-Hooktap-Token")
+	if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) != 1 {
+		return "missing or wrong X-Hooktap-Token header: reload the inspector page (scripts find the token in its <meta name=\"hooktap-token\">)"
+	}
+	return ""
+}
