@@ -20,6 +20,7 @@ func cmdRelay(ctx context.Context, e *env, args []string) error {
 	maxBody := fs.Int64("max-body", relay.DefaultMaxBody, "largest accepted request body in bytes")
 	ttl := fs.Duration("buffer-ttl", relay.DefaultBufferTTL, "how long the relay keeps deliveries")
 	bufMax := fs.Int("buffer-max", 0, "deliveries kept per channel (0: no limit)")
+	window := fs.Int("window", relay.DefaultWindow, "deliveries in flight per agent before new ones are queued on disk")
 	verbose := fs.Bool("verbose", false, "log debug detail")
 	if _, err := parse(fs, args); err != nil {
 		return err
@@ -36,6 +37,7 @@ func cmdRelay(ctx context.Context, e *env, args []string) error {
 		MaxBody:         *maxBody,
 		BufferTTL:       *ttl,
 		BufferMax:       *bufMax,
+		Window:          *window,
 		Version:         buildVersion(),
 		Logger:          log,
 	})
