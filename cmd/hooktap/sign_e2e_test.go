@@ -208,3 +208,35 @@ func startTunnel(t *testing.T, db, secret, target string) string {
 		}
 	}
 }
+
+// TestTriggerThroughTunnel sends catalog events through a real relay and
+// agent: the app's check passes and the agent stores them as valid.
+func TestTriggerThroughTunnel(t *testing.T) {
+	cleanEnv(t)
+	app := newRecordingApp(t, moniteCheck(testSecret))
+	db := filepath.Join(t.TempDir(), "hooktap.db")
+	ingress := startTunnel(t, db, testSecret, app.URL+"/webhooks")
+	t.Setenv("HOOKTAP_SECRET", testSecret)
+	r := execCLI(t, "trigger", "counterpart.delete", "--to", ingress+"/crm", "--count", "2", "--json")
+	if r.err != nil {
+		t.Fatalf("trigger: %v\n%s%s", r.err, r.stdout, r.stderr)
+	}
+	dec := json.NewDecoder(strings.NewReader(r.stdout))
+	for range 2 {
+		var l triggerLine
+		if err := dec.Decode(&l); err != nil {
+			t.Fatal(err)
+		}
+		if l.Status != 200 || l.Delivery == "" {
+			t.Fatalf("line %+v", l)
+		}
+		d := loadDelivery(t, db, l.Delivery)
+		if d.Signature != inspector.SigValid || d.Action != "counterpart.delete" || d.EventID != l.EventID || d.Path != "/crm" {
+			t.Errorf("stored %s %s %s %s, want a valid counterpart.delete %s at /crm", d.Signature, d.Action, d.EventID, d.Path, l.EventID)
+		}
+	}
+	if n := len(app.requests()); n != 2 {
+		t.Errorf("app got %d requests", n)
+	}
+	assertNoSecret(t, r)
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/hooktap/hooktap/inspector/catalog"
 	"github.com/hooktap/hooktap/inspector/jsonedit"
 	"github.com/hooktap/hooktap/inspector/signing"
+	"github.com/hooktap/hooktap/relay"
 )
 
 // defaultTriggerTo is the ingress of the relay `hooktap dev` embeds.
@@ -121,7 +122,7 @@ func cmdTrigger(ctx context.Context, e *env, args []string) error {
 		}
 		if *jsonOut {
 			l := triggerLine{Type: "trigger", Event: ev.Action(), EventID: r.eventID, URL: a.Target,
-				Status: a.Status, DurationMS: a.DurationMS(), Error: a.Error, Delivery: a.Header.Get("X-Hooktap-Delivery")}
+				Status: a.Status, DurationMS: a.DurationMS(), Error: a.Error, Delivery: a.Header.Get(relay.HeaderDelivery)}
 			if secret.value != "" {
 				l.Scheme = sc.Name()
 			}
@@ -135,6 +136,9 @@ func cmdTrigger(ctx context.Context, e *env, args []string) error {
 			status = "ERR"
 		}
 		line := fmt.Sprintf("%s  %-3s  %-36s %8.1fms  %s", clock(time.Now()), status, ev.Action(), a.DurationMS(), r.eventID)
+		if id := a.Header.Get(relay.HeaderDelivery); id != "" {
+			line += "  delivery " + id // through a relay: the id events list shows
+		}
 		if a.Error != "" {
 			line += "  " + a.Error
 		}

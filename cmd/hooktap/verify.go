@@ -71,10 +71,13 @@ func cmdVerify(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(w, "as received  %s: %s\n", then.State, then.Reason)
 		fmt.Fprintf(w, "as of now    %s: %s\n", now.State, now.Reason)
 	}
-	if then.State != signing.Valid {
-		return fmt.Errorf("signature %s when it arrived: %s", then.State, then.Reason)
+	switch then.State {
+	case signing.Valid:
+		return nil
+	case signing.Unsigned:
+		return fmt.Errorf("the delivery was unsigned when it arrived: %s", then.Reason)
 	}
-	return nil
+	return fmt.Errorf("signature %s when it arrived: %s", then.State, then.Reason)
 }
 
 // explain sharpens a failed check's reason with what the store knows: the
