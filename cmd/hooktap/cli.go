@@ -53,6 +53,7 @@ func commands() []command {
 		{"listen", "connect to a relay and forward its deliveries to your app", cmdListen},
 		{"relay", "run a relay that accepts webhooks and pushes them to agents", cmdRelay},
 		{"events", "list, show, export and import recorded deliveries", cmdEvents},
+		{"tui", "browse recorded deliveries in the terminal UI, with no relay", cmdTUI},
 		{"web", "serve the web inspector over a store, with no relay", cmdWeb},
 		{"replay", "send a recorded delivery again, byte for byte", cmdReplay},
 		{"resend", "send a recorded delivery again, re-signed (optionally edited)", cmdResend},

@@ -28,8 +28,11 @@ type agentFlags struct {
 	noTUI     bool
 	json      bool
 	verbose   bool
+	workers   int    // deliveries forwarded at once
 	web       string // web inspector address
 	noWeb     bool
+
+	retention retentionFlags // --keep, --max-deliveries
 }
 
 func (f *agentFlags) register(fs *flag.FlagSet, e *env) {
@@ -41,6 +44,8 @@ func (f *agentFlags) register(fs *flag.FlagSet, e *env) {
 	fs.BoolVar(&f.noTUI, "no-tui", false, "print one line per delivery instead of the terminal UI")
 	fs.BoolVar(&f.json, "json", false, "print JSON lines (a ready line, then one per delivery)")
 	fs.BoolVar(&f.verbose, "verbose", false, "log debug detail to stderr")
+	f.retention.register(fs)
+	fs.IntVar(&f.workers, "concurrency", 64, "deliveries forwarded to the app at once")
 	fs.StringVar(&f.web, "web", "127.0.0.1:4040", "address of the web inspector")
 	fs.BoolVar(&f.noWeb, "no-web", false, "do not serve the web inspector")
 }
@@ -54,6 +59,9 @@ func (f *agentFlags) check() error {
 	}
 	if err := relay.ValidatePatterns(splitList(f.events)); err != nil {
 		return usageError{err.Error()}
+	}
+	if _, err := f.retention.retention(); err != nil {
+		return err
 	}
 	return nil
 }
@@ -95,6 +103,11 @@ func cmdDev(ctx context.Context, e *env, args []string) error {
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("embedded relay: %w (is another hooktap dev running? pick another --addr)", err)
+	}
+	if useTUI(e, &f) {
+		var closeLog func()
+		e, closeLog = logToFile(e, f.db) // the relay logs there too
+		defer closeLog()
 	}
 	srv, err := relay.New(ctx, relay.Config{DataDir: *data, Version: buildVersion(), Logger: newLogger(e.stderr, f.verbose)})
 	if err != nil {
@@ -147,23 +160,31 @@ func runAgent(ctx context.Context, e *env, f *agentFlags, relayURL string) error
 		sender: &inspector.Sender{Store: store, Bus: bus, Secret: f.secret},
 	}
 	tui := useTUI(e, f)
+	if tui {
+		var closeLog func()
+		e, closeLog = logToFile(e, f.db) // no log line on the UI's screen
+		defer closeLog()
+	}
 	var report func(inspector.Event)
 	logTo := e.stderr
 	if !tui {
 		report = newReporter(e.stdout, f.json, store.Path()).report
 	}
+	stopPrune := startPruning(ctx, store, f.retention, newLogger(logTo, f.verbose))
+	defer stopPrune()
 	r.agent, err = inspector.NewAgent(inspector.AgentConfig{
-		Relay:     relayURL,
-		Channel:   f.channel,
-		Token:     f.token,
-		Events:    splitList(f.events),
-		Store:     store,
-		Forwarder: fwd,
-		Verify:    inspector.NewVerifier(f.secret),
-		Bus:       bus,
-		Report:    report,
-		Logger:    newLogger(logTo, f.verbose),
-		Version:   buildVersion(),
+		Relay:       relayURL,
+		Channel:     f.channel,
+		Token:       f.token,
+		Events:      splitList(f.events),
+		Store:       store,
+		Forwarder:   fwd,
+		Verify:      inspector.NewVerifier(f.secret),
+		Bus:         bus,
+		Report:      report,
+		Logger:      newLogger(logTo, f.verbose),
+		Version:     buildVersion(),
+		Concurrency: f.workers,
 	})
 	if err != nil {
 		return usageError{err.Error()}

@@ -2,14 +2,104 @@ package main
 
 import (
 	"context"
+	"errors"
+	"io"
+	"log"
+	"os"
+	"path/filepath"
+
+	"github.com/mattn/go-isatty"
+
+	"github.com/hooktap/hooktap/inspector"
+	"github.com/hooktap/hooktap/tui"
 )
 
-// useTUI reports whether the agent shows the terminal UI.
+// useTUI reports whether the agent shows the terminal UI: stdout is a
+// terminal and neither --no-tui nor --json was given.
 func useTUI(e *env, f *agentFlags) bool {
-	return false // the terminal UI is not built yet
+	return !f.noTUI && !f.json && isTerminal(e.stdout)
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
+}
+
+// logFile is stderr while the terminal UI owns the screen.
+type logFile struct{ *os.File }
+
+// logPath is where logs go while the terminal UI runs: beside the store.
+func logPath(db string) string { return filepath.Join(filepath.Dir(db), "hooktap.log") }
+
+// logToFile returns e with stderr sent to the log file beside db, so that
+// no log line lands on the terminal UI, and a func that closes the file.
+// The standard library's logger follows. When the file cannot be opened,
+// logs are dropped rather than drawn over the UI.
+func logToFile(e *env, db string) (*env, func()) {
+	if _, ok := e.stderr.(logFile); ok {
+		return e, func() {}
+	}
+	c := *e
+	path := logPath(db)
+	var f *os.File
+	err := os.MkdirAll(filepath.Dir(path), 0o755)
+	if err == nil {
+		f, err = os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	}
+	if err != nil {
+		c.stderr = logFile{nil}
+		log.SetOutput(io.Discard)
+		return &c, func() {}
+	}
+	c.stderr = logFile{f}
+	prev := log.Writer()
+	log.SetOutput(f)
+	return &c, func() {
+		log.SetOutput(prev)
+		f.Close()
+	}
+}
+
+func (l logFile) Write(p []byte) (int, error) {
+	if l.File == nil {
+		return len(p), nil
+	}
+	return l.File.Write(p)
 }
 
 // runTUI runs the agent in the background and the terminal UI in front.
+// Quitting the UI stops the agent; an agent that stops for good (refused
+// by the relay) ends the UI and its error is returned.
 func runTUI(ctx context.Context, e *env, r *agentRun) error {
-	return r.agent.Run(ctx)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	uiCtx, stopUI := context.WithCancel(ctx)
+	defer stopUI()
+	agentDone := make(chan error, 1)
+	go func() {
+		err := r.agent.Run(ctx)
+		if err != nil {
+			stopUI()
+		}
+		agentDone <- err
+	}()
+	err := tui.Run(uiCtx, tuiOptions(e, r.store, r.bus, r.sender), e.stdin, e.stdout)
+	cancel()
+	if aerr := <-agentDone; aerr != nil {
+		return aerr
+	}
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
+
+func tuiOptions(e *env, store *inspector.Store, bus *inspector.Bus, sender *inspector.Sender) tui.Options {
+	return tui.Options{
+		Store:  store,
+		Bus:    bus,
+		Sender: sender,
+		Editor: envOr(e, "VISUAL", envOr(e, "EDITOR", "vi")),
+		Tmux:   e.getenv("TMUX") != "",
+	}
 }

@@ -1,0 +1,35 @@
+package main
+
+import (
+	"context"
+	"errors"
+
+	"github.com/hooktap/hooktap/inspector"
+	"github.com/hooktap/hooktap/tui"
+)
+
+// cmdTUI browses a store in the terminal UI, with no relay.
+func cmdTUI(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "tui", "tui [--db FILE] [--secret S]")
+	db := fs.String("db", defaultDB(e), "SQLite file of recorded deliveries (or HOOKTAP_DB)")
+	secret := fs.String("secret", envOr(e, "HOOKTAP_SECRET", ""), "signing secret for resends (or HOOKTAP_SECRET)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("tui takes no arguments, got %q", pos[0])
+	}
+	if !isTerminal(e.stdout) {
+		return errors.New("tui needs a terminal; use 'hooktap events list' to print deliveries")
+	}
+	store, err := inspector.OpenExisting(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	e, closeLog := logToFile(e, *db)
+	defer closeLog()
+	sender := &inspector.Sender{Store: store, Secret: *secret}
+	return tui.Run(ctx, tuiOptions(e, store, nil, sender), e.stdin, e.stdout)
+}

@@ -1,0 +1,248 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+
+	"github.com/aymanbagabas/go-osc52/v2"
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/hooktap/hooktap/inspector"
+)
+
+type (
+	// actionMsg is the end of a replay or resend.
+	actionMsg struct {
+		what string
+		id   string
+		a    *inspector.Attempt
+		err  error
+	}
+	// editMsg is the end of an editor session on a body.
+	editMsg struct {
+		id   string
+		body []byte
+		err  error
+	}
+	// copiedMsg is the end of a copy to the clipboard; curl is set when
+	// the copied text is to be shown.
+	copiedMsg struct {
+		text string
+		curl string
+		err  error
+	}
+)
+
+// actionKey runs the action msg asks for on d, from the list.
+func (m *Model) actionKey(msg tea.KeyMsg, d *inspector.Delivery) tea.Cmd {
+	if d == nil {
+		return nil
+	}
+	cmd, _ := m.actionFor(msg, d)
+	return cmd
+}
+
+// actionFor maps a key to an action on d; ok is false for other keys.
+func (m *Model) actionFor(msg tea.KeyMsg, d *inspector.Delivery) (cmd tea.Cmd, ok bool) {
+	k := m.keys
+	ctx, sender, store := m.ctx, m.sender, m.opts.Store
+	id := d.ID
+	switch {
+	case key.Matches(msg, k.Replay):
+		m.say("replaying "+short(id, 12)+"…", nil)
+		return func() tea.Msg {
+			_, a, err := sender.Replay(ctx, id, "")
+			return actionMsg{what: "replay", id: id, a: a, err: err}
+		}, true
+	case key.Matches(msg, k.Resend):
+		m.say("resending "+short(id, 12)+" re-signed…", nil)
+		return func() tea.Msg {
+			_, a, err := sender.Resend(ctx, id, inspector.ResendOptions{})
+			return actionMsg{what: "resend", id: id, a: a, err: err}
+		}, true
+	case key.Matches(msg, k.Edit):
+		editor := m.opts.Editor
+		if editor == "" {
+			editor = "vi"
+		}
+		return func() tea.Msg {
+			full, err := store.Get(ctx, id)
+			if err != nil {
+				return editMsg{id: id, err: err}
+			}
+			return editBody(full, editor)()
+		}, true
+	case key.Matches(msg, k.Curl):
+		clip, tmux := m.opts.Clipboard, m.opts.Tmux
+		return func() tea.Msg {
+			full, err := store.Get(ctx, id)
+			if err != nil {
+				return copiedMsg{err: err}
+			}
+			c := curlCommand(full)
+			err = copyToClipboard(clip, tmux, c)
+			return copiedMsg{text: "copied curl command", curl: c, err: err}
+		}, true
+	case key.Matches(msg, k.CopyBody):
+		clip, tmux := m.opts.Clipboard, m.opts.Tmux
+		return func() tea.Msg {
+			full, err := store.Get(ctx, id)
+			if err != nil {
+				return copiedMsg{err: err}
+			}
+			err = copyToClipboard(clip, tmux, string(full.Body))
+			return copiedMsg{text: fmt.Sprintf("copied body (%d bytes)", len(full.Body)), err: err}
+		}, true
+	}
+	return nil, false
+}
+
+// editBody opens the body in the editor; the result comes back as an
+// editMsg.
+func editBody(d *inspector.Delivery, editor string) tea.Cmd {
+	f, err := os.CreateTemp("", "hooktap-*"+bodyExt(d))
+	if err != nil {
+		return func() tea.Msg { return editMsg{id: d.ID, err: fmt.Errorf("edit: %w", err)} }
+	}
+	_, err = f.Write(d.Body)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return func() tea.Msg { return editMsg{id: d.ID, err: fmt.Errorf("edit: %w", err)} }
+	}
+	args := strings.Fields(editor)
+	c := exec.Command(args[0], append(args[1:], f.Name())...)
+	return tea.ExecProcess(c, func(err error) tea.Msg {
+		defer os.Remove(f.Name())
+		if err != nil {
+			return editMsg{id: d.ID, err: fmt.Errorf("editor %s: %w", args[0], err)}
+		}
+		body, err := os.ReadFile(f.Name())
+		if err != nil {
+			return editMsg{id: d.ID, err: fmt.Errorf("edit: %w", err)}
+		}
+		return editMsg{id: d.ID, body: body}
+	})
+}
+
+func bodyExt(d *inspector.Delivery) string {
+	if strings.Contains(d.Header.Get("Content-Type"), "json") {
+		return ".json"
+	}
+	return ".txt"
+}
+
+func (m *Model) onEdit(msg editMsg) tea.Cmd {
+	if msg.err != nil {
+		m.say("", msg.err)
+		return nil
+	}
+	ctx, sender, id, body := m.ctx, m.sender, msg.id, msg.body
+	m.say("resending "+short(id, 12)+" with the edited body…", nil)
+	return func() tea.Msg {
+		_, a, err := sender.Resend(ctx, id, inspector.ResendOptions{Body: body})
+		return actionMsg{what: "resend (edited)", id: id, a: a, err: err}
+	}
+}
+
+// onAction shows an action's result and reloads what shows the new
+// attempt (the bus also says so when there is one).
+func (m *Model) onAction(msg actionMsg) tea.Cmd {
+	if msg.err != nil {
+		if errors.Is(msg.err, context.Canceled) {
+			return nil
+		}
+		m.say("", fmt.Errorf("%s: %w", msg.what, msg.err))
+	} else {
+		m.say(attemptText(msg.what, msg.a), nil)
+	}
+	if msg.a == nil {
+		return nil
+	}
+	cmds := []tea.Cmd{m.reload()}
+	if m.screen == screenDetail && m.detail.d != nil && m.detail.d.ID == msg.id {
+		cmds = append(cmds, m.loadDetail(msg.id))
+	}
+	return tea.Batch(cmds...)
+}
+
+func (m *Model) onCopied(msg copiedMsg) tea.Cmd {
+	m.say(msg.text, msg.err)
+	if msg.curl != "" {
+		m.text.SetContent(msg.curl)
+		m.text.GotoTop()
+		m.screen = screenText
+	}
+	return nil
+}
+
+// copyToClipboard sends text to the terminal's clipboard with OSC 52.
+func copyToClipboard(w interface{ Write([]byte) (int, error) }, tmux bool, text string) error {
+	if w == nil {
+		return errors.New("no terminal to copy to")
+	}
+	seq := osc52.New(text)
+	if tmux {
+		seq = seq.Tmux()
+	}
+	_, err := seq.WriteTo(w)
+	return err
+}
+
+// curlCommand is a shell command that sends d as it came to the target
+// it was forwarded to.
+func curlCommand(d *inspector.Delivery) string {
+	target := d.Target
+	for _, a := range d.History {
+		if a.Kind == inspector.KindForward && a.Target != "" {
+			target = a.Target
+			break
+		}
+	}
+	if target == "" {
+		target = "http://localhost" + d.Path
+		if d.Query != "" {
+			target += "?" + d.Query
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "curl -X %s %s", d.Method, shellQuote(target))
+	names := make([]string, 0, len(d.Header))
+	for k := range d.Header {
+		switch http.CanonicalHeaderKey(k) {
+		case "Host", "Content-Length", "Connection", "Transfer-Encoding", "Accept-Encoding":
+			continue
+		}
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	for _, k := range names {
+		for _, v := range d.Header[k] {
+			fmt.Fprintf(&b, " \\\n  -H %s", shellQuote(k+": "+v))
+		}
+	}
+	if len(d.Body) > 0 {
+		fmt.Fprintf(&b, " \\\n  --data-binary %s", shellQuote(string(d.Body)))
+	}
+	return b.String()
+}
+
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func short(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

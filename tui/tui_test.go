@@ -1,0 +1,531 @@
+package tui
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
+	"github.com/muesli/termenv"
+
+	"github.com/hooktap/hooktap/inspector"
+)
+
+func TestMain(m *testing.M) {
+	// Goldens and string checks see plain text.
+	lipgloss.SetColorProfile(termenv.Ascii)
+	os.Exit(m.Run())
+}
+
+var base = time.Date(2026, 3, 14, 9, 30, 0, 0, time.UTC)
+
+// fixedNow is an hour after the first seeded delivery, the same day.
+func fixedNow() time.Time { return base.Add(time.Hour) }
+
+var statuses = []int{200, 204, 404, 500, 0}
+
+func delivery(i int) *inspector.Delivery {
+	actions := []string{"payable.created", "payable.status_updated", "counterpart.created", "receivable.updated"}
+	action := actions[i%len(actions)]
+	objType, _, _ := strings.Cut(action, ".")
+	body := fmt.Sprintf(`{"id":"evt_%06d","object_type":%q,"action":%q,"entity_id":"ent_%04d","object":{"id":"obj_%06d","amount":%d,"paid":false,"note":null}}`,
+		i, objType, action, i%7, i, i*100)
+	sigs := []string{inspector.SigValid, inspector.SigInvalid, inspector.SigUnsigned}
+	d := &inspector.Delivery{
+		ID:         fmt.Sprintf("dlv_%06d", i),
+		Channel:    "dev",
+		ReceivedAt: base.Add(time.Duration(i) * time.Second),
+		Method:     "POST",
+		Path:       "/billing",
+		Query:      "src=test",
+		Header:     http.Header{"Content-Type": {"application/json"}, "User-Agent": {"Monite-Webhooks/1.0"}},
+		Body:       []byte(body),
+		RemoteAddr: "203.0.113.7:51234",
+		Host:       "relay.example",
+		Proto:      "HTTP/1.1",
+		ObjectType: objType,
+		Action:     action,
+		EntityID:   fmt.Sprintf("ent_%04d-5f1c-4a7e-9d2b-1c0ffee00000", i%7),
+		ObjectID:   fmt.Sprintf("obj_%06d", i),
+		EventID:    fmt.Sprintf("evt_%06d", i),
+		Signature:  sigs[i%len(sigs)],
+	}
+	if d.Signature == inspector.SigInvalid {
+		d.Scheme, d.SignatureReason = "monite", "signature mismatch"
+	}
+	return d
+}
+
+func attempt(d *inspector.Delivery, i int, target string) *inspector.Attempt {
+	a := &inspector.Attempt{
+		DeliveryID: d.ID,
+		Kind:       inspector.KindForward,
+		Target:     target,
+		StartedAt:  d.ReceivedAt.Add(2 * time.Millisecond),
+		Duration:   time.Duration(i%50+1)*time.Millisecond + 300*time.Microsecond,
+		Status:     statuses[i%len(statuses)],
+		Header:     http.Header{"Content-Type": {"application/json"}},
+		Body:       []byte(`{"received":true}`),
+	}
+	if a.Status == 0 {
+		a.Error, a.Header, a.Body = "connection refused", nil, nil
+	}
+	return a
+}
+
+// seed stores deliveries from..from+n-1, each forwarded once to target.
+func seed(tb testing.TB, s *inspector.Store, from, n int, target string) {
+	tb.Helper()
+	pending := make([]<-chan error, 0, 2*n)
+	for i := from; i < from+n; i++ {
+		d := delivery(i)
+		pending = append(pending, s.Insert(d), s.AddAttempt(attempt(d, i, target)))
+	}
+	for _, p := range pending {
+		if err := <-p; err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+func openStore(tb testing.TB) *inspector.Store {
+	tb.Helper()
+	s, err := inspector.Open(context.Background(), filepath.Join(tb.TempDir(), "hooktap.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
+func testOptions(s *inspector.Store) Options {
+	return Options{Store: s, Location: time.UTC, Now: fixedNow}
+}
+
+// send hands msg to Update and runs the commands that follow, the way the
+// program would, until none are left.
+func send(t *testing.T, m *Model, msg tea.Msg) {
+	t.Helper()
+	_, cmd := m.Update(msg)
+	run(t, m, cmd)
+}
+
+func run(t *testing.T, m *Model, cmd tea.Cmd) {
+	t.Helper()
+	if cmd == nil {
+		return
+	}
+	switch msg := cmd().(type) {
+	case nil:
+	case tea.BatchMsg:
+		for _, c := range msg {
+			run(t, m, c)
+		}
+	case tea.QuitMsg:
+	default:
+		send(t, m, msg)
+	}
+}
+
+func keyMsg(s string) tea.KeyMsg {
+	switch s {
+	case "enter":
+		return tea.KeyMsg{Type: tea.KeyEnter}
+	case "esc":
+		return tea.KeyMsg{Type: tea.KeyEsc}
+	case "tab":
+		return tea.KeyMsg{Type: tea.KeyTab}
+	case "down":
+		return tea.KeyMsg{Type: tea.KeyDown}
+	case "up":
+		return tea.KeyMsg{Type: tea.KeyUp}
+	case "pgdown":
+		return tea.KeyMsg{Type: tea.KeyPgDown}
+	case "pgup":
+		return tea.KeyMsg{Type: tea.KeyPgUp}
+	}
+	return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(s)}
+}
+
+// newSized is a model over s at 100x30, with its first page loaded.
+func newSized(t *testing.T, opts Options) *Model {
+	t.Helper()
+	m := newModel(t.Context(), opts)
+	t.Cleanup(m.Close)
+	send(t, m, tea.WindowSizeMsg{Width: 100, Height: 30})
+	return m
+}
+
+func ids(page []*inspector.Delivery) []string {
+	out := make([]string, len(page))
+	for i, d := range page {
+		out[i] = d.ID
+	}
+	return out
+}
+
+func TestListPaging(t *testing.T) {
+	s := openStore(t)
+	seed(t, s, 0, 60, "http://127.0.0.1:9/webhooks")
+	m := newSized(t, testOptions(s))
+	rows := m.rows()
+	if rows != 26 {
+		t.Fatalf("rows at 100x30 = %d, want 26", rows)
+	}
+	if len(m.page) != rows || m.page[0].ID != "dlv_000059" || m.selected != "dlv_000059" {
+		t.Fatalf("first page: %d rows from %s, selected %q", len(m.page), m.page[0].ID, m.selected)
+	}
+
+	// Down to the last row, then one more scrolls by one row.
+	for range rows - 1 {
+		send(t, m, keyMsg("j"))
+	}
+	if m.cursor != rows-1 || m.selected != "dlv_000034" {
+		t.Fatalf("after %d downs: cursor %d, selected %s", rows-1, m.cursor, m.selected)
+	}
+	send(t, m, keyMsg("down"))
+	if m.page[0].ID != "dlv_000058" || m.selected != "dlv_000033" || m.cursor != rows-1 {
+		t.Fatalf("scrolled: top %s, selected %s at %d", m.page[0].ID, m.selected, m.cursor)
+	}
+	// Up to the first row, then one more scrolls back.
+	for range rows - 1 {
+		send(t, m, keyMsg("k"))
+	}
+	send(t, m, keyMsg("up"))
+	if m.page[0].ID != "dlv_000059" || m.selected != "dlv_000059" || m.cursor != 0 {
+		t.Fatalf("scrolled back: top %s, selected %s at %d", m.page[0].ID, m.selected, m.cursor)
+	}
+
+	// Pages: 60 rows are 26 + 26 + 8.
+	send(t, m, keyMsg("pgdown"))
+	if m.page[0].ID != "dlv_000033" {
+		t.Fatalf("page 2 starts at %s", m.page[0].ID)
+	}
+	send(t, m, keyMsg("pgdown"))
+	if len(m.page) != 8 || m.page[0].ID != "dlv_000007" || m.page[7].ID != "dlv_000000" {
+		t.Fatalf("page 3: %v", ids(m.page))
+	}
+	send(t, m, keyMsg("pgdown")) // the last page: goes to its last row
+	if len(m.page) != 8 || m.selected != "dlv_000000" {
+		t.Fatalf("past the end: %d rows, selected %s", len(m.page), m.selected)
+	}
+	send(t, m, keyMsg("pgup"))
+	send(t, m, keyMsg("pgup"))
+	if m.page[0].ID != "dlv_000059" || m.top != 0 {
+		t.Fatalf("back at the top: %s, top %d", m.page[0].ID, m.top)
+	}
+	send(t, m, keyMsg("pgdown"))
+	send(t, m, keyMsg("g"))
+	if m.page[0].ID != "dlv_000059" || m.cursor != 0 || len(m.back) != 0 {
+		t.Fatalf("g: %s at %d", m.page[0].ID, m.cursor)
+	}
+}
+
+// arrived tells the model that deliveries arrived, as the bus would.
+func arrived(t *testing.T, m *Model, id string) {
+	send(t, m, busMsg{inspector.Event{Kind: inspector.EventReceived, Delivery: &inspector.Delivery{ID: id}}})
+	send(t, m, busMsg{inspector.Event{Kind: inspector.EventAttempt, Delivery: &inspector.Delivery{ID: id}}})
+}
+
+func TestSelectionStaysWhenDeliveriesArrive(t *testing.T) {
+	s := openStore(t)
+	seed(t, s, 0, 40, "http://127.0.0.1:9/webhooks")
+	m := newSized(t, testOptions(s))
+	for range 3 {
+		send(t, m, keyMsg("j"))
+	}
+	if m.selected != "dlv_000036" {
+		t.Fatalf("selected %s", m.selected)
+	}
+	seed(t, s, 40, 2, "http://127.0.0.1:9/webhooks")
+	arrived(t, m, "dlv_000041")
+	if m.page[0].ID != "dlv_000041" {
+		t.Fatalf("new rows not shown: top %s", m.page[0].ID)
+	}
+	if m.selected != "dlv_000036" || m.cursor != 5 {
+		t.Fatalf("selection moved: %s at %d", m.selected, m.cursor)
+	}
+	if !strings.Contains(m.View(), "▸ 09:30:36") {
+		t.Fatalf("selected row not marked:\n%s", m.View())
+	}
+
+	// So many arrive that the selection would fall off the page: the page
+	// stays where it was.
+	before := ids(m.page)
+	seed(t, s, 42, 30, "http://127.0.0.1:9/webhooks")
+	arrived(t, m, "dlv_000071")
+	if m.selected != "dlv_000036" || m.cursor != 5 {
+		t.Fatalf("selection moved: %s at %d", m.selected, m.cursor)
+	}
+	if got := ids(m.page); strings.Join(got, ",") != strings.Join(before, ",") {
+		t.Fatalf("pinned page changed:\n%v\n%v", got, before)
+	}
+	seed(t, s, 72, 1, "http://127.0.0.1:9/webhooks")
+	arrived(t, m, "dlv_000072")
+	if !strings.Contains(m.View(), "▲ 1 new (g)") {
+		t.Fatalf("no new-deliveries mark:\n%s", m.View())
+	}
+	send(t, m, keyMsg("g"))
+	if m.page[0].ID != "dlv_000072" || m.selected != "dlv_000072" {
+		t.Fatalf("g: top %s, selected %s", m.page[0].ID, m.selected)
+	}
+}
+
+func TestFollow(t *testing.T) {
+	s := openStore(t)
+	seed(t, s, 0, 10, "http://127.0.0.1:9/webhooks")
+	m := newSized(t, testOptions(s))
+	send(t, m, keyMsg("j"))
+	send(t, m, keyMsg("j"))
+	send(t, m, keyMsg("f"))
+	if !m.follow || m.selected != "dlv_000009" {
+		t.Fatalf("follow on: %v, selected %s", m.follow, m.selected)
+	}
+	if !strings.Contains(m.View(), "FOLLOW") {
+		t.Fatal("follow mode not shown")
+	}
+	seed(t, s, 10, 1, "http://127.0.0.1:9/webhooks")
+	arrived(t, m, "dlv_000010")
+	if m.selected != "dlv_000010" || m.cursor != 0 {
+		t.Fatalf("following: selected %s at %d", m.selected, m.cursor)
+	}
+	send(t, m, keyMsg("f"))
+	seed(t, s, 11, 1, "http://127.0.0.1:9/webhooks")
+	arrived(t, m, "dlv_000011")
+	if m.selected != "dlv_000010" || m.cursor != 1 {
+		t.Fatalf("follow off: selected %s at %d", m.selected, m.cursor)
+	}
+	send(t, m, keyMsg("f"))
+	send(t, m, keyMsg("j")) // moving by hand ends following
+	if m.follow {
+		t.Fatal("still following after a move")
+	}
+}
+
+func typeFilter(m *Model, text string) {
+	m.Update(keyMsg("/"))
+	for _, r := range text {
+		if r == ' ' {
+			m.Update(tea.KeyMsg{Type: tea.KeySpace})
+			continue
+		}
+		m.Update(keyMsg(string(r)))
+	}
+}
+
+func TestFilter(t *testing.T) {
+	s := openStore(t)
+	seed(t, s, 0, 50, "http://127.0.0.1:9/webhooks")
+	m := newSized(t, testOptions(s))
+
+	typeFilter(m, "status:5xx")
+	if !m.filtering || !strings.Contains(m.View(), "/status:5xx█") {
+		t.Fatalf("filter line not shown:\n%s", m.View())
+	}
+	stale := m.filterGen - 1
+	send(t, m, filterMsg{stale}) // typing went on: nothing happens
+	if m.applied != "" {
+		t.Fatalf("stale debounce applied %q", m.applied)
+	}
+	send(t, m, filterMsg{m.filterGen})
+	if m.applied != "status:5xx" || len(m.page) != 10 {
+		t.Fatalf("status:5xx: applied %q, %d rows", m.applied, len(m.page))
+	}
+	for _, d := range m.page {
+		if d.Status != 500 {
+			t.Fatalf("status:5xx shows %s with %d", d.ID, d.Status)
+		}
+	}
+	send(t, m, keyMsg("enter"))
+	if m.filtering || !strings.Contains(m.View(), "filter: status:5xx") {
+		t.Fatalf("enter: filtering %v\n%s", m.filtering, m.View())
+	}
+
+	// A new filter: type and action glob with free text.
+	send(t, m, keyMsg("esc"))
+	if m.applied != "" || len(m.page) != 26 {
+		t.Fatalf("esc: applied %q, %d rows", m.applied, len(m.page))
+	}
+	typeFilter(m, "action:payable.* obj_000012")
+	send(t, m, filterMsg{m.filterGen})
+	if got := ids(m.page); len(got) != 1 || got[0] != "dlv_000012" {
+		t.Fatalf("action:payable.* obj_000012: %v", got)
+	}
+
+	// A bad term keeps the last good filter and says why.
+	m.Update(keyMsg("x")) // "…obj_000012x"
+	m.Update(tea.KeyMsg{Type: tea.KeyCtrlU})
+	for _, r := range "status:abc" {
+		m.Update(keyMsg(string(r)))
+	}
+	send(t, m, filterMsg{m.filterGen})
+	if m.applied != "action:payable.* obj_000012" || !strings.Contains(m.View(), "bad status") {
+		t.Fatalf("bad filter: applied %q\n%s", m.applied, m.View())
+	}
+	send(t, m, keyMsg("esc"))
+	if m.applied != "" || m.filtering || len(m.page) != 26 {
+		t.Fatalf("esc while typing: applied %q, %d rows", m.applied, len(m.page))
+	}
+	typeFilter(m, "entity:nobody")
+	send(t, m, filterMsg{m.filterGen})
+	if len(m.page) != 0 || !strings.Contains(m.View(), `No deliveries match "entity:nobody"`) {
+		t.Fatalf("empty result:\n%s", m.View())
+	}
+}
+
+func TestDetailPanes(t *testing.T) {
+	s := openStore(t)
+	seed(t, s, 0, 3, "http://127.0.0.1:3000/webhooks/billing?src=test")
+	m := newSized(t, testOptions(s))
+	send(t, m, keyMsg("j")) // dlv_000001: 204, invalid signature
+	send(t, m, keyMsg("enter"))
+	if m.screen != screenDetail || m.detail.d == nil || m.detail.d.ID != "dlv_000001" {
+		t.Fatalf("enter: screen %d, detail %+v", m.screen, m.detail.d)
+	}
+	content := ansi.Strip(m.detail.vp.View())
+	for _, want := range []string{"POST /billing?src=test HTTP/1.1", "Content-Type: application/json",
+		`"object_type": "payable"`, "✗ invalid (monite): signature mismatch"} {
+		if !strings.Contains(content, want) {
+			t.Errorf("request pane lacks %q:\n%s", want, content)
+		}
+	}
+	send(t, m, keyMsg("tab"))
+	content = ansi.Strip(m.detail.vp.View())
+	if !strings.Contains(content, "204") || !strings.Contains(content, `"received": true`) {
+		t.Errorf("response pane:\n%s", content)
+	}
+	send(t, m, keyMsg("tab"))
+	content = ansi.Strip(m.detail.vp.View())
+	if !strings.Contains(content, "1   forward") || !strings.Contains(content, "2.3ms") {
+		t.Errorf("attempts pane:\n%s", content)
+	}
+	send(t, m, tea.KeyMsg{Type: tea.KeyShiftTab})
+	if m.detail.pane != paneResponse {
+		t.Errorf("shift+tab: pane %d", m.detail.pane)
+	}
+	send(t, m, keyMsg("esc"))
+	if m.screen != screenList || m.selected != "dlv_000001" {
+		t.Fatalf("esc: screen %d, selected %s", m.screen, m.selected)
+	}
+}
+
+func TestColourJSON(t *testing.T) {
+	st := DefaultStyles()
+	in := "{\n  \"a\\\"b\": \"x\",\n  \"n\": -1.5e3,\n  \"t\": true,\n  \"z\": null\n}"
+	if got := colourJSON(in, st); ansi.Strip(got) != in {
+		t.Fatalf("colouring changed the text:\n%s", got)
+	}
+}
+
+// app is a real HTTP server that records what it was sent.
+func app(t *testing.T) (*httptest.Server, chan *http.Request) {
+	got := make(chan *http.Request, 10)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		got <- r
+		w.WriteHeader(http.StatusAccepted)
+		io.WriteString(w, `{"thanks":1}`)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, got
+}
+
+func TestReplayAndResend(t *testing.T) {
+	s := openStore(t)
+	srv, got := app(t)
+	seed(t, s, 0, 3, srv.URL+"/webhooks")
+	opts := testOptions(s)
+	m := newSized(t, opts)
+
+	send(t, m, keyMsg("r"))
+	r := <-got
+	if r.URL.Path != "/webhooks" {
+		t.Fatalf("replay went to %s", r.URL)
+	}
+	if !strings.Contains(m.View(), "replay: 202 in") {
+		t.Fatalf("replay result not shown:\n%s", m.View())
+	}
+	if m.page[0].Attempts != 2 || m.page[0].Status != 202 {
+		t.Fatalf("list not reloaded: %d attempts, status %d", m.page[0].Attempts, m.page[0].Status)
+	}
+
+	send(t, m, keyMsg("R")) // no secret
+	if !strings.Contains(m.View(), "resend: resend needs the signing secret") {
+		t.Fatalf("no-secret error not shown:\n%s", m.View())
+	}
+
+	opts.Secret = "whsec_test"
+	m = newSized(t, opts)
+	send(t, m, keyMsg("enter"))
+	send(t, m, keyMsg("tab"))
+	send(t, m, keyMsg("tab"))
+	send(t, m, keyMsg("R"))
+	r = <-got
+	if !strings.HasPrefix(r.Header.Get("Monite-Signature"), "t=") {
+		t.Fatalf("resend not signed: %v", r.Header)
+	}
+	if !strings.Contains(m.View(), "resend: 202 in") {
+		t.Fatalf("resend result not shown:\n%s", m.View())
+	}
+	attempts := ansi.Strip(m.detail.vp.View())
+	if !strings.Contains(attempts, "3   resend") || !strings.Contains(attempts, "2   replay") {
+		t.Fatalf("attempts pane does not show the new attempts:\n%s", attempts)
+	}
+}
+
+func TestCopy(t *testing.T) {
+	s := openStore(t)
+	seed(t, s, 0, 1, "http://127.0.0.1:3000/webhooks")
+	var clip bytes.Buffer
+	opts := testOptions(s)
+	opts.Clipboard = &clip
+	m := newSized(t, opts)
+
+	send(t, m, keyMsg("y"))
+	body := string(delivery(0).Body)
+	if want := "\x1b]52;c;" + base64.StdEncoding.EncodeToString([]byte(body)) + "\a"; clip.String() != want {
+		t.Fatalf("y wrote %q, want %q", clip.String(), want)
+	}
+	if !strings.Contains(m.View(), fmt.Sprintf("copied body (%d bytes)", len(body))) {
+		t.Fatalf("y: %s", m.View())
+	}
+
+	clip.Reset()
+	send(t, m, keyMsg("c"))
+	seq := clip.String()
+	enc := strings.TrimSuffix(strings.TrimPrefix(seq, "\x1b]52;c;"), "\a")
+	curl, err := base64.StdEncoding.DecodeString(enc)
+	if err != nil {
+		t.Fatalf("c wrote %q: %v", seq, err)
+	}
+	want := "curl -X POST 'http://127.0.0.1:3000/webhooks' \\\n  -H 'Content-Type: application/json' \\\n" +
+		"  -H 'User-Agent: Monite-Webhooks/1.0' \\\n  --data-binary '" + body + "'"
+	if string(curl) != want {
+		t.Fatalf("curl:\n%s\nwant:\n%s", curl, want)
+	}
+	if m.screen != screenText || !strings.Contains(m.View(), "curl -X POST 'http://127.0.0.1:3000/webhooks'") {
+		t.Fatalf("curl not shown:\n%s", m.View())
+	}
+	send(t, m, keyMsg("esc"))
+	if m.screen != screenList {
+		t.Fatalf("esc after curl: screen %d", m.screen)
+	}
+}
+
+func TestShellQuote(t *testing.T) {
+	if got := shellQuote(`it's "x"`); got != `'it'\''s "x"'` {
+		t.Fatalf("shellQuote: %s", got)
+	}
+}
