@@ -126,7 +126,7 @@ func cmdResend(ctx context.Context, e *env, args []string) error {
 		for _, s := range sets {
 			path, value, _ := jsonedit.ParseAssignment(s)
 			if body, err = jsonedit.Set(body, path, value); err != nil {
-				return fmt.Errorf("--set %s: %w", s, err)
+				return sendError(fmt.Errorf("--set %s: %w", s, err))
 			}
 		}
 		edited, err := editBody(ctx, e, body)
@@ -166,7 +166,8 @@ func oneID(pos []string, cmd string) (string, error) {
 func sendError(err error) error {
 	switch {
 	case errors.Is(err, inspector.ErrNotFound), errors.Is(err, inspector.ErrAmbiguous),
-		errors.Is(err, jsonedit.ErrBadPath), errors.Is(err, signing.ErrUnknownScheme):
+		errors.Is(err, jsonedit.ErrBadPath), errors.Is(err, jsonedit.ErrNotJSON), errors.Is(err, jsonedit.ErrNotObject),
+		errors.Is(err, jsonedit.ErrOutOfRange), errors.Is(err, signing.ErrUnknownScheme):
 		return usageError{err.Error()}
 	}
 	return err

@@ -473,6 +473,8 @@ func TestResendUsage(t *testing.T) {
 		{"bad scheme", []string{"resend", d.ID, "--db", db, "--secret", "s", "--scheme", "nope"}, "unknown signing scheme"},
 		{"bad set", []string{"resend", d.ID, "--db", db, "--secret", "s", "--set", "novalue"}, "not path=value"},
 		{"unknown id", []string{"resend", "dlv_nope", "--db", db, "--secret", "s"}, "no such delivery"},
+		{"set through a string", []string{"resend", d.ID, "--db", db, "--secret", "s", "--set", "action.x=1"}, "neither an object nor an array"},
+		{"set out of range with --edit", []string{"resend", d.ID, "--db", db, "--secret", "s", "--edit", "--set", "object.id.3=1"}, "--set object.id.3=1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
