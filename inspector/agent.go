@@ -44,14 +44,14 @@ var ErrRefused = errors.New("refused by relay")
 
 // Agent keeps a session with a relay open and handles its deliveries.
 type Agent struct {
-	cfg  AgentConfig
-	log  *slog.Logger
-	sem  chan struct{}
-	wg   sync.WaitGroup
+	cfg AgentConfig
+	log *slog.Logger
+	sem chan struct{}
+	wg  sync.WaitGroup
 	// outstanding counts deliveries received and not yet handled.
 	outstanding atomic.Int64
-	conn Conn // guarded by mu
-	mu   sync.Mutex
+	conn        Conn // guarded by mu
+	mu          sync.Mutex
 }
 
 // NewAgent checks cfg.
@@ -110,6 +110,54 @@ func (a *Agent) emit(e Event) {
 		a.cfg.Report(e)
 	}
 	a.cfg.Bus.Publish(e)
+}
+
+// drainTimeout bounds how long shutdown waits for deliveries in flight: the
+// app's timeout and a little more.
+const drainTimeout = DefaultForwardTimeout + 2*time.Second
+
+// tracker counts handlers in flight and tells when the last one is done
+// after stop.
+type tracker struct {
+	mu      sync.Mutex
+	n       int
+	stopped bool
+	idle    chan struct{}
+}
+
+// start registers a handler; false once stopped.
+func (t *tracker) start() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.stopped {
+		return false
+	}
+	t.n++
+	return true
+}
+
+func (t *tracker) done() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.n--
+	if t.n == 0 && t.idle != nil {
+		close(t.idle)
+		t.idle = nil
+	}
+}
+
+// stop refuses new handlers and returns a channel closed when none is left.
+func (t *tracker) stop() <-chan struct{} {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.stopped = true
+	ch := make(chan struct{})
+	if t.n == 0 {
+		close(ch)
+	} else {
+		t.idle = ch
+	}
+	return ch
 }
 
 // maxOutstanding bounds the deliveries an agent holds at once (received, not
@@ -192,8 +240,29 @@ func (a *Agent) session(ctx context.Context) (welcomed bool, err error) {
 		ws.Close()
 		return false, err
 	}
+	// On shutdown, stop taking deliveries, let those in flight finish and
+	// be acked, then close with a close frame. Until then the connection
+	// and the handlers run on a context that shutdown does not cancel.
+	live := context.WithoutCancel(ctx)
+	var inflight tracker
+	stopDrain := make(chan struct{})
+	defer close(stopDrain)
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-stopDrain:
+			return
+		}
+		select {
+		case <-inflight.stop():
+		case <-time.After(drainTimeout):
+		case <-stopDrain:
+		}
+		conn.Close(websocket.CloseGoingAway, "agent shutting down")
+	}()
+
 	var refused error
-	err = conn.Run(ctx, func(m wire.Message) error {
+	err = conn.Run(live, func(m wire.Message) error {
 		switch m := m.(type) {
 		case *wire.Welcome:
 			welcomed = true
@@ -209,16 +278,16 @@ func (a *Agent) session(ctx context.Context) (welcomed bool, err error) {
 				a.outstanding.Add(-1)
 				return errors.New("relay sent more deliveries than its window allows")
 			}
+			if !inflight.start() {
+				a.outstanding.Add(-1)
+				return nil // shutting down: the relay sends it again later
+			}
 			a.wg.Add(1)
 			go func() {
-				defer func() { a.outstanding.Add(-1); a.wg.Done() }()
-				select {
-				case a.sem <- struct{}{}:
-				case <-ctx.Done():
-					return
-				}
+				defer func() { a.outstanding.Add(-1); inflight.done(); a.wg.Done() }()
+				a.sem <- struct{}{}
 				defer func() { <-a.sem }()
-				a.handle(ctx, conn, m)
+				a.handle(live, conn, m)
 			}()
 		case *wire.Error:
 			switch m.Code {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -279,6 +280,51 @@ func TestSlowAppBackpressure(t *testing.T) {
 	agentRSS := residentKiB(t, agent.cmd.Process.Pid)
 	if agentRSS > 200*1024 {
 		t.Errorf("agent resident memory %d KiB", agentRSS)
+	}
+	agent.stop(t)
+	relayProc.stop(t)
+}
+
+// TestGracefulShutdownDrains sends SIGTERM to the agent while the app is
+// still working on a delivery: the delivery finishes, the sender gets the
+// app's answer, and the agent exits 0.
+func TestGracefulShutdownDrains(t *testing.T) {
+	arrived := make(chan struct{}, 1)
+	release := make(chan struct{})
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-release
+		io.WriteString(w, "drained")
+	}))
+	defer app.Close()
+	relayProc, relayURL := startRelay(t)
+	agent := startProc(t, "listen", "--relay", relayURL, "--channel", "drain", "--forward-to", app.URL,
+		"--db", filepath.Join(t.TempDir(), "a.db"), "--no-tui", "--json")
+	agent.line(t, `"type":"ready"`)
+
+	type answer struct {
+		status int
+		body   string
+	}
+	got := make(chan answer, 1)
+	go func() {
+		resp, err := http.Post(relayURL+"/h/drain", "application/json", strings.NewReader(`{}`))
+		if err != nil {
+			got <- answer{}
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		got <- answer{resp.StatusCode, string(b)}
+	}()
+	<-arrived
+	agent.cmd.Process.Signal(syscall.SIGTERM)
+	// Nothing outside the process shows that it has seen the signal; give
+	// it a moment so the release below lands during the drain.
+	time.Sleep(300 * time.Millisecond)
+	close(release)
+	if a := <-got; a.status != 200 || a.body != "drained" {
+		t.Fatalf("sender got %d %q, want the app's answer", a.status, a.body)
 	}
 	agent.stop(t)
 	relayProc.stop(t)
