@@ -86,10 +86,10 @@ func cmdResend(ctx context.Context, e *env, args []string) error {
 	to := fs.String("to", "", "send to this base URL (the delivery's path suffix and query are appended) instead of the original target")
 	db := fs.String("db", defaultDB(e), "SQLite file of recorded deliveries (or HOOKTAP_DB)")
 	var secret secretFlag
-	secret.register(fs, e, "signing secret")
+	secret.register(fs, e, "signing `secret`")
 	scheme := fs.String("scheme", "", "signing scheme: "+strings.Join(signing.Names(), ", ")+" (default: the delivery's own, else monite)")
 	var sets assignments
-	fs.Var(&sets, "set", "change a JSON field before signing, e.g. --set object.status=paid (repeatable)")
+	fs.Var(&sets, "set", "change a JSON field before signing: `path=value`, e.g. object.status=paid (repeatable)")
 	edit := fs.Bool("edit", false, "edit the body in $EDITOR before signing")
 	newID := fs.Bool("new-id", false, "give the message a new id instead of keeping the stored one")
 	jsonOut := fs.Bool("json", false, "print the result as one JSON object")

@@ -25,11 +25,11 @@ func cmdTrigger(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "trigger", "trigger EVENT [--to URL] [--secret S] [--scheme X] [--entity-id ID] [--set path=value]... [--count N] [--api-version V] [--json]\n       hooktap trigger --list")
 	to := fs.String("to", defaultTriggerTo, "where to POST: a relay ingress URL (the full path) or your app's endpoint")
 	var secret secretFlag
-	secret.register(fs, e, "signing secret; without one the request goes unsigned")
+	secret.register(fs, e, "signing `secret`; without one the request goes unsigned")
 	scheme := fs.String("scheme", signing.DefaultScheme, "signing scheme: "+strings.Join(signing.Names(), ", "))
 	entityID := fs.String("entity-id", "", "entity_id in the payload (default: one random id for the run)")
 	var sets assignments
-	fs.Var(&sets, "set", "change a JSON field of the payload, e.g. --set object.status=paid (repeatable)")
+	fs.Var(&sets, "set", "change a JSON field of the payload: `path=value`, e.g. object.status=paid (repeatable)")
 	count := fs.Int("count", 1, "how many events to send, each with fresh ids")
 	apiVersion := fs.String("api-version", catalog.DefaultAPIVersion, "payload shape: "+strings.Join(catalog.APIVersions(), ", "))
 	list := fs.Bool("list", false, "print the event catalog and exit")
