@@ -216,11 +216,13 @@ func TestProcessesRelayListenManyDeliveries(t *testing.T) {
 	for i := 0; i < n; i++ {
 		l := listen.line(t, `"type":"delivery"`)
 		var dl struct {
-			ID, Action, ObjectType string `json:"object_type"`
-			Status                 int
+			ID         string
+			Action     string
+			ObjectType string `json:"object_type"`
+			Status     int
 		}
 		json.Unmarshal([]byte(l), &dl)
-		if dl.Status != 200 {
+		if dl.Status != 200 || dl.ID == "" || dl.Action != "payable.created" || dl.ObjectType != "payable" {
 			t.Fatalf("delivery line %s", l)
 		}
 	}
