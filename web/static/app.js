@@ -288,7 +288,7 @@
       $("count").textContent = st.deliveries.toLocaleString() + (st.deliveries === 1 ? " delivery" : " deliveries");
       if (!st.live) showConn(null);
       else if (st.conn) showConn(st.conn);
-      $("secret").hidden = st.has_secret;
+      $("secret-box").hidden = st.has_secret;
       return st;
     } catch (e) {
       $("count").textContent = e.message;
@@ -382,10 +382,9 @@
     $("d-meta").replaceChildren(...meta);
 
     const sig = $("d-sig");
-    sig.replaceChildren(
-      el("span", { class: "state sig-" + d.signature }, d.signature),
-      d.scheme ? el("span", { class: "muted" }, d.scheme + "  ") : null,
-      d.signature_reason ? el("span", null, d.signature_reason) : null);
+    sig.replaceChildren(el("span", { class: "state sig-" + d.signature }, d.signature));
+    if (d.scheme) sig.append(el("span", { class: "muted" }, d.scheme + "  "));
+    if (d.signature_reason) sig.append(el("span", null, d.signature_reason));
 
     fillHeaders($("d-headers"), d.headers);
     $("d-body-size").textContent = size(d.body_size);
@@ -531,7 +530,7 @@
       return true;
     } catch (e) {
       showResult(false, e.message);
-      if (/secret/.test(e.message)) { $("secret").hidden = false; $("secret").focus(); }
+      if (/secret/.test(e.message)) { $("secret-box").hidden = false; $("secret").focus(); }
       return false;
     } finally {
       busy = false;
