@@ -201,6 +201,9 @@ func (s *Store) Each(ctx context.Context, q Query, fn func(*Delivery) error) err
 	if err != nil {
 		return err
 	}
+	if err := s.searchable(ctx, q); err != nil {
+		return err
+	}
 	if where == "" {
 		where = " WHERE d.seq > ?"
 	} else {
@@ -288,44 +291,63 @@ func ReadRecords(r io.Reader, fn func(*Delivery) error) error {
 	}
 }
 
+// importBatch is how many deliveries one import write holds: one savepoint
+// (and one full-text flush) for many rows instead of one per delivery.
+const importBatch = 256
+
 // Import stores deliveries with their attempts. It is idempotent by id: a
 // delivery already stored is kept, and an attempt it already has (same
-// kind, target and start) is not added again.
+// kind, target and start) is not added again. Deliveries are written in
+// batches through the store's writer; a batch that fails is not written.
 func (s *Store) Import(ctx context.Context, ds []*Delivery) (ImportStats, error) {
-	var st ImportStats
-	type result struct {
+	type batch struct {
 		done <-chan error
-		new  *bool
-		n    *int
+		st   *ImportStats
 	}
-	pending := make([]result, 0, len(ds))
-	for _, d := range ds {
-		hdr := marshalHeader(d.Header)
-		isNew, added := new(bool), new(int)
-		d := d
+	var pending []batch
+	for len(ds) > 0 {
+		chunk := ds[:min(importBatch, len(ds))]
+		ds = ds[len(chunk):]
+		hdrs := make([][]byte, len(chunk))
+		for i, d := range chunk {
+			hdrs[i] = marshalHeader(d.Header)
+		}
+		st := &ImportStats{}
 		done := s.w.Go(func(tx *sqlitedb.Tx) error {
-			*isNew, *added = false, 0
-			return importDelivery(tx, d, hdr, isNew, added)
+			*st = ImportStats{}
+			for i, d := range chunk {
+				var isNew bool
+				var added int
+				if err := importDelivery(tx, d, hdrs[i], &isNew, &added); err != nil {
+					return fmt.Errorf("delivery %s: %w", d.ID, err)
+				}
+				if isNew {
+					st.Deliveries++
+				} else {
+					st.Skipped++
+				}
+				st.Attempts += added
+			}
+			return nil
 		})
-		pending = append(pending, result{done, isNew, added})
+		s.kickIndex()
+		pending = append(pending, batch{done, st})
 	}
+	var total ImportStats
 	var errs []error
 	for _, p := range pending {
 		if err := Wait(ctx, p.done); err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		if *p.new {
-			st.Deliveries++
-		} else {
-			st.Skipped++
-		}
-		st.Attempts += *p.n
+		total.Deliveries += p.st.Deliveries
+		total.Skipped += p.st.Skipped
+		total.Attempts += p.st.Attempts
 	}
 	if len(errs) > 0 {
-		return st, fmt.Errorf("import: %w", errors.Join(errs...))
+		return total, fmt.Errorf("import: %w", errors.Join(errs...))
 	}
-	return st, nil
+	return total, nil
 }
 
 func importDelivery(tx *sqlitedb.Tx, d *Delivery, hdr []byte, isNew *bool, added *int) error {

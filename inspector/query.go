@@ -2,12 +2,15 @@ package inspector
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/hooktap/hooktap/relay/sqlitedb"
 )
 
 // Query selects deliveries, newest first. Zero fields do not filter.
@@ -131,6 +134,9 @@ func (s *Store) List(ctx context.Context, q Query) ([]*Delivery, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.searchable(ctx, q); err != nil {
+		return nil, err
+	}
 	limit := q.Limit
 	if limit <= 0 {
 		limit = 50
@@ -158,6 +164,9 @@ func (s *Store) CountMatching(ctx context.Context, q Query) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	if err := s.searchable(ctx, q); err != nil {
+		return 0, err
+	}
 	var n int64
 	if err := s.db.R.QueryRowContext(ctx, `SELECT COUNT(*)`+q.from()+where, args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count deliveries: %w", err)
@@ -167,3 +176,88 @@ func (s *Store) CountMatching(ctx context.Context, q Query) (int64, error) {
 
 // qualifiedSummary is summaryColumns read from deliveries d.
 var qualifiedSummary = "d." + strings.Join(strings.Fields(strings.ReplaceAll(summaryColumns, ",", " ")), ", d.")
+
+// searchable makes sure that a search sees every delivery stored before it.
+func (s *Store) searchable(ctx context.Context, q Query) error {
+	if q.Search == "" {
+		return nil
+	}
+	var pending bool
+	if err := s.db.R.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM fts_pending)`).Scan(&pending); err != nil {
+		return fmt.Errorf("search: %w", err)
+	}
+	if !pending {
+		return nil
+	}
+	return s.indexPending(ctx)
+}
+
+// IndexNow adds every delivery stored so far to the full-text index, which
+// otherwise happens in the background shortly after it is stored (and
+// before any search).
+func (s *Store) IndexNow(ctx context.Context) error { return s.indexPending(ctx) }
+
+// indexChunk is how many queued deliveries one indexing write moves into
+// the full-text index: one FTS5 segment each.
+const indexChunk = 4000
+
+// indexPending moves every queued delivery into the full-text index, in
+// chunks, through the writer.
+func (s *Store) indexPending(ctx context.Context) error {
+	for {
+		var n int64
+		err := s.w.Do(ctx, func(tx *sqlitedb.Tx) error {
+			var last sql.NullInt64
+			err := tx.QueryRow(`SELECT MAX(seq) FROM (SELECT seq FROM fts_pending ORDER BY seq LIMIT ?)`, indexChunk).Scan(&last)
+			if err != nil || !last.Valid {
+				return err
+			}
+			if _, err := tx.Exec(`INSERT INTO deliveries_fts(rowid, header_text, body_text)
+				SELECT d.seq, CAST(d.header AS TEXT), CASE WHEN p.text THEN CAST(d.body AS TEXT) END
+				FROM fts_pending p JOIN deliveries d ON d.seq = p.seq WHERE p.seq <= ?`, last.Int64); err != nil {
+				return err
+			}
+			res, err := tx.Exec(`DELETE FROM fts_pending WHERE seq <= ?`, last.Int64)
+			if err != nil {
+				return err
+			}
+			n, err = res.RowsAffected()
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("index deliveries: %w", err)
+		}
+		if n < indexChunk {
+			return nil
+		}
+	}
+}
+
+// indexLoop indexes queued deliveries shortly after they are inserted, so
+// that a search rarely has to, until stop is closed.
+func (s *Store) indexLoop(kick <-chan struct{}, stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-kick:
+		}
+		// Let a burst gather into one large chunk.
+		select {
+		case <-stop:
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
+		_ = s.indexPending(ctx) // a search retries and reports errors
+	}
+}

@@ -41,6 +41,11 @@ var (
 type Store struct {
 	db *sqlitedb.DB
 	w  *sqlitedb.Writer
+
+	// The indexer: Insert kicks it, Close stops it.
+	kick      chan struct{}
+	stopIndex chan struct{}
+	indexDone chan struct{}
 }
 
 // Open opens or creates the store at path.
@@ -59,11 +64,25 @@ func open(ctx context.Context, path string, o sqlitedb.Options) (*Store, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &Store{db: db, w: sqlitedb.NewWriter(db.W, 1024)}, nil
+	s := &Store{db: db, w: sqlitedb.NewWriter(db.W, 1024),
+		kick: make(chan struct{}, 1), stopIndex: make(chan struct{}), indexDone: make(chan struct{})}
+	go s.indexLoop(s.kick, s.stopIndex, s.indexDone)
+	s.kickIndex() // what an earlier process left queued
+	return s, nil
 }
 
-// Close flushes pending writes and closes the database.
+func (s *Store) kickIndex() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Close flushes pending writes and closes the database. Deliveries not yet
+// in the full-text index stay queued for the next open.
 func (s *Store) Close() error {
+	close(s.stopIndex)
+	<-s.indexDone
 	s.w.Close()
 	return s.db.Close()
 }
@@ -119,9 +138,11 @@ func unmarshalHeader(b []byte) http.Header {
 // idempotent). The channel receives the result once it is committed.
 func (s *Store) Insert(d *Delivery) <-chan error {
 	hdr := marshalHeader(d.Header)
-	return s.w.Go(func(tx *sqlitedb.Tx) error {
+	done := s.w.Go(func(tx *sqlitedb.Tx) error {
 		return insertDelivery(tx, d, hdr)
 	})
+	s.kickIndex()
+	return done
 }
 
 func insertDelivery(tx *sqlitedb.Tx, d *Delivery, hdr []byte) error {
@@ -148,15 +169,10 @@ func insertDelivery(tx *sqlitedb.Tx, d *Delivery, hdr []byte) error {
 	return indexDelivery(tx, seq, hdr, d.Body)
 }
 
-// indexDelivery adds a delivery's headers and body to the full-text index,
-// the body only when it is UTF-8 text.
+// indexDelivery queues a delivery for the full-text index (see
+// migrations/0003): its headers, and its body when it is UTF-8 text.
 func indexDelivery(tx *sqlitedb.Tx, seq int64, hdr, body []byte) error {
-	var text any
-	if len(body) > 0 && utf8.Valid(body) {
-		text = body
-	}
-	_, err := tx.Exec(`INSERT INTO deliveries_fts(rowid, header_text, body_text) VALUES (?, CAST(? AS TEXT), CAST(? AS TEXT))`,
-		seq, hdr, text)
+	_, err := tx.Exec(`INSERT INTO fts_pending(seq, text) VALUES (?, ?)`, seq, len(body) > 0 && utf8.Valid(body))
 	return err
 }
 

@@ -271,7 +271,12 @@ func TestPrune(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := openTestStore(t)
-			fillStore(t, s, storeFixtures)
+			// Half indexed, half still queued: both go with their deliveries.
+			fillStore(t, s, storeFixtures[:3])
+			if err := s.indexPending(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			fillStore(t, s, storeFixtures[3:])
 			n, err := s.Prune(t.Context(), tt.r, storeBase)
 			if err != nil {
 				t.Fatal(err)
@@ -286,6 +291,14 @@ func TestPrune(t *testing.T) {
 			// Attempts and index entries went with their deliveries.
 			var attempts, indexed int
 			s.db.R.QueryRow(`SELECT COUNT(*) FROM attempts WHERE delivery_seq NOT IN (SELECT seq FROM deliveries)`).Scan(&attempts)
+			var orphans int
+			s.db.R.QueryRow(`SELECT COUNT(*) FROM fts_pending WHERE seq NOT IN (SELECT seq FROM deliveries)`).Scan(&orphans)
+			if orphans != 0 {
+				t.Errorf("%d pruned deliveries still queued for the index", orphans)
+			}
+			if err := s.indexPending(t.Context()); err != nil {
+				t.Fatal(err)
+			}
 			s.db.R.QueryRow(`SELECT COUNT(*) FROM deliveries_fts WHERE deliveries_fts MATCH 'action'`).Scan(&indexed)
 			if attempts != 0 || indexed != len(tt.want) {
 				t.Errorf("left %d orphan attempts and %d index rows (want 0 and %d)", attempts, indexed, len(tt.want))

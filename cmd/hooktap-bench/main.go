@@ -1,0 +1,136 @@
+// Command hooktap-bench measures hooktap's performance figures and prints
+// them as a table (run by `make bench`). Each concern is a section; add
+// yours to sections. `-only NAME` runs one section.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+)
+
+// section is one group of figures.
+type section struct {
+	name string
+	run  func(ctx context.Context, cfg config, t *table) error
+}
+
+var sections = []section{
+	{"relay", benchRelayScale},
+	{"store", benchStore},
+}
+
+// config is what the flags set.
+type config struct {
+	deliveries int    // store: how many deliveries to generate
+	dir        string // where temporary files go
+	log        io.Writer
+}
+
+// figure is one measured number and its target.
+type figure struct {
+	section, name string
+	value         string
+	target        string
+	ok            *bool // nil: no target
+}
+
+// table collects the figures of every section.
+type table struct{ rows []figure }
+
+// add records a figure; pass ok nil when there is no target.
+func (t *table) add(section, name, value, target string, ok *bool) {
+	t.rows = append(t.rows, figure{section, name, value, target, ok})
+}
+
+func verdict(ok *bool) string {
+	switch {
+	case ok == nil:
+		return ""
+	case *ok:
+		return "ok"
+	}
+	return "MISSED"
+}
+
+func (t *table) print(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SECTION\tFIGURE\tVALUE\tTARGET\t")
+	for _, r := range t.rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.section, r.name, r.value, r.target, verdict(r.ok))
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	for _, r := range t.rows {
+		line := fmt.Sprintf("%s %s: %s", r.section, r.name, r.value)
+		if r.target != "" {
+			line += fmt.Sprintf(" (target %s: %s)", r.target, verdict(r.ok))
+		}
+		fmt.Fprintln(w, line)
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "hooktap-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == appMode {
+		return serveApp(ctx, stdout)
+	}
+	fs := flag.NewFlagSet("hooktap-bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var names []string
+	for _, s := range sections {
+		names = append(names, s.name)
+	}
+	only := fs.String("only", "", "run only this section: "+strings.Join(names, ", "))
+	cfg := config{log: stderr}
+	fs.IntVar(&cfg.deliveries, "deliveries", 1_000_000, "store: deliveries to generate")
+	fs.StringVar(&cfg.dir, "dir", "", "directory for temporary files (default: the system's)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	var t table
+	ran := 0
+	for _, s := range sections {
+		if *only != "" && s.name != *only {
+			continue
+		}
+		ran++
+		fmt.Fprintf(stderr, "== %s\n", s.name)
+		if err := s.run(ctx, cfg, &t); err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+	}
+	if ran == 0 {
+		return fmt.Errorf("no section %q (have %s)", *only, strings.Join(names, ", "))
+	}
+	t.print(stdout)
+	return nil
+}
