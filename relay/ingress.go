@@ -54,6 +54,7 @@ func (s *Server) ingress(w http.ResponseWriter, r *http.Request) {
 		Proto:      proto,
 	}
 	action := payload.Parse(hdr, body).Action
+	noteAction(w, action) // for the channel page (ops.go)
 
 	wait := s.expect(d.ID)
 	defer s.forget(d.ID)

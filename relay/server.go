@@ -34,6 +34,10 @@ type Config struct {
 	BufferMax         int           // deliveries kept per channel; 0 means no count limit
 	Window            int           // deliveries in flight per agent; default 256
 	ReadHeaderTimeout time.Duration // slow senders are cut off after this; default 10s
+	AdminToken        string        // team mode when set: channels must be created, agents need tokens
+	Rate              float64       // deliveries per second per channel; 0: no limit (see ParseRate)
+	RateBurst         int           // deliveries a channel may take at once; default ceil(Rate)
+	TLSCert, TLSKey   string        // PEM files: serve HTTPS and WSS
 	Version           string
 	Logger            *slog.Logger
 }
@@ -63,6 +67,8 @@ type Server struct {
 	ctx      context.Context // sessions live under it
 	cancel   context.CancelFunc
 	sessions sync.WaitGroup
+
+	ops *ops // team mode, limits, metrics, channel page, TLS (ops.go)
 }
 
 // New opens the buffer under cfg.DataDir and returns a ready Server.
@@ -118,6 +124,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			CheckOrigin: func(*http.Request) bool { return true },
 		},
 	}
+	if err := s.initOps(ctx); err != nil {
+		cancel()
+		buf.Close()
+		return nil, err
+	}
 	go s.pruneLoop()
 	return s, nil
 }
@@ -131,15 +142,16 @@ func (s *Server) Handler() http.Handler {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET "+AgentPath, s.serveAgent)
-	mux.HandleFunc("/h/{channel}", s.ingress)
-	mux.HandleFunc("/h/{channel}/{rest...}", s.ingress)
+	mux.HandleFunc("/h/{channel}", s.instrument(s.ingress))
+	mux.HandleFunc("/h/{channel}/{rest...}", s.instrument(s.ingress))
+	s.routeOps(mux)
 	return mux
 }
 
 // NewHTTPServer wraps Handler in an http.Server with hooktap's timeouts and
 // limits against slow or hostile clients.
 func (s *Server) NewHTTPServer() *http.Server {
-	return &http.Server{
+	hs := &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
 		ReadTimeout:       60 * time.Second,
@@ -147,6 +159,8 @@ func (s *Server) NewHTTPServer() *http.Server {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
+	hs.RegisterOnShutdown(s.ops.feed.shutdown) // live channel pages end
+	return hs
 }
 
 // Serve serves on ln until ctx ends, then shuts down gracefully: requests in
@@ -154,6 +168,7 @@ func (s *Server) NewHTTPServer() *http.Server {
 // get close frames.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := s.NewHTTPServer()
+	ln = s.listener(ln) // TLS when configured
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {

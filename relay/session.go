@@ -176,6 +176,9 @@ func (s *Server) open(ctx context.Context, conn *wire.Conn, h *wire.Hello, r *ht
 	if err := ValidatePatterns(h.Events); err != nil {
 		return nil, s.refuse(ctx, conn, wire.CodeBadRequest, err.Error())
 	}
+	if err := s.authorize(ctx, conn, h); err != nil { // team mode: channel and token (auth.go)
+		return nil, err
+	}
 	start, err := s.buf.StartFor(ctx, h.Channel, h.AgentID)
 	if err != nil {
 		return nil, s.refuse(ctx, conn, wire.CodeBadRequest, "relay storage error")

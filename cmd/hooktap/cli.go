@@ -52,6 +52,7 @@ func commands() []command {
 		{"dev", "relay, agent and UI in one process on localhost", cmdDev},
 		{"listen", "connect to a relay and forward its deliveries to your app", cmdListen},
 		{"relay", "run a relay that accepts webhooks and pushes them to agents", cmdRelay},
+		{"channels", "create, list, delete channels of a team relay, rotate their tokens", cmdChannels},
 		{"events", "list, show, export and import recorded deliveries", cmdEvents},
 		{"tui", "browse recorded deliveries in the terminal UI, with no relay", cmdTUI},
 		{"web", "serve the web inspector over a store, with no relay", cmdWeb},

@@ -22,8 +22,23 @@ func cmdRelay(ctx context.Context, e *env, args []string) error {
 	bufMax := fs.Int("buffer-max", 0, "deliveries kept per channel (0: no limit)")
 	window := fs.Int("window", relay.DefaultWindow, "deliveries in flight per agent before new ones are queued on disk")
 	verbose := fs.Bool("verbose", false, "log debug detail")
+	adminToken := fs.String("admin-token", envOr(e, "HOOKTAP_ADMIN_TOKEN", ""), "team mode: the admin `token` for 'hooktap channels'; agents then need channel tokens (or HOOKTAP_ADMIN_TOKEN)")
+	rate := fs.String("rate", "", "per-channel rate limit, e.g. 50/s or 600/m; beyond it senders get 429 (default: none)")
+	rateBurst := fs.Int("rate-burst", 0, "deliveries a channel may take at once under --rate (default: one second's worth)")
+	tlsCert := fs.String("tls-cert", "", "PEM certificate `file`: serve HTTPS and WSS (with --tls-key)")
+	tlsKey := fs.String("tls-key", "", "PEM private key `file` for --tls-cert")
 	if _, err := parse(fs, args); err != nil {
 		return err
+	}
+	perSec, err := relay.ParseRate(*rate)
+	if err != nil {
+		return usageError{"--rate: " + err.Error()}
+	}
+	if (*tlsCert == "") != (*tlsKey == "") {
+		return usagef("--tls-cert and --tls-key go together")
+	}
+	if *adminToken != "" && len(*adminToken) < 16 {
+		return usagef("--admin-token must be at least 16 characters (try: openssl rand -hex 24)")
 	}
 	if *data == "" {
 		*data = dataDir(e) + "/relay"
@@ -38,6 +53,11 @@ func cmdRelay(ctx context.Context, e *env, args []string) error {
 		BufferTTL:       *ttl,
 		BufferMax:       *bufMax,
 		Window:          *window,
+		AdminToken:      *adminToken,
+		Rate:            perSec,
+		RateBurst:       *rateBurst,
+		TLSCert:         *tlsCert,
+		TLSKey:          *tlsKey,
 		Version:         buildVersion(),
 		Logger:          log,
 	})
@@ -51,9 +71,16 @@ func cmdRelay(ctx context.Context, e *env, args []string) error {
 	}
 	base := *publicURL
 	if base == "" {
-		base = "http://" + ln.Addr().String()
+		scheme := "http://"
+		if *tlsCert != "" {
+			scheme = "https://"
+		}
+		base = scheme + ln.Addr().String()
 	}
 	fmt.Fprintf(e.stdout, "hooktap relay %s listening on %s\n  ingress: %s/h/<channel>\n", buildVersion(), ln.Addr(), base)
+	if *adminToken != "" {
+		fmt.Fprintf(e.stdout, "  team mode: create channels with hooktap channels create NAME --relay %s\n", base)
+	}
 	start := time.Now()
 	err = srv.Serve(ctx, ln)
 	log.Info("relay stopped", "uptime", time.Since(start).Round(time.Second))

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/hooktap/hooktap/relay"
+)
+
+// cmdChannels manages a team relay's channels through its admin API.
+func cmdChannels(ctx context.Context, e *env, args []string) error {
+	const synopsis = "channels create|list|delete|rotate-token [NAME] --relay URL --admin-token T [--json]"
+	fs := newFlags(e, "channels", synopsis)
+	relayURL := fs.String("relay", envOr(e, "HOOKTAP_RELAY", ""), "relay base URL (or HOOKTAP_RELAY)")
+	admin := fs.String("admin-token", envOr(e, "HOOKTAP_ADMIN_TOKEN", ""), "the relay's admin `token` (or HOOKTAP_ADMIN_TOKEN)")
+	jsonOut := fs.Bool("json", false, "print JSON")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		fs.Usage()
+		return usagef("channels needs a subcommand: create, list, delete or rotate-token")
+	}
+	sub, pos := pos[0], pos[1:]
+	wantName := map[string]bool{"create": true, "delete": true, "rotate-token": true, "list": false}
+	needs, ok := wantName[sub]
+	if !ok {
+		return usagef("unknown channels subcommand %q: use create, list, delete or rotate-token", sub)
+	}
+	if needs && len(pos) != 1 {
+		return usagef("channels %s needs one channel name", sub)
+	}
+	if !needs && len(pos) != 0 {
+		return usagef("channels list takes no arguments")
+	}
+	if needs && !relay.ValidChannel(pos[0]) {
+		return usagef("bad channel name %q: use 1-64 letters, digits, '.', '_' or '-'", pos[0])
+	}
+	if *relayURL == "" {
+		return usagef("--relay is required, e.g. --relay https://relay.example.com")
+	}
+	if *admin == "" {
+		return usagef("--admin-token is required (or set HOOKTAP_ADMIN_TOKEN)")
+	}
+	base, err := url.Parse(strings.TrimRight(*relayURL, "/"))
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+		return usagef("--relay %q must look like https://host[:port]", *relayURL)
+	}
+	c := &adminClient{base: base.String(), token: *admin, http: &http.Client{Timeout: 15 * time.Second}}
+
+	switch sub {
+	case "create", "rotate-token":
+		var ct relay.ChannelToken
+		if sub == "create" {
+			body, _ := json.Marshal(map[string]string{"name": pos[0]})
+			err = c.do(ctx, http.MethodPost, "/api/channels", string(body), http.StatusCreated, &ct)
+		} else {
+			err = c.do(ctx, http.MethodPost, "/api/channels/"+pos[0]+"/rotate-token", "", http.StatusOK, &ct)
+		}
+		if err != nil {
+			return err
+		}
+		if *jsonOut {
+			return json.NewEncoder(e.stdout).Encode(ct)
+		}
+		what := "created"
+		if sub == "rotate-token" {
+			what = "has a new token; agents using the old one were disconnected"
+		}
+		fmt.Fprintf(e.stdout, "channel %s %s\n  Webhook URL  %s\n  Agent token  %s\n  (the token is shown only now; share it with your team like a password)\n\n  hooktap listen --relay %s --channel %s --token %s --forward-to http://localhost:3000/webhooks\n",
+			ct.Name, what, ct.URL, ct.Token, c.base, ct.Name, ct.Token)
+		return nil
+	case "delete":
+		if err := c.do(ctx, http.MethodDelete, "/api/channels/"+pos[0], "", http.StatusNoContent, nil); err != nil {
+			return err
+		}
+		if *jsonOut {
+			return json.NewEncoder(e.stdout).Encode(map[string]string{"name": pos[0], "status": "deleted"})
+		}
+		fmt.Fprintf(e.stdout, "channel %s deleted, with its buffered deliveries\n", pos[0])
+		return nil
+	default: // list
+		var cs []relay.ChannelStatus
+		if err := c.do(ctx, http.MethodGet, "/api/channels", "", http.StatusOK, &cs); err != nil {
+			return err
+		}
+		if *jsonOut {
+			enc := json.NewEncoder(e.stdout)
+			for _, ch := range cs {
+				enc.Encode(ch)
+			}
+			return nil
+		}
+		if len(cs) == 0 {
+			fmt.Fprintln(e.stdout, "no channels yet: hooktap channels create NAME")
+			return nil
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tAGENTS\tCREATED\tURL")
+		for _, ch := range cs {
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", ch.Name, ch.Agents, ch.CreatedAt.Local().Format("2006-01-02 15:04"), ch.URL)
+		}
+		return tw.Flush()
+	}
+}
+
+// adminClient calls a relay's admin API.
+type adminClient struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+// do sends one request and decodes the JSON answer into out (when not nil).
+// An unexpected status becomes the relay's one-line message.
+func (c *adminClient) do(ctx context.Context, method, path, body string, want int, out any) error {
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Errorf("relay %s: %w", c.base, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode != want {
+		msg := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(string(b)), "hooktap: "))
+		if i := strings.IndexByte(msg, '\n'); i >= 0 {
+			msg = msg[:i]
+		}
+		if msg == "" {
+			msg = resp.Status
+		}
+		return fmt.Errorf("relay answered %d: %s", resp.StatusCode, msg)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			return fmt.Errorf("relay answered with unexpected JSON: %w", err)
+		}
+	}
+	return nil
+}
+
