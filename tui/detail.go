@@ -214,11 +214,12 @@ func (m *Model) attemptsPane(d *inspector.Delivery) string {
 		return st.Dim.Render("No attempts yet.")
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s\n", st.Header.Render(fmt.Sprintf("%-3s %-8s %-23s %-4s %9s  %s", "#", "KIND", "STARTED", "ST", "DURATION", "TARGET")))
+	fmt.Fprintf(&b, "%s\n", st.Header.Render(fmt.Sprintf("%-3s %-8s %-23s %-3s  %9s", "#", "KIND", "STARTED", "ST", "DURATION")))
 	for i, a := range d.History {
 		status := m.statusCell(a.Status, true)
-		fmt.Fprintf(&b, "%-3d %-8s %-23s %s %9s  %s\n", i+1, a.Kind,
-			a.StartedAt.In(m.opts.Location).Format("2006-01-02 15:04:05.000"), status, fmtMS(a.DurationMS()), a.Target)
+		fmt.Fprintf(&b, "%-3d %-8s %-23s %s  %9s\n", i+1, a.Kind,
+			a.StartedAt.In(m.opts.Location).Format("2006-01-02 15:04:05.000"), status, fmtMS(a.DurationMS()))
+		fmt.Fprintf(&b, "    %s\n", st.Dim.Render("→ "+a.Target))
 		if a.Error != "" {
 			fmt.Fprintf(&b, "    %s\n", st.Error.Render(a.Error))
 		}

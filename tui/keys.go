@@ -5,11 +5,11 @@ import "github.com/charmbracelet/bubbles/key"
 // keyMap is every key the UI answers; help renders it.
 type keyMap struct {
 	Up, Down, PageUp, PageDown, Top key.Binding
-	Open, Back, NextPane          key.Binding
-	Filter, Follow                key.Binding
-	Replay, Resend, Edit          key.Binding
-	Curl, CopyBody                key.Binding
-	Help, Quit                    key.Binding
+	Open, Back, NextPane            key.Binding
+	Filter, Follow                  key.Binding
+	Replay, Resend, Edit            key.Binding
+	Curl, CopyBody                  key.Binding
+	Help, Quit                      key.Binding
 }
 
 func defaultKeys() keyMap {

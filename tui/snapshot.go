@@ -10,7 +10,8 @@ import (
 // Render loads what the UI shows at width x height - the newest page of
 // the list, or with id the detail view of that delivery - exactly as the
 // running UI does (through its commands), and returns the screen. It is
-// what a benchmark times: one page read from the store plus one render.
+// what a benchmark times: one page and the count read from the store,
+// plus one render.
 func Render(ctx context.Context, opts Options, width, height int, id string) (string, error) {
 	m := newModel(ctx, Options{Store: opts.Store, Location: opts.Location, Now: opts.Now})
 	defer m.Close()
@@ -19,6 +20,11 @@ func Render(ctx context.Context, opts Options, width, height int, id string) (st
 	m.Update(msg)
 	if p := msg.(pageMsg); p.err != nil {
 		return "", fmt.Errorf("load page: %w", p.err)
+	}
+	count := m.countCmd()()
+	m.Update(count)
+	if err := count.(countMsg).err; err != nil {
+		return "", fmt.Errorf("count: %w", err)
 	}
 	if id != "" {
 		m.screen = screenDetail

@@ -26,6 +26,7 @@ type Options struct {
 	Sender *inspector.Sender // replay and resend; built from Store, Bus and Secret when nil
 	Secret string            // signing secret for resends when Sender is nil
 
+	Source    string         // what the title names when browsing history; the store's path when empty
 	Editor    string         // command for editing a body ("vi" when empty)
 	Clipboard io.Writer      // where OSC 52 clipboard sequences go; Run uses its output
 	Tmux      bool           // wrap OSC 52 for tmux

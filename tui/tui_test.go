@@ -110,7 +110,7 @@ func openStore(tb testing.TB) *inspector.Store {
 }
 
 func testOptions(s *inspector.Store) Options {
-	return Options{Store: s, Location: time.UTC, Now: fixedNow}
+	return Options{Store: s, Location: time.UTC, Now: fixedNow, Source: "test.db"}
 }
 
 // send hands msg to Update and runs the commands that follow, the way the

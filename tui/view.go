@@ -29,7 +29,12 @@ func (m *Model) View() string {
 	} else {
 		helpView = m.help.View(listHelp{m.keys})
 	}
-	return strings.Join([]string{m.titleBar(), body, m.statusLine(), helpView}, "\n")
+	// help's short view overflows when not even its ellipsis fits
+	helpLines := strings.Split(helpView, "\n")
+	for i, l := range helpLines {
+		helpLines[i] = ansi.Truncate(l, m.width, "")
+	}
+	return strings.Join([]string{m.titleBar(), body, m.statusLine(), strings.Join(helpLines, "\n")}, "\n")
 }
 
 // fit truncates s to w cells and pads it to exactly w.
@@ -56,7 +61,7 @@ func (m *Model) titleBar() string {
 	st := m.styles
 	parts := []string{st.Title.Render("hooktap")}
 	if m.opts.Bus == nil {
-		parts = append(parts, st.Dim.Render("history"), m.opts.Store.Path())
+		parts = append(parts, st.Dim.Render("history"), orDefault(m.opts.Source, m.opts.Store.Path()))
 	} else {
 		parts = append(parts, m.connText())
 		if m.conn.URL != "" {
@@ -90,15 +95,21 @@ func (m *Model) connText() string {
 type columns struct{ action, entity, path int }
 
 func layoutFor(width int) columns {
-	c := columns{entity: 8}
-	if width >= 120 {
-		c.entity = 36
+	// marker 2, time 8, status 3, method 6, duration 9, attempts 3,
+	// signature 1 and the gaps take 45 cells; the rest goes to the action,
+	// the entity id and, when wide, the path.
+	avail := width - 45
+	var c columns
+	c.action = min(max(avail-8, 6), 28)
+	c.entity = min(max(avail-c.action, 8), 36)
+	rest := avail - c.action - c.entity
+	if rest > 0 {
+		grow := min(rest, 12)
+		c.action += grow
+		rest -= grow
 	}
-	// marker 2, time 8, status 3, method 6, duration 9, attempts 3, sig 1 and gaps
-	rest := width - 53 - c.entity + 8
-	c.action = min(max(rest, 6), 40)
-	if p := rest - c.action - 2; p >= 8 {
-		c.path = p
+	if rest-2 >= 8 {
+		c.path = rest - 2
 	}
 	return c
 }
@@ -164,6 +175,9 @@ func (m *Model) row(d *inspector.Delivery, cols columns, selected bool) string {
 	path := d.Path
 	if path == "" {
 		path = "/"
+	}
+	if d.Query != "" {
+		path += "?" + d.Query
 	}
 	if selected {
 		line := fmt.Sprintf("▸ %-8s  %-3s  %-6s %s  %s  %9s  %3d  %s", when, statusText(d), fit(d.Method, 6),

@@ -1,0 +1,74 @@
+package tui
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/exp/golden"
+	"github.com/charmbracelet/x/exp/teatest"
+)
+
+// TestGolden runs the UI as a program at fixed sizes over a seeded store
+// and compares the screens with testdata/TestGolden/*.golden (refresh
+// them with go test ./tui -run TestGolden -update).
+func TestGolden(t *testing.T) {
+	s := openStore(t)
+	seed(t, s, 0, 40, "http://127.0.0.1:3000/webhooks/billing?src=test")
+	cases := []struct {
+		name          string
+		width, height int
+		keys          []tea.Msg
+		wait          string
+	}{
+		{"list_80x24", 80, 24, nil, "09:30:39"},
+		{"list_100x30", 100, 30, []tea.Msg{keyMsg("j"), keyMsg("j")}, "▸ 09:30:37"},
+		{"list_200x50", 200, 50, nil, "09:30:39"},
+		{"help_100x30", 100, 30, []tea.Msg{keyMsg("?")}, "page down"},
+		{"filter_100x30", 100, 30, []tea.Msg{keyMsg("/"), keyMsg("s"), keyMsg("t"), keyMsg("a"), keyMsg("t"), keyMsg("u"),
+			keyMsg("s"), keyMsg(":"), keyMsg("4"), keyMsg("x"), keyMsg("x")}, "▸ 09:30:37"},
+		{"detail_request_100x30", 100, 30, []tea.Msg{keyMsg("j"), keyMsg("enter")}, "Headers"},
+		{"detail_response_100x30", 100, 30, []tea.Msg{keyMsg("j"), keyMsg("j"), keyMsg("j"), keyMsg("j"), keyMsg("enter"), keyMsg("tab")}, "received"},
+		{"detail_attempts_80x24", 80, 24, []tea.Msg{keyMsg("enter"), keyMsg("tab"), keyMsg("tab")}, "KIND"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newModel(context.Background(), testOptions(s))
+			defer m.Close()
+			tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(tc.width, tc.height))
+			waitFor := func(texts ...string) {
+				teatest.WaitFor(t, tm.Output(), func(b []byte) bool {
+					for _, s := range texts {
+						if !bytes.Contains(b, []byte(s)) {
+							return false
+						}
+					}
+					return true
+				}, teatest.WithDuration(5*time.Second), teatest.WithCheckInterval(10*time.Millisecond))
+			}
+			waitFor("40 deliveries", "09:30:39")
+			for _, k := range tc.keys {
+				tm.Send(k)
+			}
+			if len(tc.keys) > 0 {
+				waitFor(tc.wait)
+			}
+			if err := tm.Quit(); err != nil {
+				t.Fatal(err)
+			}
+			view := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).View()
+			if n := strings.Count(view, "\n") + 1; n != tc.height {
+				t.Errorf("view is %d lines, want %d", n, tc.height)
+			}
+			for i, line := range strings.Split(view, "\n") {
+				if w := len([]rune(line)); w > tc.width {
+					t.Errorf("line %d is %d cells wide, more than %d: %q", i+1, w, tc.width, line)
+				}
+			}
+			golden.RequireEqual(t, []byte(view))
+		})
+	}
+}
