@@ -162,4 +162,3 @@ func (c *adminClient) do(ctx context.Context, method, path, body string, want in
 	}
 	return nil
 }
-
