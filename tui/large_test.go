@@ -25,7 +25,7 @@ func TestLargeStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("first page of %d rows rendered in %s", n, time.Since(start))
-	if !strings.Contains(screen, "▸ Mar 15") || !strings.Contains(screen, "100,000 deliveries") {
+	if !strings.Contains(screen, "▸ Mar 15") || strings.Count(screen, "payable.created") != 26 {
 		t.Fatalf("first page:\n%s", screen)
 	}
 	start = time.Now()

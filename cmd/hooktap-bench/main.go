@@ -25,6 +25,7 @@ type section struct {
 var sections = []section{
 	{"relay", benchRelayScale},
 	{"store", benchStore},
+	{"tui", benchTUI},
 }
 
 // config is what the flags set.
