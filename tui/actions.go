@@ -1,7 +1,9 @@
 package tui
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -13,6 +15,7 @@ import (
 	"github.com/aymanbagabas/go-osc52/v2"
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/hooktap/hooktap/inspector"
 )
@@ -111,7 +114,12 @@ func editBody(d *inspector.Delivery, editor string) tea.Cmd {
 	if err != nil {
 		return func() tea.Msg { return editMsg{id: d.ID, err: fmt.Errorf("edit: %w", err)} }
 	}
-	_, err = f.Write(d.Body)
+	body := d.Body
+	var pretty bytes.Buffer
+	if json.Indent(&pretty, body, "", "  ") == nil {
+		body = pretty.Bytes() // easier to edit; the resend re-signs it anyway
+	}
+	_, err = f.Write(body)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -178,7 +186,7 @@ func (m *Model) onAction(msg actionMsg) tea.Cmd {
 func (m *Model) onCopied(msg copiedMsg) tea.Cmd {
 	m.say(msg.text, msg.err)
 	if msg.curl != "" {
-		m.text.SetContent(msg.curl)
+		m.text.SetContent(ansi.Hardwrap(msg.curl, max(m.width, 10), true))
 		m.text.GotoTop()
 		m.screen = screenText
 	}

@@ -141,11 +141,11 @@ func (m *Model) requestPane(d *inspector.Delivery) string {
 	if d.Query != "" {
 		target += "?" + d.Query
 	}
-	proto := d.Proto
-	if proto == "" {
-		proto = "HTTP/1.1"
+	line := st.Label.Render(d.Method) + " " + target
+	if strings.HasPrefix(d.Proto, "HTTP/") {
+		line += " " + st.Dim.Render(d.Proto)
 	}
-	fmt.Fprintf(&b, "%s %s %s\n\n", st.Label.Render(d.Method), target, st.Dim.Render(proto))
+	b.WriteString(line + "\n\n")
 	field := func(name, value string) {
 		if value != "" {
 			fmt.Fprintf(&b, "%s %s\n", st.Dim.Render(fmt.Sprintf("%-10s", name)), value)

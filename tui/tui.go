@@ -27,6 +27,7 @@ type Options struct {
 	Secret string            // signing secret for resends when Sender is nil
 
 	Source    string         // what the title names when browsing history; the store's path when empty
+	WebURL    string         // the web inspector beside the UI, shown in the title
 	Editor    string         // command for editing a body ("vi" when empty)
 	Clipboard io.Writer      // where OSC 52 clipboard sequences go; Run uses its output
 	Tmux      bool           // wrap OSC 52 for tmux
@@ -446,7 +447,7 @@ func (m *Model) onKey(msg tea.KeyMsg) tea.Cmd {
 		m.say("follow off", nil)
 		return nil
 	case key.Matches(msg, k.Filter):
-		m.filtering = true
+		m.filtering, m.message = true, ""
 		return nil
 	case key.Matches(msg, k.Back):
 		if m.applied != "" || m.filter != "" {

@@ -70,6 +70,9 @@ func (m *Model) titleBar() string {
 		if m.conn.Target != "" {
 			parts = append(parts, "→ "+m.conn.Target)
 		}
+		if m.opts.WebURL != "" {
+			parts = append(parts, st.Dim.Render("web "+m.opts.WebURL))
+		}
 	}
 	return fit(strings.Join(parts, "  "), m.width)
 }

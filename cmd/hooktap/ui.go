@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log"
+	"net"
 	"os"
 	"path/filepath"
 
@@ -83,7 +84,11 @@ func runTUI(ctx context.Context, e *env, r *agentRun) error {
 		}
 		agentDone <- err
 	}()
-	err := tui.Run(uiCtx, tuiOptions(e, r.store, r.bus, r.sender), e.stdin, e.stdout)
+	opts := tuiOptions(e, r.store, r.bus, r.sender)
+	if !r.flags.noWeb {
+		opts.WebURL = browseURL(r.flags.web)
+	}
+	err := tui.Run(uiCtx, opts, e.stdin, e.stdout)
 	cancel()
 	if aerr := <-agentDone; aerr != nil {
 		return aerr
@@ -92,6 +97,18 @@ func runTUI(ctx context.Context, e *env, r *agentRun) error {
 		err = nil
 	}
 	return err
+}
+
+// browseURL is the address to open for a listen address.
+func browseURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 func tuiOptions(e *env, store *inspector.Store, bus *inspector.Bus, sender *inspector.Sender) tui.Options {

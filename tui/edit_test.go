@@ -1,0 +1,55 @@
+package tui
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/charmbracelet/x/exp/teatest"
+)
+
+// TestEditAndResend runs the real program: e opens the body in $EDITOR (a
+// script here), and what it saves is resent, re-signed, to the app.
+func TestEditAndResend(t *testing.T) {
+	s := openStore(t)
+	srv, got := app(t)
+	seed(t, s, 0, 1, srv.URL+"/webhooks")
+	editor := filepath.Join(t.TempDir(), "editor.sh")
+	script := "#!/bin/sh\ngrep -q '^  \"object_type\": \"payable\",$' \"$1\" || exit 3\nprintf '{\"edited\":true}' > \"$1\"\n"
+	if err := os.WriteFile(editor, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	opts := testOptions(s)
+	opts.Secret, opts.Editor = "whsec_test", editor
+	m := newModel(context.Background(), opts)
+	defer m.Close()
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(100, 30))
+	wait := func(text string) {
+		teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte(text)) },
+			teatest.WithDuration(5*time.Second), teatest.WithCheckInterval(10*time.Millisecond))
+	}
+	wait("1 deliveries")
+	tm.Send(keyMsg("e"))
+	r := <-got
+	body, _ := io.ReadAll(r.Body)
+	if string(body) != `{"edited":true}` || !strings.HasPrefix(r.Header.Get("Monite-Signature"), "t=") {
+		t.Fatalf("app got %s with signature %q", body, r.Header.Get("Monite-Signature"))
+	}
+	wait("resend (edited): 202 in")
+	if err := tm.Quit(); err != nil {
+		t.Fatal(err)
+	}
+	tm.WaitFinished(t, teatest.WithFinalTimeout(5*time.Second))
+	d, err := s.Get(context.Background(), "dlv_000000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(d.History); n != 2 || d.History[1].Kind != "resend" || string(d.History[1].RequestBody) != `{"edited":true}` {
+		t.Fatalf("attempts: %d, last %+v", n, d.History[n-1])
+	}
+}
