@@ -32,7 +32,7 @@ type app struct {
 	hits chan seen
 }
 
-func newApp(t *testing.T, handler http.HandlerFunc) *app {
+func newApp(t testing.TB, handler http.HandlerFunc) *app {
 	a := &app{hits: make(chan seen, 1024)}
 	a.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
@@ -62,7 +62,7 @@ type tunnel struct {
 
 // startTunnel runs a relay and an agent forwarding to target with the given
 // forward timeout, and waits until the agent is connected.
-func startTunnel(t *testing.T, target string, timeout time.Duration) *tunnel {
+func startTunnel(t testing.TB, target string, timeout time.Duration) *tunnel {
 	t.Helper()
 	srv, err := relay.New(t.Context(), relay.Config{DataDir: t.TempDir()})
 	if err != nil {

@@ -63,7 +63,7 @@ func (s *Server) ingress(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusServiceUnavailable, "the relay could not store the delivery; retry later")
 		return
 	}
-	connected, live := s.publish(d, action)
+	connected, matched, live := s.publish(d, action)
 	if live == 0 {
 		if connected == 0 && s.cfg.OfflineStatus == http.StatusServiceUnavailable {
 			// The sender will retry; its retry is the copy that counts.
@@ -73,7 +73,10 @@ func (s *Server) ingress(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		msg := "no agent is connected to channel " + name + "; kept for the next one that connects"
-		if connected > 0 {
+		switch {
+		case connected > 0 && matched == 0:
+			msg = "no agent on channel " + name + " subscribes to this event; kept for those that do"
+		case connected > 0:
 			msg = "the agents on channel " + name + " are busy; kept and delivered in order"
 		}
 		queued(w, d, http.StatusAccepted, msg)

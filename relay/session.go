@@ -41,10 +41,25 @@ type session struct {
 
 	window chan struct{} // one token per delivery sent and not yet acked
 
+	resumeTo int64 // channel head when the session opened: what it may have seen
+
 	mu       sync.Mutex
-	sentSeq  int64 // last seq sent or skipped, in channel order
+	sentSeq  int64            // last seq sent or skipped, in channel order
 	inflight map[int64]string // seq -> delivery id
-	cursor   int64 // everything up to here is acked or skipped
+	cursor   int64            // everything up to here is acked or skipped
+}
+
+// liveQueue bounds the deliveries queued in memory per session; beyond it
+// the session reads from the buffer.
+const liveQueue = 32
+
+// onFreshStack runs f on a short-lived goroutine and waits for it. Database
+// calls grow a goroutine's stack a lot; doing them here keeps the stacks of
+// the thousands of idle sessions small.
+func onFreshStack(f func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	return <-done
 }
 
 // MatchEvents reports whether an action matches any of the glob patterns
@@ -72,39 +87,44 @@ func ValidatePatterns(patterns []string) error {
 	return nil
 }
 
-// publish offers d to every session of its channel. It returns how many
-// sessions are connected and how many took d live (matching it, and not
-// behind).
-func (s *Server) publish(d *wire.Delivery, action string) (connected, live int) {
+// publish offers d to every session of its channel. It reports how many
+// sessions are connected, how many subscribe to d's event, and how many took
+// it live (subscribed, and not behind).
+func (s *Server) publish(d *wire.Delivery, action string) (connected, matched, live int) {
 	it := item{d, action}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ch := s.channels[d.Channel]
 	if ch == nil {
-		return 0, 0
+		return 0, 0, 0
 	}
 	for ss := range ch.sessions {
 		connected++
-		if ss.offer(it) {
+		m, l := ss.offer(it)
+		if m {
+			matched++
+		}
+		if l {
 			live++
 		}
 	}
-	return connected, live
+	return connected, matched, live
 }
 
-// offer queues it without blocking. It reports whether the session will
-// send it now; a full queue makes the session catch up from the buffer.
-func (ss *session) offer(it item) bool {
-	match := MatchEvents(ss.events, it.action)
+// offer queues it without blocking. It reports whether the session
+// subscribes to it and whether it will send it now; a full queue makes the
+// session catch up from the buffer instead.
+func (ss *session) offer(it item) (match, live bool) {
+	match = MatchEvents(ss.events, it.action)
 	select {
 	case ss.live <- it:
-		return match
+		return match, match
 	default:
 		select {
 		case ss.kick <- struct{}{}:
 		default:
 		}
-		return false
+		return match, false
 	}
 }
 
@@ -113,8 +133,24 @@ func (s *Server) serveAgent(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader has answered
 	}
+	// The session runs on a goroutine of its own so that this handler
+	// returns: net/http keeps a 4 KiB reader and writer per connection for
+	// as long as its handler runs, which idle agents do not need.
+	p := peer{base: s.baseURL(r), remote: r.RemoteAddr}
 	s.sessions.Add(1)
-	defer s.sessions.Done()
+	go func() {
+		defer s.sessions.Done()
+		s.runAgent(ws, p)
+	}()
+}
+
+// peer is what a session keeps of the request that opened it.
+type peer struct {
+	base   string // the relay's URL as the agent reached it
+	remote string
+}
+
+func (s *Server) runAgent(ws *websocket.Conn, p peer) {
 	conn := wire.NewConn(ws)
 	ctx, cancel := context.WithCancel(s.ctx)
 	defer cancel()
@@ -126,7 +162,7 @@ func (s *Server) serveAgent(w http.ResponseWriter, r *http.Request) {
 	defer helloTimer.Stop()
 
 	var ss *session
-	err = conn.Run(ctx, func(m wire.Message) error {
+	err := conn.Run(ctx, func(m wire.Message) error {
 		switch m := m.(type) {
 		case *wire.Hello:
 			if ss != nil {
@@ -134,7 +170,7 @@ func (s *Server) serveAgent(w http.ResponseWriter, r *http.Request) {
 			}
 			helloTimer.Stop()
 			var err error
-			if ss, err = s.open(ctx, conn, m, r); err != nil {
+			if ss, err = s.open(ctx, conn, m, p); err != nil {
 				return err
 			}
 		case *wire.Ack:
@@ -154,7 +190,7 @@ func (s *Server) serveAgent(w http.ResponseWriter, r *http.Request) {
 	}
 	var ce *websocket.CloseError
 	if err != nil && !errors.Is(err, wire.ErrClosed) && !errors.As(err, &ce) {
-		s.log.Debug("agent connection ended", "remote", r.RemoteAddr, "err", err)
+		s.log.Debug("agent connection ended", "remote", p.remote, "err", err)
 	}
 }
 
@@ -166,7 +202,7 @@ func (s *Server) refuse(ctx context.Context, conn *wire.Conn, code, msg string) 
 }
 
 // open starts a session for a hello.
-func (s *Server) open(ctx context.Context, conn *wire.Conn, h *wire.Hello, r *http.Request) (*session, error) {
+func (s *Server) open(ctx context.Context, conn *wire.Conn, h *wire.Hello, p peer) (*session, error) {
 	if !ValidChannel(h.Channel) {
 		return nil, s.refuse(ctx, conn, wire.CodeBadRequest, "bad channel name "+h.Channel)
 	}
@@ -179,7 +215,15 @@ func (s *Server) open(ctx context.Context, conn *wire.Conn, h *wire.Hello, r *ht
 	if err := s.authorize(ctx, conn, h); err != nil { // team mode: channel and token (auth.go)
 		return nil, err
 	}
-	start, err := s.buf.StartFor(ctx, h.Channel, h.AgentID)
+	var start, head int64
+	err := onFreshStack(func() error {
+		var err error
+		if start, err = s.buf.StartFor(ctx, h.Channel, h.AgentID); err != nil {
+			return err
+		}
+		head, err = s.buf.Head(ctx, h.Channel)
+		return err
+	})
 	if err != nil {
 		return nil, s.refuse(ctx, conn, wire.CodeBadRequest, "relay storage error")
 	}
@@ -189,25 +233,30 @@ func (s *Server) open(ctx context.Context, conn *wire.Conn, h *wire.Hello, r *ht
 		channel:  h.Channel,
 		agentID:  h.AgentID,
 		events:   h.Events,
-		live:     make(chan item, s.cfg.Window),
+		live:     make(chan item, min(s.cfg.Window, liveQueue)),
 		kick:     make(chan struct{}, 1),
 		window:   make(chan struct{}, s.cfg.Window),
 		sentSeq:  start,
 		cursor:   start,
+		resumeTo: head,
 		inflight: map[int64]string{},
 	}
 	welcome := &wire.Welcome{
 		Channel: h.Channel,
-		URL:     s.baseURL(r) + "/h/" + h.Channel,
+		URL:     p.base + "/h/" + h.Channel,
 		AgentID: h.AgentID,
 		Relay:   "hooktap " + s.cfg.Version,
 	}
+	// Registered before the welcome, so that nothing posted after the agent
+	// hears it is missed; the welcome still goes out before any delivery,
+	// because deliveries are sent by run, started after it is queued.
+	s.register(ss)
 	if err := conn.Send(ctx, welcome); err != nil {
+		s.unregister(ss)
 		return nil, err
 	}
-	s.register(ss)
 	go ss.run(ctx)
-	s.log.Info("agent connected", "channel", h.Channel, "agent", h.AgentID, "remote", r.RemoteAddr, "resume_after", start)
+	s.log.Info("agent connected", "channel", h.Channel, "agent", h.AgentID, "remote", p.remote, "resume_after", start)
 	return ss, nil
 }
 
@@ -269,7 +318,7 @@ func (s *Server) Agents() map[string]int {
 // ends.
 func (ss *session) run(ctx context.Context) {
 	done := ss.conn.Done()
-	if !ss.catchUp(ctx) {
+	if ss.sent() < ss.resumeTo && !ss.catchUp(ctx) {
 		return
 	}
 	for {
@@ -315,7 +364,12 @@ func (ss *session) sent() int64 {
 func (ss *session) catchUp(ctx context.Context) bool {
 	const page = 128
 	for {
-		ds, err := ss.srv.buf.After(ctx, ss.channel, ss.sent(), page)
+		var ds []*wire.Delivery
+		err := onFreshStack(func() error {
+			var err error
+			ds, err = ss.srv.buf.After(ctx, ss.channel, ss.sent(), page)
+			return err
+		})
 		if err != nil {
 			if ctx.Err() == nil {
 				ss.srv.log.Error("read buffer", "channel", ss.channel, "err", err)
@@ -324,8 +378,10 @@ func (ss *session) catchUp(ctx context.Context) bool {
 			return false
 		}
 		for _, d := range ds {
-			d.Resumed = true
-			if !ss.send(ctx, d, payload.Parse(d.Header, d.Body).Action, true) {
+			// Only what existed when the agent connected may have reached
+			// it before; later deliveries are new to it.
+			d.Resumed = d.Seq <= ss.resumeTo
+			if !ss.send(ctx, d, payload.Parse(d.Header, d.Body).Action, d.Resumed) {
 				return false
 			}
 		}

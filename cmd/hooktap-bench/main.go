@@ -23,6 +23,7 @@ type section struct {
 }
 
 var sections = []section{
+	{"tunnel", benchTunnel},
 	{"relay", benchRelayScale},
 	{"store", benchStore},
 	{"tui", benchTUI},

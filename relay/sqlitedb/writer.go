@@ -31,8 +31,8 @@ func (t *Tx) QueryRow(query string, args ...any) *sql.Row {
 	return t.tx.QueryRow(query, args...)
 }
 
-// Op is one unit of writing. Ops are batched into one transaction; each runs
-// inside its own savepoint so that one failing op does not undo the others.
+// Op is one unit of writing. Ops are batched into one transaction; an op
+// must be safe to run again (it is, when its batch failed).
 type Op func(*Tx) error
 
 type request struct {
@@ -54,9 +54,11 @@ type Writer struct {
 	stmts  map[string]*sql.Stmt // nil value: seen, not prepared yet
 	wanted []string
 
-	closing chan struct{}
-	closed  chan struct{}
-	once    sync.Once
+	state    sync.RWMutex // held for reading while submitting
+	closed   bool         // guarded by state
+	closing  chan struct{}
+	loopDone chan struct{}
+	once     sync.Once
 }
 
 // NewWriter starts the writer goroutine over db, which must allow exactly
@@ -71,7 +73,7 @@ func NewWriter(db *sql.DB, maxBatch int) *Writer {
 		maxBatch: maxBatch,
 		stmts:    map[string]*sql.Stmt{},
 		closing:  make(chan struct{}),
-		closed:   make(chan struct{}),
+		loopDone: make(chan struct{}),
 	}
 	go w.loop()
 	return w
@@ -107,11 +109,13 @@ func (w *Writer) prepare() {
 // transaction holding it has committed (nil) or failed.
 func (w *Writer) Go(op Op) <-chan error {
 	done := make(chan error, 1)
-	select {
-	case w.reqs <- request{op, done}:
-	case <-w.closing:
+	w.state.RLock()
+	defer w.state.RUnlock()
+	if w.closed {
 		done <- ErrWriterClosed
+		return done
 	}
+	w.reqs <- request{op, done} // the loop drains reqs until Close holds state
 	return done
 }
 
@@ -127,8 +131,13 @@ func (w *Writer) Do(ctx context.Context, op Op) error {
 
 // Close commits what was submitted before it and stops the writer.
 func (w *Writer) Close() {
-	w.once.Do(func() { close(w.closing) })
-	<-w.closed
+	w.once.Do(func() {
+		w.state.Lock() // waits for submissions in progress
+		w.closed = true
+		close(w.closing)
+		w.state.Unlock()
+	})
+	<-w.loopDone
 	w.mu.Lock()
 	for _, st := range w.stmts {
 		if st != nil {
@@ -139,7 +148,7 @@ func (w *Writer) Close() {
 }
 
 func (w *Writer) loop() {
-	defer close(w.closed)
+	defer close(w.loopDone)
 	batch := make([]request, 0, w.maxBatch)
 	for {
 		batch = batch[:0]
@@ -180,46 +189,40 @@ func (w *Writer) loop() {
 }
 
 func (w *Writer) commit(batch []request) {
-	results := make([]error, len(batch))
-	err := func() error {
-		tx, err := w.db.Begin()
-		if err != nil {
-			return err
-		}
-		t := &Tx{tx: tx, w: w}
-		single := len(batch) == 1
-		for i, r := range batch {
-			if single {
-				results[i] = r.op(t)
-				if results[i] != nil {
-					tx.Rollback()
-					return nil
-				}
-				continue
+	// The whole batch in one transaction. Ops rarely fail; when one does,
+	// the batch is rolled back and every op runs again in a transaction of
+	// its own, so that one failure does not undo the others.
+	if len(batch) > 1 {
+		if err := w.runTx(batch); err == nil {
+			for _, r := range batch {
+				r.done <- nil
 			}
-			if _, err := tx.Exec("SAVEPOINT op"); err != nil {
-				tx.Rollback()
-				return err
-			}
-			if results[i] = r.op(t); results[i] != nil {
-				if _, err := tx.Exec("ROLLBACK TO op"); err != nil {
-					tx.Rollback()
-					return err
-				}
-			}
-			if _, err := tx.Exec("RELEASE op"); err != nil {
-				tx.Rollback()
-				return err
-			}
-		}
-		return tx.Commit()
-	}()
-	for i, r := range batch {
-		if err != nil {
-			r.done <- fmt.Errorf("commit: %w", err)
-		} else {
-			r.done <- results[i]
+			w.prepare()
+			return
 		}
 	}
+	for _, r := range batch {
+		r.done <- w.runTx([]request{r})
+	}
 	w.prepare()
+}
+
+// runTx runs ops in one transaction and commits it; the first error rolls
+// it back and is returned.
+func (w *Writer) runTx(ops []request) error {
+	tx, err := w.db.Begin()
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	t := &Tx{tx: tx, w: w}
+	for _, r := range ops {
+		if err := r.op(t); err != nil {
+			tx.Rollback()
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
 }

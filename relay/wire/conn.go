@@ -16,7 +16,7 @@ const (
 	PongWait     = 60 * time.Second
 	PingPeriod   = PongWait * 9 / 10
 	MaxFrameSize = 8 << 20 // a 5 MiB body base64-encoded, plus headers
-	sendQueueLen = 64
+	sendQueueLen = 16
 )
 
 // ErrClosed is returned by Send once the connection is closed.
