@@ -261,6 +261,19 @@ func (a *Agent) session(ctx context.Context) (welcomed bool, err error) {
 		conn.Close(websocket.CloseGoingAway, "agent shutting down")
 	}()
 
+	go func() { // keep-alive: the relay's reads time out without pings
+		t := time.NewTicker(wire.PingPeriod)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				conn.Ping()
+			case <-conn.Done():
+				return
+			}
+		}
+	}()
+
 	var refused error
 	err = conn.Run(live, func(m wire.Message) error {
 		switch m := m.(type) {

@@ -56,7 +56,12 @@ func (b *Buffer) head(ctx context.Context, channel string) (int64, error) {
 		return h, nil
 	}
 	var h int64
-	err := b.db.R.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM deliveries WHERE channel = ?`, channel).Scan(&h)
+	// Cursors count too: after pruning has emptied a channel, seqs must
+	// still grow past what agents have acknowledged, or they would skip
+	// new deliveries.
+	err := b.db.R.QueryRowContext(ctx, `SELECT MAX(
+		(SELECT COALESCE(MAX(seq), 0) FROM deliveries WHERE channel = ?1),
+		(SELECT COALESCE(MAX(seq), 0) FROM cursors WHERE channel = ?1))`, channel).Scan(&h)
 	if err != nil {
 		return 0, fmt.Errorf("read channel head: %w", err)
 	}
@@ -137,9 +142,9 @@ func (b *Buffer) After(ctx context.Context, channel string, after int64, limit i
 }
 
 // StartFor returns the seq after which a session of agentID should resume:
-// its own cursor when the relay has seen it before; otherwise just before the
-// oldest delivery that no agent has acked, so that what arrived while nobody
-// listened reaches the first agent that comes.
+// its own cursor when the relay has seen it before; otherwise after the
+// furthest any agent of the channel has acknowledged, so that what arrived
+// while nobody listened reaches the first agent that comes.
 func (b *Buffer) StartFor(ctx context.Context, channel, agentID string) (int64, error) {
 	var seq int64
 	err := b.db.R.QueryRowContext(ctx, `SELECT seq FROM cursors WHERE channel = ? AND agent_id = ?`, channel, agentID).Scan(&seq)
@@ -149,41 +154,34 @@ func (b *Buffer) StartFor(ctx context.Context, channel, agentID string) (int64, 
 	if err != sql.ErrNoRows {
 		return 0, fmt.Errorf("read cursor: %w", err)
 	}
-	var first sql.NullInt64
-	if err := b.db.R.QueryRowContext(ctx, `SELECT MIN(seq) FROM deliveries WHERE channel = ? AND acked = 0`, channel).Scan(&first); err != nil {
-		return 0, fmt.Errorf("read buffer: %w", err)
+	var furthest sql.NullInt64
+	if err := b.db.R.QueryRowContext(ctx, `SELECT MAX(seq) FROM cursors WHERE channel = ?`, channel).Scan(&furthest); err != nil {
+		return 0, fmt.Errorf("read cursors: %w", err)
 	}
-	if first.Valid {
-		return first.Int64 - 1, nil
-	}
-	return b.Head(ctx, channel)
+	return furthest.Int64, nil
 }
 
-// Acked records that agentID acked seq and has everything up to cursor. It
-// does not wait for the commit: a lost cursor update only means a redelivery,
-// which agents recognise by id.
-func (b *Buffer) Acked(channel, agentID string, seq, cursor int64) {
+// Cursor is how far one agent has acknowledged a channel.
+type Cursor struct {
+	Channel, AgentID string
+	Seq              int64
+}
+
+// SetCursors saves agents' positions; the channel reports the commit.
+// Callers need not wait: a lost update only means a redelivery, which agents
+// recognise by id.
+func (b *Buffer) SetCursors(cs []Cursor) <-chan error {
 	now := time.Now().UnixMicro()
-	b.w.Go(func(tx *sqlitedb.Tx) error {
-		if _, err := tx.Exec(`UPDATE deliveries SET acked = 1 WHERE channel = ? AND seq = ? AND acked = 0`, channel, seq); err != nil {
-			return err
+	return b.w.Go(func(tx *sqlitedb.Tx) error {
+		for _, c := range cs {
+			_, err := tx.Exec(`INSERT INTO cursors(channel, agent_id, seq, updated_at) VALUES (?, ?, ?, ?)
+				ON CONFLICT(channel, agent_id) DO UPDATE SET seq = MAX(seq, excluded.seq), updated_at = excluded.updated_at`,
+				c.Channel, c.AgentID, c.Seq, now)
+			if err != nil {
+				return err
+			}
 		}
-		_, err := tx.Exec(`INSERT INTO cursors(channel, agent_id, seq, updated_at) VALUES (?, ?, ?, ?)
-			ON CONFLICT(channel, agent_id) DO UPDATE SET seq = MAX(seq, excluded.seq), updated_at = excluded.updated_at`,
-			channel, agentID, cursor, now)
-		return err
-	})
-}
-
-// SetCursor records an agent's position without an ack (deliveries its
-// filter skipped).
-func (b *Buffer) SetCursor(channel, agentID string, cursor int64) {
-	now := time.Now().UnixMicro()
-	b.w.Go(func(tx *sqlitedb.Tx) error {
-		_, err := tx.Exec(`INSERT INTO cursors(channel, agent_id, seq, updated_at) VALUES (?, ?, ?, ?)
-			ON CONFLICT(channel, agent_id) DO UPDATE SET seq = MAX(seq, excluded.seq), updated_at = excluded.updated_at`,
-			channel, agentID, cursor, now)
-		return err
+		return nil
 	})
 }
 

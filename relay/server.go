@@ -63,6 +63,9 @@ type Server struct {
 	channels map[string]*channel
 	pending  map[string]chan *wire.Ack
 
+	dirtyMu sync.Mutex
+	dirty   map[*session]struct{} // sessions whose cursor moved
+
 	upgrader websocket.Upgrader
 	ctx      context.Context // sessions live under it
 	cancel   context.CancelFunc
@@ -113,6 +116,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		buf:      buf,
 		channels: map[string]*channel{},
 		pending:  map[string]chan *wire.Ack{},
+		dirty:    map[*session]struct{}{},
 		ctx:      sctx,
 		cancel:   cancel,
 		upgrader: websocket.Upgrader{
@@ -130,6 +134,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	go s.pruneLoop()
+	go s.cursorLoop()
+	go s.pingLoop()
 	return s, nil
 }
 
@@ -188,6 +194,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 func (s *Server) Close() error {
 	s.cancel()
 	s.sessions.Wait()
+	s.flushCursors()
 	return s.buf.Close()
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"path"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -42,6 +43,11 @@ type session struct {
 	window chan struct{} // one token per delivery sent and not yet acked
 
 	resumeTo int64 // channel head when the session opened: what it may have seen
+
+	// ctx is the connection's: the session's pump, started and stopped as
+	// deliveries come and go, runs under it.
+	ctx     context.Context
+	pumping atomic.Bool
 
 	mu       sync.Mutex
 	sentSeq  int64            // last seq sent or skipped, in channel order
@@ -116,6 +122,7 @@ func (s *Server) publish(d *wire.Delivery, action string) (connected, matched, l
 // session catch up from the buffer instead.
 func (ss *session) offer(it item) (match, live bool) {
 	match = MatchEvents(ss.events, it.action)
+	defer ss.wake()
 	select {
 	case ss.live <- it:
 		return match, match
@@ -239,6 +246,7 @@ func (s *Server) open(ctx context.Context, conn *wire.Conn, h *wire.Hello, p pee
 		sentSeq:  start,
 		cursor:   start,
 		resumeTo: head,
+		ctx:      ctx,
 		inflight: map[int64]string{},
 	}
 	welcome := &wire.Welcome{
@@ -255,7 +263,10 @@ func (s *Server) open(ctx context.Context, conn *wire.Conn, h *wire.Hello, p pee
 		s.unregister(ss)
 		return nil, err
 	}
-	go ss.run(ctx)
+	if start < head {
+		ss.kick <- struct{}{} // it missed something: catch up first
+		ss.wake()
+	}
 	s.log.Info("agent connected", "channel", h.Channel, "agent", h.AgentID, "remote", p.remote, "resume_after", start)
 	return ss, nil
 }
@@ -300,6 +311,17 @@ func (s *Server) unregister(ss *session) {
 		}
 		ss.mu.Unlock()
 	}
+	// Save where it stopped now, so that a quick reconnect resumes there.
+	s.dirtyMu.Lock()
+	delete(s.dirty, ss)
+	s.dirtyMu.Unlock()
+	ss.mu.Lock()
+	c := Cursor{Channel: ss.channel, AgentID: ss.agentID, Seq: ss.cursor}
+	ss.mu.Unlock()
+	select {
+	case <-s.buf.SetCursors([]Cursor{c}):
+	case <-time.After(5 * time.Second):
+	}
 	s.log.Info("agent disconnected", "channel", ss.channel, "agent", ss.agentID)
 }
 
@@ -314,13 +336,36 @@ func (s *Server) Agents() map[string]int {
 	return out
 }
 
-// run sends deliveries to the agent in channel order until the connection
-// ends.
-func (ss *session) run(ctx context.Context) {
-	done := ss.conn.Done()
-	if ss.sent() < ss.resumeTo && !ss.catchUp(ctx) {
-		return
+// wake makes sure a pump is working through the session's queue. Idle
+// sessions have no goroutine of their own besides the reader: with
+// thousands of agents connected, that is most of the relay's memory.
+func (ss *session) wake() {
+	if ss.pumping.CompareAndSwap(false, true) {
+		go ss.pump()
 	}
+}
+
+// pump sends queued deliveries to the agent, in channel order, until the
+// queue is empty or the connection ends.
+func (ss *session) pump() {
+	for {
+		if !ss.drain() {
+			return // the session is over; pumping stays set
+		}
+		ss.pumping.Store(false)
+		// Something may have been queued after drain looked.
+		if len(ss.live) == 0 && len(ss.kick) == 0 {
+			return
+		}
+		if !ss.pumping.CompareAndSwap(false, true) {
+			return // another pump took over
+		}
+	}
+}
+
+// drain handles what is queued. It reports false when the session is over.
+func (ss *session) drain() bool {
+	ctx := ss.ctx
 	for {
 		select {
 		case it := <-ss.live:
@@ -329,26 +374,28 @@ func (ss *session) run(ctx context.Context) {
 				continue // already sent from the buffer
 			}
 			if seq > ss.sent()+1 {
-				// A gap: something was published out of order or dropped.
-				// Everything up to seq is committed, so the buffer has it.
+				// A gap: something was dropped from the queue. Everything
+				// up to seq is committed, so the buffer has it.
 				if !ss.catchUp(ctx) {
-					return
+					return false
 				}
 				if seq <= ss.sent() {
 					continue
 				}
 			}
-			if !ss.send(ctx, it.d, it.action, false) {
-				return
+			if !ss.send(ctx, it.d, it.action) {
+				return false
 			}
 		case <-ss.kick:
 			if !ss.catchUp(ctx) {
-				return
+				return false
 			}
-		case <-done:
-			return
+		case <-ss.conn.Done():
+			return false
 		case <-ctx.Done():
-			return
+			return false
+		default:
+			return true
 		}
 	}
 }
@@ -381,7 +428,7 @@ func (ss *session) catchUp(ctx context.Context) bool {
 			// Only what existed when the agent connected may have reached
 			// it before; later deliveries are new to it.
 			d.Resumed = d.Seq <= ss.resumeTo
-			if !ss.send(ctx, d, payload.Parse(d.Header, d.Body).Action, d.Resumed) {
+			if !ss.send(ctx, d, payload.Parse(d.Header, d.Body).Action) {
 				return false
 			}
 		}
@@ -393,15 +440,14 @@ func (ss *session) catchUp(ctx context.Context) bool {
 
 // send passes d to the agent if its filter matches, waiting for room in the
 // window. It reports false when the session is over.
-func (ss *session) send(ctx context.Context, d *wire.Delivery, action string, resumed bool) bool {
+func (ss *session) send(ctx context.Context, d *wire.Delivery, action string) bool {
 	if !MatchEvents(ss.events, action) {
 		ss.mu.Lock()
 		ss.sentSeq = d.Seq
 		moved := ss.advance()
-		cursor := ss.cursor
 		ss.mu.Unlock()
-		if moved && !resumed {
-			ss.srv.buf.SetCursor(ss.channel, ss.agentID, cursor)
+		if moved {
+			ss.srv.cursorMoved(ss)
 		}
 		return true
 	}
@@ -445,9 +491,78 @@ func (ss *session) ack(a *wire.Ack) {
 		default:
 		}
 	}
-	ss.advance()
-	cursor := ss.cursor
+	moved := ss.advance()
 	ss.mu.Unlock()
 	ss.srv.resolve(a)
-	ss.srv.buf.Acked(ss.channel, ss.agentID, a.Seq, cursor)
+	if moved {
+		ss.srv.cursorMoved(ss)
+	}
+}
+
+// cursorMoved marks a session whose cursor must be saved. Cursors are
+// written in batches every cursorFlush: losing the last ones in a crash
+// only means redelivering what agents recognise by id.
+func (s *Server) cursorMoved(ss *session) {
+	s.dirtyMu.Lock()
+	s.dirty[ss] = struct{}{}
+	s.dirtyMu.Unlock()
+}
+
+const cursorFlush = 50 * time.Millisecond
+
+func (s *Server) cursorLoop() {
+	t := time.NewTicker(cursorFlush)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			s.flushCursors()
+		case <-s.ctx.Done():
+			return
+		}
+	}
+}
+
+// flushCursors saves the cursors that moved since the last flush.
+func (s *Server) flushCursors() {
+	s.dirtyMu.Lock()
+	dirty := s.dirty
+	s.dirty = map[*session]struct{}{}
+	s.dirtyMu.Unlock()
+	if len(dirty) == 0 {
+		return
+	}
+	cs := make([]Cursor, 0, len(dirty))
+	for ss := range dirty {
+		ss.mu.Lock()
+		cs = append(cs, Cursor{Channel: ss.channel, AgentID: ss.agentID, Seq: ss.cursor})
+		ss.mu.Unlock()
+	}
+	s.buf.SetCursors(cs)
+}
+
+// pingLoop pings every agent every wire.PingPeriod, so that dead
+// connections are noticed (their reads time out) without a goroutine per
+// connection.
+func (s *Server) pingLoop() {
+	t := time.NewTicker(wire.PingPeriod)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-s.ctx.Done():
+			return
+		}
+		s.mu.Lock()
+		conns := make([]*wire.Conn, 0, len(s.channels))
+		for _, ch := range s.channels {
+			for ss := range ch.sessions {
+				conns = append(conns, ss.conn)
+			}
+		}
+		s.mu.Unlock()
+		for _, c := range conns {
+			c.Ping() // a failed ping closes the connection
+		}
+	}
 }

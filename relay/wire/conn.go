@@ -16,87 +16,112 @@ const (
 	PongWait     = 60 * time.Second
 	PingPeriod   = PongWait * 9 / 10
 	MaxFrameSize = 8 << 20 // a 5 MiB body base64-encoded, plus headers
-	sendQueueLen = 16
 )
 
 // ErrClosed is returned by Send once the connection is closed.
 var ErrClosed = errors.New("connection closed")
 
-// CloseError is what Run returns when the peer closed the connection with a
-// close frame; Code and Text are the peer's.
-type CloseError = websocket.CloseError
-
-// Conn runs one WebSocket with exactly one reader (Run) and one writer (a
-// goroutine started by Run). Every outgoing message goes through Send.
+// Conn runs one WebSocket with exactly one reader (Run) and one writer at a
+// time: Send writes under a lock, with a deadline, so that a slow peer
+// costs the sender at most WriteWait and idle connections cost no goroutine
+// of their own. Pings are the owner's to send (Ping), from one ticker for
+// all its connections.
 type Conn struct {
 	ws   *websocket.Conn
-	send chan []byte
+	wmu  sync.Mutex // one writer at a time
 	done chan struct{}
 
 	closeOnce sync.Once
-	closeMsg  []byte
 }
 
 // NewConn wraps ws. The read limit is applied here.
 func NewConn(ws *websocket.Conn) *Conn {
 	ws.SetReadLimit(MaxFrameSize)
-	return &Conn{
-		ws:   ws,
-		send: make(chan []byte, sendQueueLen),
-		done: make(chan struct{}),
-	}
+	return &Conn{ws: ws, done: make(chan struct{})}
 }
 
-// Send queues m for the writer. It blocks while the queue is full, until ctx
-// ends or the connection closes.
+// Send writes m. A write that fails or takes longer than WriteWait closes
+// the connection.
 func (c *Conn) Send(ctx context.Context, m Message) error {
 	b, err := Encode(m)
 	if err != nil {
 		return err
 	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	select {
-	case c.send <- b:
-		return nil
 	case <-c.done:
 		return ErrClosed
-	case <-ctx.Done():
-		return ctx.Err()
+	default:
 	}
+	_ = c.ws.SetWriteDeadline(time.Now().Add(WriteWait))
+	if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
+		c.abort()
+		return fmt.Errorf("send %s: %w", m.MessageType(), err)
+	}
+	return nil
+}
+
+// Ping sends a ping; the peer's pong extends the read deadline in Run.
+func (c *Conn) Ping() error {
+	err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(WriteWait))
+	if err != nil {
+		c.abort()
+	}
+	return err
 }
 
 // Done is closed when the connection is closing.
 func (c *Conn) Done() <-chan struct{} { return c.done }
 
-// Close starts closing the connection: the writer sends a close frame with
-// code and reason, and Run returns. It is safe to call more than once.
+// Close sends a close frame with code and reason and makes Run return
+// shortly after (when the peer answers, or after half a second). It is safe
+// to call more than once and from any goroutine.
 func (c *Conn) Close(code int, reason string) {
 	c.closeOnce.Do(func() {
 		if len(reason) > 120 { // control frames carry at most 125 bytes
 			reason = reason[:120]
 		}
-		c.closeMsg = websocket.FormatCloseMessage(code, reason)
 		close(c.done)
+		deadline := time.Now().Add(time.Second)
+		_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), deadline)
+		// Give the peer a moment to answer the close frame, then let a
+		// blocked read return.
+		_ = c.ws.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	})
+}
+
+// abort ends the connection without a close frame, after a failed write.
+func (c *Conn) abort() {
+	c.closeOnce.Do(func() {
+		close(c.done)
+		_ = c.ws.SetReadDeadline(time.Now())
 	})
 }
 
 // Run reads messages and hands each to handle until the connection fails,
-// the peer closes it, handle returns an error, or Close is called. It owns
-// the socket: when it returns, the socket is closed. A frame that does not
-// decode closes the connection with a reason.
+// the peer closes it, handle returns an error, Close is called, or ctx ends
+// (then with a "going away" close frame). It owns the socket: when it
+// returns, the socket is closed. A frame that does not decode closes the
+// connection with a reason.
 func (c *Conn) Run(ctx context.Context, handle func(Message) error) error {
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		c.writeLoop(ctx)
-	}()
+	stop := context.AfterFunc(ctx, func() { c.Close(websocket.CloseGoingAway, "shutting down") })
 	defer func() {
+		stop()
 		c.Close(websocket.CloseNormalClosure, "")
-		<-writerDone
 		c.ws.Close()
 	}()
 
 	_ = c.ws.SetReadDeadline(time.Now().Add(PongWait))
 	c.ws.SetPongHandler(func(string) error {
+		select {
+		case <-c.done: // closing: keep the short deadline
+			return nil
+		default:
+		}
 		return c.ws.SetReadDeadline(time.Now().Add(PongWait))
 	})
 	for {
@@ -108,6 +133,13 @@ func (c *Conn) Run(ctx context.Context, handle func(Message) error) error {
 			default:
 			}
 			return err
+		}
+		select {
+		case <-c.done:
+			// Closing: whatever still arrives is read only to reach the
+			// peer's close frame.
+			continue
+		default:
 		}
 		_ = c.ws.SetReadDeadline(time.Now().Add(PongWait))
 		if typ != websocket.TextMessage {
@@ -123,57 +155,4 @@ func (c *Conn) Run(ctx context.Context, handle func(Message) error) error {
 			return err
 		}
 	}
-}
-
-func (c *Conn) writeLoop(ctx context.Context) {
-	ping := time.NewTicker(PingPeriod)
-	defer ping.Stop()
-	for {
-		select {
-		case b := <-c.send:
-			_ = c.ws.SetWriteDeadline(time.Now().Add(WriteWait))
-			if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
-				c.Close(websocket.CloseAbnormalClosure, "")
-				c.ws.Close() // unblock the reader
-				return
-			}
-		case <-ping.C:
-			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(WriteWait)); err != nil {
-				c.Close(websocket.CloseAbnormalClosure, "")
-				c.ws.Close()
-				return
-			}
-		case <-ctx.Done():
-			c.Close(websocket.CloseGoingAway, "shutting down")
-			c.sendClose()
-			return
-		case <-c.done:
-			c.sendClose()
-			return
-		}
-	}
-}
-
-// sendClose flushes what is queued (best effort, bounded by the write
-// deadline), writes the close frame and unblocks the reader.
-func (c *Conn) sendClose() {
-	deadline := time.Now().Add(time.Second)
-	_ = c.ws.SetWriteDeadline(deadline)
-drain:
-	for {
-		select {
-		case b := <-c.send:
-			if c.ws.WriteMessage(websocket.TextMessage, b) != nil {
-				break drain
-			}
-		default:
-			break drain
-		}
-	}
-	if c.closeMsg != nil {
-		_ = c.ws.WriteControl(websocket.CloseMessage, c.closeMsg, deadline)
-	}
-	// Give the peer a moment to answer the close frame, then drop the
-	// socket so a blocked ReadMessage returns.
-	_ = c.ws.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
 }
