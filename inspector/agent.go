@@ -112,6 +112,10 @@ func (a *Agent) emit(e Event) {
 	a.cfg.Bus.Publish(e)
 }
 
+// recordDelay is how long the agent waits for the app's answer before it
+// records a delivery on its own.
+const recordDelay = 20 * time.Millisecond
+
 // drainTimeout bounds how long shutdown waits for deliveries in flight: the
 // app's timeout and a little more.
 const drainTimeout = DefaultForwardTimeout + 2*time.Second
@@ -342,13 +346,32 @@ func (a *Agent) handle(ctx context.Context, conn *wire.Conn, w *wire.Delivery) {
 	if a.cfg.Verify != nil {
 		a.cfg.Verify(d)
 	}
-	stored := a.cfg.Store.Insert(d)
 	a.emit(Event{Kind: EventReceived, Delivery: d.summary()})
 
-	att := a.cfg.Forwarder.Forward(ctx, RequestOf(d))
+	// An app that answers within recordDelay gets the delivery and its
+	// attempt written together, in one write; a slower one gets the
+	// delivery recorded first, so that the UIs show it while it waits.
+	forwarded := make(chan *Attempt, 1)
+	go func() { forwarded <- a.cfg.Forwarder.Forward(ctx, RequestOf(d)) }()
+	var att *Attempt
+	var stored <-chan error
+	timer := time.NewTimer(recordDelay)
+	select {
+	case att = <-forwarded:
+		timer.Stop()
+	case <-timer.C:
+		stored = a.cfg.Store.Insert(d)
+		att = <-forwarded
+	}
 	att.DeliveryID, att.Kind = d.ID, KindForward
-	recorded := a.cfg.Store.AddAttempt(att)
-	if err := errors.Join(Wait(ctx, stored), Wait(ctx, recorded)); err != nil {
+	var err error
+	if stored == nil {
+		err = Wait(ctx, a.cfg.Store.Record(d, att))
+	} else {
+		recorded := a.cfg.Store.AddAttempt(att)
+		err = errors.Join(Wait(ctx, stored), Wait(ctx, recorded))
+	}
+	if err != nil {
 		if ctx.Err() == nil {
 			a.log.Error("record delivery", "id", d.ID, "err", err)
 		}

@@ -211,7 +211,56 @@ func insertAttempt(tx *sqlitedb.Tx, a *Attempt, reqHdr, respHdr []byte) error {
 	return err
 }
 
-// Wait waits for a write submitted with Insert or AddAttempt.
+// Record stores d together with its first attempt a, in one write: the
+// agent's path for an app that answers quickly. If d is stored already (a
+// redelivery), a is added to it as with AddAttempt.
+func (s *Store) Record(d *Delivery, a *Attempt) <-chan error {
+	hdr := marshalHeader(d.Header)
+	respHdr := marshalHeader(a.Header)
+	var reqHdr []byte
+	if a.RequestHeader != nil {
+		reqHdr = marshalHeader(a.RequestHeader)
+	}
+	return s.w.Go(func(tx *sqlitedb.Tx) error {
+		if d.Signature == "" {
+			d.Signature = SigUnsigned
+		}
+		res, err := tx.Exec(`INSERT INTO deliveries(id, channel, relay_seq, received_at, method, path, query, header, body,
+				remote_addr, host, proto, object_type, action, entity_id, object_id, event_id, scheme, signature, signature_reason,
+				status, error, duration_us, attempts, target)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)
+			ON CONFLICT(id) DO NOTHING`,
+			d.ID, d.Channel, d.RelaySeq, d.ReceivedAt.UnixMicro(), d.Method, d.Path, d.Query, hdr, d.Body,
+			d.RemoteAddr, d.Host, d.Proto, d.ObjectType, d.Action, d.EntityID, d.ObjectID, d.EventID,
+			d.Scheme, d.Signature, d.SignatureReason,
+			a.Status, a.Error, a.Duration.Microseconds(), a.Target)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return insertAttempt(tx, a, reqHdr, respHdr) // stored before: one more attempt
+		}
+		seq, err := res.LastInsertId()
+		if err != nil {
+			return err
+		}
+		if err := indexDelivery(tx, seq, hdr, d.Body); err != nil {
+			return err
+		}
+		res, err = tx.Exec(`INSERT INTO attempts(delivery_seq, kind, target, started_at, duration_us, request_header, request_body,
+				status, response_header, response_body, error)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			seq, a.Kind, a.Target, a.StartedAt.UnixMicro(), a.Duration.Microseconds(), reqHdr, a.RequestBody,
+			a.Status, respHdr, a.Body, a.Error)
+		if err != nil {
+			return err
+		}
+		a.ID, _ = res.LastInsertId()
+		return nil
+	})
+}
+
+// Wait waits for a write submitted with Insert, AddAttempt or Record.
 func Wait(ctx context.Context, done <-chan error) error {
 	select {
 	case err := <-done:

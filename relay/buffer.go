@@ -77,7 +77,9 @@ func (b *Buffer) Head(ctx context.Context, channel string) (int64, error) {
 }
 
 // Append gives d the channel's next seq and returns once it is committed.
-func (b *Buffer) Append(ctx context.Context, d *wire.Delivery) error {
+// committed, if not nil, is called right after the commit, in seq order
+// (by the writer: it must not block).
+func (b *Buffer) Append(ctx context.Context, d *wire.Delivery, committed func()) error {
 	hdr, err := json.Marshal(d.Header)
 	if err != nil {
 		return err
@@ -91,22 +93,23 @@ func (b *Buffer) Append(ctx context.Context, d *wire.Delivery) error {
 	d.Seq = h + 1
 	b.heads[d.Channel] = d.Seq
 	// Submitted under the lock so that seqs commit in order.
-	done := b.w.Go(func(tx *sqlitedb.Tx) error {
+	done := b.w.GoThen(func(tx *sqlitedb.Tx) error {
 		_, err := tx.Exec(`INSERT INTO deliveries(channel, seq, id, received_at, method, path, query, header, body, remote_addr, host, proto)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			d.Channel, d.Seq, d.ID, d.ReceivedAt.UnixMicro(), d.Method, d.Path, d.Query, hdr, d.Body, d.RemoteAddr, d.Host, d.Proto)
 		return err
+	}, func(err error) {
+		if err == nil && committed != nil {
+			committed()
+		}
 	})
 	b.mu.Unlock()
-	select {
-	case err := <-done:
-		if err != nil {
-			return fmt.Errorf("store delivery: %w", err)
-		}
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	// Not abandoned when ctx ends: committed may still be running, and a
+	// commit takes milliseconds at most.
+	if err := <-done; err != nil {
+		return fmt.Errorf("store delivery: %w", err)
 	}
+	return nil
 }
 
 // Forget removes one delivery (used when the sender was told to retry).

@@ -19,7 +19,7 @@ func BenchmarkAppend(b *testing.B) {
 	body := make([]byte, 400)
 	for i := 0; i < b.N; i++ {
 		d := &wire.Delivery{ID: newID(), Channel: "c", ReceivedAt: time.Now(), Method: "POST", Header: http.Header{"Content-Type": {"application/json"}}, Body: body}
-		if err := buf.Append(b.Context(), d); err != nil {
+		if err := buf.Append(b.Context(), d, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

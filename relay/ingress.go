@@ -58,12 +58,15 @@ func (s *Server) ingress(w http.ResponseWriter, r *http.Request) {
 
 	wait := s.expect(d.ID)
 	defer s.forget(d.ID)
-	if err := s.buf.Append(r.Context(), d); err != nil {
+	// Published by the buffer's writer right after the commit, so that
+	// sessions see deliveries in seq order.
+	var connected, matched, live int
+	publish := func() { connected, matched, live = s.publish(d, action) }
+	if err := s.buf.Append(r.Context(), d, publish); err != nil {
 		s.log.Error("store delivery", "channel", name, "err", err)
 		httpError(w, http.StatusServiceUnavailable, "the relay could not store the delivery; retry later")
 		return
 	}
-	connected, matched, live := s.publish(d, action)
 	if live == 0 {
 		if connected == 0 && s.cfg.OfflineStatus == http.StatusServiceUnavailable {
 			// The sender will retry; its retry is the copy that counts.

@@ -37,8 +37,11 @@ type session struct {
 	agentID string
 	events  []string
 
-	live chan item
-	kick chan struct{} // set when live overflowed: catch up from the buffer
+	// Deliveries queued in memory, at most Window of them; the slice is
+	// released when empty, so an idle session holds none.
+	qmu   sync.Mutex
+	queue []item
+	kick  atomic.Bool // the queue overflowed: catch up from the buffer
 
 	window chan struct{} // one token per delivery sent and not yet acked
 
@@ -54,10 +57,6 @@ type session struct {
 	inflight map[int64]string // seq -> delivery id
 	cursor   int64            // everything up to here is acked or skipped
 }
-
-// liveQueue bounds the deliveries queued in memory per session; beyond it
-// the session reads from the buffer.
-const liveQueue = 32
 
 // onFreshStack runs f on a short-lived goroutine and waits for it. Database
 // calls grow a goroutine's stack a lot; doing them here keeps the stacks of
@@ -122,17 +121,38 @@ func (s *Server) publish(d *wire.Delivery, action string) (connected, matched, l
 // session catch up from the buffer instead.
 func (ss *session) offer(it item) (match, live bool) {
 	match = MatchEvents(ss.events, it.action)
-	defer ss.wake()
-	select {
-	case ss.live <- it:
-		return match, match
-	default:
-		select {
-		case ss.kick <- struct{}{}:
-		default:
-		}
-		return match, false
+	ss.qmu.Lock()
+	if len(ss.queue) < ss.srv.cfg.Window {
+		ss.queue = append(ss.queue, it)
+		live = match
+	} else {
+		ss.kick.Store(true)
 	}
+	ss.qmu.Unlock()
+	ss.wake()
+	return match, live
+}
+
+// next takes the oldest queued delivery.
+func (ss *session) next() (item, bool) {
+	ss.qmu.Lock()
+	defer ss.qmu.Unlock()
+	if len(ss.queue) == 0 {
+		return item{}, false
+	}
+	it := ss.queue[0]
+	ss.queue[0] = item{}
+	ss.queue = ss.queue[1:]
+	if len(ss.queue) == 0 {
+		ss.queue = nil // give the memory back while idle
+	}
+	return it, true
+}
+
+func (ss *session) idle() bool {
+	ss.qmu.Lock()
+	defer ss.qmu.Unlock()
+	return len(ss.queue) == 0 && !ss.kick.Load()
 }
 
 func (s *Server) serveAgent(w http.ResponseWriter, r *http.Request) {
@@ -240,8 +260,6 @@ func (s *Server) open(ctx context.Context, conn *wire.Conn, h *wire.Hello, p pee
 		channel:  h.Channel,
 		agentID:  h.AgentID,
 		events:   h.Events,
-		live:     make(chan item, min(s.cfg.Window, liveQueue)),
-		kick:     make(chan struct{}, 1),
 		window:   make(chan struct{}, s.cfg.Window),
 		sentSeq:  start,
 		cursor:   start,
@@ -264,7 +282,7 @@ func (s *Server) open(ctx context.Context, conn *wire.Conn, h *wire.Hello, p pee
 		return nil, err
 	}
 	if start < head {
-		ss.kick <- struct{}{} // it missed something: catch up first
+		ss.kick.Store(true) // it missed something: catch up first
 		ss.wake()
 	}
 	s.log.Info("agent connected", "channel", h.Channel, "agent", h.AgentID, "remote", p.remote, "resume_after", start)
@@ -354,7 +372,7 @@ func (ss *session) pump() {
 		}
 		ss.pumping.Store(false)
 		// Something may have been queued after drain looked.
-		if len(ss.live) == 0 && len(ss.kick) == 0 {
+		if ss.idle() {
 			return
 		}
 		if !ss.pumping.CompareAndSwap(false, true) {
@@ -368,34 +386,38 @@ func (ss *session) drain() bool {
 	ctx := ss.ctx
 	for {
 		select {
-		case it := <-ss.live:
-			seq := it.d.Seq
-			if seq <= ss.sent() {
-				continue // already sent from the buffer
-			}
-			if seq > ss.sent()+1 {
-				// A gap: something was dropped from the queue. Everything
-				// up to seq is committed, so the buffer has it.
-				if !ss.catchUp(ctx) {
-					return false
-				}
-				if seq <= ss.sent() {
-					continue
-				}
-			}
-			if !ss.send(ctx, it.d, it.action) {
-				return false
-			}
-		case <-ss.kick:
-			if !ss.catchUp(ctx) {
-				return false
-			}
 		case <-ss.conn.Done():
 			return false
 		case <-ctx.Done():
 			return false
 		default:
+		}
+		if ss.kick.CompareAndSwap(true, false) {
+			if !ss.catchUp(ctx) {
+				return false
+			}
+			continue
+		}
+		it, ok := ss.next()
+		if !ok {
 			return true
+		}
+		seq := it.d.Seq
+		if seq <= ss.sent() {
+			continue // already sent from the buffer
+		}
+		if seq > ss.sent()+1 {
+			// A gap: something did not fit in the queue. Everything up to
+			// seq is committed, so the buffer has it.
+			if !ss.catchUp(ctx) {
+				return false
+			}
+			if seq <= ss.sent() {
+				continue
+			}
+		}
+		if !ss.send(ctx, it.d, it.action) {
+			return false
 		}
 	}
 }

@@ -36,8 +36,9 @@ func (t *Tx) QueryRow(query string, args ...any) *sql.Row {
 type Op func(*Tx) error
 
 type request struct {
-	op   Op
-	done chan error
+	op    Op
+	after func(error) // run by the writer once op's transaction ended
+	done  chan error
 }
 
 // ErrWriterClosed is returned for writes submitted after Close.
@@ -108,14 +109,24 @@ func (w *Writer) prepare() {
 // Go submits op and returns a channel that receives its result once the
 // transaction holding it has committed (nil) or failed.
 func (w *Writer) Go(op Op) <-chan error {
+	return w.GoThen(op, nil)
+}
+
+// GoThen is Go with a function that the writer calls with op's result
+// right after its transaction ends, before anything submitted later: a
+// way to act in commit order. after must not block.
+func (w *Writer) GoThen(op Op, after func(error)) <-chan error {
 	done := make(chan error, 1)
 	w.state.RLock()
 	defer w.state.RUnlock()
 	if w.closed {
+		if after != nil {
+			after(ErrWriterClosed)
+		}
 		done <- ErrWriterClosed
 		return done
 	}
-	w.reqs <- request{op, done} // the loop drains reqs until Close holds state
+	w.reqs <- request{op, after, done} // the loop drains reqs until Close holds state
 	return done
 }
 
@@ -195,16 +206,23 @@ func (w *Writer) commit(batch []request) {
 	if len(batch) > 1 {
 		if err := w.runTx(batch); err == nil {
 			for _, r := range batch {
-				r.done <- nil
+				r.finish(nil)
 			}
 			w.prepare()
 			return
 		}
 	}
 	for _, r := range batch {
-		r.done <- w.runTx([]request{r})
+		r.finish(w.runTx([]request{r}))
 	}
 	w.prepare()
+}
+
+func (r request) finish(err error) {
+	if r.after != nil {
+		r.after(err)
+	}
+	r.done <- err
 }
 
 // runTx runs ops in one transaction and commits it; the first error rolls
