@@ -193,9 +193,9 @@ func scanFull(r scanner) (*Delivery, error) {
 	return d, nil
 }
 
-// Each calls fn with every delivery q selects, oldest first, with headers,
-// body and attempts. It ignores q.Limit and reads in pages, so a long
-// export does not hold one read transaction open.
+// Each calls fn with every delivery q selects (with q.Limit > 0, the newest
+// q.Limit of them), oldest first, with headers, body and attempts. It reads
+// in pages, so a long export does not hold one read transaction open.
 func (s *Store) Each(ctx context.Context, q Query, fn func(*Delivery) error) error {
 	where, args, err := q.where()
 	if err != nil {
@@ -204,13 +204,25 @@ func (s *Store) Each(ctx context.Context, q Query, fn func(*Delivery) error) err
 	if err := s.searchable(ctx, q); err != nil {
 		return err
 	}
+	var after int64
+	if q.Limit > 0 {
+		var oldest sql.NullInt64
+		err := s.db.R.QueryRowContext(ctx, `SELECT MIN(seq) FROM (SELECT d.seq AS seq`+q.from()+where+` ORDER BY d.seq DESC LIMIT ?)`,
+			append(args[:len(args):len(args)], q.Limit)...).Scan(&oldest)
+		if err != nil {
+			return fmt.Errorf("read deliveries: %w", err)
+		}
+		if !oldest.Valid {
+			return nil // nothing matches
+		}
+		after = oldest.Int64 - 1
+	}
 	if where == "" {
 		where = " WHERE d.seq > ?"
 	} else {
 		where += " AND d.seq > ?"
 	}
 	const page = 500
-	var after int64
 	for {
 		rows, err := s.db.R.QueryContext(ctx, `SELECT `+fullColumns+q.from()+where+` ORDER BY d.seq LIMIT ?`,
 			append(args[:len(args):len(args)], after, page)...)

@@ -42,3 +42,29 @@ func TestRecordOnceThenAsAttempt(t *testing.T) {
 		t.Fatalf("search: %v %d", err, len(ds))
 	}
 }
+
+func TestEachLimitIsNewestOldestFirst(t *testing.T) {
+	st, err := Open(t.Context(), filepath.Join(t.TempDir(), "e.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, id := range []string{"e1", "e2", "e3", "e4", "e5"} {
+		if err := Wait(t.Context(), st.Insert(&Delivery{ID: id, ReceivedAt: time.Now(), Method: "POST", Action: "tag.created"})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	err = st.Each(t.Context(), Query{Limit: 2}, func(d *Delivery) error {
+		got = append(got, d.ID)
+		return nil
+	})
+	if err != nil || len(got) != 2 || got[0] != "e4" || got[1] != "e5" {
+		t.Fatalf("Each(limit 2) = %v, %v; want [e4 e5]", got, err)
+	}
+	got = nil
+	st.Each(t.Context(), Query{Limit: 2, Action: "nope"}, func(d *Delivery) error { got = append(got, d.ID); return nil })
+	if len(got) != 0 {
+		t.Fatalf("no match: %v", got)
+	}
+}

@@ -2,7 +2,6 @@ package web
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -168,160 +167,12 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	// HAR, newest first, at most limit entries. Read the ids first: a long
-	// export must not hold one read open.
-	var ids []string
-	for len(ids) < limit {
-		q.Limit = min(maxLimit, limit-len(ids))
-		page, err := s.store.List(r.Context(), q)
-		if err != nil {
-			s.storeError(w, err)
-			return
-		}
-		for _, d := range page {
-			ids = append(ids, d.ID)
-		}
-		if len(page) < q.Limit {
-			break
-		}
-		q.Before = page[len(page)-1].Seq
-	}
-
+	// HAR of the newest limit matches, the same log `hooktap events export
+	// --format har` writes.
+	q.Limit = limit
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="hooktap-`+stamp+`.har"`)
-	w.Write([]byte(`{"log":{"version":"1.2","creator":{"name":"hooktap","version":` + strconv.Quote(s.version) + `},"entries":[`))
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	for i, id := range ids {
-		d, err := s.store.Get(r.Context(), id)
-		if err != nil {
-			s.log.Warn("web export", "id", id, "err", err)
-			return // the client sees a truncated document rather than a lie
-		}
-		if i > 0 {
-			w.Write([]byte(","))
-		}
-		enc.Encode(harEntry(d))
+	if _, err := s.store.ExportHAR(r.Context(), w, q, s.version); err != nil {
+		s.log.Warn("web export", "err", err) // mid-stream: the client sees a truncated file
 	}
-	w.Write([]byte("]}}\n"))
-}
-
-// HAR 1.2 (http://www.softwareishard.com/blog/har-12-spec/), one entry per
-// delivery: the request as it came, the latest attempt's response.
-type (
-	harNV struct {
-		Name  string `json:"name"`
-		Value string `json:"value"`
-	}
-	harPost struct {
-		MimeType string `json:"mimeType"`
-		Text     string `json:"text"`
-		Encoding string `json:"encoding,omitempty"` // hooktap: "base64" for binary bodies
-	}
-	harRequest struct {
-		Method      string   `json:"method"`
-		URL         string   `json:"url"`
-		HTTPVersion string   `json:"httpVersion"`
-		Cookies     []harNV  `json:"cookies"`
-		Headers     []harNV  `json:"headers"`
-		QueryString []harNV  `json:"queryString"`
-		PostData    *harPost `json:"postData,omitempty"`
-		HeadersSize int      `json:"headersSize"`
-		BodySize    int      `json:"bodySize"`
-	}
-	harContent struct {
-		Size     int    `json:"size"`
-		MimeType string `json:"mimeType"`
-		Text     string `json:"text,omitempty"`
-		Encoding string `json:"encoding,omitempty"`
-	}
-	harResponse struct {
-		Status      int        `json:"status"`
-		StatusText  string     `json:"statusText"`
-		HTTPVersion string     `json:"httpVersion"`
-		Cookies     []harNV    `json:"cookies"`
-		Headers     []harNV    `json:"headers"`
-		Content     harContent `json:"content"`
-		RedirectURL string     `json:"redirectURL"`
-		HeadersSize int        `json:"headersSize"`
-		BodySize    int        `json:"bodySize"`
-		Error       string     `json:"_error,omitempty"`
-	}
-	harTimings struct {
-		Send    float64 `json:"send"`
-		Wait    float64 `json:"wait"`
-		Receive float64 `json:"receive"`
-	}
-	harEntryJSON struct {
-		StartedDateTime string      `json:"startedDateTime"`
-		Time            float64     `json:"time"`
-		Request         harRequest  `json:"request"`
-		Response        harResponse `json:"response"`
-		Cache           struct{}    `json:"cache"`
-		Timings         harTimings  `json:"timings"`
-		Comment         string      `json:"comment,omitempty"`
-		ID              string      `json:"_id"`
-		Attempts        int         `json:"_attempts"`
-		Signature       string      `json:"_signature"`
-	}
-)
-
-func harHeaders(h http.Header) []harNV {
-	out := []harNV{}
-	for _, k := range sortedKeys(h) {
-		for _, v := range h[k] {
-			out = append(out, harNV{k, v})
-		}
-	}
-	return out
-}
-
-func harEntry(d *inspector.Delivery) harEntryJSON {
-	target, _ := targetURL(d, "")
-	e := harEntryJSON{
-		StartedDateTime: d.ReceivedAt.UTC().Format(time.RFC3339Nano),
-		Request: harRequest{
-			Method: d.Method, URL: target, HTTPVersion: "HTTP/1.1", Cookies: []harNV{},
-			Headers: harHeaders(d.Header), QueryString: []harNV{}, HeadersSize: -1, BodySize: len(d.Body),
-		},
-		Response: harResponse{
-			StatusText: "", HTTPVersion: "HTTP/1.1", Cookies: []harNV{}, Headers: []harNV{},
-			Content: harContent{MimeType: ""}, HeadersSize: -1, BodySize: -1,
-		},
-		Comment: d.Action, ID: d.ID, Attempts: d.Attempts, Signature: d.Signature,
-	}
-	if vals, err := url.ParseQuery(d.Query); err == nil {
-		for _, k := range sortedKeys(http.Header(vals)) {
-			for _, v := range vals[k] {
-				e.Request.QueryString = append(e.Request.QueryString, harNV{k, v})
-			}
-		}
-	}
-	if len(d.Body) > 0 || d.Method == http.MethodPost || d.Method == http.MethodPut || d.Method == http.MethodPatch {
-		p := &harPost{MimeType: d.Header.Get("Content-Type")}
-		if b := encodeBody(d.Body); b.Encoding == "base64" {
-			p.Text, p.Encoding = b.Body, "base64"
-		} else {
-			p.Text = b.Body
-		}
-		e.Request.PostData = p
-	}
-	if n := len(d.History); n > 0 {
-		a := d.History[n-1]
-		e.Time = a.DurationMS()
-		e.Timings.Wait = a.DurationMS()
-		e.Response.Status = a.Status
-		e.Response.StatusText = http.StatusText(a.Status)
-		e.Response.Headers = harHeaders(a.Header)
-		e.Response.BodySize = len(a.Body)
-		e.Response.Error = a.Error
-		c := harContent{Size: len(a.Body), MimeType: a.Header.Get("Content-Type")}
-		if b := encodeBody(a.Body); b.Encoding == "base64" {
-			c.Text, c.Encoding = b.Body, "base64"
-		} else {
-			c.Text = b.Body
-		}
-		e.Response.Content = c
-	}
-	return e
 }

@@ -591,7 +591,13 @@ func TestStatusCurlExport(t *testing.T) {
 	var har struct {
 		Log struct {
 			Version string
-			Entries []harEntryJSON
+			Entries []struct {
+				Request struct {
+					Method, URL string
+					PostData    *struct{ Text string }
+				}
+				Response struct{ Status int }
+			}
 		}
 	}
 	r.json(t, &har)
