@@ -22,11 +22,20 @@ type section struct {
 	run  func(ctx context.Context, cfg config, t *table) error
 }
 
+// The store section's database (a million deliveries) is used by the
+// sections after it: the TUI renders it, and the tunnel's agent records
+// into it, as a user's long-lived store.
 var sections = []section{
-	{"tunnel", benchTunnel},
-	{"relay", benchRelayScale},
 	{"store", benchStore},
 	{"tui", benchTUI},
+	{"tunnel", benchTunnel},
+	{"relay", benchRelayScale},
+}
+
+// shared is what sections leave for the ones after them.
+type shared struct {
+	storeDB string   // a filled store, when the store section ran
+	cleanup []string // directories to remove at the end
 }
 
 // config is what the flags set.
@@ -34,6 +43,7 @@ type config struct {
 	deliveries int    // store: how many deliveries to generate
 	dir        string // where temporary files go
 	log        io.Writer
+	shared     *shared
 }
 
 // figure is one measured number and its target.
@@ -118,6 +128,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	cfg.shared = &shared{}
+	defer func() {
+		for _, dir := range cfg.shared.cleanup {
+			os.RemoveAll(dir)
+		}
+	}()
 	var t table
 	ran := 0
 	for _, s := range sections {

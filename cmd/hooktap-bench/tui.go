@@ -34,14 +34,15 @@ func benchTUI(ctx context.Context, cfg config, t *table) error {
 	if err != nil {
 		return err
 	}
+	if cfg.shared.storeDB != "" {
+		return renderTUI(ctx, cfg, t, cfg.shared.storeDB)
+	}
 	s, err := inspector.Open(ctx, filepath.Join(dir, "tui.db"))
 	if err != nil {
 		return err
 	}
-	defer s.Close()
 	n := cfg.deliveries
 	base := time.Now().Add(-time.Duration(n) * 50 * time.Millisecond)
-	var probe string
 	const chunk = 16384
 	for i := 0; i < n; {
 		ds := make([]*inspector.Delivery, 0, chunk)
@@ -60,9 +61,6 @@ func benchTUI(ctx context.Context, cfg config, t *table) error {
 				StartedAt: at.Add(time.Millisecond), Duration: time.Duration(500+r.IntN(20000)) * time.Microsecond,
 				Status: status, Error: errText, Body: []byte(`{"received":true}`),
 			}}
-			if i == n/2 {
-				probe = d.ID
-			}
 			ds = append(ds, d)
 		}
 		if _, err := s.Import(ctx, ds); err != nil {
@@ -75,6 +73,31 @@ func benchTUI(ctx context.Context, cfg config, t *table) error {
 	if err := s.IndexNow(ctx); err != nil {
 		return err
 	}
+	if err := s.Close(); err != nil {
+		return err
+	}
+	return renderTUI(ctx, cfg, t, filepath.Join(dir, "tui.db"))
+}
+
+// renderTUI times the terminal UI over the store at path.
+func renderTUI(ctx context.Context, cfg config, t *table, path string) error {
+	const sec = "tui"
+	s, err := inspector.OpenExisting(ctx, path)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	count, err := s.Count(ctx)
+	if err != nil {
+		return err
+	}
+	n := int(count)
+	// A delivery from the middle of the store for the detail view.
+	mid, err := s.List(ctx, inspector.Query{Limit: 1, Before: count / 2})
+	if err != nil || len(mid) == 0 {
+		return fmt.Errorf("no delivery to show: %v", err)
+	}
+	probe := mid[0].ID
 	opts := tui.Options{Store: s}
 	for _, size := range [][2]int{{100, 30}, {200, 50}} {
 		w, h := size[0], size[1]

@@ -231,8 +231,14 @@ func benchTunnel(ctx context.Context, cfg config, t *table) error {
 	defer relay.stop()
 	relayURL := "http://" + strings.Fields(line[strings.Index(line, "listening on ")+len("listening on "):])[0]
 
+	// The agent records into the store section's million deliveries when
+	// there is one, as into a user's long-lived store.
+	agentDB := filepath.Join(dir, "agent.db")
+	if cfg.shared.storeDB != "" {
+		agentDB = cfg.shared.storeDB
+	}
 	agent, line, err := startChild(ctx, `"type":"ready"`, bin, "listen", "--relay", relayURL, "--channel", "bench",
-		"--forward-to", appURL+"/webhooks", "--db", filepath.Join(dir, "agent.db"), "--no-tui", "--json", "--no-web")
+		"--forward-to", appURL+"/webhooks", "--db", agentDB, "--no-tui", "--json", "--no-web")
 	if err != nil {
 		return err
 	}
@@ -294,6 +300,15 @@ func benchTunnel(ctx context.Context, cfg config, t *table) error {
 		ok := failed == 0
 		t.add("tunnel", name+" failed requests", strconv.Itoa(failed), "0", &ok)
 	}
+	agentRSS, _ := rssKiB(agent.cmd.Process.Pid)
+	relayRSS, _ := rssKiB(relay.cmd.Process.Pid)
+	stored := "a fresh store"
+	if cfg.shared.storeDB != "" {
+		stored = fmt.Sprintf("%s stored", thousands(cfg.deliveries))
+	}
+	t.add("tunnel", "agent resident memory after receiving, "+stored, fmt.Sprintf("%.1f MiB", float64(agentRSS)/1024), "<= 64 MiB",
+		pass(agentRSS <= 64*1024))
+	t.add("tunnel", "relay resident memory after the runs", fmt.Sprintf("%.1f MiB", float64(relayRSS)/1024), "", nil)
 	after, err := appCount(client, appURL)
 	if err != nil {
 		return err
