@@ -43,6 +43,12 @@ func dsn(path string, readOnly bool) string {
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "cache_size(-16000)")
 	q.Add("_pragma", "temp_store(MEMORY)")
+	// Checkpoint every 4,000 pages (16 MiB of WAL) rather than 1,000:
+	// checkpoints are what fsync in WAL mode with synchronous=NORMAL, and
+	// under steady load they cost more than the commits. The WAL file is
+	// trimmed back to 64 MiB after each.
+	q.Add("_pragma", "wal_autocheckpoint(4000)")
+	q.Add("_pragma", "journal_size_limit(67108864)")
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
 	} else {
