@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/http"
 	"strings"
 	"time"
@@ -20,14 +19,6 @@ import (
 
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
-
-func migrations() fs.FS {
-	sub, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		panic(err)
-	}
-	return sub
-}
 
 // Errors callers branch on.
 var (
@@ -60,7 +51,7 @@ func OpenExisting(ctx context.Context, path string) (*Store, error) {
 }
 
 func open(ctx context.Context, path string, o sqlitedb.Options) (*Store, error) {
-	db, err := sqlitedb.Open(ctx, path, migrations(), o)
+	db, err := sqlitedb.Open(ctx, path, migrationFiles, o)
 	if err != nil {
 		return nil, err
 	}

@@ -6,7 +6,6 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"net/http"
 	"sync"
 	"time"
@@ -17,14 +16,6 @@ import (
 
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
-
-func migrations() fs.FS {
-	sub, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		panic(err)
-	}
-	return sub
-}
 
 // Buffer keeps every accepted delivery on disk, per channel and in order,
 // until its retention ends, and remembers how far each agent has acked.
@@ -38,7 +29,7 @@ type Buffer struct {
 
 // OpenBuffer opens or creates the buffer database at path.
 func OpenBuffer(ctx context.Context, path string) (*Buffer, error) {
-	db, err := sqlitedb.Open(ctx, path, migrations(), sqlitedb.Options{})
+	db, err := sqlitedb.Open(ctx, path, migrationFiles, sqlitedb.Options{})
 	if err != nil {
 		return nil, err
 	}

@@ -58,8 +58,15 @@ type proc struct {
 
 func startProc(t *testing.T, args ...string) *proc {
 	t.Helper()
+	return startProcEnv(t, nil, args...)
+}
+
+// startProcEnv is startProc with extra environment variables; hooktap's own
+// are cleared first, so that the developer's environment does not leak in.
+func startProcEnv(t *testing.T, env []string, args ...string) *proc {
+	t.Helper()
 	cmd := exec.Command(hooktapBin(t), args...)
-	cmd.Env = append(os.Environ(), "XDG_DATA_HOME="+t.TempDir(), "HOOKTAP_DB=")
+	cmd.Env = append(append(os.Environ(), "XDG_DATA_HOME="+t.TempDir(), "HOOKTAP_DB=", "HOOKTAP_TOKEN=", "HOOKTAP_ADMIN_TOKEN="), env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

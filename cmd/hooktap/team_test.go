@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/ecdsa"
@@ -35,35 +34,6 @@ import (
 // and /metrics.
 
 const teamAdmin = "admin-token-for-tests-0123456789"
-
-// startProcEnv is startProc with extra environment variables.
-func startProcEnv(t *testing.T, env []string, args ...string) *proc {
-	t.Helper()
-	cmd := exec.Command(hooktapBin(t), args...)
-	cmd.Env = append(append(os.Environ(), "XDG_DATA_HOME="+t.TempDir(), "HOOKTAP_DB=", "HOOKTAP_TOKEN=", "HOOKTAP_ADMIN_TOKEN="), env...)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{cmd: cmd, lines: make(chan string, 4096), stderr: &bytes.Buffer{}, done: make(chan error, 1)}
-	cmd.Stderr = &lockedWriter{w: p.stderr}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			p.lines <- sc.Text()
-		}
-		close(p.lines)
-		p.done <- cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-p.done
-	})
-	return p
-}
 
 // hooktapOut runs hooktap to completion and returns stdout, stderr and the
 // exit code.

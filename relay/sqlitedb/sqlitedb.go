@@ -58,9 +58,14 @@ func dsn(path string, readOnly bool) string {
 }
 
 // Open opens (or creates) the database at path and applies the migrations
-// in migrations (files named NNNN_name.sql at its root) that it has not
-// applied yet, each in its own transaction.
-func Open(ctx context.Context, path string, migrations fs.FS, o Options) (*DB, error) {
+// in fsys (files named migrations/NNNN_name.sql, as a package embeds them
+// with //go:embed migrations/*.sql) that it has not applied yet, each in its
+// own transaction.
+func Open(ctx context.Context, path string, fsys fs.FS, o Options) (*DB, error) {
+	migrations, err := fs.Sub(fsys, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("migrations: %w", err)
+	}
 	if o.MustExist {
 		if _, err := os.Stat(path); err != nil {
 			return nil, fmt.Errorf("%w at %s", ErrNotExist, path)

@@ -10,7 +10,7 @@ import (
 
 func openTest(t *testing.T) (*DB, *Writer) {
 	t.Helper()
-	migs := fstest.MapFS{"0001_t.sql": {Data: []byte(`CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL);`)}}
+	migs := fstest.MapFS{"migrations/0001_t.sql": {Data: []byte(`CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL);`)}}
 	db, err := Open(t.Context(), filepath.Join(t.TempDir(), "t.db"), migs, Options{})
 	if err != nil {
 		t.Fatal(err)
