@@ -207,7 +207,7 @@ func (s *Store) Each(ctx context.Context, q Query, fn func(*Delivery) error) err
 	var after int64
 	if q.Limit > 0 {
 		var oldest sql.NullInt64
-		err := s.db.R.QueryRowContext(ctx, `SELECT MIN(seq) FROM (SELECT d.seq AS seq`+q.from()+where+` ORDER BY d.seq DESC LIMIT ?)`,
+		err := s.db.R.QueryRowContext(ctx, `SELECT MIN(seq) FROM (SELECT d.seq AS seq`+q.from()+where+` ORDER BY `+q.newestFirst()+` LIMIT ?)`,
 			append(args[:len(args):len(args)], q.Limit)...).Scan(&oldest)
 		if err != nil {
 			return fmt.Errorf("read deliveries: %w", err)

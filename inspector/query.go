@@ -107,6 +107,16 @@ func (q Query) from() string {
 	return " FROM deliveries d"
 }
 
+// newestFirst orders q's rows newest first. A search orders by the index's
+// rowid (the delivery's seq): FTS5 then walks its matches newest first and
+// the query stops at the page's end, instead of sorting every match.
+func (q Query) newestFirst() string {
+	if q.Search != "" && MatchExpr(q.Search) != "" {
+		return "deliveries_fts.rowid DESC"
+	}
+	return "d.seq DESC"
+}
+
 // MatchExpr turns search text into an FTS5 query: every word must occur,
 // words are matched as phrases of tokens (so "payable.created" or a UUID
 // match as typed), and the last word also matches as a prefix when it is
@@ -141,7 +151,7 @@ func (s *Store) List(ctx context.Context, q Query) ([]*Delivery, error) {
 	if limit <= 0 {
 		limit = 50
 	}
-	rows, err := s.db.R.QueryContext(ctx, `SELECT `+qualifiedSummary+q.from()+where+` ORDER BY d.seq DESC LIMIT ?`,
+	rows, err := s.db.R.QueryContext(ctx, `SELECT `+qualifiedSummary+q.from()+where+` ORDER BY `+q.newestFirst()+` LIMIT ?`,
 		append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("list deliveries: %w", err)
