@@ -363,29 +363,44 @@ func (s *Store) Import(ctx context.Context, ds []*Delivery) (ImportStats, error)
 }
 
 func importDelivery(tx *sqlitedb.Tx, d *Delivery, hdr []byte, isNew *bool, added *int) error {
-	var seq int64
-	err := tx.QueryRow(`SELECT seq FROM deliveries WHERE id = ?`, d.ID).Scan(&seq)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		c := *d
-		if err := insertDelivery(tx, &c, hdr); err != nil {
-			return err
-		}
+	// A new delivery is written with its summary and attempts at once; a
+	// known one gets only the attempts it lacks.
+	var last *Attempt
+	if n := len(d.History); n > 0 {
+		last = d.History[n-1]
+	}
+	c := *d
+	seq, inserted, err := insertDeliveryRow(tx, &c, hdr, last, len(d.History))
+	if err != nil {
+		return err
+	}
+	if inserted {
 		*isNew = true
-	case err != nil:
+		for _, a := range d.History {
+			var reqHdr []byte
+			if a.RequestHeader != nil {
+				reqHdr = marshalHeader(a.RequestHeader)
+			}
+			ac := *a
+			if err := insertAttemptRow(tx, seq, &ac, reqHdr, marshalHeader(a.Header)); err != nil {
+				return err
+			}
+			*added++
+		}
+		return nil
+	}
+	if err := tx.QueryRow(`SELECT seq FROM deliveries WHERE id = ?`, d.ID).Scan(&seq); err != nil {
 		return err
 	}
 	for _, a := range d.History {
 		var one int
-		if !*isNew {
-			err := tx.QueryRow(`SELECT 1 FROM attempts WHERE delivery_seq = ? AND kind = ? AND target = ? AND started_at = ?`,
-				seq, a.Kind, a.Target, a.StartedAt.UnixMicro()).Scan(&one)
-			if err == nil {
-				continue
-			}
-			if !errors.Is(err, sql.ErrNoRows) {
-				return err
-			}
+		err := tx.QueryRow(`SELECT 1 FROM attempts WHERE delivery_seq = ? AND kind = ? AND target = ? AND started_at = ?`,
+			seq, a.Kind, a.Target, a.StartedAt.UnixMicro()).Scan(&one)
+		if err == nil {
+			continue // imported before
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
 		}
 		var reqHdr []byte
 		if a.RequestHeader != nil {

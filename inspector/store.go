@@ -137,27 +137,57 @@ func (s *Store) Insert(d *Delivery) <-chan error {
 }
 
 func insertDelivery(tx *sqlitedb.Tx, d *Delivery, hdr []byte) error {
+	_, _, err := insertDeliveryRow(tx, d, hdr, nil, 0)
+	return err
+}
+
+// insertDeliveryRow inserts d, with last as its latest of attempts (nil and
+// 0 for a delivery not forwarded yet), and queues it for the full-text
+// index. It reports the row's seq and false when d's id is stored already.
+func insertDeliveryRow(tx *sqlitedb.Tx, d *Delivery, hdr []byte, last *Attempt, attempts int) (int64, bool, error) {
 	if d.Signature == "" {
 		d.Signature = SigUnsigned
 	}
+	var status, duration any // NULL until forwarded
+	var errText, target string
+	if last != nil {
+		status, duration, errText, target = last.Status, last.Duration.Microseconds(), last.Error, last.Target
+	}
 	res, err := tx.Exec(`INSERT INTO deliveries(id, channel, relay_seq, received_at, method, path, query, header, body,
-			remote_addr, host, proto, object_type, action, entity_id, object_id, event_id, scheme, signature, signature_reason)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			remote_addr, host, proto, object_type, action, entity_id, object_id, event_id, scheme, signature, signature_reason,
+			status, error, duration_us, attempts, target)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT(id) DO NOTHING`,
 		d.ID, d.Channel, d.RelaySeq, d.ReceivedAt.UnixMicro(), d.Method, d.Path, d.Query, hdr, d.Body,
 		d.RemoteAddr, d.Host, d.Proto, d.ObjectType, d.Action, d.EntityID, d.ObjectID, d.EventID,
-		d.Scheme, d.Signature, d.SignatureReason)
+		d.Scheme, d.Signature, d.SignatureReason,
+		status, errText, duration, attempts, target)
 	if err != nil {
-		return err
+		return 0, false, err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return nil // already stored
+		return 0, false, nil // already stored
 	}
 	seq, err := res.LastInsertId()
 	if err != nil {
+		return 0, false, err
+	}
+	return seq, true, indexDelivery(tx, seq, hdr, d.Body)
+}
+
+// insertAttemptRow inserts a as an attempt of the delivery row seq, without
+// touching the delivery's summary.
+func insertAttemptRow(tx *sqlitedb.Tx, seq int64, a *Attempt, reqHdr, respHdr []byte) error {
+	res, err := tx.Exec(`INSERT INTO attempts(delivery_seq, kind, target, started_at, duration_us, request_header, request_body,
+			status, response_header, response_body, error)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		seq, a.Kind, a.Target, a.StartedAt.UnixMicro(), a.Duration.Microseconds(), reqHdr, a.RequestBody,
+		a.Status, respHdr, a.Body, a.Error)
+	if err != nil {
 		return err
 	}
-	return indexDelivery(tx, seq, hdr, d.Body)
+	a.ID, _ = res.LastInsertId()
+	return nil
 }
 
 // indexDelivery queues a delivery for the full-text index (see
@@ -188,16 +218,10 @@ func insertAttempt(tx *sqlitedb.Tx, a *Attempt, reqHdr, respHdr []byte) error {
 		}
 		return err
 	}
-	res, err := tx.Exec(`INSERT INTO attempts(delivery_seq, kind, target, started_at, duration_us, request_header, request_body,
-			status, response_header, response_body, error)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		seq, a.Kind, a.Target, a.StartedAt.UnixMicro(), a.Duration.Microseconds(), reqHdr, a.RequestBody,
-		a.Status, respHdr, a.Body, a.Error)
-	if err != nil {
+	if err := insertAttemptRow(tx, seq, a, reqHdr, respHdr); err != nil {
 		return err
 	}
-	a.ID, _ = res.LastInsertId()
-	_, err = tx.Exec(`UPDATE deliveries SET status = ?, error = ?, duration_us = ?, attempts = attempts + 1, target = ? WHERE seq = ?`,
+	_, err := tx.Exec(`UPDATE deliveries SET status = ?, error = ?, duration_us = ?, attempts = attempts + 1, target = ? WHERE seq = ?`,
 		a.Status, a.Error, a.Duration.Microseconds(), a.Target, seq)
 	return err
 }
@@ -213,41 +237,14 @@ func (s *Store) Record(d *Delivery, a *Attempt) <-chan error {
 		reqHdr = marshalHeader(a.RequestHeader)
 	}
 	return s.w.Go(func(tx *sqlitedb.Tx) error {
-		if d.Signature == "" {
-			d.Signature = SigUnsigned
-		}
-		res, err := tx.Exec(`INSERT INTO deliveries(id, channel, relay_seq, received_at, method, path, query, header, body,
-				remote_addr, host, proto, object_type, action, entity_id, object_id, event_id, scheme, signature, signature_reason,
-				status, error, duration_us, attempts, target)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)
-			ON CONFLICT(id) DO NOTHING`,
-			d.ID, d.Channel, d.RelaySeq, d.ReceivedAt.UnixMicro(), d.Method, d.Path, d.Query, hdr, d.Body,
-			d.RemoteAddr, d.Host, d.Proto, d.ObjectType, d.Action, d.EntityID, d.ObjectID, d.EventID,
-			d.Scheme, d.Signature, d.SignatureReason,
-			a.Status, a.Error, a.Duration.Microseconds(), a.Target)
+		seq, inserted, err := insertDeliveryRow(tx, d, hdr, a, 1)
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
+		if !inserted {
 			return insertAttempt(tx, a, reqHdr, respHdr) // stored before: one more attempt
 		}
-		seq, err := res.LastInsertId()
-		if err != nil {
-			return err
-		}
-		if err := indexDelivery(tx, seq, hdr, d.Body); err != nil {
-			return err
-		}
-		res, err = tx.Exec(`INSERT INTO attempts(delivery_seq, kind, target, started_at, duration_us, request_header, request_body,
-				status, response_header, response_body, error)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			seq, a.Kind, a.Target, a.StartedAt.UnixMicro(), a.Duration.Microseconds(), reqHdr, a.RequestBody,
-			a.Status, respHdr, a.Body, a.Error)
-		if err != nil {
-			return err
-		}
-		a.ID, _ = res.LastInsertId()
-		return nil
+		return insertAttemptRow(tx, seq, a, reqHdr, respHdr)
 	})
 }
 
