@@ -49,7 +49,10 @@ func TestGolden(t *testing.T) {
 					return true
 				}, teatest.WithDuration(5*time.Second), teatest.WithCheckInterval(10*time.Millisecond))
 			}
-			waitFor("40 deliveries", "09:30:39")
+			// The page must be loaded for this size, not the default
+			// 80x24 of the first frame: wait for its oldest row too.
+			oldest := map[int]string{24: "09:30:20", 30: "09:30:14", 50: "09:30:00"}[tc.height]
+			waitFor("40 deliveries", "09:30:39", oldest)
 			for _, k := range tc.keys {
 				tm.Send(k)
 			}
