@@ -68,3 +68,23 @@ func TestEachLimitIsNewestOldestFirst(t *testing.T) {
 		t.Fatalf("no match: %v", got)
 	}
 }
+
+func TestSearchSkipsSignatureHeaders(t *testing.T) {
+	st, err := Open(t.Context(), filepath.Join(t.TempDir(), "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	d := &Delivery{ID: "sig1", ReceivedAt: time.Now(), Method: "POST",
+		Header: http.Header{"Monite-Signature": {"t=1700000000,v1=feedface0123456789"}, "X-Request-Id": {"req7f3a9c"}},
+		Body:   []byte(`{"action":"tag.created","id":"evt_42"}`)}
+	if err := Wait(t.Context(), st.Insert(d)); err != nil {
+		t.Fatal(err)
+	}
+	for text, want := range map[string]int{"req7f3a9c": 1, "evt_42": 1, "feedface0123456789": 0} {
+		ds, err := st.List(t.Context(), Query{Search: text})
+		if err != nil || len(ds) != want {
+			t.Errorf("search %q: %d results, %v; want %d", text, len(ds), err, want)
+		}
+	}
+}
