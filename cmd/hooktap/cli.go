@@ -193,3 +193,9 @@ func splitList(s string) []string {
 	}
 	return out
 }
+
+// dbFlag registers --db, the store file of a command that reads recorded
+// deliveries.
+func dbFlag(fs *flag.FlagSet, e *env) *string {
+	return fs.String("db", defaultDB(e), "SQLite file of recorded deliveries (or HOOKTAP_DB)")
+}

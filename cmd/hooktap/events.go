@@ -113,7 +113,7 @@ func openStore(ctx context.Context, path string) (*inspector.Store, error) {
 
 func eventsList(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "events list", "events list [flags] [filter words: type:payable status:5xx text]")
-	db := fs.String("db", defaultDB(e), "SQLite file of recorded deliveries (or HOOKTAP_DB)")
+	db := dbFlag(fs, e)
 	limit := fs.Int("limit", 50, "how many deliveries, newest first")
 	jsonOut := fs.Bool("json", false, "print JSON lines")
 	var f filterFlags
@@ -309,7 +309,7 @@ type showJSON struct {
 
 func eventsShow(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "events show", "events show ID [--json]")
-	db := fs.String("db", defaultDB(e), "SQLite file of recorded deliveries (or HOOKTAP_DB)")
+	db := dbFlag(fs, e)
 	jsonOut := fs.Bool("json", false, "print the delivery as one JSON object")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -452,7 +452,7 @@ func writeBody(w io.Writer, b []byte, indent string) {
 
 func eventsExport(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "events export", "events export [--format json|har] [filters] > FILE")
-	db := fs.String("db", defaultDB(e), "SQLite file of recorded deliveries (or HOOKTAP_DB)")
+	db := dbFlag(fs, e)
 	format := fs.String("format", "json", "json (hooktap's lossless JSON lines, for import) or har (HAR 1.2)")
 	var f filterFlags
 	f.register(fs)
@@ -609,7 +609,7 @@ func (f *retentionFlags) retention() (inspector.Retention, error) {
 
 func eventsPrune(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "events prune", "events prune [--keep 30d] [--max-deliveries N]")
-	db := fs.String("db", defaultDB(e), "SQLite file of recorded deliveries (or HOOKTAP_DB)")
+	db := dbFlag(fs, e)
 	var rf retentionFlags
 	rf.register(fs)
 	pos, err := parse(fs, args)

@@ -58,7 +58,7 @@ func (s *secretFlag) register(fs *flag.FlagSet, e *env, usage string) {
 func cmdReplay(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "replay", "replay ID [--to URL] [--db FILE] [--json]")
 	to := fs.String("to", "", "send to this base URL (the delivery's path suffix and query are appended) instead of the original target")
-	db := fs.String("db", defaultDB(e), "SQLite file of recorded deliveries (or HOOKTAP_DB)")
+	db := dbFlag(fs, e)
 	jsonOut := fs.Bool("json", false, "print the result as one JSON object")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -84,7 +84,7 @@ func cmdReplay(ctx context.Context, e *env, args []string) error {
 func cmdResend(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "resend", "resend ID [--to URL] [--secret S] [--scheme X] [--set path=value]... [--edit] [--new-id] [--db FILE] [--json]")
 	to := fs.String("to", "", "send to this base URL (the delivery's path suffix and query are appended) instead of the original target")
-	db := fs.String("db", defaultDB(e), "SQLite file of recorded deliveries (or HOOKTAP_DB)")
+	db := dbFlag(fs, e)
 	var secret secretFlag
 	secret.register(fs, e, "signing `secret`")
 	scheme := fs.String("scheme", "", "signing scheme: "+strings.Join(signing.Names(), ", ")+" (default: the delivery's own, else monite)")

@@ -11,7 +11,7 @@ import (
 // cmdTUI browses a store in the terminal UI, with no relay.
 func cmdTUI(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "tui", "tui [--db FILE] [--secret S]")
-	db := fs.String("db", defaultDB(e), "SQLite file of recorded deliveries (or HOOKTAP_DB)")
+	db := dbFlag(fs, e)
 	secret := fs.String("secret", envOr(e, "HOOKTAP_SECRET", ""), "signing secret for resends (or HOOKTAP_SECRET)")
 	pos, err := parse(fs, args)
 	if err != nil {

@@ -15,7 +15,7 @@ func cmdVerify(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "verify", "verify ID --secret S [--db FILE] [--json]")
 	var secret secretFlag
 	secret.register(fs, e, "signing `secret` to check the delivery with")
-	db := fs.String("db", defaultDB(e), "SQLite file of recorded deliveries (or HOOKTAP_DB)")
+	db := dbFlag(fs, e)
 	jsonOut := fs.Bool("json", false, "print the result as one JSON object")
 	pos, err := parse(fs, args)
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 // browse history, replay and resend.
 func cmdWeb(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "web", "web [--db FILE] [--addr HOST:PORT] [--secret S]")
-	db := fs.String("db", defaultDB(e), "SQLite file of recorded deliveries (or HOOKTAP_DB)")
+	db := dbFlag(fs, e)
 	addr := fs.String("addr", "127.0.0.1:4040", "address to serve the inspector on")
 	secret := fs.String("secret", envOr(e, "HOOKTAP_SECRET", ""), "signing secret for resend (or HOOKTAP_SECRET)")
 	verbose := fs.Bool("verbose", false, "log debug detail to stderr")
