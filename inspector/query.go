@@ -220,6 +220,15 @@ const indexChunk = 4000
 const indexedHeaders = `json_remove(d.header, '$."Monite-Signature"', '$."X-Monite-Signature"', '$."Stripe-Signature"',
 	'$."X-Monk-Signature"', '$."Webhook-Signature"', '$."Webhook-Timestamp"', '$."Date"', '$."Content-Length"')`
 
+// indexChunkSQL moves the queued deliveries up to a seq into the index.
+// CROSS JOIN keeps fts_pending the outer loop: with a plain JOIN the
+// planner moves "seq <= ?" onto deliveries and walks every delivery from
+// the first one for each chunk (indexing a million deliveries read the
+// whole table 250 times; half of the bulk ingest's time).
+const indexChunkSQL = `INSERT INTO deliveries_fts(rowid, header_text, body_text)
+	SELECT d.seq, ` + indexedHeaders + `, CASE WHEN p.text THEN CAST(d.body AS TEXT) END
+	FROM fts_pending p CROSS JOIN deliveries d ON d.seq = p.seq WHERE p.seq <= ?`
+
 func (s *Store) indexPending(ctx context.Context) error {
 	for {
 		var n int64
@@ -229,9 +238,7 @@ func (s *Store) indexPending(ctx context.Context) error {
 			if err != nil || !last.Valid {
 				return err
 			}
-			if _, err := tx.Exec(`INSERT INTO deliveries_fts(rowid, header_text, body_text)
-				SELECT d.seq, `+indexedHeaders+`, CASE WHEN p.text THEN CAST(d.body AS TEXT) END
-				FROM fts_pending p JOIN deliveries d ON d.seq = p.seq WHERE p.seq <= ?`, last.Int64); err != nil {
+			if _, err := tx.Exec(indexChunkSQL, last.Int64); err != nil {
 				return err
 			}
 			res, err := tx.Exec(`DELETE FROM fts_pending WHERE seq <= ?`, last.Int64)

@@ -450,3 +450,32 @@ func TestOpenErrors(t *testing.T) {
 		t.Errorf("corrupt: %v", err)
 	}
 }
+
+// TestIndexChunkPlan pins the plan of the indexing statement: it must walk
+// the queue and look each delivery up by seq, never range-scan deliveries
+// (which made indexing quadratic in the store's size).
+func TestIndexChunkPlan(t *testing.T) {
+	s := openTestStore(t)
+	fillStore(t, s, storeFixtures)
+	rows, err := s.db.R.QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+indexChunkSQL, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var steps []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		steps = append(steps, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"SEARCH p USING INTEGER PRIMARY KEY (rowid<?)", "SEARCH d USING INTEGER PRIMARY KEY (rowid=?)"}
+	if !slices.Equal(steps, want) {
+		t.Errorf("plan = %q, want %q", steps, want)
+	}
+}
