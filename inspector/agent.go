@@ -46,12 +46,18 @@ var ErrRefused = errors.New("refused by relay")
 type Agent struct {
 	cfg AgentConfig
 	log *slog.Logger
-	sem chan struct{}
-	wg  sync.WaitGroup
 	// outstanding counts deliveries received and not yet handled.
 	outstanding atomic.Int64
 	conn        Conn // guarded by mu
 	mu          sync.Mutex
+}
+
+// job is a delivery for a worker, with the session it came on.
+type job struct {
+	ctx      context.Context
+	d        *wire.Delivery
+	acks     *acker
+	inflight *tracker
 }
 
 // NewAgent checks cfg.
@@ -72,7 +78,7 @@ func NewAgent(cfg AgentConfig) (*Agent, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Agent{cfg: cfg, log: log, sem: make(chan struct{}, cfg.Concurrency)}, nil
+	return &Agent{cfg: cfg, log: log}, nil
 }
 
 // agentURL turns a relay base URL into its WebSocket endpoint.
@@ -178,11 +184,29 @@ const (
 // ctx ends (then it returns nil after in-flight deliveries finish) or the
 // relay refuses the agent for good (an error wrapping ErrRefused).
 func (a *Agent) Run(ctx context.Context) error {
-	defer a.wg.Wait()
+	// Long-lived workers rather than a goroutine per delivery: their
+	// stacks have grown to what forwarding and recording need once.
+	work := make(chan job, maxOutstanding)
+	var workers sync.WaitGroup
+	for range a.cfg.Concurrency {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			for j := range work {
+				a.handle(j.ctx, j.acks, j.d)
+				a.outstanding.Add(-1)
+				j.inflight.done()
+			}
+		}()
+	}
+	defer func() {
+		close(work) // what was received is still handled
+		workers.Wait()
+	}()
 	backoff := backoffMin
 	a.setConn(Conn{State: StateConnecting})
 	for {
-		welcomed, err := a.session(ctx)
+		welcomed, err := a.session(ctx, work)
 		if ctx.Err() != nil {
 			a.setConn(Conn{State: StateOffline})
 			return nil
@@ -214,7 +238,7 @@ func (a *Agent) Run(ctx context.Context) error {
 }
 
 // session runs one connection. It reports whether the relay welcomed it.
-func (a *Agent) session(ctx context.Context) (welcomed bool, err error) {
+func (a *Agent) session(ctx context.Context, work chan<- job) (welcomed bool, err error) {
 	agentID, err := a.cfg.Store.AgentID(ctx)
 	if err != nil {
 		return false, fmt.Errorf("agent id: %w", err)
@@ -239,6 +263,7 @@ func (a *Agent) session(ctx context.Context) (welcomed bool, err error) {
 		AgentID: agentID,
 		Events:  a.cfg.Events,
 		Agent:   "hooktap " + a.cfg.Version,
+		Binary:  true,
 	}
 	if err := conn.Send(ctx, hello); err != nil {
 		ws.Close()
@@ -278,10 +303,14 @@ func (a *Agent) session(ctx context.Context) (welcomed bool, err error) {
 		}
 	}()
 
+	acks := &acker{conn: conn}
 	var refused error
 	err = conn.Run(live, func(m wire.Message) error {
 		switch m := m.(type) {
 		case *wire.Welcome:
+			if m.Binary {
+				conn.UseBinary() // before the next read: deliveries may be binary
+			}
 			welcomed = true
 			a.setConn(Conn{State: StateConnected, URL: m.URL})
 			a.log.Info("connected to relay", "url", m.URL)
@@ -299,13 +328,7 @@ func (a *Agent) session(ctx context.Context) (welcomed bool, err error) {
 				a.outstanding.Add(-1)
 				return nil // shutting down: the relay sends it again later
 			}
-			a.wg.Add(1)
-			go func() {
-				defer func() { a.outstanding.Add(-1); inflight.done(); a.wg.Done() }()
-				a.sem <- struct{}{}
-				defer func() { <-a.sem }()
-				a.handle(live, conn, m)
-			}()
+			work <- job{live, m, acks, &inflight} // never blocks: outstanding <= its capacity
 		case *wire.Error:
 			switch m.Code {
 			case wire.CodeUnauthorized, wire.CodeUnknownChannel, wire.CodeBadRequest, wire.CodeVersion:
@@ -331,13 +354,13 @@ func (a *Agent) session(ctx context.Context) (welcomed bool, err error) {
 
 // handle stores one delivery, forwards it, records the attempt and acks.
 // Nothing is acked before both records are committed.
-func (a *Agent) handle(ctx context.Context, conn *wire.Conn, w *wire.Delivery) {
+func (a *Agent) handle(ctx context.Context, acks *acker, w *wire.Delivery) {
 	if w.Resumed {
 		// The relay may have sent it before we went away: if it was
 		// forwarded already, answer with what the app said then.
 		if prev, err := a.cfg.Store.Get(ctx, w.ID); err == nil && prev.ID == w.ID {
 			if n := len(prev.History); n > 0 {
-				a.ack(ctx, conn, w, prev.History[n-1])
+				acks.send(ctx, w, prev.History[n-1])
 				return
 			}
 		}
@@ -351,23 +374,15 @@ func (a *Agent) handle(ctx context.Context, conn *wire.Conn, w *wire.Delivery) {
 	// An app that answers within recordDelay gets the delivery and its
 	// attempt written together, in one write; a slower one gets the
 	// delivery recorded first, so that the UIs show it while it waits.
-	forwarded := make(chan *Attempt, 1)
-	go func() { forwarded <- a.cfg.Forwarder.Forward(ctx, RequestOf(d)) }()
-	var att *Attempt
-	var stored <-chan error
-	timer := time.NewTimer(recordDelay)
-	select {
-	case att = <-forwarded:
-		timer.Stop()
-	case <-timer.C:
-		stored = a.cfg.Store.Insert(d)
-		att = <-forwarded
-	}
+	inserted := make(chan (<-chan error), 1)
+	slow := time.AfterFunc(recordDelay, func() { inserted <- a.cfg.Store.Insert(d) })
+	att := a.cfg.Forwarder.Forward(ctx, RequestOf(d))
 	att.DeliveryID, att.Kind = d.ID, KindForward
 	var err error
-	if stored == nil {
+	if slow.Stop() {
 		err = Wait(ctx, a.cfg.Store.Record(d, att))
 	} else {
+		stored := <-inserted // submitted before the attempt: the writer keeps the order
 		recorded := a.cfg.Store.AddAttempt(att)
 		err = errors.Join(Wait(ctx, stored), Wait(ctx, recorded))
 	}
@@ -380,11 +395,22 @@ func (a *Agent) handle(ctx context.Context, conn *wire.Conn, w *wire.Delivery) {
 	d.Status, d.Error, d.DurationMS, d.Target = att.Status, att.Error, att.DurationMS(), att.Target
 	d.Attempts++
 	a.emit(Event{Kind: EventAttempt, Delivery: d.summary(), Attempt: att})
-	a.ack(ctx, conn, w, att)
+	acks.send(ctx, w, att)
 }
 
-func (a *Agent) ack(ctx context.Context, conn *wire.Conn, w *wire.Delivery, att *Attempt) {
-	ack := &wire.Ack{
+// acker sends a session's acks. Acks that are ready while one is being
+// written go out together, in one frame, written by whichever handler
+// found the connection free: no goroutine of its own.
+type acker struct {
+	conn    *wire.Conn
+	mu      sync.Mutex
+	pending []wire.Message
+	busy    bool // a handler is writing
+}
+
+func (k *acker) send(ctx context.Context, w *wire.Delivery, att *Attempt) {
+	k.mu.Lock()
+	k.pending = append(k.pending, &wire.Ack{
 		ID:         w.ID,
 		Seq:        w.Seq,
 		Status:     att.Status,
@@ -393,8 +419,27 @@ func (a *Agent) ack(ctx context.Context, conn *wire.Conn, w *wire.Delivery, att 
 		Error:      att.Error,
 		Timeout:    att.Timeout,
 		DurationMS: att.DurationMS(),
+	})
+	if k.busy {
+		k.mu.Unlock()
+		return // the writer takes it with the next frame
 	}
-	if err := conn.Send(ctx, ack); err != nil {
-		a.log.Debug("ack not sent", "id", w.ID, "err", err)
+	k.busy = true
+	var spare []wire.Message
+	for len(k.pending) > 0 {
+		out := k.pending
+		k.pending = spare[:0]
+		k.mu.Unlock()
+		err := k.conn.SendAll(ctx, out...)
+		clear(out)
+		spare = out
+		k.mu.Lock()
+		if err != nil {
+			// The connection is gone: the relay sends these again after a
+			// reconnect, and the store answers them.
+			k.pending = nil
+		}
 	}
+	k.busy = false
+	k.mu.Unlock()
 }

@@ -91,7 +91,12 @@ func (a *Attempt) DurationMS() float64 { return float64(a.Duration.Microseconds(
 // FromWire turns a relay delivery into a record, reading the event fields
 // from its body and headers.
 func FromWire(w *wire.Delivery) *Delivery {
-	f := payload.Parse(w.Header, w.Body)
+	var f payload.Fields
+	if w.Fields != nil {
+		f = *w.Fields // the relay read them already
+	} else {
+		f = payload.Parse(w.Header, w.Body)
+	}
 	return &Delivery{
 		ID:         w.ID,
 		Channel:    w.Channel,

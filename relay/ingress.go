@@ -53,7 +53,9 @@ func (s *Server) ingress(w http.ResponseWriter, r *http.Request) {
 		Host:       r.Host,
 		Proto:      proto,
 	}
-	action := payload.Parse(hdr, body).Action
+	f := payload.Parse(hdr, body)
+	d.Fields = &f
+	action := f.Action
 	noteAction(w, action) // for the channel page (ops.go)
 
 	wait := s.expect(d.ID)

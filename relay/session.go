@@ -51,6 +51,7 @@ type session struct {
 	// deliveries come and go, runs under it.
 	ctx     context.Context
 	pumping atomic.Bool
+	ready   atomic.Bool // the welcome is out: deliveries may follow
 
 	mu       sync.Mutex
 	sentSeq  int64            // last seq sent or skipped, in channel order
@@ -272,19 +273,24 @@ func (s *Server) open(ctx context.Context, conn *wire.Conn, h *wire.Hello, p pee
 		URL:     p.base + "/h/" + h.Channel,
 		AgentID: h.AgentID,
 		Relay:   "hooktap " + s.cfg.Version,
+		Binary:  h.Binary,
 	}
 	// Registered before the welcome, so that nothing posted after the agent
-	// hears it is missed; the welcome still goes out before any delivery,
-	// because deliveries are sent by run, started after it is queued.
+	// hears it is missed; deliveries are queued meanwhile, and the pump
+	// starts once the welcome is out (ready).
 	s.register(ss)
 	if err := conn.Send(ctx, welcome); err != nil {
 		s.unregister(ss)
 		return nil, err
 	}
+	if h.Binary {
+		conn.UseBinary() // before the next read: the agent's acks may be binary
+	}
 	if start < head {
 		ss.kick.Store(true) // it missed something: catch up first
-		ss.wake()
 	}
+	ss.ready.Store(true)
+	ss.wake()
 	s.log.Info("agent connected", "channel", h.Channel, "agent", h.AgentID, "remote", p.remote, "resume_after", start)
 	return ss, nil
 }
@@ -358,7 +364,7 @@ func (s *Server) Agents() map[string]int {
 // sessions have no goroutine of their own besides the reader: with
 // thousands of agents connected, that is most of the relay's memory.
 func (ss *session) wake() {
-	if ss.pumping.CompareAndSwap(false, true) {
+	if ss.ready.Load() && ss.pumping.CompareAndSwap(false, true) {
 		go ss.pump()
 	}
 }
@@ -382,8 +388,11 @@ func (ss *session) pump() {
 }
 
 // drain handles what is queued. It reports false when the session is over.
+// What is queued together goes to the agent together, in one frame when
+// the agent reads binary frames.
 func (ss *session) drain() bool {
 	ctx := ss.ctx
+	var b batch
 	for {
 		select {
 		case <-ss.conn.Done():
@@ -393,14 +402,14 @@ func (ss *session) drain() bool {
 		default:
 		}
 		if ss.kick.CompareAndSwap(true, false) {
-			if !ss.catchUp(ctx) {
+			if !ss.flush(ctx, &b) || !ss.catchUp(ctx) {
 				return false
 			}
 			continue
 		}
 		it, ok := ss.next()
 		if !ok {
-			return true
+			return ss.flush(ctx, &b)
 		}
 		seq := it.d.Seq
 		if seq <= ss.sent() {
@@ -409,17 +418,34 @@ func (ss *session) drain() bool {
 		if seq > ss.sent()+1 {
 			// A gap: something did not fit in the queue. Everything up to
 			// seq is committed, so the buffer has it.
-			if !ss.catchUp(ctx) {
+			if !ss.flush(ctx, &b) || !ss.catchUp(ctx) {
 				return false
 			}
 			if seq <= ss.sent() {
 				continue
 			}
 		}
-		if !ss.send(ctx, it.d, it.action) {
+		if !ss.send(ctx, it.d, it.action, &b) {
 			return false
 		}
 	}
+}
+
+// batch is deliveries taken from the queue and not yet written.
+type batch []wire.Message
+
+// maxBatch bounds the deliveries written in one frame.
+const maxBatch = 64
+
+// flush writes what b holds. It reports false when the session is over.
+func (ss *session) flush(ctx context.Context, b *batch) bool {
+	if len(*b) == 0 {
+		return true
+	}
+	err := ss.conn.SendAll(ctx, *b...)
+	clear(*b)
+	*b = (*b)[:0]
+	return err == nil
 }
 
 func (ss *session) sent() int64 {
@@ -432,6 +458,7 @@ func (ss *session) sent() int64 {
 // the session is over.
 func (ss *session) catchUp(ctx context.Context) bool {
 	const page = 128
+	var b batch
 	for {
 		var ds []*wire.Delivery
 		err := onFreshStack(func() error {
@@ -450,9 +477,14 @@ func (ss *session) catchUp(ctx context.Context) bool {
 			// Only what existed when the agent connected may have reached
 			// it before; later deliveries are new to it.
 			d.Resumed = d.Seq <= ss.resumeTo
-			if !ss.send(ctx, d, payload.Parse(d.Header, d.Body).Action) {
+			f := payload.Parse(d.Header, d.Body)
+			d.Fields = &f
+			if !ss.send(ctx, d, f.Action, &b) {
 				return false
 			}
+		}
+		if !ss.flush(ctx, &b) {
+			return false
 		}
 		if len(ds) < page {
 			return true
@@ -460,9 +492,10 @@ func (ss *session) catchUp(ctx context.Context) bool {
 	}
 }
 
-// send passes d to the agent if its filter matches, waiting for room in the
-// window. It reports false when the session is over.
-func (ss *session) send(ctx context.Context, d *wire.Delivery, action string) bool {
+// send adds d to b if the agent's filter matches, once there is room for
+// it in the window; while it waits, what b holds is written. It reports
+// false when the session is over.
+func (ss *session) send(ctx context.Context, d *wire.Delivery, action string, b *batch) bool {
 	if !MatchEvents(ss.events, action) {
 		ss.mu.Lock()
 		ss.sentSeq = d.Seq
@@ -475,16 +508,28 @@ func (ss *session) send(ctx context.Context, d *wire.Delivery, action string) bo
 	}
 	select {
 	case ss.window <- struct{}{}:
-	case <-ss.conn.Done():
-		return false
-	case <-ctx.Done():
-		return false
+	default:
+		// The window is full: write what is held, then wait for acks.
+		if !ss.flush(ctx, b) {
+			return false
+		}
+		select {
+		case ss.window <- struct{}{}:
+		case <-ss.conn.Done():
+			return false
+		case <-ctx.Done():
+			return false
+		}
 	}
 	ss.mu.Lock()
 	ss.sentSeq = d.Seq
 	ss.inflight[d.Seq] = d.ID
 	ss.mu.Unlock()
-	return ss.conn.Send(ctx, d) == nil
+	*b = append(*b, d)
+	if len(*b) >= maxBatch {
+		return ss.flush(ctx, b)
+	}
+	return true
 }
 
 // advance moves the cursor to the highest seq below which nothing is in

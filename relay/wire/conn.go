@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -27,9 +28,10 @@ var ErrClosed = errors.New("connection closed")
 // of their own. Pings are the owner's to send (Ping), from one ticker for
 // all its connections.
 type Conn struct {
-	ws   *websocket.Conn
-	wmu  sync.Mutex // one writer at a time
-	done chan struct{}
+	ws     *websocket.Conn
+	wmu    sync.Mutex // one writer at a time
+	done   chan struct{}
+	binary atomic.Bool // deliveries and acks go in binary frames
 
 	closeOnce sync.Once
 }
@@ -40,16 +42,73 @@ func NewConn(ws *websocket.Conn) *Conn {
 	return &Conn{ws: ws, done: make(chan struct{})}
 }
 
+// UseBinary switches deliveries and acks to binary frames, both ways: each
+// side calls it once the handshake agreed on it (Hello.Binary and
+// Welcome.Binary), before the first binary frame can arrive. Until then a
+// binary frame is a protocol error.
+func (c *Conn) UseBinary() { c.binary.Store(true) }
+
+// Binary reports whether UseBinary was called.
+func (c *Conn) Binary() bool { return c.binary.Load() }
+
+// frameBufs holds the buffers binary frames are built in, shared by all
+// connections so that an idle one holds none.
+var frameBufs = sync.Pool{New: func() any { return new([]byte) }}
+
 // Send writes m. A write that fails or takes longer than WriteWait closes
 // the connection.
 func (c *Conn) Send(ctx context.Context, m Message) error {
-	b, err := Encode(m)
-	if err != nil {
-		return err
+	return c.SendAll(ctx, m)
+}
+
+// SendAll writes msgs in order: in one binary frame when the connection
+// uses binary frames and all of them have a binary form, else a text frame
+// each. A write that fails or takes longer than WriteWait closes the
+// connection.
+func (c *Conn) SendAll(ctx context.Context, msgs ...Message) error {
+	if len(msgs) == 0 {
+		return nil
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if c.binary.Load() && allBinary(msgs) {
+		bp := frameBufs.Get().(*[]byte)
+		defer func() {
+			if cap(*bp) <= 1<<20 { // keep big bodies' buffers out of the pool
+				frameBufs.Put(bp)
+			}
+		}()
+		b, err := AppendBinary((*bp)[:0], msgs...)
+		if err != nil {
+			return err
+		}
+		*bp = b
+		return c.write(websocket.BinaryMessage, b, msgs[0])
+	}
+	for _, m := range msgs {
+		b, err := Encode(m)
+		if err != nil {
+			return err
+		}
+		if err := c.write(websocket.TextMessage, b, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func allBinary(msgs []Message) bool {
+	for _, m := range msgs {
+		if !binaryMessage(m) {
+			return false
+		}
+	}
+	return true
+}
+
+// write sends one frame under the write lock.
+func (c *Conn) write(typ int, b []byte, m Message) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	select {
@@ -58,7 +117,7 @@ func (c *Conn) Send(ctx context.Context, m Message) error {
 	default:
 	}
 	_ = c.ws.SetWriteDeadline(time.Now().Add(WriteWait))
-	if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
+	if err := c.ws.WriteMessage(typ, b); err != nil {
 		c.abort()
 		return fmt.Errorf("send %s: %w", m.MessageType(), err)
 	}
@@ -142,9 +201,22 @@ func (c *Conn) Run(ctx context.Context, handle func(Message) error) error {
 		default:
 		}
 		_ = c.ws.SetReadDeadline(time.Now().Add(PongWait))
-		if typ != websocket.TextMessage {
-			c.Close(websocket.CloseUnsupportedData, "text frames only")
-			return fmt.Errorf("%w: binary frame", ErrMalformed)
+		if typ == websocket.BinaryMessage {
+			if !c.binary.Load() {
+				c.Close(websocket.CloseUnsupportedData, "binary frames were not agreed on")
+				return fmt.Errorf("%w: binary frame before the handshake agreed on them", ErrMalformed)
+			}
+			msgs, err := DecodeBinary(b)
+			if err != nil {
+				c.Close(websocket.CloseInvalidFramePayloadData, err.Error())
+				return err
+			}
+			for _, m := range msgs {
+				if err := handle(m); err != nil {
+					return err
+				}
+			}
+			continue
 		}
 		m, err := Decode(b)
 		if err != nil {

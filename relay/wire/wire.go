@@ -1,6 +1,7 @@
 // Package wire is the protocol spoken between a hooktap relay and its agents
 // over WebSocket: one JSON object per text frame, each with a protocol
-// version and a type. Decoders keep messages of unknown types instead of
+// version and a type; once both sides agree in the handshake, deliveries
+// and acks travel in binary frames instead (binary.go). Decoders keep messages of unknown types instead of
 // failing, so either side can grow new messages without breaking the other.
 package wire
 
@@ -10,6 +11,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/hooktap/hooktap/relay/payload"
 )
 
 // Version is the protocol version this build speaks.
@@ -48,6 +51,9 @@ type Hello struct {
 	AgentID string   `json:"agent_id"`
 	Events  []string `json:"events,omitempty"` // action globs; empty means all
 	Agent   string   `json:"agent,omitempty"`  // software and version, informational
+	// Binary says the agent reads and writes deliveries and acks in binary
+	// frames (binary.go); the relay agrees in Welcome.Binary.
+	Binary bool `json:"binary,omitempty"`
 }
 
 // Welcome accepts a session.
@@ -56,6 +62,8 @@ type Welcome struct {
 	URL     string `json:"url"` // ingress URL for the channel
 	AgentID string `json:"agent_id"`
 	Relay   string `json:"relay,omitempty"` // software and version, informational
+	// Binary: from here on deliveries and acks travel in binary frames.
+	Binary bool `json:"binary,omitempty"`
 }
 
 // Delivery is one webhook request as the relay received it. Path is the part
@@ -76,7 +84,13 @@ type Delivery struct {
 	// Resumed marks a delivery sent from the relay's buffer rather than live:
 	// the agent may have seen it before and should check its store.
 	Resumed bool `json:"resumed,omitempty"`
+	// Fields are what the relay read from the body and headers, so that
+	// the agent need not parse them again; nil when the relay did not say.
+	Fields *Fields `json:"fields,omitempty"`
 }
+
+// Fields are what a delivery is about (see package payload).
+type Fields = payload.Fields
 
 // Ack reports that the agent stored a delivery durably and what the local app
 // answered. Status 0 with Error set means the app could not be reached.
