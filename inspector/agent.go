@@ -48,8 +48,11 @@ type Agent struct {
 	log *slog.Logger
 	// outstanding counts deliveries received and not yet handled.
 	outstanding atomic.Int64
-	conn        Conn // guarded by mu
-	mu          sync.Mutex
+	// soon counts deliveries being forwarded that have not yet been given
+	// to the store: writes on their way, for the store's group commit.
+	soon atomic.Int64
+	conn Conn // guarded by mu
+	mu   sync.Mutex
 }
 
 // job is a delivery for a worker, with the session it came on.
@@ -78,7 +81,9 @@ func NewAgent(cfg AgentConfig) (*Agent, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Agent{cfg: cfg, log: log}, nil
+	a := &Agent{cfg: cfg, log: log}
+	cfg.Store.w.Expect(func() int { return int(a.soon.Load()) })
+	return a, nil
 }
 
 // agentURL turns a relay base URL into its WebSocket endpoint.
@@ -375,11 +380,16 @@ func (a *Agent) handle(ctx context.Context, acks *acker, w *wire.Delivery) {
 	// attempt written together, in one write; a slower one gets the
 	// delivery recorded first, so that the UIs show it while it waits.
 	inserted := make(chan (<-chan error), 1)
-	slow := time.AfterFunc(recordDelay, func() { inserted <- a.cfg.Store.Insert(d) })
+	a.soon.Add(1)
+	slow := time.AfterFunc(recordDelay, func() {
+		a.soon.Add(-1) // no longer soon
+		inserted <- a.cfg.Store.Insert(d)
+	})
 	att := a.cfg.Forwarder.Forward(ctx, RequestOf(d))
 	att.DeliveryID, att.Kind = d.ID, KindForward
 	var err error
 	if slow.Stop() {
+		a.soon.Add(-1)
 		err = Wait(ctx, a.cfg.Store.Record(d, att))
 	} else {
 		stored := <-inserted // submitted before the attempt: the writer keeps the order

@@ -25,6 +25,14 @@ func (s *Server) ingress(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBody))
+	// From here to Append, this delivery is a write on its way (Expect).
+	s.soon.Add(1)
+	soon := true
+	defer func() {
+		if soon {
+			s.soon.Add(-1)
+		}
+	}()
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -64,6 +72,8 @@ func (s *Server) ingress(w http.ResponseWriter, r *http.Request) {
 	// sessions see deliveries in seq order.
 	var connected, matched, live int
 	publish := func() { connected, matched, live = s.publish(d, action) }
+	s.soon.Add(-1)
+	soon = false
 	if err := s.buf.Append(r.Context(), d, publish); err != nil {
 		s.log.Error("store delivery", "channel", name, "err", err)
 		httpError(w, http.StatusServiceUnavailable, "the relay could not store the delivery; retry later")

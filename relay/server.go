@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -58,6 +59,9 @@ type Server struct {
 	cfg Config
 	log *slog.Logger
 	buf *Buffer
+	// soon counts deliveries read and not yet given to the buffer: writes
+	// on their way, for the buffer's group commit.
+	soon atomic.Int64
 
 	mu       sync.Mutex
 	channels map[string]*channel
@@ -109,6 +113,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open relay buffer: %w", err)
 	}
+
 	sctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		cfg:      cfg,
@@ -133,6 +138,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		buf.Close()
 		return nil, err
 	}
+	buf.w.Expect(func() int { return int(s.soon.Load()) })
 	go s.pruneLoop()
 	go s.cursorLoop()
 	go s.pingLoop()

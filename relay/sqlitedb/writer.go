@@ -6,27 +6,49 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // Tx is the transaction a write runs in. Exec and QueryRow use statements
 // prepared once per Writer.
 type Tx struct {
-	tx *sql.Tx
-	w  *Writer
+	tx    *sql.Tx
+	w     *Writer
+	bound map[*sql.Stmt]*sql.Stmt // the writer's statements, bound to tx once
+}
+
+// stmt returns query's prepared statement bound to t, or nil. Binding
+// (sql.Tx.Stmt) allocates and locks, so it is done once per statement per
+// transaction rather than once per row.
+func (t *Tx) stmt(query string) *sql.Stmt {
+	st := t.w.stmt(query)
+	if st == nil {
+		return nil
+	}
+	if b, ok := t.bound[st]; ok {
+		return b
+	}
+	if t.bound == nil {
+		t.bound = map[*sql.Stmt]*sql.Stmt{}
+	}
+	b := t.tx.Stmt(st)
+	t.bound[st] = b
+	return b
 }
 
 // Exec runs query with args.
 func (t *Tx) Exec(query string, args ...any) (sql.Result, error) {
-	if st := t.w.stmt(query); st != nil {
-		return t.tx.Stmt(st).Exec(args...)
+	if st := t.stmt(query); st != nil {
+		return st.Exec(args...)
 	}
 	return t.tx.Exec(query, args...)
 }
 
 // QueryRow runs a query that returns one row.
 func (t *Tx) QueryRow(query string, args ...any) *sql.Row {
-	if st := t.w.stmt(query); st != nil {
-		return t.tx.Stmt(st).QueryRow(args...)
+	if st := t.stmt(query); st != nil {
+		return st.QueryRow(args...)
 	}
 	return t.tx.QueryRow(query, args...)
 }
@@ -55,6 +77,9 @@ type Writer struct {
 	stmts  map[string]*sql.Stmt // nil value: seen, not prepared yet
 	wanted []string
 
+	expect    atomic.Pointer[func() int] // see Expect
+	lingerFor time.Duration              // maxLinger; tests lengthen it
+
 	state    sync.RWMutex // held for reading while submitting
 	closed   bool         // guarded by state
 	closing  chan struct{}
@@ -69,12 +94,13 @@ func NewWriter(db *sql.DB, maxBatch int) *Writer {
 		maxBatch = 512
 	}
 	w := &Writer{
-		db:       db,
-		reqs:     make(chan request, maxBatch),
-		maxBatch: maxBatch,
-		stmts:    map[string]*sql.Stmt{},
-		closing:  make(chan struct{}),
-		loopDone: make(chan struct{}),
+		db:        db,
+		reqs:      make(chan request, maxBatch),
+		maxBatch:  maxBatch,
+		lingerFor: maxLinger,
+		stmts:     map[string]*sql.Stmt{},
+		closing:   make(chan struct{}),
+		loopDone:  make(chan struct{}),
 	}
 	go w.loop()
 	return w
@@ -104,6 +130,38 @@ func (w *Writer) prepare() {
 		}
 	}
 	w.wanted = w.wanted[:0]
+}
+
+// maxLinger bounds how long a batch is held open for writes on their way.
+const maxLinger = 500 * time.Microsecond
+
+// Expect tells the writer how many writes are on their way: submitted
+// within microseconds by callers busy with something short. While f
+// reports any, the writer holds its batch open, up to maxLinger, to take
+// them into the same commit: under load, few large commits instead of many
+// small ones, which is most of the cost of a write. With none on the way
+// it commits at once, so a lone write waits for nothing.
+func (w *Writer) Expect(f func() int) { w.expect.Store(&f) }
+
+// linger adds to batch the writes that arrive while more are expected.
+func (w *Writer) linger(batch []request) []request {
+	exp := w.expect.Load()
+	if exp == nil || len(batch) >= w.maxBatch || (*exp)() <= 0 {
+		return batch
+	}
+	t := time.NewTimer(w.lingerFor)
+	defer t.Stop()
+	for len(batch) < w.maxBatch && (*exp)() > 0 {
+		select {
+		case r := <-w.reqs:
+			batch = append(batch, r)
+		case <-t.C:
+			return batch
+		case <-w.closing:
+			return batch
+		}
+	}
+	return batch
 }
 
 // Go submits op and returns a channel that receives its result once the
@@ -195,6 +253,7 @@ func (w *Writer) loop() {
 				break fill
 			}
 		}
+		batch = w.linger(batch)
 		w.commit(batch)
 	}
 }
