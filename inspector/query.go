@@ -37,7 +37,7 @@ func statusClause(s string) (string, []any, error) {
 	case "":
 		return "", nil, nil
 	case "error", "err":
-		return "status = 0 AND attempts > 0", nil, nil
+		return "status / 100 = 0 AND status = 0 AND attempts > 0", nil, nil
 	case "pending":
 		return "attempts = 0", nil, nil
 	case "1xx", "2xx", "3xx", "4xx", "5xx":
@@ -48,7 +48,8 @@ func statusClause(s string) (string, []any, error) {
 	if err != nil || code < 100 || code > 999 {
 		return "", nil, fmt.Errorf("bad status %q: use 2xx, 4xx, 5xx, error, pending or a code like 404", s)
 	}
-	return "status = ?", []any{code}, nil
+	// The class first, so that the page walks deliveries_status_class.
+	return "status / 100 = ? AND status = ?", []any{code / 100, code}, nil
 }
 
 // where builds the WHERE clause of q, for deliveries joined (when q
@@ -211,8 +212,6 @@ func (s *Store) IndexNow(ctx context.Context) error { return s.indexPending(ctx)
 // the full-text index: one FTS5 segment each.
 const indexChunk = 4000
 
-// indexPending moves every queued delivery into the full-text index, in
-// chunks, through the writer.
 // indexedHeaders is the header text the full-text index gets: every header
 // but signatures, dates and lengths. Their values are unique to each
 // delivery (an HMAC, a timestamp) and nobody searches for them, but each
@@ -229,6 +228,8 @@ const indexChunkSQL = `INSERT INTO deliveries_fts(rowid, header_text, body_text)
 	SELECT d.seq, ` + indexedHeaders + `, CASE WHEN p.text THEN CAST(d.body AS TEXT) END
 	FROM fts_pending p CROSS JOIN deliveries d ON d.seq = p.seq WHERE p.seq <= ?`
 
+// indexPending moves every queued delivery into the full-text index, in
+// chunks, through the writer.
 func (s *Store) indexPending(ctx context.Context) error {
 	for {
 		var n int64

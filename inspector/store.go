@@ -172,7 +172,7 @@ func insertDeliveryRow(tx *sqlitedb.Tx, d *Delivery, hdr []byte, last *Attempt, 
 	if err != nil {
 		return 0, false, err
 	}
-	return seq, true, indexDelivery(tx, seq, hdr, d.Body)
+	return seq, true, indexDelivery(tx, seq, d.Body)
 }
 
 // insertAttemptRow inserts a as an attempt of the delivery row seq, without
@@ -192,7 +192,7 @@ func insertAttemptRow(tx *sqlitedb.Tx, seq int64, a *Attempt, reqHdr, respHdr []
 
 // indexDelivery queues a delivery for the full-text index (see
 // migrations/0003): its headers, and its body when it is UTF-8 text.
-func indexDelivery(tx *sqlitedb.Tx, seq int64, hdr, body []byte) error {
+func indexDelivery(tx *sqlitedb.Tx, seq int64, body []byte) error {
 	_, err := tx.Exec(`INSERT INTO fts_pending(seq, text) VALUES (?, ?)`, seq, len(body) > 0 && utf8.Valid(body))
 	return err
 }

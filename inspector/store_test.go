@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,7 +14,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/fstest"
 	"time"
+
+	"github.com/hooktap/hooktap/relay/sqlitedb"
 )
 
 func openTestStore(t *testing.T) *Store {
@@ -451,13 +455,10 @@ func TestOpenErrors(t *testing.T) {
 	}
 }
 
-// TestIndexChunkPlan pins the plan of the indexing statement: it must walk
-// the queue and look each delivery up by seq, never range-scan deliveries
-// (which made indexing quadratic in the store's size).
-func TestIndexChunkPlan(t *testing.T) {
-	s := openTestStore(t)
-	fillStore(t, s, storeFixtures)
-	rows, err := s.db.R.QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+indexChunkSQL, 3)
+// queryPlan is the detail column of EXPLAIN QUERY PLAN for query.
+func queryPlan(t *testing.T, s *Store, query string, args ...any) []string {
+	t.Helper()
+	rows, err := s.db.R.QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+query, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -474,8 +475,184 @@ func TestIndexChunkPlan(t *testing.T) {
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
+	return steps
+}
+
+// TestIndexChunkPlan pins the plan of the indexing statement: it must walk
+// the queue and look each delivery up by seq, never range-scan deliveries
+// (which made indexing quadratic in the store's size).
+func TestIndexChunkPlan(t *testing.T) {
+	s := openTestStore(t)
+	fillStore(t, s, storeFixtures)
+	steps := queryPlan(t, s, indexChunkSQL, 3)
 	want := []string{"SEARCH p USING INTEGER PRIMARY KEY (rowid<?)", "SEARCH d USING INTEGER PRIMARY KEY (rowid=?)"}
 	if !slices.Equal(steps, want) {
 		t.Errorf("plan = %q, want %q", steps, want)
+	}
+}
+
+// TestStatusFilterPlans: with no index on the code alone (migration 0005),
+// a page filtered by a code, a class or "error" still walks the class
+// index newest first instead of scanning every delivery.
+func TestStatusFilterPlans(t *testing.T) {
+	s := openTestStore(t)
+	fillStore(t, s, storeFixtures)
+	for _, status := range []string{"404", "4xx", "error"} {
+		q := Query{Status: status}
+		where, args, err := q.where()
+		if err != nil {
+			t.Fatal(err)
+		}
+		steps := queryPlan(t, s, `SELECT `+qualifiedSummary+q.from()+where+` ORDER BY `+q.newestFirst()+` LIMIT 50`, args...)
+		if len(steps) != 1 || !strings.Contains(steps[0], "USING INDEX deliveries_status_class") {
+			t.Errorf("--status %s: plan %q, want one walk of deliveries_status_class", status, steps)
+		}
+	}
+}
+
+// TestSearchSameForEveryWritePath: a delivery indexed as it is imported
+// and one indexed later from the queue (Insert, Record) are found by the
+// same searches: body words, ids, emails and header values, but not the
+// signature, date or length headers, nor a body that is not UTF-8 text.
+func TestSearchSameForEveryWritePath(t *testing.T) {
+	s := openTestStore(t)
+	ctx := t.Context()
+	mk := func(id string) *Delivery {
+		return &Delivery{ID: id, ReceivedAt: storeBase, Method: "POST",
+			Header: http.Header{"Content-Type": {"application/json"}, "X-Request-Id": {"req-" + id},
+				"X-Monite-Signature": {"t=1,v1=sig" + id}, "Date": {"Sun, 22 Nov 2026 10:00:00 GMT"}, "Content-Length": {"991234"}},
+			Body: []byte(`{"action":"payable.created","object":{"id":"9dcec3ad-077d-4c6c-88d0-4605312f8088","email":"ap@acme.example","note":"rent ` + id + `"}}`)}
+	}
+	imported, recorded, inserted := mk("imp1"), mk("rec1"), mk("ins1")
+	binary := &Delivery{ID: "imp2", ReceivedAt: storeBase, Method: "POST", Body: []byte{0xff, 'n', 'e', 'e', 'd', 'l', 'e'}}
+	if _, err := s.Import(ctx, []*Delivery{imported, binary}); err != nil {
+		t.Fatal(err)
+	}
+	a := &Attempt{DeliveryID: "rec1", Kind: KindForward, Target: "http://app", StartedAt: storeBase, Status: 200}
+	if err := Wait(ctx, s.Record(recorded, a)); err != nil {
+		t.Fatal(err)
+	}
+	if err := Wait(ctx, s.Insert(inserted)); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		search string
+		want   []string
+	}{
+		{"rent", []string{"ins1", "rec1", "imp1"}},
+		{"payable.created", []string{"ins1", "rec1", "imp1"}},
+		{"9dcec3ad-077d-4c6c-88d0-4605312f8088", []string{"ins1", "rec1", "imp1"}},
+		{"ap@acme.example", []string{"ins1", "rec1", "imp1"}},
+		{"application/json", []string{"ins1", "rec1", "imp1"}},
+		{"req-imp1", []string{"imp1"}},
+		{"rent rec1", []string{"rec1"}},
+		{"sigimp1", nil},
+		{"991234", nil},
+		{"GMT", nil},
+		{"needle", nil},
+	}
+	for _, tt := range tests {
+		got, err := s.List(ctx, Query{Search: tt.search})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(ids(got), tt.want) {
+			t.Errorf("search %q = %v, want %v", tt.search, ids(got), tt.want)
+		}
+	}
+}
+
+// TestUpgradeFromEarlierSchema opens a store written by the migrations
+// before 0005 (with deliveries indexed and queued): the upgrade applies,
+// drops the code-only status index, widens the index's merges, and every
+// delivery is still found by search and by status, and deleted cleanly.
+func TestUpgradeFromEarlierSchema(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "old.db")
+	old := fstest.MapFS{}
+	entries, err := fs.ReadDir(migrationFiles, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Name() < "0005" {
+			b, _ := fs.ReadFile(migrationFiles, "migrations/"+e.Name())
+			old["migrations/"+e.Name()] = &fstest.MapFile{Data: b}
+		}
+	}
+	db, err := sqlitedb.Open(ctx, path, old, sqlitedb.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := sqlitedb.NewWriter(db.W, 16)
+	for i, f := range storeFixtures[:4] {
+		d := f.delivery()
+		a := &Attempt{DeliveryID: d.ID, Kind: KindForward, Target: "http://app", StartedAt: d.ReceivedAt, Status: []int{200, 404, 500, 404}[i]}
+		err := w.Do(ctx, func(tx *sqlitedb.Tx) error {
+			_, _, err := insertDeliveryRow(tx, d, marshalHeader(d.Header), a, 1)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 1 { // the first two indexed, the others left queued
+			if err := w.Do(ctx, func(tx *sqlitedb.Tx) error {
+				_, err := tx.Exec(indexChunkSQL, 1<<62)
+				if err == nil {
+					_, err = tx.Exec(`DELETE FROM fts_pending`)
+				}
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	w.Close()
+	db.Close()
+
+	s, err := OpenExisting(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var version, statusIndexes int
+	var automerge string
+	if err := s.db.R.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&version); err != nil || version < 5 {
+		t.Fatalf("schema version %d, %v", version, err)
+	}
+	if err := s.db.R.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_schema WHERE name = 'deliveries_status'`).Scan(&statusIndexes); err != nil || statusIndexes != 0 {
+		t.Fatalf("deliveries_status still there (%d, %v)", statusIndexes, err)
+	}
+	if err := s.db.R.QueryRowContext(ctx, `SELECT v FROM deliveries_fts_config WHERE k = 'automerge'`).Scan(&automerge); err != nil || automerge != "32" {
+		t.Fatalf("automerge = %q, %v", automerge, err)
+	}
+	for _, tt := range []struct {
+		q    Query
+		want []string
+	}{
+		{Query{Search: "Acme"}, []string{"dlv_a1"}},          // indexed before the upgrade
+		{Query{Search: "Globex"}, []string{"dlv_b2"}},        // queued before the upgrade
+		{Query{Search: "req-dlv_b1"}, []string{"dlv_b1"}},    // a header
+		{Query{Status: "404"}, []string{"dlv_b2", "dlv_a2"}}, // a code
+		{Query{Status: "5xx"}, []string{"dlv_b1"}},           // a class
+		{Query{Status: "500", Search: "INV"}, []string{"dlv_b1"}},
+	} {
+		got, err := s.List(ctx, tt.q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(ids(got), tt.want) {
+			t.Errorf("List(%+v) = %v, want %v", tt.q, ids(got), tt.want)
+		}
+	}
+	// Deleting still reaches the contentless index.
+	if n, err := s.Prune(ctx, Retention{MaxDeliveries: 1}, storeBase); err != nil || n != 3 {
+		t.Fatalf("prune: %d, %v", n, err)
+	}
+	if got, err := s.List(ctx, Query{Search: "Acme"}); err != nil || len(got) != 0 {
+		t.Errorf("pruned delivery still found: %v, %v", ids(got), err)
+	}
+	if got, err := s.List(ctx, Query{Search: "Globex"}); err != nil || !slices.Equal(ids(got), []string{"dlv_b2"}) {
+		t.Errorf("kept delivery: %v, %v", ids(got), err)
 	}
 }
