@@ -88,7 +88,7 @@ func (s *Sender) Replay(ctx context.Context, id, to string) (*Delivery, *Attempt
 // a Forwarder per sending, and idle connections would otherwise pile up in
 // a long-running agent until their idle timeout.
 func (f *Forwarder) forward(ctx context.Context, r Request) *Attempt {
-	defer f.client.CloseIdleConnections()
+	defer f.CloseIdle()
 	return f.Forward(ctx, r)
 }
 

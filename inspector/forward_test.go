@@ -1,0 +1,205 @@
+package inspector
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// countConns counts the connections a test server accepts.
+func countConns(ts *httptest.Server) *atomic.Int64 {
+	var n atomic.Int64
+	ts.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			n.Add(1)
+		}
+	}
+	return &n
+}
+
+func TestForwardKeepsConnectionsAlive(t *testing.T) {
+	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%s %s %s", r.Method, r.URL.RequestURI(), b)
+	}))
+	conns := countConns(ts)
+	ts.Start()
+	defer ts.Close()
+	f, err := NewForwarder(ts.URL+"/hooks", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.CloseIdle()
+	for i := range 50 {
+		a := f.Forward(t.Context(), Request{Method: "POST", Path: "/p", Query: "i=" + fmt.Sprint(i), Body: []byte("body")})
+		if want := fmt.Sprintf("POST /hooks/p?i=%d body", i); a.Status != 200 || string(a.Body) != want {
+			t.Fatalf("attempt %d: %d %q %s, want %q", i, a.Status, a.Body, a.Error, want)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Fatalf("%d connections for 50 requests one after another, want 1", n)
+	}
+
+	// Concurrent requests each get a connection, kept for the next ones.
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 20 {
+				if a := f.Forward(t.Context(), Request{Method: "GET", Path: "/c"}); a.Status != 200 {
+					t.Errorf("concurrent: %d %s", a.Status, a.Error)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n := conns.Load(); n > 9 {
+		t.Fatalf("%d connections for 8 concurrent senders", n)
+	}
+}
+
+// An app that closes idle connections (Node does after 5 s) costs the next
+// delivery nothing: the closed connection is noticed and a new one used.
+func TestForwardAfterTheAppClosedIdleConnection(t *testing.T) {
+	var hits atomic.Int64
+	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		io.WriteString(w, "ok")
+	}))
+	conns := countConns(ts)
+	ts.Start()
+	defer ts.Close()
+	f, _ := NewForwarder(ts.URL, 0)
+	defer f.CloseIdle()
+	if a := f.Forward(t.Context(), Request{Method: "POST", Body: []byte("1")}); a.Status != 200 {
+		t.Fatalf("first: %d %s", a.Status, a.Error)
+	}
+	ts.CloseClientConnections() // the app drops its idle connections
+	for i := range 3 {
+		if a := f.Forward(t.Context(), Request{Method: "POST", Body: []byte("2")}); a.Status != 200 || a.Error != "" {
+			t.Fatalf("after the app closed the connection, try %d: %d %q", i, a.Status, a.Error)
+		}
+	}
+	if hits.Load() != 4 || conns.Load() != 2 {
+		t.Fatalf("%d requests on %d connections, want 4 on 2", hits.Load(), conns.Load())
+	}
+}
+
+// rawApp answers every request on a connection with the given bytes,
+// then, if close is set, closes the connection.
+func rawApp(t *testing.T, answer string, close bool) (string, *atomic.Int64) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var conns atomic.Int64
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					io.Copy(io.Discard, req.Body)
+					if _, err := io.WriteString(c, answer); err != nil || close {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String(), &conns
+}
+
+func TestForwardInformationalAnswersAreSkipped(t *testing.T) {
+	url, _ := rawApp(t, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n"+
+		"HTTP/1.1 201 Created\r\nContent-Length: 2\r\nX-App: yes\r\n\r\nok", false)
+	f, _ := NewForwarder(url, 0)
+	defer f.CloseIdle()
+	for range 2 {
+		a := f.Forward(t.Context(), Request{Method: "POST", Header: http.Header{"Expect": {"100-continue"}}, Body: []byte("x")})
+		if a.Status != 201 || string(a.Body) != "ok" || a.Header.Get("X-App") != "yes" {
+			t.Fatalf("got %d %q %v %s", a.Status, a.Body, a.Header, a.Error)
+		}
+	}
+}
+
+func TestForwardConnectionCloseAndOversizedAnswers(t *testing.T) {
+	// Connection: close and an answer without a length (read to EOF).
+	url, conns := rawApp(t, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end", true)
+	f, _ := NewForwarder(url, 0)
+	defer f.CloseIdle()
+	for range 3 {
+		if a := f.Forward(t.Context(), Request{Method: "POST"}); a.Status != 200 || string(a.Body) != "until the end" {
+			t.Fatalf("got %d %q %s", a.Status, a.Body, a.Error)
+		}
+	}
+	if conns.Load() != 3 {
+		t.Fatalf("%d connections, want one per request after Connection: close", conns.Load())
+	}
+
+	// An answer over the limit is cut, and its connection not reused.
+	big := strings.Repeat("x", maxResponseBody+10)
+	url, conns = rawApp(t, fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(big), big), false)
+	f, _ = NewForwarder(url, 0)
+	defer f.CloseIdle()
+	for range 2 {
+		if a := f.Forward(t.Context(), Request{Method: "POST"}); a.Status != 200 || len(a.Body) != maxResponseBody {
+			t.Fatalf("got %d, %d bytes, %s", a.Status, len(a.Body), a.Error)
+		}
+	}
+	if conns.Load() != 2 {
+		t.Fatalf("%d connections, want a new one after a cut answer", conns.Load())
+	}
+}
+
+func TestForwardCanceledAndTimedOut(t *testing.T) {
+	release := make(chan struct{})
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer ts.Close()
+	defer close(release)
+
+	f, _ := NewForwarder(ts.URL, 50*time.Millisecond)
+	if a := f.Forward(t.Context(), Request{Method: "POST"}); !a.Timeout || a.Status != 0 || !strings.Contains(a.Error, "timed out") {
+		t.Fatalf("slow app: %+v", a)
+	}
+
+	f, _ = NewForwarder(ts.URL, time.Minute)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan *Attempt, 1)
+	go func() { done <- f.Forward(ctx, Request{Method: "POST"}) }()
+	cancel()
+	select {
+	case a := <-done:
+		if a.Status != 0 || a.Error != "canceled" {
+			t.Fatalf("canceled: %+v", a)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a canceled forward kept waiting for the app")
+	}
+}
