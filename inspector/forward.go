@@ -3,8 +3,8 @@ package inspector
 import (
 	"bufio"
 	"bytes"
-	"crypto/tls"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -218,7 +218,6 @@ func exchange(ctx context.Context, c *appConn, req *http.Request, body []byte, d
 	resp.Body.Close()
 	return resp, b, full && !resp.Close && resp.StatusCode != http.StatusSwitchingProtocols && stop(), err
 }
-
 
 // Target is the base URL deliveries go to.
 func (f *Forwarder) Target() string { return f.target.String() }
