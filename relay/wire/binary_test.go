@@ -107,10 +107,9 @@ func TestBinaryMalformed(t *testing.T) {
 		if m, err := DecodeBinary(in); err == nil || !errors.Is(err, ErrMalformed) {
 			// A cut that falls exactly between records decodes the ones
 			// before it; that is not malformed.
-			if err == nil && len(in) > 1 && bytes.HasPrefix(full, in) {
-				if again, _ := AppendBinary(nil, m...); bytes.Equal(again, in) {
-					continue
-				}
+			if err == nil && len(in) > 1 && bytes.HasPrefix(full, in) && len(m) <= len(binaryMsgs) &&
+				reflect.DeepEqual(m, binaryMsgs[:len(m)]) {
+				continue
 			}
 			t.Errorf("DecodeBinary(%v) = %#v, %v; want ErrMalformed", in, m, err)
 		}
