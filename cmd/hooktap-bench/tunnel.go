@@ -137,6 +137,60 @@ type loadResult struct {
 	elapsed      time.Duration
 }
 
+// cpuUse is CPU time used by two processes.
+type cpuUse struct{ a, b time.Duration }
+
+func (u *cpuUse) add(o cpuUse) { u.a += o.a; u.b += o.b }
+
+// cpuMark is where two processes' CPU time stood.
+type cpuMark struct {
+	a, b *os.Process // b nil: this process
+	at   cpuUse
+}
+
+// cpuOf marks the CPU time of a's and b's processes; a nil b is this
+// process (the generator).
+func cpuOf(a, b *child) cpuMark {
+	m := cpuMark{a: a.cmd.Process}
+	if b != nil {
+		m.b = b.cmd.Process
+	}
+	m.at = m.read()
+	return m
+}
+
+func (m cpuMark) read() cpuUse {
+	pidB := os.Getpid()
+	if m.b != nil {
+		pidB = m.b.Pid
+	}
+	return cpuUse{procCPU(m.a.Pid), procCPU(pidB)}
+}
+
+// since is the CPU time used since the mark.
+func (m cpuMark) since() cpuUse {
+	now := m.read()
+	return cpuUse{now.a - m.at.a, now.b - m.at.b}
+}
+
+// procCPU is a process's user and system CPU time so far, from /proc (in
+// clock ticks of 10 ms, as Linux reports them to user space).
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses and may hold
+	// spaces: state is field 3, utime 14, stime 15.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
+}
+
 // rounds is how many turns the floor and the tunnel take in each run.
 const rounds = 6
 
@@ -290,10 +344,17 @@ func benchTunnel(ctx context.Context, cfg config, t *table) error {
 		// The two paths take turns, in rounds, so that both see the same
 		// machine: on a shared one, its load drifts within seconds.
 		var floor, tun loadResult
+		var floorCPU, tunCPU cpuUse // the app and the generator (this process)
+		hooktapCPU := cpuOf(relay, agent)
 		for range rounds {
+			c := cpuOf(app, nil)
 			floor.merge(load(ctx, client, floorURL, bodies, r.c, r.n/rounds))
+			floorCPU.add(c.since())
+			c = cpuOf(app, nil)
 			tun.merge(load(ctx, client, tunnelURL, bodies, r.c, r.n/rounds))
+			tunCPU.add(c.since())
 		}
+		hooktapUse := hooktapCPU.since()
 		slices.Sort(floor.latencies)
 		slices.Sort(tun.latencies)
 		tunnelSent += r.n
@@ -314,6 +375,10 @@ func benchTunnel(ctx context.Context, cfg config, t *table) error {
 			okRate := rate >= 1.0/3
 			t.add("tunnel", name+" throughput tunnel/floor", fmt.Sprintf("%.0f%%", rate*100), ">= 33%", &okRate)
 		}
+		perDelivery := func(d time.Duration) string { return fmt.Sprintf("%.0f", float64(d.Microseconds())/float64(r.n)) }
+		t.add("tunnel", name+" CPU per delivery, relay / agent", perDelivery(hooktapUse.a)+" / "+perDelivery(hooktapUse.b)+" µs", "", nil)
+		t.add("tunnel", name+" CPU per delivery, generator + app: floor / tunnel",
+			perDelivery(floorCPU.a+floorCPU.b)+" / "+perDelivery(tunCPU.a+tunCPU.b)+" µs", "", nil)
 		failed := floor.failed + tun.failed
 		ok := failed == 0
 		t.add("tunnel", name+" failed requests", strconv.Itoa(failed), "0", &ok)
