@@ -25,6 +25,12 @@ type Buffer struct {
 
 	mu    sync.Mutex
 	heads map[string]int64 // last seq given out per channel
+
+	// Per channel, the seq up to which every write has ended (committed,
+	// or failed): what a reader of the buffer can count on finding.
+	smu      sync.Mutex
+	settled  map[string]int64
+	progress chan struct{} // closed, and replaced, whenever settled moves
 }
 
 // OpenBuffer opens or creates the buffer database at path.
@@ -33,7 +39,8 @@ func OpenBuffer(ctx context.Context, path string) (*Buffer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Buffer{db: db, w: sqlitedb.NewWriter(db.W, 512), heads: map[string]int64{}}, nil
+	return &Buffer{db: db, w: sqlitedb.NewWriter(db.W, 512), heads: map[string]int64{},
+		settled: map[string]int64{}, progress: make(chan struct{})}, nil
 }
 
 // Close flushes pending writes and closes the database.
@@ -57,7 +64,44 @@ func (b *Buffer) head(ctx context.Context, channel string) (int64, error) {
 		return 0, fmt.Errorf("read channel head: %w", err)
 	}
 	b.heads[channel] = h
+	b.settle(channel, h) // what is on disk has been written
 	return h, nil
+}
+
+// settle records that every write of channel up to seq has ended. The
+// writer calls it in commit order, so it only moves forward.
+func (b *Buffer) settle(channel string, seq int64) {
+	b.smu.Lock()
+	defer b.smu.Unlock()
+	if seq > b.settled[channel] {
+		b.settled[channel] = seq
+		close(b.progress)
+		b.progress = make(chan struct{})
+	}
+}
+
+// Settled waits until every delivery of channel given a seq so far has
+// been written (or has failed to be), so that After finds all of them.
+func (b *Buffer) Settled(ctx context.Context, channel string) error {
+	b.mu.Lock()
+	target, ok := b.heads[channel]
+	b.mu.Unlock()
+	if !ok {
+		return nil // nothing appended since the relay started
+	}
+	for {
+		b.smu.Lock()
+		done, progress := b.settled[channel] >= target, b.progress
+		b.smu.Unlock()
+		if done {
+			return nil
+		}
+		select {
+		case <-progress:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // Head is the newest seq of channel (0 when empty).
@@ -68,9 +112,11 @@ func (b *Buffer) Head(ctx context.Context, channel string) (int64, error) {
 }
 
 // Append gives d the channel's next seq and returns once it is committed.
-// committed, if not nil, is called right after the commit, in seq order
-// (by the writer: it must not block).
-func (b *Buffer) Append(ctx context.Context, d *wire.Delivery, committed func()) error {
+// publish, if not nil, is called as soon as d has its seq and its write is
+// on its way, in seq order (under the buffer's lock: it must not block), so
+// that agents get d while it is being committed; whoever reads the buffer
+// after a publish first waits for Settled.
+func (b *Buffer) Append(ctx context.Context, d *wire.Delivery, publish func()) error {
 	hdr, err := json.Marshal(d.Header)
 	if err != nil {
 		return err
@@ -84,19 +130,19 @@ func (b *Buffer) Append(ctx context.Context, d *wire.Delivery, committed func())
 	d.Seq = h + 1
 	b.heads[d.Channel] = d.Seq
 	// Submitted under the lock so that seqs commit in order.
+	channel, seq := d.Channel, d.Seq
 	done := b.w.GoThen(func(tx *sqlitedb.Tx) error {
 		_, err := tx.Exec(`INSERT INTO deliveries(channel, seq, id, received_at, method, path, query, header, body, remote_addr, host, proto)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			d.Channel, d.Seq, d.ID, d.ReceivedAt.UnixMicro(), d.Method, d.Path, d.Query, hdr, d.Body, d.RemoteAddr, d.Host, d.Proto)
 		return err
-	}, func(err error) {
-		if err == nil && committed != nil {
-			committed()
-		}
-	})
+	}, func(error) { b.settle(channel, seq) })
+	if publish != nil {
+		publish()
+	}
 	b.mu.Unlock()
-	// Not abandoned when ctx ends: committed may still be running, and a
-	// commit takes milliseconds at most.
+	// Not abandoned when ctx ends: a commit takes milliseconds at most, and
+	// the sender is owed the truth about it.
 	if err := <-done; err != nil {
 		return fmt.Errorf("store delivery: %w", err)
 	}

@@ -68,8 +68,8 @@ func (s *Server) ingress(w http.ResponseWriter, r *http.Request) {
 
 	wait := s.expect(d.ID)
 	defer s.forget(d.ID)
-	// Published by the buffer's writer right after the commit, so that
-	// sessions see deliveries in seq order.
+	// Published in seq order as soon as the write is on its way: the agent
+	// works while the relay commits; the sender's answer waits for both.
 	var connected, matched, live int
 	publish := func() { connected, matched, live = s.publish(d, action) }
 	s.soon.Add(-1)

@@ -462,6 +462,11 @@ func (ss *session) catchUp(ctx context.Context) bool {
 	for {
 		var ds []*wire.Delivery
 		err := onFreshStack(func() error {
+			// Deliveries are published while they are being committed:
+			// wait for those, or a gap could be read as the end.
+			if err := ss.srv.buf.Settled(ctx, ss.channel); err != nil {
+				return err
+			}
 			var err error
 			ds, err = ss.srv.buf.After(ctx, ss.channel, ss.sent(), page)
 			return err
