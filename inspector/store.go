@@ -41,13 +41,19 @@ type Store struct {
 
 // Open opens or creates the store at path.
 func Open(ctx context.Context, path string) (*Store, error) {
-	return open(ctx, path, sqlitedb.Options{})
+	return open(ctx, path, sqlitedb.Options{CheckpointPages: checkpointPages})
 }
+
+// checkpointPages is the store's WAL size at which a commit checkpoints:
+// 64 MiB, as an import's transaction alone writes more than 16 MiB (the
+// default), and the full-text index rewrites its newest pages in every
+// chunk (1M-delivery ingest 13.9-15.3k -> 16.5k deliveries/s).
+const checkpointPages = 16000
 
 // OpenExisting opens the store at path and fails if there is none, for
 // commands that only read.
 func OpenExisting(ctx context.Context, path string) (*Store, error) {
-	return open(ctx, path, sqlitedb.Options{MustExist: true})
+	return open(ctx, path, sqlitedb.Options{MustExist: true, CheckpointPages: checkpointPages})
 }
 
 func open(ctx context.Context, path string, o sqlitedb.Options) (*Store, error) {

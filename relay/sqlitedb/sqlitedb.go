@@ -34,9 +34,14 @@ var ErrNotExist = errors.New("no database")
 type Options struct {
 	MustExist bool // fail instead of creating a new file
 	Readers   int  // size of the read pool; 0 means 4
+	// CheckpointPages is the WAL size, in pages, at which a commit
+	// checkpoints; 0 means 4,000 (16 MiB). A store that takes large
+	// transactions checkpoints less often with more: pages written again
+	// before the checkpoint are copied once, and fewer checkpoints fsync.
+	CheckpointPages int
 }
 
-func dsn(path string, readOnly bool) string {
+func dsn(path string, readOnly bool, o Options) string {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(5000)")
 	q.Add("_pragma", "foreign_keys(1)")
@@ -47,7 +52,11 @@ func dsn(path string, readOnly bool) string {
 	// checkpoints are what fsync in WAL mode with synchronous=NORMAL, and
 	// under steady load they cost more than the commits. The WAL file is
 	// trimmed back to 64 MiB after each.
-	q.Add("_pragma", "wal_autocheckpoint(4000)")
+	pages := o.CheckpointPages
+	if pages <= 0 {
+		pages = 4000
+	}
+	q.Add("_pragma", "wal_autocheckpoint("+strconv.Itoa(pages)+")")
 	q.Add("_pragma", "journal_size_limit(67108864)")
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
@@ -75,7 +84,7 @@ func Open(ctx context.Context, path string, fsys fs.FS, o Options) (*DB, error) 
 			return nil, fmt.Errorf("create data directory: %w", err)
 		}
 	}
-	w, err := sql.Open("sqlite", dsn(path, false))
+	w, err := sql.Open("sqlite", dsn(path, false, o))
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +100,7 @@ func Open(ctx context.Context, path string, fsys fs.FS, o Options) (*DB, error) 
 		w.Close()
 		return nil, describe(path, err)
 	}
-	r, err := sql.Open("sqlite", dsn(path, true))
+	r, err := sql.Open("sqlite", dsn(path, true, o))
 	if err != nil {
 		w.Close()
 		return nil, err

@@ -82,3 +82,18 @@ func TestWriterCloseCommitsQueued(t *testing.T) {
 		t.Fatalf("write after Close: %v", err)
 	}
 }
+
+func TestCheckpointPagesOption(t *testing.T) {
+	migs := fstest.MapFS{"migrations/0001_t.sql": {Data: []byte(`CREATE TABLE t (k INTEGER PRIMARY KEY);`)}}
+	for _, tt := range []struct{ pages, want int }{{0, 4000}, {16000, 16000}} {
+		db, err := Open(t.Context(), filepath.Join(t.TempDir(), "t.db"), migs, Options{CheckpointPages: tt.pages})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got int
+		if err := db.W.QueryRow(`PRAGMA wal_autocheckpoint`).Scan(&got); err != nil || got != tt.want {
+			t.Errorf("CheckpointPages %d: wal_autocheckpoint = %d, %v; want %d", tt.pages, got, err, tt.want)
+		}
+		db.Close()
+	}
+}
