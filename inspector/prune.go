@@ -2,6 +2,7 @@ package inspector
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -53,14 +54,51 @@ func (s *Store) Prune(ctx context.Context, r Retention, now time.Time) (int64, e
 	return total, nil
 }
 
-// deleteWhere deletes the deliveries cond selects, pruneBatch at a time.
+// deleteWhere deletes the deliveries cond selects, pruneBatch at a time:
+// first their entries in the full-text index (its own file, which no
+// trigger reaches), then the rows. A crash in between leaves rows that
+// search no longer finds, and that the next prune deletes.
 func (s *Store) deleteWhere(ctx context.Context, cond string, arg any) (int64, error) {
+	s.indexMu.Lock() // nothing is indexed while its entries are deleted
+	defer s.indexMu.Unlock()
+	// Queue entries up to the watermark may still be on their way out;
+	// after a prune indexing starts over from the queue's first (indexing
+	// again is harmless), as deleting the newest rows lets SQLite reuse
+	// their seqs.
+	defer s.indexed.Store(0)
 	var total int64
 	for {
+		var seqs []int64
+		rows, err := s.db.R.QueryContext(ctx, `SELECT seq FROM deliveries WHERE `+cond+` ORDER BY seq LIMIT ?`, arg, pruneBatch)
+		if err != nil {
+			return total, fmt.Errorf("prune: %w", err)
+		}
+		for rows.Next() {
+			var seq int64
+			if err := rows.Scan(&seq); err != nil {
+				rows.Close()
+				return total, fmt.Errorf("prune: %w", err)
+			}
+			seqs = append(seqs, seq)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return total, fmt.Errorf("prune: %w", err)
+		}
+		if len(seqs) == 0 {
+			return total, nil
+		}
+		list, _ := json.Marshal(seqs)
+		err = s.sw.Do(ctx, func(tx *sqlitedb.Tx) error {
+			_, err := tx.Exec(`DELETE FROM deliveries_fts WHERE rowid IN (SELECT value FROM json_each(?))`, string(list))
+			return err
+		})
+		if err != nil {
+			return total, fmt.Errorf("prune index: %w", err)
+		}
 		var n int64
-		err := s.w.Do(ctx, func(tx *sqlitedb.Tx) error {
-			res, err := tx.Exec(`DELETE FROM deliveries WHERE seq IN (SELECT seq FROM deliveries WHERE `+cond+` LIMIT ?)`,
-				arg, pruneBatch)
+		err = s.w.Do(ctx, func(tx *sqlitedb.Tx) error {
+			res, err := tx.Exec(`DELETE FROM deliveries WHERE seq IN (SELECT value FROM json_each(?))`, string(list))
 			if err != nil {
 				return err
 			}
@@ -71,7 +109,7 @@ func (s *Store) deleteWhere(ctx context.Context, cond string, arg any) (int64, e
 			return total, fmt.Errorf("prune: %w", err)
 		}
 		total += n
-		if n < pruneBatch {
+		if len(seqs) < pruneBatch {
 			return total, nil
 		}
 	}

@@ -194,7 +194,7 @@ func (s *Store) searchable(ctx context.Context, q Query) error {
 		return nil
 	}
 	var pending bool
-	if err := s.db.R.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM fts_pending)`).Scan(&pending); err != nil {
+	if err := s.db.R.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM fts_pending WHERE seq > ?)`, s.indexed.Load()).Scan(&pending); err != nil {
 		return fmt.Errorf("search: %w", err)
 	}
 	if !pending {
@@ -209,7 +209,7 @@ func (s *Store) searchable(ctx context.Context, q Query) error {
 func (s *Store) IndexNow(ctx context.Context) error { return s.indexPending(ctx) }
 
 // indexChunk is how many queued deliveries one indexing write moves into
-// the full-text index: one FTS5 segment each.
+// the full-text index.
 const indexChunk = 4000
 
 // indexedHeaders is the header text the full-text index gets: every header
@@ -219,39 +219,49 @@ const indexChunk = 4000
 const indexedHeaders = `json_remove(d.header, '$."Monite-Signature"', '$."X-Monite-Signature"', '$."Stripe-Signature"',
 	'$."X-Monk-Signature"', '$."Webhook-Signature"', '$."Webhook-Timestamp"', '$."Date"', '$."Content-Length"')`
 
-// indexChunkSQL moves the queued deliveries up to a seq into the index.
+// indexChunkSQL indexes the queued deliveries with seq in (?, ?], run by
+// the index's writer, which has the store attached read-only as "store".
 // CROSS JOIN keeps fts_pending the outer loop: with a plain JOIN the
-// planner moves "seq <= ?" onto deliveries and walks every delivery from
-// the first one for each chunk (indexing a million deliveries read the
-// whole table 250 times; half of the bulk ingest's time).
-const indexChunkSQL = `INSERT INTO deliveries_fts(rowid, header_text, body_text)
+// planner moves the seq range onto deliveries and walks every delivery
+// from the first one for each chunk (indexing a million deliveries read
+// the whole table 250 times; half of the bulk ingest's time). OR REPLACE:
+// a delivery indexed before its queue entry was deleted (a crash, another
+// process) is indexed again, not twice.
+const indexChunkSQL = `INSERT OR REPLACE INTO deliveries_fts(rowid, header_text, body_text)
 	SELECT d.seq, ` + indexedHeaders + `, CASE WHEN p.text THEN CAST(d.body AS TEXT) END
-	FROM fts_pending p CROSS JOIN deliveries d ON d.seq = p.seq WHERE p.seq <= ?`
+	FROM store.fts_pending p CROSS JOIN store.deliveries d ON d.seq = p.seq WHERE p.seq > ? AND p.seq <= ?`
 
 // indexPending moves every queued delivery into the full-text index, in
-// chunks, through the writer.
+// chunks, through the index's writer; the store's writer then deletes
+// the queue's entries, without the indexer waiting for it.
 func (s *Store) indexPending(ctx context.Context) error {
+	s.indexMu.Lock()
+	defer s.indexMu.Unlock()
 	for {
-		var n int64
-		err := s.w.Do(ctx, func(tx *sqlitedb.Tx) error {
-			var last sql.NullInt64
-			err := tx.QueryRow(`SELECT MAX(seq) FROM (SELECT seq FROM fts_pending ORDER BY seq LIMIT ?)`, indexChunk).Scan(&last)
-			if err != nil || !last.Valid {
+		from := s.indexed.Load()
+		var last, n int64
+		err := s.sw.Do(ctx, func(tx *sqlitedb.Tx) error {
+			var max sql.NullInt64
+			err := tx.QueryRow(`SELECT MAX(seq), COUNT(*) FROM (SELECT seq FROM store.fts_pending WHERE seq > ? ORDER BY seq LIMIT ?)`,
+				from, indexChunk).Scan(&max, &n)
+			if err != nil || n == 0 {
 				return err
 			}
-			if _, err := tx.Exec(indexChunkSQL, last.Int64); err != nil {
-				return err
-			}
-			res, err := tx.Exec(`DELETE FROM fts_pending WHERE seq <= ?`, last.Int64)
-			if err != nil {
-				return err
-			}
-			n, err = res.RowsAffected()
+			last = max.Int64
+			_, err = tx.Exec(indexChunkSQL, from, last)
 			return err
 		})
 		if err != nil {
 			return fmt.Errorf("index deliveries: %w", err)
 		}
+		if n == 0 {
+			return nil
+		}
+		s.indexed.Store(last)
+		s.w.Go(func(tx *sqlitedb.Tx) error {
+			_, err := tx.Exec(`DELETE FROM fts_pending WHERE seq <= ?`, last)
+			return err
+		})
 		if n < indexChunk {
 			return nil
 		}

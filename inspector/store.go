@@ -9,8 +9,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -19,6 +22,11 @@ import (
 
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
+
+// searchFiles holds the migrations of the full-text index's own file.
+//
+//go:embed searchdb/migrations/*.sql
+var searchFiles embed.FS
 
 // Errors callers branch on.
 var (
@@ -33,6 +41,20 @@ type Store struct {
 	db *sqlitedb.DB
 	w  *sqlitedb.Writer
 
+	// The full-text index lives in a file of its own (path + "-search")
+	// with its own writer, so that indexing runs beside the store's writes.
+	// Its writer reads the store (attached read-only as "store"); the
+	// store's readers read it (attached as "search").
+	search *sqlitedb.DB
+	sw     *sqlitedb.Writer
+
+	// indexMu is held while indexing and while pruning, so that a delivery
+	// is never indexed after its index entries were deleted.
+	indexMu sync.Mutex
+	// indexed is the highest seq this process indexed and whose queue
+	// entries are deleted, or being deleted, by the store's writer.
+	indexed atomic.Int64
+
 	// The indexer: Insert kicks it, Close stops it.
 	kick      chan struct{}
 	stopIndex chan struct{}
@@ -43,6 +65,12 @@ type Store struct {
 func Open(ctx context.Context, path string) (*Store, error) {
 	return open(ctx, path, sqlitedb.Options{CheckpointPages: checkpointPages})
 }
+
+// searchCacheKiB bounds the index writer's page cache: a second writer
+// must not grow the agent's memory by another 16 MiB (its target is 64 MiB
+// with a million deliveries stored), and indexing reads mostly the pages
+// it has just written.
+const searchCacheKiB = 4000
 
 // checkpointPages is the store's WAL size at which a commit checkpoints:
 // 64 MiB, as an import's transaction alone writes more than 16 MiB (the
@@ -57,15 +85,80 @@ func OpenExisting(ctx context.Context, path string) (*Store, error) {
 }
 
 func open(ctx context.Context, path string, o sqlitedb.Options) (*Store, error) {
+	searchPath := path + "-search"
+	o.Attach = []sqlitedb.Attachment{{Schema: "search", Path: searchPath, Readers: true}}
 	db, err := sqlitedb.Open(ctx, path, migrationFiles, o)
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, w: sqlitedb.NewWriter(db.W, 1024),
+	// The index is derived data: created when missing, even for a store
+	// that must exist. Its readers are never used (the store's read it).
+	sfs, _ := fs.Sub(searchFiles, "searchdb")
+	search, err := sqlitedb.Open(ctx, searchPath, sfs, sqlitedb.Options{Readers: 1, CheckpointPages: checkpointPages, CacheKiB: searchCacheKiB,
+		Attach: []sqlitedb.Attachment{{Schema: "store", Path: path, Writer: true}}})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("search index: %w", err)
+	}
+	s := &Store{db: db, w: sqlitedb.NewWriter(db.W, 1024), search: search, sw: sqlitedb.NewWriter(search.W, 16),
 		kick: make(chan struct{}, 1), stopIndex: make(chan struct{}), indexDone: make(chan struct{})}
+	if err := s.claimIndex(ctx); err != nil {
+		s.w.Close()
+		s.sw.Close()
+		search.Close()
+		db.Close()
+		return nil, fmt.Errorf("search index: %w", err)
+	}
 	go s.indexLoop(s.kick, s.stopIndex, s.indexDone)
 	s.kickIndex() // what an earlier process left queued
 	return s, nil
+}
+
+// claimIndex makes sure that the index file belongs to this store: a new
+// one (a new store, an upgrade from migration 0005 or older, a deleted
+// file), or one left by another store at the same path, is emptied and
+// every delivery is queued for it. Queued first, claimed second: a crash
+// in between queues them again on the next open, which is harmless.
+func (s *Store) claimIndex(ctx context.Context) error {
+	id, err := s.Meta(ctx, "search_id", func() string {
+		var b [10]byte
+		rand.Read(b[:])
+		return hex.EncodeToString(b[:])
+	})
+	if err != nil {
+		return err
+	}
+	var owner string
+	err = s.sw.Do(ctx, func(tx *sqlitedb.Tx) error {
+		err := tx.QueryRow(`SELECT id FROM owner`).Scan(&owner)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		return err
+	})
+	if err != nil || owner == id {
+		return err
+	}
+	// The body flag is a byte-level guess here (no NUL byte): SQL cannot
+	// check UTF-8, and these bodies were checked when first indexed.
+	err = s.w.Do(ctx, func(tx *sqlitedb.Tx) error {
+		_, err := tx.Exec(`INSERT OR IGNORE INTO fts_pending(seq, text)
+			SELECT seq, COALESCE(length(body) > 0 AND instr(body, x'00') = 0, 0) FROM deliveries`)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return s.sw.Do(ctx, func(tx *sqlitedb.Tx) error {
+		if _, err := tx.Exec(`INSERT INTO deliveries_fts(deliveries_fts) VALUES ('delete-all')`); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(`DELETE FROM owner`); err != nil {
+			return err
+		}
+		_, err := tx.Exec(`INSERT INTO owner(id) VALUES (?)`, id)
+		return err
+	})
 }
 
 func (s *Store) kickIndex() {
@@ -80,8 +173,9 @@ func (s *Store) kickIndex() {
 func (s *Store) Close() error {
 	close(s.stopIndex)
 	<-s.indexDone
+	s.sw.Close()
 	s.w.Close()
-	return s.db.Close()
+	return errors.Join(s.search.Close(), s.db.Close())
 }
 
 // Path is the database file.

@@ -3,6 +3,7 @@ package inspector
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -456,9 +457,9 @@ func TestOpenErrors(t *testing.T) {
 }
 
 // queryPlan is the detail column of EXPLAIN QUERY PLAN for query.
-func queryPlan(t *testing.T, s *Store, query string, args ...any) []string {
+func queryPlan(t *testing.T, db *sql.DB, query string, args ...any) []string {
 	t.Helper()
-	rows, err := s.db.R.QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+query, args...)
+	rows, err := db.QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+query, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -484,8 +485,8 @@ func queryPlan(t *testing.T, s *Store, query string, args ...any) []string {
 func TestIndexChunkPlan(t *testing.T) {
 	s := openTestStore(t)
 	fillStore(t, s, storeFixtures)
-	steps := queryPlan(t, s, indexChunkSQL, 3)
-	want := []string{"SEARCH p USING INTEGER PRIMARY KEY (rowid<?)", "SEARCH d USING INTEGER PRIMARY KEY (rowid=?)"}
+	steps := queryPlan(t, s.search.W, indexChunkSQL, 0, 3) // on the index's writer, which has the store attached
+	want := []string{"SEARCH p USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)", "SEARCH d USING INTEGER PRIMARY KEY (rowid=?)"}
 	if !slices.Equal(steps, want) {
 		t.Errorf("plan = %q, want %q", steps, want)
 	}
@@ -503,7 +504,7 @@ func TestStatusFilterPlans(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		steps := queryPlan(t, s, `SELECT `+qualifiedSummary+q.from()+where+` ORDER BY `+q.newestFirst()+` LIMIT 50`, args...)
+		steps := queryPlan(t, s.db.R, `SELECT `+qualifiedSummary+q.from()+where+` ORDER BY `+q.newestFirst()+` LIMIT 50`, args...)
 		if len(steps) != 1 || !strings.Contains(steps[0], "USING INDEX deliveries_status_class") {
 			t.Errorf("--status %s: plan %q, want one walk of deliveries_status_class", status, steps)
 		}
@@ -564,8 +565,9 @@ func TestSearchSameForEveryWritePath(t *testing.T) {
 
 // TestUpgradeFromEarlierSchema opens a store written by the migrations
 // before 0005 (with deliveries indexed and queued): the upgrade applies,
-// drops the code-only status index, widens the index's merges, and every
-// delivery is still found by search and by status, and deleted cleanly.
+// drops the code-only status index, moves the full-text index to its own
+// file (with the wider merges), and every delivery is still found by search
+// and by status, and deleted cleanly.
 func TestUpgradeFromEarlierSchema(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "old.db")
@@ -597,7 +599,9 @@ func TestUpgradeFromEarlierSchema(t *testing.T) {
 		}
 		if i == 1 { // the first two indexed, the others left queued
 			if err := w.Do(ctx, func(tx *sqlitedb.Tx) error {
-				_, err := tx.Exec(indexChunkSQL, 1<<62)
+				_, err := tx.Exec(`INSERT INTO deliveries_fts(rowid, header_text, body_text)
+					SELECT d.seq, CAST(d.header AS TEXT), CASE WHEN p.text THEN CAST(d.body AS TEXT) END
+					FROM fts_pending p CROSS JOIN deliveries d ON d.seq = p.seq`)
 				if err == nil {
 					_, err = tx.Exec(`DELETE FROM fts_pending`)
 				}
@@ -617,13 +621,13 @@ func TestUpgradeFromEarlierSchema(t *testing.T) {
 	defer s.Close()
 	var version, statusIndexes int
 	var automerge string
-	if err := s.db.R.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&version); err != nil || version < 5 {
+	if err := s.db.R.QueryRowContext(ctx, `SELECT MAX(version) FROM main.schema_migrations`).Scan(&version); err != nil || version < 6 {
 		t.Fatalf("schema version %d, %v", version, err)
 	}
-	if err := s.db.R.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_schema WHERE name = 'deliveries_status'`).Scan(&statusIndexes); err != nil || statusIndexes != 0 {
-		t.Fatalf("deliveries_status still there (%d, %v)", statusIndexes, err)
+	if err := s.db.R.QueryRowContext(ctx, `SELECT COUNT(*) FROM main.sqlite_schema WHERE name IN ('deliveries_status', 'deliveries_fts')`).Scan(&statusIndexes); err != nil || statusIndexes != 0 {
+		t.Fatalf("deliveries_status or deliveries_fts still in the store (%d, %v)", statusIndexes, err)
 	}
-	if err := s.db.R.QueryRowContext(ctx, `SELECT v FROM deliveries_fts_config WHERE k = 'automerge'`).Scan(&automerge); err != nil || automerge != "32" {
+	if err := s.db.R.QueryRowContext(ctx, `SELECT v FROM search.deliveries_fts_config WHERE k = 'automerge'`).Scan(&automerge); err != nil || automerge != "32" {
 		t.Fatalf("automerge = %q, %v", automerge, err)
 	}
 	for _, tt := range []struct {
@@ -654,5 +658,63 @@ func TestUpgradeFromEarlierSchema(t *testing.T) {
 	}
 	if got, err := s.List(ctx, Query{Search: "Globex"}); err != nil || !slices.Equal(ids(got), []string{"dlv_b2"}) {
 		t.Errorf("kept delivery: %v, %v", ids(got), err)
+	}
+}
+
+// TestIndexFileBelongsToItsStore: the full-text index's file is rebuilt
+// when it is missing, and emptied when it was left by another store at the
+// same path (whose seqs would otherwise match the new store's deliveries).
+func TestIndexFileBelongsToItsStore(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "s.db")
+	removeDB := func(p string) {
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			if err := os.Remove(p + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+				t.Fatal(err)
+			}
+		}
+	}
+	search := func(s *Store, text string) []string {
+		t.Helper()
+		ds, err := s.List(ctx, Query{Search: text})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids(ds)
+	}
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Wait(ctx, s.Insert(&Delivery{ID: "x1", ReceivedAt: storeBase, Method: "POST", Body: []byte(`{"note":"alpha"}`)})); err != nil {
+		t.Fatal(err)
+	}
+	if got := search(s, "alpha"); !slices.Equal(got, []string{"x1"}) {
+		t.Fatalf("alpha = %v", got)
+	}
+	s.Close()
+
+	removeDB(path + "-search")
+	if s, err = Open(ctx, path); err != nil {
+		t.Fatal(err)
+	}
+	if got := search(s, "alpha"); !slices.Equal(got, []string{"x1"}) {
+		t.Errorf("after the index file was deleted: alpha = %v, want [x1]", got)
+	}
+	s.Close()
+
+	removeDB(path) // a new store where the old one was; its index file stays
+	if s, err = Open(ctx, path); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := Wait(ctx, s.Insert(&Delivery{ID: "y1", ReceivedAt: storeBase, Method: "POST", Body: []byte(`{"note":"beta"}`)})); err != nil {
+		t.Fatal(err)
+	}
+	if got := search(s, "alpha"); len(got) != 0 {
+		t.Errorf("the old store's index matched the new store: alpha = %v", got)
+	}
+	if got := search(s, "beta"); !slices.Equal(got, []string{"y1"}) {
+		t.Errorf("beta = %v, want [y1]", got)
 	}
 }

@@ -216,11 +216,15 @@ func benchStore(ctx context.Context, cfg config, t *table) error {
 	v, ok = rate(n, agentTime+bulkTime)
 	t.add(sec, "ingest, all "+thousands(n)+" deliveries with full-text index", v, fmt.Sprintf("≥ %s/s", thousands(targetIngest)), ok)
 
-	st, err := os.Stat(path)
-	if err != nil {
-		return err
+	var size int64 // the store and its full-text index's file
+	for _, f := range []string{path, path + "-search"} {
+		st, err := os.Stat(f)
+		if err != nil {
+			return err
+		}
+		size += st.Size()
 	}
-	t.add(sec, "database size per delivery (with its attempt)", fmt.Sprintf("%d bytes (%.0f MiB in all)", st.Size()/int64(n), float64(st.Size())/(1<<20)), "", nil)
+	t.add(sec, "database size per delivery (with its attempt, full-text index included)", fmt.Sprintf("%d bytes (%.0f MiB in all)", size/int64(n), float64(size)/(1<<20)), "", nil)
 
 	// Queries, on a store opened afresh like `hooktap events list` does.
 	s, err = inspector.OpenExisting(ctx, path)

@@ -7,6 +7,7 @@ package sqlitedb
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -17,7 +18,7 @@ import (
 	"strconv"
 	"strings"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite" // registers the "sqlite" driver
 )
 
 // DB is a database opened for one writer and many readers.
@@ -39,6 +40,62 @@ type Options struct {
 	// transactions checkpoints less often with more: pages written again
 	// before the checkpoint are copied once, and fewer checkpoints fsync.
 	CheckpointPages int
+	// CacheKiB bounds each connection's page cache; 0 means 16,000 KiB.
+	CacheKiB int
+	// Attach names other database files to attach to connections.
+	Attach []Attachment
+}
+
+// Attachment is a database file attached to the connections of another, so
+// that one statement can read both.
+type Attachment struct {
+	Schema string // the name statements qualify its tables with
+	Path   string
+	// Readers attaches it to the read pool; Writer to the writer, read-only
+	// (each file has one writer: its own).
+	Readers, Writer bool
+}
+
+// connector opens connections with attachments.
+type connector struct {
+	dsn    string
+	attach []Attachment
+	writer bool
+}
+
+func (c *connector) Driver() driver.Driver { return &sqlite.Driver{} }
+
+func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Driver().Open(c.dsn)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range c.attach {
+		if (c.writer && !a.Writer) || (!c.writer && !a.Readers) {
+			continue
+		}
+		uri := "file:" + (&url.URL{Path: a.Path}).EscapedPath()
+		if c.writer {
+			uri += "?mode=ro"
+		}
+		ex, ok := conn.(driver.ExecerContext)
+		if !ok {
+			conn.Close()
+			return nil, errors.New("attach: driver cannot exec")
+		}
+		if _, err := ex.ExecContext(ctx, `ATTACH DATABASE ? AS "`+a.Schema+`"`, []driver.NamedValue{{Ordinal: 1, Value: uri}}); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("attach %s: %w", a.Path, err)
+		}
+	}
+	return conn, nil
+}
+
+func openPool(path string, readOnly bool, o Options) (*sql.DB, error) {
+	if len(o.Attach) == 0 {
+		return sql.Open("sqlite", dsn(path, readOnly, o))
+	}
+	return sql.OpenDB(&connector{dsn: dsn(path, readOnly, o), attach: o.Attach, writer: !readOnly}), nil
 }
 
 func dsn(path string, readOnly bool, o Options) string {
@@ -46,7 +103,11 @@ func dsn(path string, readOnly bool, o Options) string {
 	q.Add("_pragma", "busy_timeout(5000)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(NORMAL)")
-	q.Add("_pragma", "cache_size(-16000)")
+	cache := o.CacheKiB
+	if cache <= 0 {
+		cache = 16000
+	}
+	q.Add("_pragma", "cache_size(-"+strconv.Itoa(cache)+")")
 	q.Add("_pragma", "temp_store(MEMORY)")
 	// Checkpoint every 4,000 pages (16 MiB of WAL) rather than 1,000:
 	// checkpoints are what fsync in WAL mode with synchronous=NORMAL, and
@@ -84,7 +145,7 @@ func Open(ctx context.Context, path string, fsys fs.FS, o Options) (*DB, error) 
 			return nil, fmt.Errorf("create data directory: %w", err)
 		}
 	}
-	w, err := sql.Open("sqlite", dsn(path, false, o))
+	w, err := openPool(path, false, o)
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +161,7 @@ func Open(ctx context.Context, path string, fsys fs.FS, o Options) (*DB, error) 
 		w.Close()
 		return nil, describe(path, err)
 	}
-	r, err := sql.Open("sqlite", dsn(path, true, o))
+	r, err := openPool(path, true, o)
 	if err != nil {
 		w.Close()
 		return nil, err
