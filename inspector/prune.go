@@ -61,11 +61,6 @@ func (s *Store) Prune(ctx context.Context, r Retention, now time.Time) (int64, e
 func (s *Store) deleteWhere(ctx context.Context, cond string, arg any) (int64, error) {
 	s.indexMu.Lock() // nothing is indexed while its entries are deleted
 	defer s.indexMu.Unlock()
-	// Queue entries up to the watermark may still be on their way out;
-	// after a prune indexing starts over from the queue's first (indexing
-	// again is harmless), as deleting the newest rows lets SQLite reuse
-	// their seqs.
-	defer s.indexed.Store(0)
 	var total int64
 	for {
 		var seqs []int64
@@ -88,9 +83,21 @@ func (s *Store) deleteWhere(ctx context.Context, cond string, arg any) (int64, e
 		if len(seqs) == 0 {
 			return total, nil
 		}
+		// Deleting the newest deliveries lets SQLite give their seqs out
+		// again: the watermark goes below every deleted seq first (the
+		// deliveries between it and its old value still there are indexed
+		// again), so a new delivery with a reused seq is indexed.
 		list, _ := json.Marshal(seqs)
+		var keep int64 // the newest seq that stays
+		if err := s.db.R.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM deliveries WHERE seq < ?`, seqs[0]).Scan(&keep); err != nil {
+			return total, fmt.Errorf("prune: %w", err)
+		}
 		err = s.sw.Do(ctx, func(tx *sqlitedb.Tx) error {
-			_, err := tx.Exec(`DELETE FROM deliveries_fts WHERE rowid IN (SELECT value FROM json_each(?))`, string(list))
+			if _, err := tx.Exec(`DELETE FROM deliveries_fts WHERE rowid IN (SELECT value FROM json_each(?))`, string(list)); err != nil {
+				return err
+			}
+			_, err := tx.Exec(`UPDATE indexed SET through = MIN(through, ?) WHERE NOT EXISTS (SELECT 1 FROM store.deliveries WHERE seq > ?)`,
+				keep, seqs[len(seqs)-1])
 			return err
 		})
 		if err != nil {

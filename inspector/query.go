@@ -194,7 +194,8 @@ func (s *Store) searchable(ctx context.Context, q Query) error {
 		return nil
 	}
 	var pending bool
-	if err := s.db.R.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM fts_pending WHERE seq > ?)`, s.indexed.Load()).Scan(&pending); err != nil {
+	err := s.db.R.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM deliveries WHERE seq > (SELECT through FROM search.indexed))`).Scan(&pending)
+	if err != nil {
 		return fmt.Errorf("search: %w", err)
 	}
 	if !pending {
@@ -208,8 +209,8 @@ func (s *Store) searchable(ctx context.Context, q Query) error {
 // before any search).
 func (s *Store) IndexNow(ctx context.Context) error { return s.indexPending(ctx) }
 
-// indexChunk is how many queued deliveries one indexing write moves into
-// the full-text index.
+// indexChunk is how many deliveries one indexing write adds to the
+// full-text index.
 const indexChunk = 4000
 
 // indexedHeaders is the header text the full-text index gets: every header
@@ -219,49 +220,42 @@ const indexChunk = 4000
 const indexedHeaders = `json_remove(d.header, '$."Monite-Signature"', '$."X-Monite-Signature"', '$."Stripe-Signature"',
 	'$."X-Monk-Signature"', '$."Webhook-Signature"', '$."Webhook-Timestamp"', '$."Date"', '$."Content-Length"')`
 
-// indexChunkSQL indexes the queued deliveries with seq in (?, ?], run by
-// the index's writer, which has the store attached read-only as "store".
-// CROSS JOIN keeps fts_pending the outer loop: with a plain JOIN the
-// planner moves the seq range onto deliveries and walks every delivery
-// from the first one for each chunk (indexing a million deliveries read
-// the whole table 250 times; half of the bulk ingest's time). OR REPLACE:
-// a delivery indexed before its queue entry was deleted (a crash, another
-// process) is indexed again, not twice.
+// indexChunkSQL indexes the deliveries with seq in (?, ?], run by the
+// index's writer, which has the store attached read-only as "store": their
+// headers, and their bodies when they are UTF-8 text. OR REPLACE: Prune
+// may lower the watermark below deliveries indexed already.
 const indexChunkSQL = `INSERT OR REPLACE INTO deliveries_fts(rowid, header_text, body_text)
-	SELECT d.seq, ` + indexedHeaders + `, CASE WHEN p.text THEN CAST(d.body AS TEXT) END
-	FROM store.fts_pending p CROSS JOIN store.deliveries d ON d.seq = p.seq WHERE p.seq > ? AND p.seq <= ?`
+	SELECT d.seq, ` + indexedHeaders + `, CASE WHEN hooktap_text(d.body) THEN CAST(d.body AS TEXT) END
+	FROM store.deliveries d WHERE d.seq > ? AND d.seq <= ?`
 
-// indexPending moves every queued delivery into the full-text index, in
-// chunks, through the index's writer; the store's writer then deletes
-// the queue's entries, without the indexer waiting for it.
+// indexPending indexes every delivery past the index's watermark, in
+// chunks, through the index's writer, moving the watermark in the same
+// transaction.
 func (s *Store) indexPending(ctx context.Context) error {
 	s.indexMu.Lock()
 	defer s.indexMu.Unlock()
 	for {
-		from := s.indexed.Load()
-		var last, n int64
+		var n int64
 		err := s.sw.Do(ctx, func(tx *sqlitedb.Tx) error {
-			var max sql.NullInt64
-			err := tx.QueryRow(`SELECT MAX(seq), COUNT(*) FROM (SELECT seq FROM store.fts_pending WHERE seq > ? ORDER BY seq LIMIT ?)`,
-				from, indexChunk).Scan(&max, &n)
+			var from int64
+			var last sql.NullInt64
+			if err := tx.QueryRow(`SELECT through FROM indexed`).Scan(&from); err != nil {
+				return err
+			}
+			err := tx.QueryRow(`SELECT MAX(seq), COUNT(*) FROM (SELECT seq FROM store.deliveries WHERE seq > ? ORDER BY seq LIMIT ?)`,
+				from, indexChunk).Scan(&last, &n)
 			if err != nil || n == 0 {
 				return err
 			}
-			last = max.Int64
-			_, err = tx.Exec(indexChunkSQL, from, last)
+			if _, err := tx.Exec(indexChunkSQL, from, last.Int64); err != nil {
+				return err
+			}
+			_, err = tx.Exec(`UPDATE indexed SET through = ?`, last.Int64)
 			return err
 		})
 		if err != nil {
 			return fmt.Errorf("index deliveries: %w", err)
 		}
-		if n == 0 {
-			return nil
-		}
-		s.indexed.Store(last)
-		s.w.Go(func(tx *sqlitedb.Tx) error {
-			_, err := tx.Exec(`DELETE FROM fts_pending WHERE seq <= ?`, last)
-			return err
-		})
 		if n < indexChunk {
 			return nil
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"encoding/hex"
 	"encoding/json"
@@ -13,9 +14,10 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
+
+	"modernc.org/sqlite"
 
 	"github.com/hooktap/hooktap/relay/sqlitedb"
 )
@@ -51,9 +53,6 @@ type Store struct {
 	// indexMu is held while indexing and while pruning, so that a delivery
 	// is never indexed after its index entries were deleted.
 	indexMu sync.Mutex
-	// indexed is the highest seq this process indexed and whose queue
-	// entries are deleted, or being deleted, by the store's writer.
-	indexed atomic.Int64
 
 	// The indexer: Insert kicks it, Close stops it.
 	kick      chan struct{}
@@ -117,8 +116,7 @@ func open(ctx context.Context, path string, o sqlitedb.Options) (*Store, error) 
 // claimIndex makes sure that the index file belongs to this store: a new
 // one (a new store, an upgrade from migration 0005 or older, a deleted
 // file), or one left by another store at the same path, is emptied and
-// every delivery is queued for it. Queued first, claimed second: a crash
-// in between queues them again on the next open, which is harmless.
+// indexing starts over from the first delivery.
 func (s *Store) claimIndex(ctx context.Context) error {
 	id, err := s.Meta(ctx, "search_id", func() string {
 		var b [10]byte
@@ -128,38 +126,39 @@ func (s *Store) claimIndex(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var owner string
-	err = s.sw.Do(ctx, func(tx *sqlitedb.Tx) error {
+	return s.sw.Do(ctx, func(tx *sqlitedb.Tx) error {
+		var owner string
 		err := tx.QueryRow(`SELECT id FROM owner`).Scan(&owner)
-		if errors.Is(err, sql.ErrNoRows) {
+		if err == nil && owner == id {
 			return nil
 		}
-		return err
-	})
-	if err != nil || owner == id {
-		return err
-	}
-	// The body flag is a byte-level guess here (no NUL byte): SQL cannot
-	// check UTF-8, and these bodies were checked when first indexed.
-	err = s.w.Do(ctx, func(tx *sqlitedb.Tx) error {
-		_, err := tx.Exec(`INSERT OR IGNORE INTO fts_pending(seq, text)
-			SELECT seq, COALESCE(length(body) > 0 AND instr(body, x'00') = 0, 0) FROM deliveries`)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	return s.sw.Do(ctx, func(tx *sqlitedb.Tx) error {
-		if _, err := tx.Exec(`INSERT INTO deliveries_fts(deliveries_fts) VALUES ('delete-all')`); err != nil {
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		if _, err := tx.Exec(`DELETE FROM owner`); err != nil {
-			return err
+		for _, q := range []string{`INSERT INTO deliveries_fts(deliveries_fts) VALUES ('delete-all')`,
+			`UPDATE indexed SET through = 0`, `DELETE FROM owner`} {
+			if _, err := tx.Exec(q); err != nil {
+				return err
+			}
 		}
-		_, err := tx.Exec(`INSERT INTO owner(id) VALUES (?)`, id)
+		_, err = tx.Exec(`INSERT INTO owner(id) VALUES (?)`, id)
 		return err
 	})
 }
+
+// utf8Text is the SQL function hooktap_text(body): whether a body is
+// indexed as text (it is not empty and is UTF-8).
+func utf8Text(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+	switch b := args[0].(type) {
+	case []byte:
+		return len(b) > 0 && utf8.Valid(b), nil
+	case string:
+		return len(b) > 0 && utf8.ValidString(b), nil
+	}
+	return false, nil
+}
+
+func init() { sqlite.MustRegisterDeterministicScalarFunction("hooktap_text", 1, utf8Text) }
 
 func (s *Store) kickIndex() {
 	select {
@@ -242,8 +241,8 @@ func insertDelivery(tx *sqlitedb.Tx, d *Delivery, hdr []byte) error {
 }
 
 // insertDeliveryRow inserts d, with last as its latest of attempts (nil and
-// 0 for a delivery not forwarded yet), and queues it for the full-text
-// index. It reports the row's seq and false when d's id is stored already.
+// 0 for a delivery not forwarded yet); the index's writer finds it past its
+// watermark. It reports the row's seq and false when d's id is stored already.
 func insertDeliveryRow(tx *sqlitedb.Tx, d *Delivery, hdr []byte, last *Attempt, attempts int) (int64, bool, error) {
 	if d.Signature == "" {
 		d.Signature = SigUnsigned
@@ -272,7 +271,7 @@ func insertDeliveryRow(tx *sqlitedb.Tx, d *Delivery, hdr []byte, last *Attempt, 
 	if err != nil {
 		return 0, false, err
 	}
-	return seq, true, indexDelivery(tx, seq, d.Body)
+	return seq, true, nil
 }
 
 // insertAttemptRow inserts a as an attempt of the delivery row seq, without
@@ -288,13 +287,6 @@ func insertAttemptRow(tx *sqlitedb.Tx, seq int64, a *Attempt, reqHdr, respHdr []
 	}
 	a.ID, _ = res.LastInsertId()
 	return nil
-}
-
-// indexDelivery queues a delivery for the full-text index (see
-// migrations/0003): its headers, and its body when it is UTF-8 text.
-func indexDelivery(tx *sqlitedb.Tx, seq int64, body []byte) error {
-	_, err := tx.Exec(`INSERT INTO fts_pending(seq, text) VALUES (?, ?)`, seq, len(body) > 0 && utf8.Valid(body))
-	return err
 }
 
 // AddAttempt records an attempt of the delivery a.DeliveryID and makes it

@@ -18,7 +18,7 @@ import (
 	"strconv"
 	"strings"
 
-	"modernc.org/sqlite" // registers the "sqlite" driver
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
 // DB is a database opened for one writer and many readers.
@@ -63,7 +63,15 @@ type connector struct {
 	writer bool
 }
 
-func (c *connector) Driver() driver.Driver { return &sqlite.Driver{} }
+// sqliteDriver is the driver registered as "sqlite", so that connections
+// with attachments get the functions registered on it too.
+var sqliteDriver = func() driver.Driver {
+	db, _ := sql.Open("sqlite", "")
+	defer db.Close()
+	return db.Driver()
+}()
+
+func (c *connector) Driver() driver.Driver { return sqliteDriver }
 
 func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
 	conn, err := c.Driver().Open(c.dsn)
