@@ -303,8 +303,8 @@ func ReadRecords(r io.Reader, fn func(*Delivery) error) error {
 	}
 }
 
-// importBatch is how many deliveries one import write holds: one savepoint
-// (and one full-text flush) for many rows instead of one per delivery.
+// importBatch is how many deliveries one import write holds: one op of the
+// writer (which commits many ops together) for many rows.
 const importBatch = 256
 
 // Import stores deliveries with their attempts. It is idempotent by id: a

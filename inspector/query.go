@@ -262,7 +262,7 @@ func (s *Store) indexPending(ctx context.Context) error {
 	}
 }
 
-// indexLoop indexes queued deliveries shortly after they are inserted, so
+// indexLoop indexes new deliveries shortly after they are inserted, so
 // that a search rarely has to, until stop is closed.
 func (s *Store) indexLoop(kick <-chan struct{}, stop <-chan struct{}, done chan<- struct{}) {
 	defer close(done)

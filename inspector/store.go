@@ -109,7 +109,7 @@ func open(ctx context.Context, path string, o sqlitedb.Options) (*Store, error) 
 		return nil, fmt.Errorf("search index: %w", err)
 	}
 	go s.indexLoop(s.kick, s.stopIndex, s.indexDone)
-	s.kickIndex() // what an earlier process left queued
+	s.kickIndex() // what an earlier process left unindexed
 	return s, nil
 }
 
@@ -168,7 +168,7 @@ func (s *Store) kickIndex() {
 }
 
 // Close flushes pending writes and closes the database. Deliveries not yet
-// in the full-text index stay queued for the next open.
+// in the full-text index are indexed after the next open.
 func (s *Store) Close() error {
 	close(s.stopIndex)
 	<-s.indexDone
