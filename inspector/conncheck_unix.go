@@ -3,6 +3,7 @@
 package inspector
 
 import (
+	"crypto/tls"
 	"net"
 	"syscall"
 )
@@ -11,9 +12,14 @@ import (
 // closed it (as apps do with idle connections after a few seconds) and
 // sent nothing unasked. One non-blocking peek, no waiting.
 func stillOpen(c net.Conn) bool {
+	if tc, ok := c.(*tls.Conn); ok {
+		// Whatever the app sent on an idle TLS connection (a close_notify
+		// alert, usually) means it is done with it.
+		c = tc.NetConn()
+	}
 	sc, ok := c.(syscall.Conn)
 	if !ok {
-		return true // TLS: the write finds out, and the request is retried
+		return true // the write finds out, and the request is retried
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {

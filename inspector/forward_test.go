@@ -3,6 +3,7 @@ package inspector
 import (
 	"bufio"
 	"context"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
@@ -201,5 +202,38 @@ func TestForwardCanceledAndTimedOut(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("a canceled forward kept waiting for the app")
+	}
+}
+
+// An https app: verified like any client would, connections kept, and one
+// the app closed is replaced without an error.
+func TestForwardHTTPS(t *testing.T) {
+	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.URL.Path)
+	}))
+	conns := countConns(ts)
+	ts.StartTLS()
+	defer ts.Close()
+
+	f, _ := NewForwarder(ts.URL+"/tls", 0)
+	if a := f.Forward(t.Context(), Request{Method: "POST"}); a.Status != 0 || !strings.Contains(a.Error, "certificate") {
+		t.Fatalf("an untrusted certificate was accepted: %d %q", a.Status, a.Error)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ts.Certificate())
+	f.tls.RootCAs = pool
+	defer f.CloseIdle()
+	for range 3 {
+		if a := f.Forward(t.Context(), Request{Method: "POST", Path: "/x"}); a.Status != 200 || string(a.Body) != "/tls/x" {
+			t.Fatalf("got %d %q %s", a.Status, a.Body, a.Error)
+		}
+	}
+	before := conns.Load()
+	ts.CloseClientConnections()
+	if a := f.Forward(t.Context(), Request{Method: "POST", Path: "/y"}); a.Status != 200 || a.Error != "" {
+		t.Fatalf("after the app closed the connection: %d %q", a.Status, a.Error)
+	}
+	if conns.Load() != before+1 {
+		t.Fatalf("connections %d -> %d, want one new", before, conns.Load())
 	}
 }
