@@ -37,7 +37,7 @@ func statusClause(s string) (string, []any, error) {
 	case "":
 		return "", nil, nil
 	case "error", "err":
-		return "status / 100 = 0 AND status = 0 AND attempts > 0", nil, nil
+		return "status = 0 AND attempts > 0", nil, nil
 	case "pending":
 		return "attempts = 0", nil, nil
 	case "1xx", "2xx", "3xx", "4xx", "5xx":
@@ -48,8 +48,7 @@ func statusClause(s string) (string, []any, error) {
 	if err != nil || code < 100 || code > 999 {
 		return "", nil, fmt.Errorf("bad status %q: use 2xx, 4xx, 5xx, error, pending or a code like 404", s)
 	}
-	// The class first, so that the page walks deliveries_status_class.
-	return "status / 100 = ? AND status = ?", []any{code / 100, code}, nil
+	return "status = ?", []any{code}, nil
 }
 
 // where builds the WHERE clause of q, for deliveries joined (when q
