@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"time"
 
@@ -208,6 +209,9 @@ func validate(m Message) error {
 		}
 		if m.Status != 0 && (m.Status < 100 || m.Status > 999) {
 			return fmt.Errorf("status %d out of range", m.Status)
+		}
+		if d := m.DurationMS; math.IsNaN(d) || math.IsInf(d, 0) || d < 0 {
+			return fmt.Errorf("duration %v out of range", d)
 		}
 	}
 	return nil
