@@ -125,7 +125,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		ctx:      sctx,
 		cancel:   cancel,
 		upgrader: websocket.Upgrader{
-			ReadBufferSize:  1024,
+			ReadBufferSize:  256,
 			WriteBufferSize: 1024,
 			WriteBufferPool: &sync.Pool{},
 			// Agents are programs, not browsers; there is no cookie to

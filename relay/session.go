@@ -47,7 +47,7 @@ type session struct {
 
 	resumeTo int64 // channel head when the session opened: what it may have seen
 
-	// ctx is the connection's: the session's pump, started and stopped as
+	// ctx is the relay's: the session's pump, started and stopped as
 	// deliveries come and go, runs under it.
 	ctx     context.Context
 	pumping atomic.Bool
@@ -180,14 +180,20 @@ type peer struct {
 
 func (s *Server) runAgent(ws *websocket.Conn, p peer) {
 	conn := wire.NewConn(ws)
-	ctx, cancel := context.WithCancel(s.ctx)
-	defer cancel()
+	// The session ends with conn: its pump and its reads of the buffer stop
+	// on conn.Done(), or on the relay's shutdown. It has no context of its
+	// own, which each of thousands of idle agents would keep.
+	ctx := s.ctx
 
 	// The first message must be a hello, soon.
 	helloTimer := time.AfterFunc(10*time.Second, func() {
 		conn.Close(websocket.ClosePolicyViolation, "no hello within 10s")
 	})
-	defer helloTimer.Stop()
+	defer func() {
+		if helloTimer != nil {
+			helloTimer.Stop()
+		}
+	}()
 
 	var ss *session
 	err := conn.Run(ctx, func(m wire.Message) error {
@@ -197,8 +203,14 @@ func (s *Server) runAgent(ws *websocket.Conn, p peer) {
 				return s.refuse(ctx, conn, wire.CodeBadRequest, "hello sent twice")
 			}
 			helloTimer.Stop()
-			var err error
-			if ss, err = s.open(ctx, conn, m, p); err != nil {
+			helloTimer = nil // not kept for the connection's life
+			// Opening a session goes deep (authorization, the buffer,
+			// logging): on a stack of its own, so that this reader's stays
+			// small for the connection's life.
+			if err := onFreshStack(func() (err error) {
+				ss, err = s.open(ctx, conn, m, p)
+				return err
+			}); err != nil {
 				return err
 			}
 		case *wire.Ack:

@@ -85,7 +85,8 @@ func scrape(client *http.Client, base, name string) (float64, error) {
 	return sum, nil
 }
 
-// idleAgent is a minimal agent: it says hello and acks what it gets.
+// idleAgent is a minimal agent: it says hello, as hooktap's agent does (with
+// binary frames), and acks what it gets.
 type idleAgent struct {
 	ws   *websocket.Conn
 	done chan struct{}
@@ -96,7 +97,7 @@ func dialIdle(ctx context.Context, d *websocket.Dialer, url, channel, id string,
 	if err != nil {
 		return nil, err
 	}
-	b, _ := wire.Encode(&wire.Hello{Channel: channel, AgentID: id})
+	b, _ := wire.Encode(&wire.Hello{Channel: channel, AgentID: id, Binary: true})
 	if err := ws.WriteMessage(websocket.TextMessage, b); err != nil {
 		ws.Close()
 		return nil, err
@@ -108,22 +109,28 @@ func dialIdle(ctx context.Context, d *websocket.Dialer, url, channel, id string,
 	a := &idleAgent{ws: ws, done: make(chan struct{})}
 	go func() {
 		defer close(a.done)
-		var mu sync.Mutex
 		for {
-			_, b, err := ws.ReadMessage()
+			typ, b, err := ws.ReadMessage()
 			if err != nil {
 				return
 			}
-			m, err := wire.Decode(b)
+			if typ != websocket.BinaryMessage {
+				continue
+			}
+			msgs, err := wire.DecodeBinary(b)
 			if err != nil {
 				continue
 			}
-			if d, ok := m.(*wire.Delivery); ok {
-				out, _ := wire.Encode(&wire.Ack{ID: d.ID, Seq: d.Seq, Status: 200, Body: []byte("ok")})
-				mu.Lock()
-				ws.WriteMessage(websocket.TextMessage, out)
-				mu.Unlock()
-				acks.Add(1)
+			var out []wire.Message
+			for _, m := range msgs {
+				if d, ok := m.(*wire.Delivery); ok {
+					out = append(out, &wire.Ack{ID: d.ID, Seq: d.Seq, Status: 200, Body: []byte("ok")})
+				}
+			}
+			if len(out) > 0 {
+				frame, _ := wire.AppendBinary(nil, out...)
+				ws.WriteMessage(websocket.BinaryMessage, frame)
+				acks.Add(int64(len(out)))
 			}
 		}
 	}()

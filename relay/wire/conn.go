@@ -218,7 +218,7 @@ func (c *Conn) Run(ctx context.Context, handle func(Message) error) error {
 			}
 			continue
 		}
-		m, err := Decode(b)
+		m, err := decodeAside(b)
 		if err != nil {
 			c.Close(websocket.CloseInvalidFramePayloadData, err.Error())
 			return err
@@ -227,4 +227,23 @@ func (c *Conn) Run(ctx context.Context, handle func(Message) error) error {
 			return err
 		}
 	}
+}
+
+// decodeAside decodes a JSON frame on a short-lived goroutine. JSON
+// decoding (reflection) goes deep enough to double the reader's stack, and
+// a parked reader keeps what it grew to: for a relay with thousands of idle
+// agents that was half its memory. JSON frames are the handshake and other
+// rare messages; deliveries and acks are binary.
+func decodeAside(b []byte) (Message, error) {
+	type result struct {
+		m   Message
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		m, err := Decode(b)
+		ch <- result{m, err}
+	}()
+	r := <-ch
+	return r.m, r.err
 }
