@@ -771,3 +771,66 @@ func TestPruneThenReusedSeqs(t *testing.T) {
 		}
 	}
 }
+
+// TestPruneReindexesWhatStays: pruning old deliveries that hold the newest
+// seq lowers the index's watermark below a delivery that stays (indexed
+// already). It is indexed again in place, not twice, and new deliveries
+// after it are indexed as usual.
+func TestPruneReindexesWhatStays(t *testing.T) {
+	ctx := t.Context()
+	s := openTestStore(t)
+	insert := func(id string, age time.Duration, word string) {
+		t.Helper()
+		d := &Delivery{ID: id, ReceivedAt: storeBase.Add(-age), Method: "POST", Body: []byte(`{"note":"` + word + `"}`)}
+		if err := Wait(ctx, s.Insert(d)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	insert("a", time.Minute, "alpha")  // seq 1
+	insert("b", 48*time.Hour, "beta")  // seq 2, old
+	insert("c", time.Minute, "gamma")  // seq 3, stays: between the watermarks
+	insert("d", 48*time.Hour, "delta") // seq 4, old and the newest
+	if err := s.IndexNow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Prune(ctx, Retention{MaxAge: 24 * time.Hour}, storeBase); err != nil || n != 2 {
+		t.Fatalf("prune: %d, %v", n, err)
+	}
+	insert("e", 0, "epsilon") // seq 4 again
+	insert("f", 0, "gamma")   // seq 5
+	if err := s.IndexNow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for text, want := range map[string][]string{"alpha": {"a"}, "beta": nil, "gamma": {"f", "c"}, "delta": nil, "epsilon": {"e"}} {
+		ds, err := s.List(ctx, Query{Search: text})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ids(ds); !slices.Equal(got, want) {
+			t.Errorf("%s = %v, want %v", text, got, want)
+		}
+	}
+	var gammas int64
+	if err := s.sw.Do(ctx, func(tx *sqlitedb.Tx) error {
+		if _, err := tx.Exec(`INSERT INTO deliveries_fts(deliveries_fts) VALUES ('integrity-check')`); err != nil {
+			return err
+		}
+		// Merged into one segment, each delivery holding "gamma" counts once.
+		if _, err := tx.Exec(`INSERT INTO deliveries_fts(deliveries_fts) VALUES ('optimize')`); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(`CREATE VIRTUAL TABLE temp.vocab USING fts5vocab(main, deliveries_fts, 'instance')`); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(`SELECT COUNT(*) FROM temp.vocab WHERE term = 'gamma'`).Scan(&gammas); err != nil {
+			return err
+		}
+		_, err := tx.Exec(`DROP TABLE temp.vocab`)
+		return err
+	}); err != nil {
+		t.Fatalf("index integrity: %v", err)
+	}
+	if gammas != 2 {
+		t.Errorf("%d index entries for gamma, want 2 (one per delivery)", gammas)
+	}
+}
