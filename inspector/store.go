@@ -54,7 +54,7 @@ type Store struct {
 	// is never indexed after its index entries were deleted.
 	indexMu sync.Mutex
 
-	// The indexer: Insert kicks it, Close stops it.
+	// The indexer: Insert, Record and Import kick it, Close stops it.
 	kick      chan struct{}
 	stopIndex chan struct{}
 	indexDone chan struct{}
@@ -328,7 +328,7 @@ func (s *Store) Record(d *Delivery, a *Attempt) <-chan error {
 	if a.RequestHeader != nil {
 		reqHdr = marshalHeader(a.RequestHeader)
 	}
-	return s.w.Go(func(tx *sqlitedb.Tx) error {
+	done := s.w.Go(func(tx *sqlitedb.Tx) error {
 		seq, inserted, err := insertDeliveryRow(tx, d, hdr, a, 1)
 		if err != nil {
 			return err
@@ -338,6 +338,8 @@ func (s *Store) Record(d *Delivery, a *Attempt) <-chan error {
 		}
 		return insertAttemptRow(tx, seq, a, reqHdr, respHdr)
 	})
+	s.kickIndex()
+	return done
 }
 
 // Wait waits for a write submitted with Insert, AddAttempt or Record.

@@ -834,3 +834,41 @@ func TestPruneReindexesWhatStays(t *testing.T) {
 		t.Errorf("%d index entries for gamma, want 2 (one per delivery)", gammas)
 	}
 }
+
+// TestRecordIsIndexedInTheBackground: what the agent records is indexed
+// without waiting for a search (which would otherwise index everything the
+// agent received since it started, while the user waits).
+func TestRecordIsIndexedInTheBackground(t *testing.T) {
+	ctx := t.Context()
+	s := openTestStore(t)
+	record := func(id string) {
+		t.Helper()
+		d := &Delivery{ID: id, ReceivedAt: storeBase, Method: "POST", Body: []byte(`{"note":"zeta"}`)}
+		a := &Attempt{DeliveryID: id, Kind: KindForward, StartedAt: storeBase, Status: 200, Target: "http://127.0.0.1:3000/"}
+		if err := Wait(ctx, s.Record(d, a)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// No signal marks the end of background work: poll, with a bound.
+	indexedThrough := func(seq int64) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			var through int64
+			if err := s.db.R.QueryRowContext(ctx, `SELECT through FROM search.indexed`).Scan(&through); err != nil {
+				t.Fatal(err)
+			}
+			if through >= seq {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("delivery %d was not indexed in the background", seq)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	record("rec1") // may ride on the pass the store makes when it opens
+	indexedThrough(1)
+	record("rec2")
+	indexedThrough(2)
+}
