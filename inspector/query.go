@@ -261,6 +261,9 @@ func (s *Store) indexPending(ctx context.Context) error {
 	}
 }
 
+// indexDelay is how long the indexer lets new deliveries gather.
+const indexDelay = time.Second
+
 // indexLoop indexes new deliveries shortly after they are inserted, so
 // that a search rarely has to, until stop is closed.
 func (s *Store) indexLoop(kick <-chan struct{}, stop <-chan struct{}, done chan<- struct{}) {
@@ -280,11 +283,15 @@ func (s *Store) indexLoop(kick <-chan struct{}, stop <-chan struct{}, done chan<
 			return
 		case <-kick:
 		}
-		// Let a burst gather into one large chunk.
+		// Let a burst gather into large chunks: FTS5 writes a segment per
+		// transaction and merges them later, so fewer, larger passes cost
+		// less per delivery (the agent's CPU per delivery at 32 in flight:
+		// 137-146 us at 200 ms, 123-130 us at a second). A search never
+		// waits for this: it indexes what is left first.
 		select {
 		case <-stop:
 			return
-		case <-time.After(200 * time.Millisecond):
+		case <-time.After(indexDelay):
 		}
 		_ = s.indexPending(ctx) // a search retries and reports errors
 	}
