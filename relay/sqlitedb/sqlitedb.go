@@ -40,8 +40,12 @@ type Options struct {
 	// transactions checkpoints less often with more: pages written again
 	// before the checkpoint are copied once, and fewer checkpoints fsync.
 	CheckpointPages int
-	// CacheKiB bounds each connection's page cache; 0 means 16,000 KiB.
+	// CacheKiB bounds the writer's page cache; 0 means 16,000 KiB.
 	CacheKiB int
+	// ReaderCacheKiB bounds each reader's page cache; 0 means CacheKiB.
+	// Readers find most pages in the OS's cache anyway; each of theirs is
+	// resident memory the process keeps.
+	ReaderCacheKiB int
 	// Attach names other database files to attach to connections.
 	Attach []Attachment
 }
@@ -114,6 +118,9 @@ func dsn(path string, readOnly bool, o Options) string {
 	cache := o.CacheKiB
 	if cache <= 0 {
 		cache = 16000
+	}
+	if readOnly && o.ReaderCacheKiB > 0 {
+		cache = o.ReaderCacheKiB
 	}
 	q.Add("_pragma", "cache_size(-"+strconv.Itoa(cache)+")")
 	q.Add("_pragma", "temp_store(MEMORY)")
