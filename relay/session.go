@@ -429,7 +429,7 @@ func (ss *session) drain() bool {
 		}
 		if seq > ss.sent()+1 {
 			// A gap: something did not fit in the queue. Everything up to
-			// seq is committed, so the buffer has it.
+			// seq has its write on the way, and catchUp waits for it.
 			if !ss.flush(ctx, &b) || !ss.catchUp(ctx) {
 				return false
 			}
