@@ -140,7 +140,6 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	buf.w.Expect(func() int { return int(s.soon.Load()) })
 	go s.pruneLoop()
-	go s.cursorLoop()
 	go s.pingLoop()
 	return s, nil
 }

@@ -584,28 +584,24 @@ func (ss *session) ack(a *wire.Ack) {
 }
 
 // cursorMoved marks a session whose cursor must be saved. Cursors are
-// written in batches every cursorFlush: losing the last ones in a crash
-// only means redelivering what agents recognise by id.
+// written in batches, cursorFlush after the first one moved: losing the
+// last ones in a crash only means redelivering what agents recognise by
+// id. An idle relay schedules nothing, so it never wakes up for this.
 func (s *Server) cursorMoved(ss *session) {
 	s.dirtyMu.Lock()
+	first := len(s.dirty) == 0
 	s.dirty[ss] = struct{}{}
 	s.dirtyMu.Unlock()
+	if first {
+		time.AfterFunc(cursorFlush, func() {
+			if s.ctx.Err() == nil {
+				s.flushCursors()
+			}
+		})
+	}
 }
 
 const cursorFlush = 50 * time.Millisecond
-
-func (s *Server) cursorLoop() {
-	t := time.NewTicker(cursorFlush)
-	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-			s.flushCursors()
-		case <-s.ctx.Done():
-			return
-		}
-	}
-}
 
 // flushCursors saves the cursors that moved since the last flush.
 func (s *Server) flushCursors() {
