@@ -25,14 +25,6 @@ func (s *Server) ingress(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBody))
-	// From here to Append, this delivery is a write on its way (Expect).
-	s.soon.Add(1)
-	soon := true
-	defer func() {
-		if soon {
-			s.soon.Add(-1)
-		}
-	}()
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -42,6 +34,8 @@ func (s *Server) ingress(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, "read body: %v", err)
 		return
 	}
+	// From here to Append, this delivery is a write on its way (Expect).
+	s.soon.Add(1)
 	hdr := r.Header.Clone()
 	wire.StripHopHeaders(hdr)
 	proto := "http"
@@ -73,7 +67,6 @@ func (s *Server) ingress(w http.ResponseWriter, r *http.Request) {
 	var connected, matched, live int
 	publish := func() { connected, matched, live = s.publish(d, action) }
 	s.soon.Add(-1)
-	soon = false
 	if err := s.buf.Append(r.Context(), d, publish); err != nil {
 		s.log.Error("store delivery", "channel", name, "err", err)
 		httpError(w, http.StatusServiceUnavailable, "the relay could not store the delivery; retry later")

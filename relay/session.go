@@ -47,10 +47,7 @@ type session struct {
 
 	resumeTo int64 // channel head when the session opened: what it may have seen
 
-	// ctx is the relay's: the session's pump, started and stopped as
-	// deliveries come and go, runs under it.
-	ctx     context.Context
-	pumping atomic.Bool
+	pumping atomic.Bool // a pump runs: started and stopped as deliveries come and go
 	ready   atomic.Bool // the welcome is out: deliveries may follow
 
 	mu       sync.Mutex
@@ -277,7 +274,6 @@ func (s *Server) open(ctx context.Context, conn *wire.Conn, h *wire.Hello, p pee
 		sentSeq:  start,
 		cursor:   start,
 		resumeTo: head,
-		ctx:      ctx,
 		inflight: map[int64]string{},
 	}
 	welcome := &wire.Welcome{
@@ -403,7 +399,7 @@ func (ss *session) pump() {
 // What is queued together goes to the agent together, in one frame when
 // the agent reads binary frames.
 func (ss *session) drain() bool {
-	ctx := ss.ctx
+	ctx := ss.srv.ctx // the pump stops with the relay, or with conn (below)
 	var b batch
 	for {
 		select {

@@ -48,9 +48,6 @@ func NewConn(ws *websocket.Conn) *Conn {
 // binary frame is a protocol error.
 func (c *Conn) UseBinary() { c.binary.Store(true) }
 
-// Binary reports whether UseBinary was called.
-func (c *Conn) Binary() bool { return c.binary.Load() }
-
 // frameBufs holds the buffers binary frames are built in, shared by all
 // connections so that an idle one holds none.
 var frameBufs = sync.Pool{New: func() any { return new([]byte) }}
