@@ -103,6 +103,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == appMode {
 		return serveApp(ctx, stdout)
 	}
+	if len(args) > 1 && args[0] == proxyMode {
+		return serveProxy(ctx, args[1], stdout)
+	}
 	fs := flag.NewFlagSet("hooktap-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var names []string

@@ -10,6 +10,8 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -52,6 +54,35 @@ func serveApp(ctx context.Context, stdout io.Writer) error {
 		fmt.Fprintf(w, `{"arrived":%d}`, arrived)
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	fmt.Fprintf(stdout, "ADDR %s\n", ln.Addr())
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// proxyMode is the argument that makes this binary a plain reverse proxy
+// (net/http/httputil) to the URL that follows it. Two of them in series,
+// with nothing stored, are the reference: the shape of a relay and an
+// agent, doing nothing but passing requests on, measured in the same run.
+const proxyMode = "serve-proxy"
+
+func serveProxy(ctx context.Context, target string, stdout io.Writer) error {
+	u, err := url.Parse(target)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	p := httputil.NewSingleHostReverseProxy(u)
+	p.Transport = &http.Transport{MaxIdleConnsPerHost: 64, MaxIdleConns: 128, Proxy: nil}
+	srv := &http.Server{Handler: p, ReadHeaderTimeout: 5 * time.Second}
 	fmt.Fprintf(stdout, "ADDR %s\n", ln.Addr())
 	go func() {
 		<-ctx.Done()
@@ -327,37 +358,53 @@ func benchTunnel(ctx context.Context, cfg config, t *table) error {
 	}
 	fmt.Fprintf(cfg.log, "tunnel: relay %s, agent recording to SQLite, app %s, bodies ~%d bytes\n", relayURL, appURL, avg/len(bodies))
 
+	// The reference: two plain reverse proxies in series, in front of the
+	// same app.
+	inner, line, err := startChild(ctx, "ADDR ", self, proxyMode, appURL)
+	if err != nil {
+		return err
+	}
+	defer inner.stop()
+	outer, line, err := startChild(ctx, "ADDR ", self, proxyMode, "http://"+strings.TrimPrefix(line, "ADDR "))
+	if err != nil {
+		return err
+	}
+	defer outer.stop()
+	refURL := "http://" + strings.TrimPrefix(line, "ADDR ") + "/webhooks"
+
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxIdleConns: 128, Proxy: nil}, Timeout: 30 * time.Second}
 	floorURL, tunnelURL := appURL+"/webhooks", ready.URL
 
-	// Warm up both paths (connections, SQLite pages).
-	load(ctx, client, floorURL, bodies, 4, 500)
-	load(ctx, client, tunnelURL, bodies, 4, 500)
+	// Warm up every path (connections, SQLite pages).
+	for _, u := range []string{floorURL, tunnelURL, refURL} {
+		load(ctx, client, u, bodies, 4, 500)
+	}
 
 	before, err := appCount(client, appURL)
 	if err != nil {
 		return err
 	}
 	runs := []struct{ c, n int }{{1, 3000}, {32, 30000}} // n: a multiple of rounds
-	var tunnelSent int
+	sent := 0
 	for _, r := range runs {
-		// The two paths take turns, in rounds, so that both see the same
+		// The paths take turns, in rounds, so that all see the same
 		// machine: on a shared one, its load drifts within seconds.
-		var floor, tun loadResult
+		var floor, tun, ref loadResult
 		var floorCPU, tunCPU cpuUse // the app and the generator (this process)
-		hooktapCPU := cpuOf(relay, agent)
+		var hooktapCPU, refCPU cpuUse
 		for range rounds {
 			c := cpuOf(app, nil)
 			floor.merge(load(ctx, client, floorURL, bodies, r.c, r.n/rounds))
 			floorCPU.add(c.since())
-			c = cpuOf(app, nil)
+			c, h := cpuOf(app, nil), cpuOf(relay, agent)
 			tun.merge(load(ctx, client, tunnelURL, bodies, r.c, r.n/rounds))
 			tunCPU.add(c.since())
+			hooktapCPU.add(h.since())
+			c = cpuOf(outer, inner)
+			ref.merge(load(ctx, client, refURL, bodies, r.c, r.n/rounds))
+			refCPU.add(c.since())
 		}
-		hooktapUse := hooktapCPU.since()
-		slices.Sort(floor.latencies)
-		slices.Sort(tun.latencies)
-		tunnelSent += r.n
+		sent += 3 * r.n
 		name := fmt.Sprintf("c=%d", r.c)
 		t.add("tunnel", name+" p50 floor / tunnel", msec(floor.quantile(.5))+" / "+msec(tun.quantile(.5)), "", nil)
 		t.add("tunnel", name+" p99 floor / tunnel", msec(floor.quantile(.99))+" / "+msec(tun.quantile(.99)), "", nil)
@@ -376,10 +423,13 @@ func benchTunnel(ctx context.Context, cfg config, t *table) error {
 			t.add("tunnel", name+" throughput tunnel/floor", fmt.Sprintf("%.0f%%", rate*100), ">= 33%", &okRate)
 		}
 		perDelivery := func(d time.Duration) string { return fmt.Sprintf("%.0f", float64(d.Microseconds())/float64(r.n)) }
-		t.add("tunnel", name+" CPU per delivery, relay / agent", perDelivery(hooktapUse.a)+" / "+perDelivery(hooktapUse.b)+" µs", "", nil)
+		t.add("tunnel", name+" CPU per delivery, relay / agent", perDelivery(hooktapCPU.a)+" / "+perDelivery(hooktapCPU.b)+" µs", "", nil)
 		t.add("tunnel", name+" CPU per delivery, generator + app: floor / tunnel",
 			perDelivery(floorCPU.a+floorCPU.b)+" / "+perDelivery(tunCPU.a+tunCPU.b)+" µs", "", nil)
-		failed := floor.failed + tun.failed
+		t.add("tunnel", name+" reference (2 reverse proxies, nothing stored): p50 / deliveries/s / vs floor",
+			fmt.Sprintf("%s / %.0f / %.0f%%", msec(ref.quantile(.5)), ref.perSecond(), 100*ref.perSecond()/floor.perSecond()), "", nil)
+		t.add("tunnel", name+" reference CPU per delivery, outer / inner proxy", perDelivery(refCPU.a)+" / "+perDelivery(refCPU.b)+" µs", "", nil)
+		failed := floor.failed + tun.failed + ref.failed
 		ok := failed == 0
 		t.add("tunnel", name+" failed requests", strconv.Itoa(failed), "0", &ok)
 	}
@@ -396,11 +446,7 @@ func benchTunnel(ctx context.Context, cfg config, t *table) error {
 	if err != nil {
 		return err
 	}
-	floorSent := 0
-	for _, r := range runs {
-		floorSent += r.n
-	}
-	lost := int64(floorSent+tunnelSent) - (after - before)
+	lost := int64(sent) - (after - before)
 	ok := lost == 0
 	t.add("tunnel", "lost deliveries", strconv.FormatInt(lost, 10), "0", &ok)
 	return nil
