@@ -174,6 +174,32 @@ func TestBrowser(t *testing.T) {
 		run(t, ctx, poll(`document.querySelector('`+row(d.ID)+` .c-status').textContent === "202"`))
 	})
 
+	t.Run("link", func(t *testing.T) {
+		// Opening a delivery puts its id in the URL; that URL opens it
+		// again, in a new tab, with its row selected.
+		ctx := tab(t, browser)
+		var hash string
+		run(t, ctx,
+			chromedp.Navigate(f.ts.URL),
+			chromedp.WaitVisible(css(row(first.ID))),
+			ready(),
+			chromedp.Click(css(row(first.ID))),
+			poll(`document.querySelector("#d-sub").textContent.startsWith("`+first.ID+`")`),
+			into(&hash, chromedp.Evaluate[string](`location.hash`)),
+		)
+		if hash != "#"+first.ID {
+			t.Fatalf("URL fragment %q after opening %s", hash, first.ID)
+		}
+		ctx = tab(t, browser)
+		run(t, ctx,
+			chromedp.Navigate(f.ts.URL+"/#"+first.ID),
+			ready(),
+			chromedp.WaitVisible(css(`#detail-body`)),
+			poll(`document.querySelector("#d-sub").textContent.startsWith("`+first.ID+`")`),
+			poll(`document.querySelector('`+row(first.ID)+`').classList.contains("sel")`),
+		)
+	})
+
 	t.Run("replay", func(t *testing.T) {
 		ctx := tab(t, browser)
 		before := a.n.Load()

@@ -313,9 +313,20 @@
       }
       state.open = full;
       renderDetail(full);
+      // The open delivery is in the URL, so that a reload or a link
+      // (#<id>) opens it again.
+      if (location.hash !== "#" + full.id) history.replaceState(null, "", "#" + full.id);
+      const i = state.items.findIndex((x) => x.id === full.id);
+      if (i >= 0 && i !== state.sel) select(i);
     } catch (e) {
       showResult(false, e.message);
     }
+  }
+
+  // openFromURL opens the delivery named by the URL's fragment, if any.
+  function openFromURL() {
+    const id = decodeURIComponent(location.hash.slice(1));
+    if (id && (!state.open || state.open.id !== id)) return openDetail(id);
   }
 
   async function refreshOpen() {
@@ -668,6 +679,8 @@
     await loadStatus();
     connect(); // before the first page, so nothing falls between the two
     await loadList();
+    await openFromURL();
+    addEventListener("hashchange", openFromURL);
     document.body.dataset.ready = "1";
   })();
 })();
