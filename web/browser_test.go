@@ -109,6 +109,19 @@ func ready() chromedp.Action[chromedp.Void] {
 
 const xssBody = `{"action":"<img src=x onerror=window.__pwned=1>","x":"<script>window.__pwned=1</script><img src=x onerror=window.__pwned=1>"}`
 
+// opened loads the page and opens id's delivery from its row, waiting until
+// the detail shows it; more actions follow.
+func opened(url, id string, more ...chromedp.Action[chromedp.Void]) []chromedp.Action[chromedp.Void] {
+	return append([]chromedp.Action[chromedp.Void]{
+		chromedp.Navigate(url),
+		chromedp.WaitVisible(css(row(id))),
+		ready(),
+		chromedp.Click(css(row(id))),
+		chromedp.WaitVisible(css(`#detail-body`)),
+		poll(`document.querySelector("#d-sub").textContent.startsWith("` + id + `")`),
+	}, more...)
+}
+
 func TestBrowser(t *testing.T) {
 	const secret = "whsec_browser_test"
 	f := newFixture(t, secret)
@@ -179,14 +192,9 @@ func TestBrowser(t *testing.T) {
 		// again, in a new tab, with its row selected.
 		ctx := tab(t, browser)
 		var hash string
-		run(t, ctx,
-			chromedp.Navigate(f.ts.URL),
-			chromedp.WaitVisible(css(row(first.ID))),
-			ready(),
-			chromedp.Click(css(row(first.ID))),
-			poll(`document.querySelector("#d-sub").textContent.startsWith("`+first.ID+`")`),
+		run(t, ctx, opened(f.ts.URL, first.ID,
 			into(&hash, chromedp.Evaluate[string](`location.hash`)),
-		)
+		)...)
 		if hash != "#"+first.ID {
 			t.Fatalf("URL fragment %q after opening %s", hash, first.ID)
 		}
@@ -204,17 +212,11 @@ func TestBrowser(t *testing.T) {
 		ctx := tab(t, browser)
 		before := a.n.Load()
 		var result string
-		run(t, ctx,
-			chromedp.Navigate(f.ts.URL),
-			chromedp.WaitVisible(css(row(first.ID))),
-			ready(),
-			chromedp.Click(css(row(first.ID))),
-			chromedp.WaitVisible(css(`#detail-body`)),
-			poll(`document.querySelector("#d-sub").textContent.startsWith("`+first.ID+`")`),
+		run(t, ctx, opened(f.ts.URL, first.ID,
 			chromedp.Click(css(`#btn-replay`)),
 			chromedp.WaitVisible(css(`#result.ok`)),
 			into(&result, chromedp.TextContent(css(`#result`))),
-		)
+		)...)
 		if got := a.n.Load() - before; got != 1 {
 			t.Fatalf("the app got %d requests from the button, want 1", got)
 		}
@@ -233,17 +235,12 @@ func TestBrowser(t *testing.T) {
 		ctx := tab(t, browser)
 		before := a.n.Load()
 		var disabled bool
-		run(t, ctx,
-			chromedp.Navigate(f.ts.URL),
-			chromedp.WaitVisible(css(row(first.ID))),
-			ready(),
-			chromedp.Click(css(row(first.ID))),
-			chromedp.WaitVisible(css(`#detail-body`)),
+		run(t, ctx, opened(f.ts.URL, first.ID,
 			chromedp.Click(css(`#btn-edit`)),
 			chromedp.WaitVisible(css(`#editor-text`)),
 			chromedp.Evaluate[chromedp.Void](`(() => { const t = document.querySelector("#editor-text"); t.value = "{broken"; t.dispatchEvent(new Event("input")); })()`),
 			into(&disabled, chromedp.Evaluate[bool](`document.querySelector("#editor-send").disabled`)),
-		)
+		)...)
 		if !disabled {
 			t.Error("invalid JSON can be sent")
 		}

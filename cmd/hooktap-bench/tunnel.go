@@ -37,10 +37,6 @@ const appMode = "serve-app"
 // serveApp is the local app: it answers every request with the time it
 // arrived (unix nanoseconds) and counts what it got.
 func serveApp(ctx context.Context, stdout io.Writer) error {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
 	var n atomic.Int64
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /count", func(w http.ResponseWriter, r *http.Request) {
@@ -53,16 +49,7 @@ func serveApp(ctx context.Context, stdout io.Writer) error {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"arrived":%d}`, arrived)
 	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	fmt.Fprintf(stdout, "ADDR %s\n", ln.Addr())
-	go func() {
-		<-ctx.Done()
-		srv.Close()
-	}()
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return serveLoopback(ctx, mux, stdout)
 }
 
 // proxyMode is the argument that makes this binary a plain reverse proxy
@@ -76,13 +63,19 @@ func serveProxy(ctx context.Context, target string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	p := httputil.NewSingleHostReverseProxy(u)
+	p.Transport = &http.Transport{MaxIdleConnsPerHost: 64, MaxIdleConns: 128, Proxy: nil}
+	return serveLoopback(ctx, p, stdout)
+}
+
+// serveLoopback serves h on a free loopback port, printed to stdout as
+// "ADDR host:port", until ctx ends.
+func serveLoopback(ctx context.Context, h http.Handler, stdout io.Writer) error {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
-	p := httputil.NewSingleHostReverseProxy(u)
-	p.Transport = &http.Transport{MaxIdleConnsPerHost: 64, MaxIdleConns: 128, Proxy: nil}
-	srv := &http.Server{Handler: p, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	fmt.Fprintf(stdout, "ADDR %s\n", ln.Addr())
 	go func() {
 		<-ctx.Done()
