@@ -218,11 +218,13 @@ func procCPU(pid int) time.Duration {
 // rounds is how many turns the floor and the tunnel take in each run.
 const rounds = 6
 
-// merge adds o's requests and time to r.
+// merge adds o's requests and time to r; the latencies stay sorted, for
+// quantile.
 func (r *loadResult) merge(o loadResult) {
 	r.sent += o.sent
 	r.failed += o.failed
 	r.latencies = append(r.latencies, o.latencies...)
+	slices.Sort(r.latencies)
 	r.elapsed += o.elapsed
 }
 

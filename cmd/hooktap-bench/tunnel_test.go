@@ -84,3 +84,14 @@ func TestLoadCountsWhatArrives(t *testing.T) {
 		t.Errorf("%d of 10 counted as failed, %d timed", lost.failed, len(lost.latencies))
 	}
 }
+
+// Rounds merged in any order give the quantiles of all their latencies.
+func TestMergeKeepsQuantiles(t *testing.T) {
+	var all loadResult
+	all.merge(loadResult{sent: 3, latencies: []time.Duration{7, 8, 9}})
+	all.merge(loadResult{sent: 3, latencies: []time.Duration{1, 2, 3}})
+	all.merge(loadResult{sent: 3, latencies: []time.Duration{4, 5, 6}})
+	if all.sent != 9 || all.quantile(.5) != 5 || all.quantile(0) != 1 || all.quantile(.99) != 9 {
+		t.Errorf("sent %d, p0 %v, p50 %v, p99 %v; want 9, 1, 5, 9", all.sent, all.quantile(0), all.quantile(.5), all.quantile(.99))
+	}
+}
