@@ -15,6 +15,7 @@ require (
 	github.com/gorilla/websocket v1.5.3
 	github.com/mattn/go-isatty v0.0.24
 	github.com/muesli/termenv v0.16.0
+	golang.org/x/sync v0.25.0
 	modernc.org/sqlite v1.61.1
 )
 

@@ -51,8 +51,10 @@ type Agent struct {
 	// soon counts deliveries being forwarded that have not yet been given
 	// to the store: writes on their way, for the store's group commit.
 	soon atomic.Int64
-	conn Conn // guarded by mu
-	mu   sync.Mutex
+	// acked counts acks written to relays: the agent's progress.
+	acked atomic.Int64
+	conn  Conn // guarded by mu
+	mu    sync.Mutex
 }
 
 // job is a delivery for a worker, with the session it came on.
@@ -210,8 +212,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	}()
 	backoff := backoffMin
 	a.setConn(Conn{State: StateConnecting})
+	stalls := stallWatch{log: a.log}
 	for {
-		welcomed, err := a.session(ctx, work)
+		started, acked := time.Now(), a.acked.Load()
+		err := a.session(ctx, work)
 		if ctx.Err() != nil {
 			a.setConn(Conn{State: StateOffline})
 			return nil
@@ -220,16 +224,22 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.setConn(Conn{State: StateOffline, Err: err.Error()})
 			return err
 		}
-		if welcomed {
-			backoff = backoffMin
-		}
-		// Full jitter keeps a team's agents from reconnecting in lockstep
-		// after a relay restart.
-		wait := backoff/2 + rand.N(backoff/2+1)
 		msg := ""
 		if err != nil {
 			msg = err.Error()
 		}
+		// A session that acked something, or lasted, was progress; one
+		// that ends at once, again and again, is a loop to break with
+		// longer waits, and to tell the user about.
+		if a.acked.Load() > acked || time.Since(started) >= stallSession {
+			backoff = backoffMin
+			stalls.progress()
+		} else {
+			stalls.failed(msg)
+		}
+		// Full jitter keeps a team's agents from reconnecting in lockstep
+		// after a relay restart.
+		wait := backoff/2 + rand.N(backoff/2+1)
 		a.log.Debug("relay connection lost", "err", msg, "retry_in", wait)
 		a.setConn(Conn{State: StateReconnecting, RetryAt: time.Now().Add(wait), Err: msg})
 		select {
@@ -242,11 +252,44 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 }
 
-// session runs one connection. It reports whether the relay welcomed it.
-func (a *Agent) session(ctx context.Context, work chan<- job) (welcomed bool, err error) {
+// A session shorter than stallSession that acked nothing made no progress;
+// after stallReport of them in a row the agent logs an error (again at
+// most every stallRepeat while it goes on).
+const (
+	stallSession = 30 * time.Second
+	stallReport  = 3
+	stallRepeat  = time.Minute
+)
+
+// stallWatch notices a reconnect loop that gets nothing through, and says
+// so at the default log level: reconnects themselves are Debug noise.
+type stallWatch struct {
+	log    *slog.Logger
+	n      int // sessions in a row without progress
+	logged time.Time
+}
+
+func (w *stallWatch) failed(err string) {
+	w.n++
+	if w.n < stallReport || time.Since(w.logged) < stallRepeat {
+		return
+	}
+	w.logged = time.Now()
+	w.log.Error("the relay connection keeps failing and no delivery gets through; retrying", "attempts", w.n, "err", err)
+}
+
+func (w *stallWatch) progress() {
+	if !w.logged.IsZero() {
+		w.log.Warn("the relay connection works again", "after_attempts", w.n)
+	}
+	w.n, w.logged = 0, time.Time{}
+}
+
+// session runs one connection.
+func (a *Agent) session(ctx context.Context, work chan<- job) error {
 	agentID, err := a.cfg.Store.AgentID(ctx)
 	if err != nil {
-		return false, fmt.Errorf("agent id: %w", err)
+		return fmt.Errorf("agent id: %w", err)
 	}
 	u, _ := agentURL(a.cfg.Relay)
 	dialer := websocket.Dialer{
@@ -257,9 +300,9 @@ func (a *Agent) session(ctx context.Context, work chan<- job) (welcomed bool, er
 	ws, resp, err := dialer.DialContext(ctx, u, nil)
 	if err != nil {
 		if resp != nil && resp.StatusCode == http.StatusNotFound {
-			return false, fmt.Errorf("%w: %s is not a hooktap relay (404 on %s)", ErrRefused, a.cfg.Relay, u)
+			return fmt.Errorf("%w: %s is not a hooktap relay (404 on %s)", ErrRefused, a.cfg.Relay, u)
 		}
-		return false, fmt.Errorf("connect to relay: %w", err)
+		return fmt.Errorf("connect to relay: %w", err)
 	}
 	conn := wire.NewConn(ws)
 	hello := &wire.Hello{
@@ -272,7 +315,7 @@ func (a *Agent) session(ctx context.Context, work chan<- job) (welcomed bool, er
 	}
 	if err := conn.Send(ctx, hello); err != nil {
 		ws.Close()
-		return false, err
+		return err
 	}
 	// On shutdown, stop taking deliveries, let those in flight finish and
 	// be acked, then close with a close frame. Until then the connection
@@ -308,13 +351,18 @@ func (a *Agent) session(ctx context.Context, work chan<- job) (welcomed bool, er
 		}
 	}()
 
-	acks := &acker{conn: conn}
+	welcomed := false
+	acks := &acker{conn: conn, limit: wire.MaxFrameSize, sent: &a.acked}
 	var refused error
 	err = conn.Run(live, func(m wire.Message) error {
 		switch m := m.(type) {
 		case *wire.Welcome:
 			if m.Binary {
 				conn.UseBinary() // before the next read: deliveries may be binary
+			}
+			if m.MaxFrame > 0 {
+				conn.SetReadLimit(m.MaxFrame) // a delivery as large as the relay takes
+				acks.setLimit(m.MaxFrame)
 			}
 			welcomed = true
 			a.setConn(Conn{State: StateConnected, URL: m.URL})
@@ -348,13 +396,13 @@ func (a *Agent) session(ctx context.Context, work chan<- job) (welcomed bool, er
 		return nil
 	})
 	if refused != nil {
-		return welcomed, refused
+		return refused
 	}
 	var ce *websocket.CloseError
 	if errors.As(err, &ce) && ce.Text != "" {
 		err = fmt.Errorf("relay closed the connection: %s", ce.Text)
 	}
-	return welcomed, err
+	return err
 }
 
 // handle stores one delivery, forwards it, records the attempt and acks.
@@ -408,19 +456,29 @@ func (a *Agent) handle(ctx context.Context, acks *acker, w *wire.Delivery) {
 	acks.send(ctx, w, att)
 }
 
+// ackSlack is room kept in a frame beside an ack's estimated size.
+const ackSlack = 64 << 10
+
 // acker sends a session's acks. Acks that are ready while one is being
 // written go out together, in one frame, written by whichever handler
 // found the connection free: no goroutine of its own.
 type acker struct {
 	conn    *wire.Conn
 	mu      sync.Mutex
+	limit   int64         // the largest frame the relay reads
+	sent    *atomic.Int64 // counts acks written
 	pending []wire.Message
 	busy    bool // a handler is writing
 }
 
-func (k *acker) send(ctx context.Context, w *wire.Delivery, att *Attempt) {
+func (k *acker) setLimit(n int64) {
 	k.mu.Lock()
-	k.pending = append(k.pending, &wire.Ack{
+	k.limit = n
+	k.mu.Unlock()
+}
+
+func (k *acker) send(ctx context.Context, w *wire.Delivery, att *Attempt) {
+	ack := &wire.Ack{
 		ID:         w.ID,
 		Seq:        w.Seq,
 		Status:     att.Status,
@@ -429,7 +487,15 @@ func (k *acker) send(ctx context.Context, w *wire.Delivery, att *Attempt) {
 		Error:      att.Error,
 		Timeout:    att.Timeout,
 		DurationMS: att.DurationMS(),
-	})
+	}
+	k.mu.Lock()
+	if int64(wire.Size(ack)) > k.limit-ackSlack {
+		// The relay would refuse the frame and the sender would get
+		// nothing: it gets the status and headers, and the store keeps
+		// the whole answer.
+		ack.Body = nil
+	}
+	k.pending = append(k.pending, ack)
 	if k.busy {
 		k.mu.Unlock()
 		return // the writer takes it with the next frame
@@ -441,6 +507,9 @@ func (k *acker) send(ctx context.Context, w *wire.Delivery, att *Attempt) {
 		k.pending = spare[:0]
 		k.mu.Unlock()
 		err := k.conn.SendAll(ctx, out...)
+		if err == nil {
+			k.sent.Add(int64(len(out)))
+		}
 		clear(out)
 		spare = out
 		k.mu.Lock()

@@ -1,11 +1,14 @@
 package inspector_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -165,5 +168,62 @@ func TestAgentNeverLeavesItsTarget(t *testing.T) {
 		if strings.Contains(s.path, "admin") || s.header.Get("X-Injected") != "" {
 			t.Errorf("hostile request reached the app: %+v", s)
 		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestReconnectLoopIsAnError: a relay that welcomes the agent and then
+// drops it at once, again and again, is a loop that gets nothing through.
+// The agent says so at the default log level (warnings and errors), once,
+// instead of reconnecting silently forever.
+func TestReconnectLoopIsAnError(t *testing.T) {
+	relay, conns := fakeRelay(t, func(n int32, ws *websocket.Conn) {
+		send(ws, &wire.Welcome{Channel: "dev", URL: "http://x/h/dev", AgentID: "a"})
+		ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseMessageTooBig, "read limit exceeded"), time.Now().Add(time.Second))
+	})
+	store, err := inspector.Open(t.Context(), filepath.Join(t.TempDir(), "a.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	fwd, _ := inspector.NewForwarder("http://127.0.0.1:1", time.Second)
+	var logs syncBuffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	agent, err := inspector.NewAgent(inspector.AgentConfig{Relay: relay.URL, Channel: "dev", Store: store, Forwarder: fwd, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- agent.Run(ctx) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(logs.String(), "level=ERROR") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond) // polling a log file: no signal to wait on
+	}
+	cancel()
+	<-done
+	out := logs.String()
+	if !strings.Contains(out, "level=ERROR") || !strings.Contains(out, "read limit exceeded") {
+		t.Fatalf("after %d connections, no error in the log:\n%s", conns.Load(), out)
+	}
+	if n := strings.Count(out, "level=ERROR"); n != 1 {
+		t.Errorf("%d error lines, want 1 (once a minute at most):\n%s", n, out)
 	}
 }

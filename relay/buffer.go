@@ -157,28 +157,34 @@ func (b *Buffer) Forget(channel string, seq int64) {
 	})
 }
 
-// After returns up to limit deliveries of channel with seq > after, in order.
-func (b *Buffer) After(ctx context.Context, channel string, after int64, limit int) ([]*wire.Delivery, error) {
+// After returns up to limit deliveries of channel with seq > after, in
+// order, and no more than about maxBytes of them (at least one). more
+// reports whether it stopped at either bound rather than at the end.
+func (b *Buffer) After(ctx context.Context, channel string, after int64, limit, maxBytes int) (out []*wire.Delivery, more bool, err error) {
 	rows, err := b.db.R.QueryContext(ctx, `SELECT seq, id, received_at, method, path, query, header, body, remote_addr, host, proto
 		FROM deliveries WHERE channel = ? AND seq > ? ORDER BY seq LIMIT ?`, channel, after, limit)
 	if err != nil {
-		return nil, fmt.Errorf("read buffer: %w", err)
+		return nil, false, fmt.Errorf("read buffer: %w", err)
 	}
 	defer rows.Close()
-	var out []*wire.Delivery
+	size := 0
 	for rows.Next() {
+		if size >= maxBytes {
+			return out, true, nil
+		}
 		d := &wire.Delivery{Channel: channel}
 		var us int64
 		var hdr []byte
 		if err := rows.Scan(&d.Seq, &d.ID, &us, &d.Method, &d.Path, &d.Query, &hdr, &d.Body, &d.RemoteAddr, &d.Host, &d.Proto); err != nil {
-			return nil, fmt.Errorf("read buffer: %w", err)
+			return nil, false, fmt.Errorf("read buffer: %w", err)
 		}
 		d.ReceivedAt = time.UnixMicro(us).UTC()
 		d.Header = http.Header{}
 		_ = json.Unmarshal(hdr, &d.Header)
 		out = append(out, d)
+		size += len(d.Body) + len(hdr)
 	}
-	return out, rows.Err()
+	return out, len(out) == limit, rows.Err()
 }
 
 // StartFor returns the seq after which a session of agentID should resume:

@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,16 +25,89 @@ func (s *Server) ingress(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusNotFound, "unknown channel %q: names are 1-64 letters, digits, '.', '_' or '-'", name)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBody))
+	body, release, ok := s.readBody(w, r, name)
+	if !ok {
+		return
+	}
+	acc, err := s.accept(r, name, body)
+	release(0) // committed (or failed): the buffer holds it now, not this request
+	body = nil
+	defer s.forget(acc.id)
+	noteAction(w, acc.action) // for the channel page (ops.go)
 	if err != nil {
+		s.log.Error("store delivery", "channel", name, "err", err)
+		s.answerUnstored(w, r, acc)
+		return
+	}
+	if acc.live == 0 {
+		s.answerKept(w, acc)
+		return
+	}
+	s.await(w, r, acc)
+}
+
+// readBody reads the request's body within the relay's memory budget. A
+// request waits for room as long as a sender waits for an answer; then it
+// gets 503 and is kept nowhere.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request, channel string) ([]byte, func(int64), bool) {
+	if r.ContentLength > s.cfg.MaxBody {
+		httpError(w, http.StatusRequestEntityTooLarge, "body larger than %d bytes", s.cfg.MaxBody)
+		return nil, nil, false
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.ResponseTimeout)
+	release, err := s.bodies.acquire(ctx, channel, r.ContentLength)
+	cancel()
+	if err != nil {
+		if r.Context().Err() == nil {
+			w.Header().Set("Retry-After", "5")
+			httpError(w, http.StatusServiceUnavailable, "the relay is busy with large requests; retry later")
+		}
+		return nil, nil, false
+	}
+	body, err := readAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBody), r.ContentLength)
+	if err != nil {
+		release(0)
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			httpError(w, http.StatusRequestEntityTooLarge, "body larger than %d bytes", s.cfg.MaxBody)
-			return
+			return nil, nil, false
 		}
 		httpError(w, http.StatusBadRequest, "read body: %v", err)
-		return
+		return nil, nil, false
 	}
+	release(int64(cap(body)))
+	return body, release, true
+}
+
+// readAll reads a body of n bytes (n < 0: unknown) into a slice of its own
+// size: io.ReadAll would take up to twice that while growing.
+func readAll(r io.Reader, n int64) ([]byte, error) {
+	if n < 0 {
+		return io.ReadAll(r)
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// accepted is what ingress keeps of a delivery once the buffer has it: not
+// the delivery itself, so that its body is free to go once the agents'
+// queues let go of it.
+type accepted struct {
+	id, channel string
+	seq         int64
+	action      string
+	// How many agents are connected to the channel, how many subscribe to
+	// the delivery's event, and how many took it live.
+	connected, matched, live int
+	wait                     <-chan *wire.Ack // the first agent's answer
+}
+
+// accept gives the request an id, commits it to the buffer and offers it to
+// the channel's agents.
+func (s *Server) accept(r *http.Request, channel string, body []byte) (accepted, error) {
 	// From here to Append, this delivery is a write on its way (Expect).
 	s.soon.Add(1)
 	hdr := r.Header.Clone()
@@ -44,10 +118,10 @@ func (s *Server) ingress(w http.ResponseWriter, r *http.Request) {
 	}
 	d := &wire.Delivery{
 		ID:         newID(),
-		Channel:    name,
+		Channel:    channel,
 		ReceivedAt: time.Now().UTC(),
 		Method:     r.Method,
-		Path:       pathSuffix(r, name),
+		Path:       pathSuffix(r, channel),
 		Query:      r.URL.RawQuery,
 		Header:     hdr,
 		Body:       body,
@@ -57,51 +131,80 @@ func (s *Server) ingress(w http.ResponseWriter, r *http.Request) {
 	}
 	f := payload.Parse(hdr, body)
 	d.Fields = &f
-	action := f.Action
-	noteAction(w, action) // for the channel page (ops.go)
-
-	wait := s.expect(d.ID)
-	defer s.forget(d.ID)
+	acc := accepted{id: d.ID, channel: channel, action: f.Action, wait: s.expect(d.ID)}
 	// Published in seq order as soon as the write is on its way: the agent
 	// works while the relay commits; the sender's answer waits for both.
-	var connected, matched, live int
-	publish := func() { connected, matched, live = s.publish(d, action) }
+	publish := func() { acc.connected, acc.matched, acc.live = s.publish(d, acc.action) }
 	s.soon.Add(-1)
-	if err := s.buf.Append(r.Context(), d, publish); err != nil {
-		s.log.Error("store delivery", "channel", name, "err", err)
-		httpError(w, http.StatusServiceUnavailable, "the relay could not store the delivery; retry later")
-		return
-	}
-	if live == 0 {
-		if connected == 0 && s.cfg.OfflineStatus == http.StatusServiceUnavailable {
-			// The sender will retry; its retry is the copy that counts.
-			s.buf.Forget(d.Channel, d.Seq)
-			w.Header().Set("Retry-After", "10")
-			queued(w, d, http.StatusServiceUnavailable, "no agent is connected to channel "+name+"; retry later")
-			return
-		}
-		msg := "no agent is connected to channel " + name + "; kept for the next one that connects"
-		switch {
-		case connected > 0 && matched == 0:
-			msg = "no agent on channel " + name + " subscribes to this event; kept for those that do"
-		case connected > 0:
-			msg = "the agents on channel " + name + " are busy; kept and delivered in order"
-		}
-		queued(w, d, http.StatusAccepted, msg)
-		return
-	}
+	err := s.buf.Append(r.Context(), d, publish)
+	acc.seq = d.Seq
+	return acc, err
+}
 
+// answerKept answers a delivery that no agent took live: it is kept for the
+// next one, or, with --offline-status 503 and nobody connected, dropped so
+// that the sender retries.
+func (s *Server) answerKept(w http.ResponseWriter, acc accepted) {
+	name := acc.channel
+	if acc.connected == 0 && s.cfg.OfflineStatus == http.StatusServiceUnavailable {
+		// The sender will retry; its retry is the copy that counts.
+		s.buf.Forget(acc.channel, acc.seq)
+		w.Header().Set("Retry-After", "10")
+		queued(w, acc.id, http.StatusServiceUnavailable, "no agent is connected to channel "+name+"; retry later")
+		return
+	}
+	msg := "no agent is connected to channel " + name + "; kept for the next one that connects"
+	switch {
+	case acc.connected > 0 && acc.matched == 0:
+		msg = "no agent on channel " + name + " subscribes to this event; kept for those that do"
+	case acc.connected > 0:
+		msg = "the agents on channel " + name + " are busy; kept and delivered in order"
+	}
+	queued(w, acc.id, http.StatusAccepted, msg)
+}
+
+// await answers with the first agent's answer, or 202 when none comes in
+// time: the delivery is kept and delivered later.
+func (s *Server) await(w http.ResponseWriter, r *http.Request, acc accepted) {
 	timer := time.NewTimer(s.cfg.ResponseTimeout)
 	defer timer.Stop()
 	select {
-	case ack := <-wait:
+	case ack := <-acc.wait:
 		if ack == nil {
-			queued(w, d, http.StatusAccepted, "the agent disconnected; kept and delivered when it is back")
+			queued(w, acc.id, http.StatusAccepted, "the agent disconnected; kept and delivered when it is back")
 			return
 		}
-		s.reply(w, d, ack)
+		s.reply(w, acc.id, ack)
 	case <-timer.C:
-		queued(w, d, http.StatusAccepted, "the agent did not answer within "+s.cfg.ResponseTimeout.String()+"; kept and delivered")
+		queued(w, acc.id, http.StatusAccepted, "the agent did not answer within "+s.cfg.ResponseTimeout.String()+"; kept and delivered")
+	case <-r.Context().Done():
+	}
+}
+
+// answerUnstored answers a delivery the buffer failed to commit. An agent
+// may have taken it live already (deliveries are published while they are
+// committed): then its answer, which comes only once the agent has stored
+// it, is the truth to tell; else the sender must retry.
+func (s *Server) answerUnstored(w http.ResponseWriter, r *http.Request, acc accepted) {
+	unstored := func() {
+		w.Header().Set("Retry-After", "10")
+		httpError(w, http.StatusServiceUnavailable, "the relay could not store the delivery; retry later")
+	}
+	if acc.live == 0 {
+		unstored()
+		return
+	}
+	timer := time.NewTimer(s.cfg.ResponseTimeout)
+	defer timer.Stop()
+	select {
+	case ack := <-acc.wait:
+		if ack == nil {
+			unstored()
+			return
+		}
+		s.reply(w, acc.id, ack) // the agent has it stored
+	case <-timer.C:
+		unstored()
 	case <-r.Context().Done():
 	}
 }
@@ -126,8 +229,8 @@ func remoteIP(r *http.Request) string {
 }
 
 // reply passes the app's answer, as the agent reported it, to the sender.
-func (s *Server) reply(w http.ResponseWriter, d *wire.Delivery, a *wire.Ack) {
-	w.Header().Set(HeaderDelivery, d.ID)
+func (s *Server) reply(w http.ResponseWriter, id string, a *wire.Ack) {
+	w.Header().Set(HeaderDelivery, id)
 	if a.Status == 0 {
 		status := http.StatusBadGateway
 		if a.Timeout {
@@ -142,7 +245,7 @@ func (s *Server) reply(w http.ResponseWriter, d *wire.Delivery, a *wire.Ack) {
 	}
 	wire.StripHopHeaders(h)
 	h.Del("Content-Length")
-	h.Set(HeaderDelivery, d.ID)
+	h.Set(HeaderDelivery, id)
 	h.Set("Content-Length", strconv.Itoa(len(a.Body)))
 	if _, ok := h["Content-Type"]; !ok {
 		h["Content-Type"] = nil // pass the app's answer on as it was: no sniffing
@@ -151,15 +254,15 @@ func (s *Server) reply(w http.ResponseWriter, d *wire.Delivery, a *wire.Ack) {
 	w.Write(a.Body)
 }
 
-func queued(w http.ResponseWriter, d *wire.Delivery, status int, msg string) {
-	w.Header().Set(HeaderDelivery, d.ID)
+func queued(w http.ResponseWriter, id string, status int, msg string) {
+	w.Header().Set(HeaderDelivery, id)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	state := "queued"
 	if status != http.StatusAccepted {
 		state = "rejected"
 	}
-	json.NewEncoder(w).Encode(map[string]string{"id": d.ID, "status": state, "message": msg})
+	json.NewEncoder(w).Encode(map[string]string{"id": id, "status": state, "message": msg})
 }
 
 // httpError answers with one line of text.

@@ -45,7 +45,7 @@ func TestBufferUpgradeKeepsDeliveries(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer buf.Close()
-	ds, err := buf.After(t.Context(), "dev", 0, 10)
+	ds, _, err := buf.After(t.Context(), "dev", 0, 10, 1<<20)
 	if err != nil || len(ds) != 3 {
 		t.Fatalf("after upgrade: %d deliveries, %v", len(ds), err)
 	}

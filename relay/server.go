@@ -75,7 +75,11 @@ type Server struct {
 	cancel   context.CancelFunc
 	sessions sync.WaitGroup
 
-	ops *ops // team mode, limits, metrics, channel page, TLS (ops.go)
+	ops    *ops     // team mode, limits, metrics, channel page, TLS (ops.go)
+	bodies *budgets // room for request bodies in memory (budget.go)
+	// frameLimit is the largest WebSocket frame either side sends: one
+	// delivery of MaxBody, or one ack with an answer as large.
+	frameLimit int64
 }
 
 // New opens the buffer under cfg.DataDir and returns a ready Server.
@@ -116,14 +120,16 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 
 	sctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		cfg:      cfg,
-		log:      log,
-		buf:      buf,
-		channels: map[string]*channel{},
-		pending:  map[string]chan *wire.Ack{},
-		dirty:    map[*session]struct{}{},
-		ctx:      sctx,
-		cancel:   cancel,
+		cfg:        cfg,
+		log:        log,
+		buf:        buf,
+		channels:   map[string]*channel{},
+		pending:    map[string]chan *wire.Ack{},
+		bodies:     newBudgets(cfg.MaxBody),
+		frameLimit: wire.FrameLimit(cfg.MaxBody),
+		dirty:      map[*session]struct{}{},
+		ctx:        sctx,
+		cancel:     cancel,
 		upgrader: websocket.Upgrader{
 			ReadBufferSize:  256,
 			WriteBufferSize: 1024,

@@ -25,6 +25,13 @@ type channel struct {
 type item struct {
 	d      *wire.Delivery
 	action string
+	size   int // wire.Size(d)
+}
+
+// flight is a delivery sent to the agent and not yet acked.
+type flight struct {
+	id   string
+	size int
 }
 
 // session is one connected agent. Deliveries reach it live through a
@@ -37,23 +44,28 @@ type session struct {
 	agentID string
 	events  []string
 
-	// Deliveries queued in memory, at most Window of them; the slice is
-	// released when empty, so an idle session holds none.
-	qmu   sync.Mutex
-	queue []item
-	kick  atomic.Bool // the queue overflowed: catch up from the buffer
+	// Deliveries queued in memory, at most Window of them and
+	// maxQueueBytes; the slice is released when empty, so an idle session
+	// holds none.
+	qmu        sync.Mutex
+	queue      []item
+	queueBytes int
+	kick       atomic.Bool // the queue overflowed: catch up from the buffer
 
-	window chan struct{} // one token per delivery sent and not yet acked
+	room chan struct{} // a token when an ack made room in the window
 
 	resumeTo int64 // channel head when the session opened: what it may have seen
 
 	pumping atomic.Bool // a pump runs: started and stopped as deliveries come and go
 	ready   atomic.Bool // the welcome is out: deliveries may follow
 
-	mu       sync.Mutex
-	sentSeq  int64            // last seq sent or skipped, in channel order
-	inflight map[int64]string // seq -> delivery id
-	cursor   int64            // everything up to here is acked or skipped
+	// The window: deliveries sent and not yet acked, at most Window of
+	// them and maxWindowBytes (one delivery always fits).
+	mu            sync.Mutex
+	sentSeq       int64            // last seq sent or skipped, in channel order
+	inflight      map[int64]flight // by seq
+	inflightBytes int
+	cursor        int64 // everything up to here is acked or skipped
 }
 
 // onFreshStack runs f on a short-lived goroutine and waits for it. Database
@@ -94,7 +106,7 @@ func ValidatePatterns(patterns []string) error {
 // sessions are connected, how many subscribe to d's event, and how many took
 // it live (subscribed, and not behind).
 func (s *Server) publish(d *wire.Delivery, action string) (connected, matched, live int) {
-	it := item{d, action}
+	it := item{d, action, wire.Size(d)}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ch := s.channels[d.Channel]
@@ -120,8 +132,9 @@ func (s *Server) publish(d *wire.Delivery, action string) (connected, matched, l
 func (ss *session) offer(it item) (match, live bool) {
 	match = MatchEvents(ss.events, it.action)
 	ss.qmu.Lock()
-	if len(ss.queue) < ss.srv.cfg.Window {
+	if len(ss.queue) < ss.srv.cfg.Window && (len(ss.queue) == 0 || ss.queueBytes+it.size <= maxQueueBytes) {
 		ss.queue = append(ss.queue, it)
+		ss.queueBytes += it.size
 		live = match
 	} else {
 		ss.kick.Store(true)
@@ -141,6 +154,7 @@ func (ss *session) next() (item, bool) {
 	it := ss.queue[0]
 	ss.queue[0] = item{}
 	ss.queue = ss.queue[1:]
+	ss.queueBytes -= it.size
 	if len(ss.queue) == 0 {
 		ss.queue = nil // give the memory back while idle
 	}
@@ -177,6 +191,7 @@ type peer struct {
 
 func (s *Server) runAgent(ws *websocket.Conn, p peer) {
 	conn := wire.NewConn(ws)
+	conn.SetReadLimit(s.frameLimit) // acks carry the app's answers
 	// The session ends with conn: its pump and its reads of the buffer stop
 	// on conn.Done(), or on the relay's shutdown. It has no context of its
 	// own, which each of thousands of idle agents would keep.
@@ -270,18 +285,19 @@ func (s *Server) open(ctx context.Context, conn *wire.Conn, h *wire.Hello, p pee
 		channel:  h.Channel,
 		agentID:  h.AgentID,
 		events:   h.Events,
-		window:   make(chan struct{}, s.cfg.Window),
+		room:     make(chan struct{}, 1),
 		sentSeq:  start,
 		cursor:   start,
 		resumeTo: head,
-		inflight: map[int64]string{},
+		inflight: map[int64]flight{},
 	}
 	welcome := &wire.Welcome{
-		Channel: h.Channel,
-		URL:     p.base + "/h/" + h.Channel,
-		AgentID: h.AgentID,
-		Relay:   "hooktap " + s.cfg.Version,
-		Binary:  h.Binary,
+		Channel:  h.Channel,
+		URL:      p.base + "/h/" + h.Channel,
+		AgentID:  h.AgentID,
+		Relay:    "hooktap " + s.cfg.Version,
+		Binary:   h.Binary,
+		MaxFrame: s.frameLimit,
 	}
 	// Registered before the welcome, so that nothing posted after the agent
 	// hears it is missed; deliveries are queued meanwhile, and the pump
@@ -338,8 +354,8 @@ func (s *Server) unregister(ss *session) {
 		// in flight: tell them now that it is kept, rather than at the
 		// timeout.
 		ss.mu.Lock()
-		for _, id := range ss.inflight {
-			s.release(id)
+		for _, f := range ss.inflight {
+			s.release(f.id)
 		}
 		ss.mu.Unlock()
 	}
@@ -401,6 +417,7 @@ func (ss *session) pump() {
 func (ss *session) drain() bool {
 	ctx := ss.srv.ctx // the pump stops with the relay, or with conn (below)
 	var b batch
+	defer b.reset()
 	for {
 		select {
 		case <-ss.conn.Done():
@@ -433,26 +450,35 @@ func (ss *session) drain() bool {
 				continue
 			}
 		}
-		if !ss.send(ctx, it.d, it.action, &b) {
+		if !ss.send(ctx, it.d, it.action, it.size, &b) {
 			return false
 		}
 	}
 }
 
-// batch is deliveries taken from the queue and not yet written.
-type batch []wire.Message
+// batch is deliveries taken from the queue and not yet written: they go
+// to the agent together, in one frame when it reads binary frames.
+type batch struct {
+	msgs  []wire.Message
+	bytes int
+}
 
-// maxBatch bounds the deliveries written in one frame.
+// maxBatch bounds the deliveries written in one frame; wire.FrameTarget
+// bounds their bytes.
 const maxBatch = 64
+
+func (b *batch) reset() {
+	clear(b.msgs)
+	b.msgs, b.bytes = b.msgs[:0], 0
+}
 
 // flush writes what b holds. It reports false when the session is over.
 func (ss *session) flush(ctx context.Context, b *batch) bool {
-	if len(*b) == 0 {
+	if len(b.msgs) == 0 {
 		return true
 	}
-	err := ss.conn.SendAll(ctx, *b...)
-	clear(*b)
-	*b = (*b)[:0]
+	err := ss.conn.SendAll(ctx, b.msgs...)
+	b.reset()
 	return err == nil
 }
 
@@ -467,8 +493,10 @@ func (ss *session) sent() int64 {
 func (ss *session) catchUp(ctx context.Context) bool {
 	const page = 128
 	var b batch
+	defer b.reset()
 	for {
 		var ds []*wire.Delivery
+		var more bool
 		err := onFreshStack(func() error {
 			// Deliveries are published while they are being committed:
 			// wait for those, or a gap could be read as the end.
@@ -476,7 +504,7 @@ func (ss *session) catchUp(ctx context.Context) bool {
 				return err
 			}
 			var err error
-			ds, err = ss.srv.buf.After(ctx, ss.channel, ss.sent(), page)
+			ds, more, err = ss.srv.buf.After(ctx, ss.channel, ss.sent(), page, catchUpBytes)
 			return err
 		})
 		if err != nil {
@@ -492,23 +520,23 @@ func (ss *session) catchUp(ctx context.Context) bool {
 			d.Resumed = d.Seq <= ss.resumeTo
 			f := payload.Parse(d.Header, d.Body)
 			d.Fields = &f
-			if !ss.send(ctx, d, f.Action, &b) {
+			if !ss.send(ctx, d, f.Action, wire.Size(d), &b) {
 				return false
 			}
 		}
 		if !ss.flush(ctx, &b) {
 			return false
 		}
-		if len(ds) < page {
+		if !more {
 			return true
 		}
 	}
 }
 
-// send adds d to b if the agent's filter matches, once there is room for
-// it in the window; while it waits, what b holds is written. It reports
-// false when the session is over.
-func (ss *session) send(ctx context.Context, d *wire.Delivery, action string, b *batch) bool {
+// send adds d (of size bytes) to b if the agent's filter matches, once
+// there is room for it in the window; while it waits, what b holds is
+// written. It reports false when the session is over.
+func (ss *session) send(ctx context.Context, d *wire.Delivery, action string, size int, b *batch) bool {
 	if !MatchEvents(ss.events, action) {
 		ss.mu.Lock()
 		ss.sentSeq = d.Seq
@@ -519,30 +547,46 @@ func (ss *session) send(ctx context.Context, d *wire.Delivery, action string, b 
 		}
 		return true
 	}
-	select {
-	case ss.window <- struct{}{}:
-	default:
-		// The window is full: write what is held, then wait for acks.
+	if !ss.reserve(ctx, d, size, b) {
+		return false
+	}
+	if len(b.msgs) > 0 && b.bytes+size > wire.FrameTarget && !ss.flush(ctx, b) {
+		return false
+	}
+	b.msgs = append(b.msgs, d)
+	b.bytes += size
+	if len(b.msgs) >= maxBatch || b.bytes >= wire.FrameTarget {
+		return ss.flush(ctx, b)
+	}
+	return true
+}
+
+// reserve waits for room for d in the window and puts it in flight. While
+// it waits, what b holds is written, so that acks can come. It reports
+// false when the session is over.
+func (ss *session) reserve(ctx context.Context, d *wire.Delivery, size int, b *batch) bool {
+	for {
+		ss.mu.Lock()
+		n := len(ss.inflight)
+		if n < ss.srv.cfg.Window && (n == 0 || ss.inflightBytes+size <= maxWindowBytes) {
+			ss.sentSeq = d.Seq
+			ss.inflight[d.Seq] = flight{d.ID, size}
+			ss.inflightBytes += size
+			ss.mu.Unlock()
+			return true
+		}
+		ss.mu.Unlock()
 		if !ss.flush(ctx, b) {
 			return false
 		}
 		select {
-		case ss.window <- struct{}{}:
+		case <-ss.room:
 		case <-ss.conn.Done():
 			return false
 		case <-ctx.Done():
 			return false
 		}
 	}
-	ss.mu.Lock()
-	ss.sentSeq = d.Seq
-	ss.inflight[d.Seq] = d.ID
-	ss.mu.Unlock()
-	*b = append(*b, d)
-	if len(*b) >= maxBatch {
-		return ss.flush(ctx, b)
-	}
-	return true
 }
 
 // advance moves the cursor to the highest seq below which nothing is in
@@ -561,18 +605,25 @@ func (ss *session) advance() bool {
 	return false
 }
 
-// ack records the agent's answer for one delivery.
+// ack records the agent's answer for one delivery. Only a delivery in
+// flight on this session can be acked: an agent cannot answer for one it
+// was not sent (another channel's, or one it has not received yet).
 func (ss *session) ack(a *wire.Ack) {
 	ss.mu.Lock()
-	if _, ok := ss.inflight[a.Seq]; ok {
-		delete(ss.inflight, a.Seq)
-		select {
-		case <-ss.window:
-		default:
-		}
+	f, ok := ss.inflight[a.Seq]
+	if !ok || f.id != a.ID {
+		ss.mu.Unlock()
+		ss.srv.log.Debug("agent acked a delivery it does not have in flight", "channel", ss.channel, "agent", ss.agentID, "seq", a.Seq)
+		return
 	}
+	delete(ss.inflight, a.Seq)
+	ss.inflightBytes -= f.size
 	moved := ss.advance()
 	ss.mu.Unlock()
+	select {
+	case ss.room <- struct{}{}:
+	default:
+	}
 	ss.srv.resolve(a)
 	if moved {
 		ss.srv.cursorMoved(ss)

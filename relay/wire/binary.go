@@ -71,6 +71,31 @@ func AppendBinary(dst []byte, msgs ...Message) ([]byte, error) {
 	return dst, nil
 }
 
+// Size is about how many bytes m takes in a binary frame: its body and
+// headers, and a little for the rest. Callers bound frames and memory
+// with it.
+func Size(m Message) int {
+	switch m := m.(type) {
+	case *Delivery:
+		return 128 + len(m.Body) + headerSize(m.Header) + len(m.ID) + len(m.Channel) + len(m.Method) +
+			len(m.Path) + len(m.Query) + len(m.RemoteAddr) + len(m.Host)
+	case *Ack:
+		return 64 + len(m.Body) + headerSize(m.Header) + len(m.ID) + len(m.Error)
+	}
+	return 256
+}
+
+func headerSize(h http.Header) int {
+	n := 0
+	for k, vs := range h {
+		n += len(k) + 2
+		for _, v := range vs {
+			n += len(v) + 2
+		}
+	}
+	return n
+}
+
 func appendDelivery(b []byte, d *Delivery) []byte {
 	var flags uint64
 	if d.Resumed {

@@ -13,11 +13,32 @@ import (
 
 // Timing and size limits of a connection. Both ends use the same values.
 const (
-	WriteWait    = 10 * time.Second
-	PongWait     = 60 * time.Second
-	PingPeriod   = PongWait * 9 / 10
-	MaxFrameSize = 8 << 20 // a 5 MiB body base64-encoded, plus headers
+	WriteWait  = 10 * time.Second
+	PongWait   = 60 * time.Second
+	PingPeriod = PongWait * 9 / 10
+	// MaxFrameSize is the least read limit of a connection, and the limit
+	// until the relay says otherwise (Welcome.MaxFrame): a 5 MiB body
+	// base64-encoded, plus headers.
+	MaxFrameSize = 8 << 20
+	// FrameTarget is the size at which several messages stop sharing a
+	// frame: a frame holds more only when one message alone is larger.
+	FrameTarget = 1 << 20
+	// maxReadLimit caps what a peer may ask the other to read in one frame.
+	maxReadLimit = 1 << 30
 )
+
+// frameOverhead is what a delivery adds to its body in a frame at most:
+// the relay reads at most 64 KiB of request headers, and the rest of a
+// record is a few short fields.
+const frameOverhead = 256 << 10
+
+// FrameLimit is the largest frame a relay that accepts bodies of up to
+// maxBody bytes sends or reads: one delivery, or one ack with an answer
+// as large, in a binary frame or base64-encoded in a JSON one. Never less
+// than MaxFrameSize.
+func FrameLimit(maxBody int64) int64 {
+	return min(max(MaxFrameSize, maxBody/3*4+4+frameOverhead), maxReadLimit)
+}
 
 // ErrClosed is returned by Send once the connection is closed.
 var ErrClosed = errors.New("connection closed")
@@ -36,10 +57,17 @@ type Conn struct {
 	closeOnce sync.Once
 }
 
-// NewConn wraps ws. The read limit is applied here.
+// NewConn wraps ws, with a read limit of MaxFrameSize.
 func NewConn(ws *websocket.Conn) *Conn {
 	ws.SetReadLimit(MaxFrameSize)
 	return &Conn{ws: ws, done: make(chan struct{})}
+}
+
+// SetReadLimit raises or lowers the largest frame Run accepts (never below
+// MaxFrameSize, nor above 1 GiB). Call it from the reader (Run's handler)
+// or before Run.
+func (c *Conn) SetReadLimit(n int64) {
+	c.ws.SetReadLimit(min(max(n, MaxFrameSize), maxReadLimit))
 }
 
 // UseBinary switches deliveries and acks to binary frames, both ways: each
@@ -58,10 +86,10 @@ func (c *Conn) Send(ctx context.Context, m Message) error {
 	return c.SendAll(ctx, m)
 }
 
-// SendAll writes msgs in order: in one binary frame when the connection
-// uses binary frames and all of them have a binary form, else a text frame
-// each. A write that fails or takes longer than WriteWait closes the
-// connection.
+// SendAll writes msgs in order: in binary frames when the connection uses
+// binary frames and all of them have a binary form, as few as FrameTarget
+// allows (a message larger than that goes alone); else a text frame each.
+// A write that fails or takes longer than WriteWait closes the connection.
 func (c *Conn) SendAll(ctx context.Context, msgs ...Message) error {
 	if len(msgs) == 0 {
 		return nil
@@ -70,18 +98,18 @@ func (c *Conn) SendAll(ctx context.Context, msgs ...Message) error {
 		return err
 	}
 	if c.binary.Load() && allBinary(msgs) {
-		bp := frameBufs.Get().(*[]byte)
-		defer func() {
-			if cap(*bp) <= 1<<20 { // keep big bodies' buffers out of the pool
-				frameBufs.Put(bp)
+		for len(msgs) > 0 {
+			n, size := 1, Size(msgs[0])
+			for n < len(msgs) && size+Size(msgs[n]) <= FrameTarget {
+				size += Size(msgs[n])
+				n++
 			}
-		}()
-		b, err := AppendBinary((*bp)[:0], msgs...)
-		if err != nil {
-			return err
+			if err := c.writeBinary(msgs[:n]); err != nil {
+				return err
+			}
+			msgs = msgs[n:]
 		}
-		*bp = b
-		return c.write(websocket.BinaryMessage, b, msgs[0])
+		return nil
 	}
 	for _, m := range msgs {
 		b, err := Encode(m)
@@ -93,6 +121,22 @@ func (c *Conn) SendAll(ctx context.Context, msgs ...Message) error {
 		}
 	}
 	return nil
+}
+
+// writeBinary writes msgs in one binary frame.
+func (c *Conn) writeBinary(msgs []Message) error {
+	bp := frameBufs.Get().(*[]byte)
+	defer func() {
+		if cap(*bp) <= FrameTarget { // keep big bodies' buffers out of the pool
+			frameBufs.Put(bp)
+		}
+	}()
+	b, err := AppendBinary((*bp)[:0], msgs...)
+	if err != nil {
+		return err
+	}
+	*bp = b
+	return c.write(websocket.BinaryMessage, b, msgs[0])
 }
 
 func allBinary(msgs []Message) bool {

@@ -65,6 +65,9 @@ type Welcome struct {
 	Relay   string `json:"relay,omitempty"` // software and version, informational
 	// Binary: from here on deliveries and acks travel in binary frames.
 	Binary bool `json:"binary,omitempty"`
+	// MaxFrame is the largest frame either side may send from here on
+	// (see FrameLimit); 0 means MaxFrameSize.
+	MaxFrame int64 `json:"max_frame,omitempty"`
 }
 
 // Delivery is one webhook request as the relay received it. Path is the part
