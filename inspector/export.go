@@ -20,9 +20,11 @@ import (
 // Record is one delivery in hooktap's own export format: JSON lines, one
 // delivery per line with every attempt, oldest first. Bodies are UTF-8
 // strings, or base64 with "body_encoding": "base64" when they are not
-// UTF-8; an absent body is NULL in the store, "" is an empty one. The
-// latest-attempt summary (status, error, ...) is not written: import
-// rebuilds it from the attempts.
+// UTF-8; an absent body is NULL in the store, "" is an empty one. A header
+// whose values are not all UTF-8 (HTTP allows other bytes) is written under
+// header_base64 instead of header, every value of it in base64, so that
+// its bytes survive JSON. The latest-attempt summary (status, error, ...)
+// is not written: import rebuilds it from the attempts.
 type Record struct {
 	ID              string          `json:"id"`
 	Channel         string          `json:"channel,omitempty"`
@@ -32,6 +34,7 @@ type Record struct {
 	Path            string          `json:"path"`
 	Query           string          `json:"query,omitempty"`
 	Header          http.Header     `json:"header"`
+	HeaderBase64    http.Header     `json:"header_base64,omitempty"`
 	Body            *string         `json:"body,omitempty"`
 	BodyEncoding    string          `json:"body_encoding,omitempty"`
 	RemoteAddr      string          `json:"remote_addr,omitempty"`
@@ -56,10 +59,12 @@ type RecordAttempt struct {
 	StartedAt           time.Time    `json:"started_at"`
 	DurationUS          int64        `json:"duration_us"`
 	RequestHeader       *http.Header `json:"request_header,omitempty"`
+	RequestHeaderBase64 http.Header  `json:"request_header_base64,omitempty"`
 	RequestBody         *string      `json:"request_body,omitempty"`
 	RequestBodyEncoding string       `json:"request_body_encoding,omitempty"`
 	Status              int          `json:"status"`
 	Header              http.Header  `json:"header"`
+	HeaderBase64        http.Header  `json:"header_base64,omitempty"`
 	Body                *string      `json:"body,omitempty"`
 	BodyEncoding        string       `json:"body_encoding,omitempty"`
 	Error               string       `json:"error,omitempty"`
@@ -94,15 +99,74 @@ func decodeBody(s *string, enc, what string) ([]byte, error) {
 	return nil, fmt.Errorf("%s: unknown encoding %q (want base64 or none)", what, enc)
 }
 
+// encodeHeader splits h into the headers JSON holds as they are and, in
+// base64, those with a value that is not UTF-8 (nil when there are none,
+// the common case, which costs no copy). Names stay as they are: HTTP
+// makes them tokens, which are ASCII.
+func encodeHeader(h http.Header) (plain, b64 http.Header) {
+	if headerUTF8(h) {
+		return h, nil
+	}
+	plain, b64 = http.Header{}, http.Header{}
+	for k, vs := range h {
+		if !valuesUTF8(vs) {
+			enc := make([]string, len(vs))
+			for i, v := range vs {
+				enc[i] = base64.StdEncoding.EncodeToString([]byte(v))
+			}
+			b64[k] = enc
+		} else {
+			plain[k] = vs
+		}
+	}
+	return plain, b64
+}
+
+func valuesUTF8(vs []string) bool {
+	for _, v := range vs {
+		if !utf8.ValidString(v) {
+			return false
+		}
+	}
+	return true
+}
+
+// decodeHeader joins what encodeHeader split.
+func decodeHeader(plain, b64 http.Header, what string) (http.Header, error) {
+	if len(b64) == 0 {
+		return plain, nil
+	}
+	h := plain.Clone()
+	if h == nil {
+		h = http.Header{}
+	}
+	for k, vs := range b64 {
+		if _, ok := plain[k]; ok {
+			return nil, fmt.Errorf("%s: %q is in both the header and its base64 form", what, k)
+		}
+		dec := make([]string, len(vs))
+		for i, v := range vs {
+			b, err := base64.StdEncoding.DecodeString(v)
+			if err != nil {
+				return nil, fmt.Errorf("%s %q: bad base64: %w", what, k, err)
+			}
+			dec[i] = string(b)
+		}
+		h[k] = dec
+	}
+	return h, nil
+}
+
 // NewRecord turns a full delivery (from Get or Each) into its export form.
 func NewRecord(d *Delivery) *Record {
 	r := &Record{
 		ID: d.ID, Channel: d.Channel, RelaySeq: d.RelaySeq, ReceivedAt: d.ReceivedAt.UTC(), Method: d.Method,
-		Path: d.Path, Query: d.Query, Header: d.Header, RemoteAddr: d.RemoteAddr, Host: d.Host, Proto: d.Proto,
+		Path: d.Path, Query: d.Query, RemoteAddr: d.RemoteAddr, Host: d.Host, Proto: d.Proto,
 		ObjectType: d.ObjectType, Action: d.Action, EntityID: d.EntityID, ObjectID: d.ObjectID, EventID: d.EventID,
 		Scheme: d.Scheme, Signature: d.Signature, SignatureReason: d.SignatureReason,
 		Attempts: []RecordAttempt{},
 	}
+	r.Header, r.HeaderBase64 = encodeHeader(d.Header)
 	if r.Header == nil {
 		r.Header = http.Header{}
 	}
@@ -110,11 +174,12 @@ func NewRecord(d *Delivery) *Record {
 	for _, a := range d.History {
 		ra := RecordAttempt{
 			Kind: a.Kind, Target: a.Target, StartedAt: a.StartedAt.UTC(), DurationUS: a.Duration.Microseconds(),
-			Status: a.Status, Header: a.Header, Error: a.Error,
+			Status: a.Status, Error: a.Error,
 		}
+		ra.Header, ra.HeaderBase64 = encodeHeader(a.Header)
 		if a.RequestHeader != nil {
-			h := a.RequestHeader
-			ra.RequestHeader = &h
+			h, b64 := encodeHeader(a.RequestHeader)
+			ra.RequestHeader, ra.RequestHeaderBase64 = &h, b64
 		}
 		if ra.Header == nil {
 			ra.Header = http.Header{}
@@ -139,9 +204,13 @@ func (r *Record) Delivery() (*Delivery, error) {
 	if err != nil {
 		return nil, err
 	}
+	header, err := decodeHeader(r.Header, r.HeaderBase64, "delivery "+r.ID+" header")
+	if err != nil {
+		return nil, err
+	}
 	d := &Delivery{
 		ID: r.ID, Channel: r.Channel, RelaySeq: r.RelaySeq, ReceivedAt: r.ReceivedAt.UTC(), Method: r.Method,
-		Path: r.Path, Query: r.Query, Header: r.Header, Body: body, RemoteAddr: r.RemoteAddr, Host: r.Host,
+		Path: r.Path, Query: r.Query, Header: header, Body: body, RemoteAddr: r.RemoteAddr, Host: r.Host,
 		Proto: r.Proto, ObjectType: r.ObjectType, Action: r.Action, EntityID: r.EntityID, ObjectID: r.ObjectID,
 		EventID: r.EventID, Scheme: r.Scheme, Signature: r.Signature, SignatureReason: r.SignatureReason,
 	}
@@ -156,15 +225,24 @@ func (r *Record) Delivery() (*Delivery, error) {
 		}
 		a := &Attempt{
 			DeliveryID: r.ID, Kind: ra.Kind, Target: ra.Target, StartedAt: ra.StartedAt.UTC(),
-			Duration: time.Duration(ra.DurationUS) * time.Microsecond, Status: ra.Status, Header: ra.Header, Error: ra.Error,
+			Duration: time.Duration(ra.DurationUS) * time.Microsecond, Status: ra.Status, Error: ra.Error,
 		}
-		if ra.RequestHeader != nil {
-			a.RequestHeader = *ra.RequestHeader
+		what := fmt.Sprintf("delivery %s attempt %d", r.ID, i+1)
+		if a.Header, err = decodeHeader(ra.Header, ra.HeaderBase64, what+" header"); err != nil {
+			return nil, err
+		}
+		if ra.RequestHeader != nil || ra.RequestHeaderBase64 != nil {
+			var plain http.Header
+			if ra.RequestHeader != nil {
+				plain = *ra.RequestHeader
+			}
+			if a.RequestHeader, err = decodeHeader(plain, ra.RequestHeaderBase64, what+" request header"); err != nil {
+				return nil, err
+			}
 			if a.RequestHeader == nil {
 				a.RequestHeader = http.Header{}
 			}
 		}
-		what := fmt.Sprintf("delivery %s attempt %d", r.ID, i+1)
 		if a.RequestBody, err = decodeBody(ra.RequestBody, ra.RequestBodyEncoding, what+" request body"); err != nil {
 			return nil, err
 		}
@@ -177,16 +255,17 @@ func (r *Record) Delivery() (*Delivery, error) {
 }
 
 // fullColumns are the summary columns plus what Get adds.
-var fullColumns = qualifiedSummary + ", d.header, d.body, d.remote_addr, d.host, d.proto"
+var fullColumns = qualifiedSummary + ", d.header, d.header_raw, d.body, d.remote_addr, d.host, d.proto"
 
+// scanFull reads a row of fullColumns (Get selects the same, unqualified).
 func scanFull(r scanner) (*Delivery, error) {
-	var hdr, body []byte
+	var hdr, raw, body []byte
 	var remote, host, proto string
-	d, err := scanSummary(r, &hdr, &body, &remote, &host, &proto)
+	d, err := scanSummary(r, &hdr, &raw, &body, &remote, &host, &proto)
 	if err != nil {
 		return nil, err
 	}
-	d.Header, d.Body, d.RemoteAddr, d.Host, d.Proto = unmarshalHeader(hdr), body, remote, host, proto
+	d.Header, d.Body, d.RemoteAddr, d.Host, d.Proto = loadHeader(hdr, raw), body, remote, host, proto
 	if d.Header == nil {
 		d.Header = http.Header{}
 	}
@@ -320,9 +399,9 @@ func (s *Store) Import(ctx context.Context, ds []*Delivery) (ImportStats, error)
 	for len(ds) > 0 {
 		chunk := ds[:min(importBatch, len(ds))]
 		ds = ds[len(chunk):]
-		hdrs := make([][]byte, len(chunk))
+		hdrs := make([]storedHeader, len(chunk))
 		for i, d := range chunk {
-			hdrs[i] = marshalHeader(d.Header)
+			hdrs[i] = storeHeader(d.Header)
 		}
 		st := &ImportStats{}
 		done := s.w.Go(func(tx *sqlitedb.Tx) error {
@@ -362,7 +441,7 @@ func (s *Store) Import(ctx context.Context, ds []*Delivery) (ImportStats, error)
 	return total, nil
 }
 
-func importDelivery(tx *sqlitedb.Tx, d *Delivery, hdr []byte, isNew *bool, added *int) error {
+func importDelivery(tx *sqlitedb.Tx, d *Delivery, hdr storedHeader, isNew *bool, added *int) error {
 	// A new delivery is written with its summary and attempts at once; a
 	// known one gets only the attempts it lacks.
 	var last *Attempt
@@ -377,12 +456,8 @@ func importDelivery(tx *sqlitedb.Tx, d *Delivery, hdr []byte, isNew *bool, added
 	if inserted {
 		*isNew = true
 		for _, a := range d.History {
-			var reqHdr []byte
-			if a.RequestHeader != nil {
-				reqHdr = marshalHeader(a.RequestHeader)
-			}
 			ac := *a
-			if err := insertAttemptRow(tx, seq, &ac, reqHdr, marshalHeader(a.Header)); err != nil {
+			if err := insertAttemptRow(tx, seq, &ac, storeRequestHeader(a.RequestHeader), storeHeader(a.Header)); err != nil {
 				return err
 			}
 			*added++
@@ -402,12 +477,8 @@ func importDelivery(tx *sqlitedb.Tx, d *Delivery, hdr []byte, isNew *bool, added
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		var reqHdr []byte
-		if a.RequestHeader != nil {
-			reqHdr = marshalHeader(a.RequestHeader)
-		}
 		c := *a
-		if err := insertAttempt(tx, &c, reqHdr, marshalHeader(a.Header)); err != nil {
+		if err := insertAttempt(tx, &c, storeRequestHeader(a.RequestHeader), storeHeader(a.Header)); err != nil {
 			return err
 		}
 		*added++

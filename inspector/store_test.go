@@ -595,10 +595,18 @@ func TestUpgradeFromEarlierSchema(t *testing.T) {
 		d := f.delivery()
 		a := &Attempt{DeliveryID: d.ID, Kind: KindForward, Target: "http://app", StartedAt: d.ReceivedAt, Status: []int{200, 404, 500, 404}[i]}
 		err := w.Do(ctx, func(tx *sqlitedb.Tx) error {
-			seq, _, err := insertDeliveryRow(tx, d, marshalHeader(d.Header), a, 1)
-			if err == nil { // as the store queued deliveries then
-				_, err = tx.Exec(`INSERT INTO fts_pending(seq, text) VALUES (?, 1)`, seq)
+			// The columns of the schema then (header_raw came with 0009).
+			res, err := tx.Exec(`INSERT INTO deliveries(id, channel, received_at, method, path, header, body,
+					object_type, action, entity_id, object_id, status, attempts, target)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)`,
+				d.ID, d.Channel, d.ReceivedAt.UnixMicro(), d.Method, d.Path, marshalHeader(d.Header), d.Body,
+				d.ObjectType, d.Action, d.EntityID, d.ObjectID, a.Status, a.Target)
+			if err != nil {
+				return err
 			}
+			seq, _ := res.LastInsertId()
+			// As the store queued deliveries then.
+			_, err = tx.Exec(`INSERT INTO fts_pending(seq, text) VALUES (?, 1)`, seq)
 			return err
 		})
 		if err != nil {
@@ -655,6 +663,10 @@ func TestUpgradeFromEarlierSchema(t *testing.T) {
 		if !slices.Equal(ids(got), tt.want) {
 			t.Errorf("List(%+v) = %v, want %v", tt.q, ids(got), tt.want)
 		}
+	}
+	// Rows from before header_raw read their JSON header.
+	if d, err := s.Get(ctx, "dlv_a1"); err != nil || d.Header.Get("X-Request-Id") != "req-dlv_a1" {
+		t.Errorf("Get(dlv_a1) after the upgrade: %v, %v", d, err)
 	}
 	// Deleting still reaches the contentless index.
 	if n, err := s.Prune(ctx, Retention{MaxDeliveries: 1}, storeBase); err != nil || n != 3 {

@@ -112,7 +112,7 @@ func appendDelivery(b []byte, d *Delivery) []byte {
 	b = appendString(b, d.Method)
 	b = appendString(b, d.Path)
 	b = appendString(b, d.Query)
-	b = appendHeader(b, d.Header)
+	b = AppendHeader(b, d.Header)
 	b = appendBytes(b, d.Body)
 	b = appendString(b, d.RemoteAddr)
 	b = appendString(b, d.Host)
@@ -134,7 +134,7 @@ func appendAck(b []byte, a *Ack) []byte {
 	b = appendString(b, a.ID)
 	b = binary.AppendVarint(b, a.Seq)
 	b = binary.AppendVarint(b, int64(a.Status))
-	b = appendHeader(b, a.Header)
+	b = AppendHeader(b, a.Header)
 	b = appendBytes(b, a.Body)
 	b = appendString(b, a.Error)
 	return binary.LittleEndian.AppendUint64(b, math.Float64bits(a.DurationMS))
@@ -150,9 +150,12 @@ func appendBytes(b, p []byte) []byte {
 	return append(b, p...)
 }
 
-// appendHeader writes the number of keys, then each key with the number
-// of its values and the values.
-func appendHeader(b []byte, h http.Header) []byte {
+// AppendHeader appends h as the binary form encodes headers: the number of
+// keys, then each key with the number of its values and the values, every
+// string as a uvarint length and its bytes. Unlike JSON it keeps bytes that
+// are not UTF-8 (HTTP allows them in values), and it is cheaper to write
+// and read, so stores use it too (see DecodeHeader).
+func AppendHeader(b []byte, h http.Header) []byte {
 	b = binary.AppendUvarint(b, uint64(len(h)))
 	for k, vs := range h {
 		b = appendString(b, k)
@@ -205,6 +208,20 @@ func DecodeBinary(b []byte) ([]Message, error) {
 }
 
 var errShort = errors.New("truncated")
+
+// DecodeHeader parses a header written by AppendHeader, which must be all
+// of b. An empty header decodes as nil.
+func DecodeHeader(b []byte) (http.Header, error) {
+	r := reader{b: b}
+	h := r.header()
+	if r.err == nil && len(r.b) > 0 {
+		r.err = errors.New("trailing bytes")
+	}
+	if r.err != nil {
+		return nil, fmt.Errorf("%w: binary header: %v", ErrMalformed, r.err)
+	}
+	return h, nil
+}
 
 // reader takes fields off a record; the first failure sticks in err and
 // every later read returns zero values.

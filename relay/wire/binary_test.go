@@ -160,3 +160,23 @@ func normal(msgs []Message) []Message {
 	}
 	return msgs
 }
+
+// Headers keep their bytes, UTF-8 or not, and a damaged encoding is an
+// error rather than a shorter header.
+func TestHeaderRoundTrip(t *testing.T) {
+	h := http.Header{"X-Name": {"caf\xe9 \xff", ""}, "Content-Type": {"application/json"}, "X-\xfe": {"v"}}
+	b := AppendHeader([]byte("prefix"), h)
+	got, err := DecodeHeader(b[len("prefix"):])
+	if err != nil || !reflect.DeepEqual(got, h) {
+		t.Fatalf("round trip: %v\n got %#v\nwant %#v", err, got, h)
+	}
+	if got, err := DecodeHeader(AppendHeader(nil, nil)); err != nil || got != nil {
+		t.Fatalf("empty header: %#v, %v", got, err)
+	}
+	enc := AppendHeader(nil, h)
+	for _, bad := range [][]byte{enc[:len(enc)-1], append(enc, 0), nil} {
+		if _, err := DecodeHeader(bad); !errors.Is(err, ErrMalformed) {
+			t.Errorf("DecodeHeader(%q): %v, want ErrMalformed", bad, err)
+		}
+	}
+}
