@@ -54,6 +54,47 @@ func (s *Server) isAdmin(tok string) bool {
 	return subtle.ConstantTimeCompare(h[:], s.ops.adminHash[:]) == 1
 }
 
+// isMetricsReader compares tok with the metrics token, if the relay has
+// one, in constant time.
+func (s *Server) isMetricsReader(tok string) bool {
+	if s.ops.metricsHash == ([sha256.Size]byte{}) || tok == "" {
+		return false
+	}
+	h := sha256.Sum256([]byte(tok))
+	return subtle.ConstantTimeCompare(h[:], s.ops.metricsHash[:]) == 1
+}
+
+// metricsReader guards /metrics in team mode: it names every channel, and
+// a name is all a sender needs to post to a channel without a URL secret.
+// The admin token or the metrics token reads it; in open mode, where any
+// name is a channel anyway, it stays open.
+func (s *Server) metricsReader(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.teamMode() {
+			w.Header().Set("Cache-Control", "no-store")
+			if tok := bearer(r); !s.isAdmin(tok) && !s.isMetricsReader(tok) {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="hooktap metrics"`)
+				httpError(w, http.StatusUnauthorized, "/metrics needs the relay's metrics token or admin token (Authorization: Bearer ...)")
+				return
+			}
+		}
+		next(w, r)
+	}
+}
+
+// ingressAllowed reports whether a sender may post to channel name in team
+// mode: the channel exists and, when its URL has a secret, the path
+// carries it as the segment right after /h/{name}. A checked secret is
+// recorded on r (urlSecretValue) so that the path suffix leaves it out.
+func (s *Server) ingressAllowed(r *http.Request, name string) bool {
+	seg, _, _ := strings.Cut(strings.TrimPrefix(pathSuffix(r, name), "/"), "/")
+	ok, consumed := s.ops.registry.Ingress(name, seg)
+	if ok && consumed {
+		r.SetPathValue(urlSecretValue, seg)
+	}
+	return ok
+}
+
 // admin guards the admin API: team mode and the admin token as a bearer
 // token.
 func (s *Server) admin(next http.HandlerFunc) http.HandlerFunc {

@@ -31,7 +31,7 @@ func TestBufferKeepsHeaderBytes(t *testing.T) {
 		time.Now().UnixMicro(), time.Now().UnixMicro()); err != nil {
 		t.Fatal(err)
 	}
-	ds, err := buf.After(t.Context(), "c", 0, 10)
+	ds, _, err := buf.After(t.Context(), "c", 0, 10, 1<<20)
 	if err != nil || len(ds) != 4 {
 		t.Fatalf("After: %d deliveries, %v", len(ds), err)
 	}

@@ -28,6 +28,7 @@ type ChannelInfo struct {
 	Name       string
 	CreatedAt  time.Time
 	TokenSetAt time.Time
+	URLSecret  string // the ingress URL's secret segment; "" for the plain /h/{name}
 }
 
 // channelRegistry is the team relay's list of channels and the hashes of
@@ -44,10 +45,12 @@ type registered struct {
 	hash       [sha256.Size]byte
 	createdAt  time.Time
 	tokenSetAt time.Time
+	urlSecret  string            // "" when the channel's URL has none
+	urlHash    [sha256.Size]byte // of urlSecret, for comparisons in constant time
 }
 
 func openChannelRegistry(ctx context.Context, buf *Buffer) (*channelRegistry, error) {
-	rows, err := buf.db.R.QueryContext(ctx, `SELECT name, token_hash, created_at, token_set_at FROM channels`)
+	rows, err := buf.db.R.QueryContext(ctx, `SELECT name, token_hash, created_at, token_set_at, url_secret FROM channels`)
 	if err != nil {
 		return nil, fmt.Errorf("read channels: %w", err)
 	}
@@ -56,7 +59,8 @@ func openChannelRegistry(ctx context.Context, buf *Buffer) (*channelRegistry, er
 	for rows.Next() {
 		var name, h string
 		var created, set int64
-		if err := rows.Scan(&name, &h, &created, &set); err != nil {
+		var secret string
+		if err := rows.Scan(&name, &h, &created, &set, &secret); err != nil {
 			return nil, fmt.Errorf("read channels: %w", err)
 		}
 		var c registered
@@ -66,6 +70,7 @@ func openChannelRegistry(ctx context.Context, buf *Buffer) (*channelRegistry, er
 			copy(c.hash[:], b)
 		}
 		c.createdAt, c.tokenSetAt = time.UnixMicro(created).UTC(), time.UnixMicro(set).UTC()
+		c.setURLSecret(secret)
 		reg.known[name] = c
 	}
 	return reg, rows.Err()
@@ -77,6 +82,20 @@ func newToken() string {
 	var b [32]byte
 	rand.Read(b[:])
 	return "htk_" + base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:])
+}
+
+// newURLSecret returns a random secret for an ingress URL: 20 bytes (160
+// bits) in lowercase base32, which needs no escaping in a URL path and
+// reads unambiguously when copied by hand.
+func newURLSecret() string {
+	var b [20]byte
+	rand.Read(b[:])
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+}
+
+func (r *registered) setURLSecret(secret string) {
+	r.urlSecret = secret
+	r.urlHash = sha256.Sum256([]byte(secret))
 }
 
 // Exists reports whether name is registered.
@@ -105,38 +124,91 @@ func (c *channelRegistry) Check(name, token string) error {
 
 var errUnauthorized = errors.New("unauthorized")
 
+// Ingress reports whether a sender may post to channel name with given as
+// the first path segment after /h/{name}, and whether that segment is the
+// channel's URL secret (and so not part of the path suffix). An unknown
+// channel and a missing or wrong secret look the same to the caller, and
+// the secret is compared in constant time.
+func (c *channelRegistry) Ingress(name, given string) (ok, consumed bool) {
+	h := sha256.Sum256([]byte(given))
+	c.mu.RLock()
+	reg, known := c.known[name]
+	c.mu.RUnlock()
+	switch {
+	case !known:
+		return false, false
+	case reg.urlSecret == "":
+		return true, false
+	}
+	return subtle.ConstantTimeCompare(h[:], reg.urlHash[:]) == 1, true
+}
+
+// URLSecret returns channel name's URL secret ("" for none).
+func (c *channelRegistry) URLSecret(name string) string {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.known[name].urlSecret
+}
+
 // List returns the registered channels by name.
 func (c *channelRegistry) List() []ChannelInfo {
 	c.mu.RLock()
 	out := make([]ChannelInfo, 0, len(c.known))
 	for name, r := range c.known {
-		out = append(out, ChannelInfo{Name: name, CreatedAt: r.createdAt, TokenSetAt: r.tokenSetAt})
+		out = append(out, ChannelInfo{Name: name, CreatedAt: r.createdAt, TokenSetAt: r.tokenSetAt, URLSecret: r.urlSecret})
 	}
 	c.mu.RUnlock()
 	slices.SortFunc(out, func(a, b ChannelInfo) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
 
-// Create registers name and returns its new token.
-func (c *channelRegistry) Create(ctx context.Context, name string) (string, error) {
+// Create registers name and returns its new token; with secretURL, its
+// ingress URL gets a secret segment (URLSecret).
+func (c *channelRegistry) Create(ctx context.Context, name string, secretURL bool) (string, error) {
 	token := newToken()
 	h := sha256.Sum256([]byte(token))
 	now := time.Now().UTC()
+	reg := registered{hash: h, createdAt: now, tokenSetAt: now}
+	if secretURL {
+		reg.setURLSecret(newURLSecret())
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.known[name]; ok {
 		return "", ErrChannelExists
 	}
 	err := c.buf.w.Do(ctx, func(tx *sqlitedb.Tx) error {
-		_, err := tx.Exec(`INSERT INTO channels(name, token_hash, created_at, token_set_at) VALUES (?, ?, ?, ?)`,
-			name, hex.EncodeToString(h[:]), now.UnixMicro(), now.UnixMicro())
+		_, err := tx.Exec(`INSERT INTO channels(name, token_hash, created_at, token_set_at, url_secret) VALUES (?, ?, ?, ?, ?)`,
+			name, hex.EncodeToString(h[:]), now.UnixMicro(), now.UnixMicro(), reg.urlSecret)
 		return err
 	})
 	if err != nil {
 		return "", fmt.Errorf("create channel: %w", err)
 	}
-	c.known[name] = registered{hash: h, createdAt: now, tokenSetAt: now}
+	c.known[name] = reg
 	return token, nil
+}
+
+// RotateURL gives name's ingress URL a new secret segment (its first, if
+// it had none); the old URL stops working at once.
+func (c *channelRegistry) RotateURL(ctx context.Context, name string) error {
+	secret := newURLSecret()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	reg, ok := c.known[name]
+	if !ok {
+		return ErrNoChannel
+	}
+	err := c.buf.w.Do(ctx, func(tx *sqlitedb.Tx) error {
+		_, err := tx.Exec(`UPDATE channels SET url_secret = ? WHERE name = ?`, secret, name)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("rotate URL: %w", err)
+	}
+	reg.setURLSecret(secret)
+	c.known[name] = reg
+	return nil
 }
 
 // Rotate gives name a new token; the old one stops working at once.

@@ -209,10 +209,18 @@ func (s *Server) answerUnstored(w http.ResponseWriter, r *http.Request, acc acce
 	}
 }
 
-// pathSuffix is the escaped path after /h/{channel}, "" or starting with "/".
+// urlSecretValue names the path value that holds the URL secret a request
+// was let in with (ingressAllowed); it is not part of the path suffix.
+const urlSecretValue = "hooktap.url-secret"
+
+// pathSuffix is the escaped path after /h/{channel} and the channel's URL
+// secret, if any: "" or starting with "/".
 func pathSuffix(r *http.Request, channel string) string {
 	p := r.URL.EscapedPath()
 	prefix := "/h/" + channel
+	if secret := r.PathValue(urlSecretValue); secret != "" {
+		prefix += "/" + secret
+	}
 	if !strings.HasPrefix(p, prefix) {
 		// The channel was escaped in the URL; fall back to the decoded form.
 		return strings.TrimPrefix(r.URL.Path, prefix)

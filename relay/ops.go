@@ -18,13 +18,14 @@ import (
 // and admin token (team mode), per-channel rate limits, metrics, the
 // channel page's feed and TLS.
 type ops struct {
-	registry  *channelRegistry // nil in open mode
-	adminHash [sha256.Size]byte
-	limits    *rateLimits // nil: no limit
-	metrics   *metrics
-	feed      *feedHub
-	page      http.Handler
-	tls       *tls.Config // nil: plain HTTP
+	registry    *channelRegistry // nil in open mode
+	adminHash   [sha256.Size]byte
+	metricsHash [sha256.Size]byte // of the metrics token; zero: none
+	limits      *rateLimits       // nil: no limit
+	metrics     *metrics
+	feed        *feedHub
+	page        http.Handler
+	tls         *tls.Config // nil: plain HTTP
 }
 
 // teamMode reports whether channels must be created and agents need tokens.
@@ -44,6 +45,15 @@ func (s *Server) initOps(ctx context.Context) error {
 		}
 		o.registry = reg
 		o.adminHash = sha256.Sum256([]byte(s.cfg.AdminToken))
+	}
+	if s.cfg.MetricsToken != "" {
+		if o.registry == nil {
+			return errors.New("a metrics token needs team mode (an admin token): in open mode /metrics is open")
+		}
+		if len(s.cfg.MetricsToken) < 16 {
+			return errors.New("the metrics token must be at least 16 characters")
+		}
+		o.metricsHash = sha256.Sum256([]byte(s.cfg.MetricsToken))
 	}
 	if s.cfg.Rate < 0 {
 		return fmt.Errorf("rate must not be negative")
@@ -69,10 +79,11 @@ func (s *Server) initOps(ctx context.Context) error {
 
 // routeOps adds the admin API, /metrics and the channel pages to mux.
 func (s *Server) routeOps(mux *http.ServeMux) {
-	mux.HandleFunc("GET /metrics", s.serveMetrics)
+	mux.HandleFunc("GET /metrics", s.metricsReader(s.serveMetrics))
 	mux.HandleFunc("/api/channels", s.admin(s.apiChannels))
 	mux.HandleFunc("/api/channels/{name}", s.admin(s.apiChannel))
 	mux.HandleFunc("POST /api/channels/{name}/rotate-token", s.admin(s.apiRotate))
+	mux.HandleFunc("POST /api/channels/{name}/rotate-url", s.admin(s.apiRotateURL))
 	mux.Handle("GET /c/", s.channelPage(s.ops.page))
 }
 
@@ -115,9 +126,11 @@ func noteAction(w http.ResponseWriter, action string) {
 	}
 }
 
-// instrument wraps ingress: in team mode unknown channels get 404; the
-// channel's rate limit answers 429 with Retry-After; every answer is
-// counted and timed, and shown on the channel page.
+// instrument wraps ingress: in team mode unknown channels, and channels
+// whose URL secret is missing or wrong, get the same 404 and are neither
+// counted nor shown; the channel's rate limit answers 429 with
+// Retry-After; every answer is counted and timed, and shown on the channel
+// page.
 func (s *Server) instrument(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("channel")
@@ -125,7 +138,7 @@ func (s *Server) instrument(next http.HandlerFunc) http.HandlerFunc {
 			next(w, r) // ingress explains; no metric series for garbage names
 			return
 		}
-		if s.teamMode() && !s.ops.registry.Exists(name) {
+		if s.teamMode() && !s.ingressAllowed(r, name) {
 			httpError(w, http.StatusNotFound, "unknown channel %q on this relay", name)
 			return
 		}

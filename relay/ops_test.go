@@ -109,7 +109,7 @@ func TestAdminAPI(t *testing.T) {
 
 func TestAgentTokens(t *testing.T) {
 	srv, ts := newRelay(t, Config{AdminToken: testAdmin})
-	tok, err := srv.ops.registry.Create(t.Context(), "ops")
+	tok, err := srv.ops.registry.Create(t.Context(), "ops", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +146,7 @@ func TestUnknownChannelIs404InTeamMode(t *testing.T) {
 	if resp, b := post(t, ts.URL+"/h/nope/x", []byte(`{}`)); resp.StatusCode != 404 {
 		t.Fatalf("unknown: %d %s", resp.StatusCode, b)
 	}
-	srv.ops.registry.Create(t.Context(), "ops")
+	srv.ops.registry.Create(t.Context(), "ops", false)
 	if resp, b := post(t, ts.URL+"/h/ops/x", []byte(`{}`)); resp.StatusCode != 202 {
 		t.Fatalf("known: %d %s", resp.StatusCode, b)
 	}
@@ -219,7 +219,7 @@ func (s sse) next(t *testing.T) (string, string) {
 
 func TestChannelPage(t *testing.T) {
 	srv, ts := newRelay(t, Config{AdminToken: testAdmin})
-	tok, _ := srv.ops.registry.Create(t.Context(), "ops")
+	tok, _ := srv.ops.registry.Create(t.Context(), "ops", false)
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	get := func(path string, h http.Header) *http.Response {
 		t.Helper()

@@ -36,6 +36,7 @@ type Config struct {
 	Window            int           // deliveries in flight per agent; default 256
 	ReadHeaderTimeout time.Duration // slow senders are cut off after this; default 10s
 	AdminToken        string        // team mode when set: channels must be created, agents need tokens
+	MetricsToken      string        // team mode: a token that reads /metrics (the admin token does too)
 	Rate              float64       // deliveries per second per channel; 0: no limit (see ParseRate)
 	RateBurst         int           // deliveries a channel may take at once; default ceil(Rate)
 	TLSCert, TLSKey   string        // PEM files: serve HTTPS and WSS

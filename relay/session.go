@@ -293,7 +293,7 @@ func (s *Server) open(ctx context.Context, conn *wire.Conn, h *wire.Hello, p pee
 	}
 	welcome := &wire.Welcome{
 		Channel:  h.Channel,
-		URL:      p.base + "/h/" + h.Channel,
+		URL:      s.agentURL(p.base, h.Channel), // with its URL secret, if any (admin.go)
 		AgentID:  h.AgentID,
 		Relay:    "hooktap " + s.cfg.Version,
 		Binary:   h.Binary,

@@ -17,24 +17,28 @@ import (
 
 // cmdChannels manages a team relay's channels through its admin API.
 func cmdChannels(ctx context.Context, e *env, args []string) error {
-	const synopsis = "channels create|list|delete|rotate-token [NAME] --relay URL --admin-token T [--json]"
+	const synopsis = "channels create [--secret-url]|list|delete|rotate-token|rotate-url [NAME] --relay URL --admin-token T [--json]"
 	fs := newFlags(e, "channels", synopsis)
 	relayURL := fs.String("relay", envOr(e, "HOOKTAP_RELAY", ""), "relay base URL (or HOOKTAP_RELAY)")
 	admin := fs.String("admin-token", envOr(e, "HOOKTAP_ADMIN_TOKEN", ""), "the relay's admin `token` (or HOOKTAP_ADMIN_TOKEN)")
 	jsonOut := fs.Bool("json", false, "print JSON")
+	secretURL := fs.Bool("secret-url", false, "create: give the channel's webhook URL a secret segment, so that the URL cannot be guessed from the name")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) == 0 {
 		fs.Usage()
-		return usagef("channels needs a subcommand: create, list, delete or rotate-token")
+		return usagef("channels needs a subcommand: create, list, delete, rotate-token or rotate-url")
 	}
 	sub, pos := pos[0], pos[1:]
-	wantName := map[string]bool{"create": true, "delete": true, "rotate-token": true, "list": false}
+	wantName := map[string]bool{"create": true, "delete": true, "rotate-token": true, "rotate-url": true, "list": false}
 	needs, ok := wantName[sub]
 	if !ok {
-		return usagef("unknown channels subcommand %q: use create, list, delete or rotate-token", sub)
+		return usagef("unknown channels subcommand %q: use create, list, delete, rotate-token or rotate-url", sub)
+	}
+	if *secretURL && sub != "create" {
+		return usagef("--secret-url goes with channels create (rotate-url gives an existing channel a secret URL)")
 	}
 	if needs && len(pos) != 1 {
 		return usagef("channels %s needs one channel name", sub)
@@ -61,7 +65,7 @@ func cmdChannels(ctx context.Context, e *env, args []string) error {
 	case "create", "rotate-token":
 		var ct relay.ChannelToken
 		if sub == "create" {
-			body, _ := json.Marshal(map[string]string{"name": pos[0]})
+			body, _ := json.Marshal(map[string]any{"name": pos[0], "secret_url": *secretURL})
 			err = c.do(ctx, http.MethodPost, "/api/channels", string(body), http.StatusCreated, &ct)
 		} else {
 			err = c.do(ctx, http.MethodPost, "/api/channels/"+pos[0]+"/rotate-token", "", http.StatusOK, &ct)
@@ -76,8 +80,24 @@ func cmdChannels(ctx context.Context, e *env, args []string) error {
 		if sub == "rotate-token" {
 			what = "has a new token; agents using the old one were disconnected"
 		}
-		fmt.Fprintf(e.stdout, "channel %s %s\n  Webhook URL  %s\n  Agent token  %s\n  (the token is shown only now; share it with your team like a password)\n\n  hooktap listen --relay %s --channel %s --token %s --forward-to http://localhost:3000/webhooks\n",
-			ct.Name, what, ct.URL, ct.Token, c.base, ct.Name, ct.Token)
+		fmt.Fprintf(e.stdout, "channel %s %s\n  Webhook URL  %s\n  Agent token  %s\n  (the token is shown only now; share it with your team like a password)\n",
+			ct.Name, what, ct.URL, ct.Token)
+		if ct.SecretURL {
+			fmt.Fprintln(e.stdout, "  (the webhook URL is a secret too: whoever has it can post to the channel)")
+		}
+		fmt.Fprintf(e.stdout, "\n  hooktap listen --relay %s --channel %s --token %s --forward-to http://localhost:3000/webhooks\n",
+			c.base, ct.Name, ct.Token)
+		return nil
+	case "rotate-url":
+		var st relay.ChannelStatus
+		if err := c.do(ctx, http.MethodPost, "/api/channels/"+pos[0]+"/rotate-url", "", http.StatusOK, &st); err != nil {
+			return err
+		}
+		if *jsonOut {
+			return json.NewEncoder(e.stdout).Encode(st)
+		}
+		fmt.Fprintf(e.stdout, "channel %s has a new webhook URL; the old one no longer works\n  Webhook URL  %s\n  (set it in your provider's webhook settings; it is a secret: whoever has it can post to the channel)\n",
+			st.Name, st.URL)
 		return nil
 	case "delete":
 		if err := c.do(ctx, http.MethodDelete, "/api/channels/"+pos[0], "", http.StatusNoContent, nil); err != nil {

@@ -23,6 +23,7 @@ func cmdRelay(ctx context.Context, e *env, args []string) error {
 	window := fs.Int("window", relay.DefaultWindow, "deliveries in flight per agent before new ones are queued on disk")
 	verbose := fs.Bool("verbose", false, "log debug detail")
 	adminToken := fs.String("admin-token", envOr(e, "HOOKTAP_ADMIN_TOKEN", ""), "team mode: the admin `token` for 'hooktap channels'; agents then need channel tokens (or HOOKTAP_ADMIN_TOKEN)")
+	metricsToken := fs.String("metrics-token", envOr(e, "HOOKTAP_METRICS_TOKEN", ""), "team mode: a `token` that reads /metrics besides the admin token (or HOOKTAP_METRICS_TOKEN)")
 	rate := fs.String("rate", "", "per-channel rate limit, e.g. 50/s or 600/m; beyond it senders get 429 (default: none)")
 	rateBurst := fs.Int("rate-burst", 0, "deliveries a channel may take at once under --rate (default: one second's worth)")
 	tlsCert := fs.String("tls-cert", "", "PEM certificate `file`: serve HTTPS and WSS (with --tls-key)")
@@ -40,6 +41,12 @@ func cmdRelay(ctx context.Context, e *env, args []string) error {
 	if *adminToken != "" && len(*adminToken) < 16 {
 		return usagef("--admin-token must be at least 16 characters (try: openssl rand -hex 24)")
 	}
+	if *metricsToken != "" && *adminToken == "" {
+		return usagef("--metrics-token needs team mode (--admin-token): in open mode /metrics is open to all")
+	}
+	if *metricsToken != "" && len(*metricsToken) < 16 {
+		return usagef("--metrics-token must be at least 16 characters (try: openssl rand -hex 24)")
+	}
 	if *data == "" {
 		*data = dataDir(e) + "/relay"
 	}
@@ -54,6 +61,7 @@ func cmdRelay(ctx context.Context, e *env, args []string) error {
 		BufferMax:       *bufMax,
 		Window:          *window,
 		AdminToken:      *adminToken,
+		MetricsToken:    *metricsToken,
 		Rate:            perSec,
 		RateBurst:       *rateBurst,
 		TLSCert:         *tlsCert,
@@ -80,6 +88,7 @@ func cmdRelay(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "hooktap relay %s listening on %s\n  ingress: %s/h/<channel>\n", buildVersion(), ln.Addr(), base)
 	if *adminToken != "" {
 		fmt.Fprintf(e.stdout, "  team mode: create channels with hooktap channels create NAME --relay %s\n", base)
+		fmt.Fprintf(e.stdout, "  metrics: %s/metrics (Authorization: Bearer <admin or metrics token>)\n", base)
 	}
 	start := time.Now()
 	err = srv.Serve(ctx, ln)
