@@ -25,6 +25,17 @@ func (s *Server) ingress(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusNotFound, "unknown channel %q: names are 1-64 letters, digits, '.', '_' or '-'", name)
 		return
 	}
+	switch {
+	case !validMethod(r.Method):
+		httpError(w, http.StatusBadRequest, "bad method: methods are 1-32 letters, digits, '-' or '_'")
+		return
+	case r.Method == http.MethodConnect:
+		httpError(w, http.StatusMethodNotAllowed, "CONNECT asks a proxy for a tunnel, and a webhook URL is not one")
+		return
+	case r.Method == http.MethodTrace:
+		httpError(w, http.StatusMethodNotAllowed, "TRACE is not forwarded: echoing requests back only helps cross-site tracing")
+		return
+	}
 	body, release, ok := s.readBody(w, r, name)
 	if !ok {
 		return
@@ -207,6 +218,23 @@ func (s *Server) answerUnstored(w http.ResponseWriter, r *http.Request, acc acce
 		unstored()
 	case <-r.Context().Done():
 	}
+}
+
+// validMethod reports whether m is 1-32 letters, digits, '-' or '_', as
+// every method in the IANA registry is. Go's server takes any token, and a
+// token may hold ` $ ' | &, which a shell reads when the method is pasted
+// in a copied command.
+func validMethod(m string) bool {
+	if m == "" || len(m) > 32 {
+		return false
+	}
+	for i := 0; i < len(m); i++ {
+		c := m[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // urlSecretValue names the path value that holds the URL secret a request

@@ -355,3 +355,18 @@ func TestAckFromAnotherSessionIsIgnored(t *testing.T) {
 		t.Fatalf("sender got %d %q, want the victim's 200 real", a.status, a.body)
 	}
 }
+
+// Every method in the IANA registry is taken; what a shell would read in
+// a copied command is not.
+func TestValidMethod(t *testing.T) {
+	for _, m := range []string{"GET", "POST", "PATCH", "PROPFIND", "BASELINE-CONTROL", "UPDATEREDIRECTREF", "VERSION-CONTROL", "MKCALENDAR", "x_custom"} {
+		if !validMethod(m) {
+			t.Errorf("%q refused", m)
+		}
+	}
+	for _, m := range []string{"", "PUT`touch$IFS'x'`", "A|B", "P$X", "G;", "G.T", strings.Repeat("A", 33)} {
+		if validMethod(m) {
+			t.Errorf("%q taken", m)
+		}
+	}
+}

@@ -176,7 +176,13 @@ func (s *Server) NewHTTPServer() *http.Server {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		Protocols:         new(http.Protocols),
 	}
+	// HTTP/1.1, and HTTP/2 without TLS for senders that start with its
+	// preface (h2c). With TLS, ALPN offers HTTP/1.1 only (see initOps):
+	// agents need it for the WebSocket upgrade.
+	hs.Protocols.SetHTTP1(true)
+	hs.Protocols.SetUnencryptedHTTP2(true)
 	hs.RegisterOnShutdown(s.ops.feed.shutdown) // live channel pages end
 	return hs
 }

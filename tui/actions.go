@@ -6,10 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
-	"slices"
 	"strings"
 
 	"github.com/aymanbagabas/go-osc52/v2"
@@ -89,7 +87,11 @@ func (m *Model) actionFor(msg tea.KeyMsg, d *inspector.Delivery) (cmd tea.Cmd, o
 			if err != nil {
 				return copiedMsg{err: err}
 			}
-			c := curlCommand(full)
+			target, err := inspector.CurlTarget(full, "")
+			if err != nil {
+				return copiedMsg{err: err}
+			}
+			c := inspector.CurlCommand(full, target)
 			err = copyToClipboard(clip, tmux, c)
 			return copiedMsg{text: "copied curl command", curl: c, err: err}
 		}, true
@@ -204,48 +206,6 @@ func copyToClipboard(w interface{ Write([]byte) (int, error) }, tmux bool, text 
 	}
 	_, err := seq.WriteTo(w)
 	return err
-}
-
-// curlCommand is a shell command that sends d as it came to the target
-// it was forwarded to.
-func curlCommand(d *inspector.Delivery) string {
-	target := d.Target
-	for _, a := range d.History {
-		if a.Kind == inspector.KindForward && a.Target != "" {
-			target = a.Target
-			break
-		}
-	}
-	if target == "" {
-		target = "http://localhost" + d.Path
-		if d.Query != "" {
-			target += "?" + d.Query
-		}
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "curl -X %s %s", d.Method, shellQuote(target))
-	names := make([]string, 0, len(d.Header))
-	for k := range d.Header {
-		switch http.CanonicalHeaderKey(k) {
-		case "Host", "Content-Length", "Connection", "Transfer-Encoding", "Accept-Encoding":
-			continue
-		}
-		names = append(names, k)
-	}
-	slices.Sort(names)
-	for _, k := range names {
-		for _, v := range d.Header[k] {
-			fmt.Fprintf(&b, " \\\n  -H %s", shellQuote(k+": "+v))
-		}
-	}
-	if len(d.Body) > 0 {
-		fmt.Fprintf(&b, " \\\n  --data-binary %s", shellQuote(string(d.Body)))
-	}
-	return b.String()
-}
-
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func short(s string, n int) string {

@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -510,12 +512,12 @@ func TestCopy(t *testing.T) {
 	if err != nil {
 		t.Fatalf("c wrote %q: %v", seq, err)
 	}
-	want := "curl -X POST 'http://127.0.0.1:3000/webhooks' \\\n  -H 'Content-Type: application/json' \\\n" +
+	want := "curl -sS -i -X 'POST' 'http://127.0.0.1:3000/webhooks' \\\n  -H 'Content-Type: application/json' \\\n" +
 		"  -H 'User-Agent: Monite-Webhooks/1.0' \\\n  --data-binary '" + body + "'"
 	if string(curl) != want {
 		t.Fatalf("curl:\n%s\nwant:\n%s", curl, want)
 	}
-	if m.screen != screenText || !strings.Contains(m.View(), "curl -X POST 'http://127.0.0.1:3000/webhooks'") {
+	if m.screen != screenText || !strings.Contains(m.View(), "curl -sS -i -X 'POST' 'http://127.0.0.1:3000/webhooks'") {
 		t.Fatalf("curl not shown:\n%s", m.View())
 	}
 	send(t, m, keyMsg("esc"))
@@ -524,8 +526,67 @@ func TestCopy(t *testing.T) {
 	}
 }
 
-func TestShellQuote(t *testing.T) {
-	if got := shellQuote(`it's "x"`); got != `'it'\''s "x"'` {
-		t.Fatalf("shellQuote: %s", got)
+// TestCopyCurlHostile runs what c copies for deliveries a hostile sender
+// could have stored: shell in the method, path, query, headers and body.
+func TestCopyCurlHostile(t *testing.T) {
+	for name, body := range map[string][]byte{
+		"text":   []byte("'$(touch b1)';`touch b2`\"\n"),
+		"binary": {0, 0xff, '\'', '$', '(', 0, '\n'},
+	} {
+		t.Run(name, func(t *testing.T) {
+			got := make(chan *http.Request, 1)
+			app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				b, _ := io.ReadAll(r.Body)
+				r.Body = io.NopCloser(bytes.NewReader(b))
+				got <- r
+			}))
+			defer app.Close()
+			uri := "/hooks/$(touch%20p)/`touch$IFS'q'`;touch$IFS'r'?x=';touch$IFS's';'&y=`touch$IFS't'`"
+			s := openStore(t)
+			d := &inspector.Delivery{
+				ID: "dlv_hostile", Channel: "dev", ReceivedAt: base, Method: "PUT`touch$IFS'x'`",
+				Header: http.Header{"Content-Type": {"application/json"}, "X-Evil": {"$(touch h1)", "`touch h2`;'"}, "X-Bytes": {"caf\xe9 \xff"}},
+				Body:   body, Signature: inspector.SigUnsigned,
+			}
+			a := &inspector.Attempt{DeliveryID: d.ID, Kind: inspector.KindForward, Target: app.URL + uri, StartedAt: base, Status: 200}
+			for _, p := range []<-chan error{s.Insert(d), s.AddAttempt(a)} {
+				if err := <-p; err != nil {
+					t.Fatal(err)
+				}
+			}
+			stored, err := s.Get(t.Context(), d.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			var clip bytes.Buffer
+			opts := testOptions(s)
+			opts.Clipboard = &clip
+			m := newSized(t, opts)
+			send(t, m, keyMsg("c"))
+			cmd, err := base64.StdEncoding.DecodeString(strings.TrimSuffix(strings.TrimPrefix(clip.String(), "\x1b]52;c;"), "\a"))
+			if err != nil {
+				t.Fatalf("c wrote %q: %v", clip.String(), err)
+			}
+			dir := t.TempDir()
+			sh := exec.Command("/bin/sh", "-c", string(cmd))
+			sh.Dir = dir
+			if out, err := sh.CombinedOutput(); err != nil {
+				t.Fatalf("%v\n%s\ncommand:\n%s", err, out, cmd)
+			}
+			if files, _ := os.ReadDir(dir); len(files) > 0 {
+				t.Fatalf("the command made %v:\n%s", files, cmd)
+			}
+			r := <-got
+			b, _ := io.ReadAll(r.Body)
+			if r.Method != d.Method || r.RequestURI != uri || !bytes.Equal(b, d.Body) {
+				t.Errorf("app got %q %q %q, want %q %q %q", r.Method, r.RequestURI, b, d.Method, uri, d.Body)
+			}
+			for _, k := range []string{"Content-Type", "X-Evil", "X-Bytes"} {
+				if g, w := r.Header.Values(k), stored.Header.Values(k); !slices.Equal(g, w) {
+					t.Errorf("%s: app got %q, stored %q", k, g, w)
+				}
+			}
+		})
 	}
 }

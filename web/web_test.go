@@ -10,7 +10,11 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -671,5 +675,66 @@ func TestEvents(t *testing.T) {
 	g.ServeHTTP(rec, httptest.NewRequest("GET", "http://127.0.0.1/api/events", nil))
 	if rec.Code != http.StatusNoContent {
 		t.Errorf("no bus: %d", rec.Code)
+	}
+}
+
+// TestCurlHostile runs the command GET /api/deliveries/{id}/curl gives for
+// deliveries a hostile sender could have stored: shell in the method,
+// path, query, headers and body.
+func TestCurlHostile(t *testing.T) {
+	for name, body := range map[string][]byte{
+		"text":   []byte("'$(touch b1)';`touch b2`\"\n"),
+		"binary": {0, 0xff, '\'', '$', '(', 0, '\n'},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, "")
+			got := make(chan *http.Request, 1)
+			app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				b, _ := io.ReadAll(r.Body)
+				r.Body = io.NopCloser(bytes.NewReader(b))
+				got <- r
+			}))
+			defer app.Close()
+			d := inspector.FromWire(&wire.Delivery{
+				ID: "dlv_hostile", Channel: "dev", ReceivedAt: time.Now().UTC(), Method: "PUT`touch$IFS'x'`",
+				Path:  "/a/$(touch%20p)/%60touch$IFS'q'%60;touch$IFS'r'",
+				Query: "x=';touch$IFS's';'&y=`touch$IFS't'`",
+				Header: http.Header{"Content-Type": {"application/json"}, "X-Evil": {"$(touch h1)", "`touch h2`;'"},
+					"X-Bytes": {"caf\xe9 \xff"}},
+				Body: body,
+			})
+			if err := inspector.Wait(t.Context(), f.store.Insert(d)); err != nil {
+				t.Fatal(err)
+			}
+			stored, err := f.store.Get(t.Context(), d.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			r := f.get("/api/deliveries/" + d.ID + "/curl?to=" + url.QueryEscape(app.URL+"/hooks"))
+			if r.code != 200 {
+				t.Fatalf("curl: %d %s", r.code, r.body)
+			}
+			dir := t.TempDir()
+			sh := exec.Command("/bin/sh", "-c", string(r.body))
+			sh.Dir = dir
+			if out, err := sh.CombinedOutput(); err != nil {
+				t.Fatalf("%v\n%s\ncommand:\n%s", err, out, r.body)
+			}
+			if files, _ := os.ReadDir(dir); len(files) > 0 {
+				t.Fatalf("the command made %v:\n%s", files, r.body)
+			}
+			req := <-got
+			b, _ := io.ReadAll(req.Body)
+			uri := "/hooks" + d.Path + "?" + d.Query
+			if req.Method != d.Method || req.RequestURI != uri || !bytes.Equal(b, d.Body) {
+				t.Errorf("app got %q %q %q, want %q %q %q", req.Method, req.RequestURI, b, d.Method, uri, d.Body)
+			}
+			for _, k := range []string{"Content-Type", "X-Evil", "X-Bytes"} {
+				if g, w := req.Header.Values(k), stored.Header.Values(k); !slices.Equal(g, w) {
+					t.Errorf("%s: app got %q, stored %q", k, g, w)
+				}
+			}
+		})
 	}
 }

@@ -386,6 +386,13 @@ func TestTeamTLS(t *testing.T) {
 		t.Fatalf("over https: %d %s", code, body)
 	}
 	app.waitEvents(t, "evt_tls")
+	// ALPN offers HTTP/1.1 only, also to a client that asks for h2.
+	h2 := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}}
+	if resp, err := h2.Get(relayURL + "/healthz"); err != nil || resp.Proto != "HTTP/1.1" {
+		t.Errorf("a client offering h2: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	dl := listen.line(t, `"type":"delivery"`)
 	if !strings.Contains(dl, `"status":200`) {
 		t.Errorf("delivery line %s", dl)
