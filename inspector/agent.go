@@ -287,7 +287,7 @@ func (w *stallWatch) progress() {
 
 // session runs one connection.
 func (a *Agent) session(ctx context.Context, work chan<- job) error {
-	agentID, err := a.cfg.Store.AgentID(ctx)
+	agentID, agentKey, err := a.cfg.Store.AgentID(ctx)
 	if err != nil {
 		return fmt.Errorf("agent id: %w", err)
 	}
@@ -306,12 +306,13 @@ func (a *Agent) session(ctx context.Context, work chan<- job) error {
 	}
 	conn := wire.NewConn(ws)
 	hello := &wire.Hello{
-		Channel: a.cfg.Channel,
-		Token:   a.cfg.Token,
-		AgentID: agentID,
-		Events:  a.cfg.Events,
-		Agent:   "hooktap " + a.cfg.Version,
-		Binary:  true,
+		Channel:  a.cfg.Channel,
+		Token:    a.cfg.Token,
+		AgentID:  agentID,
+		AgentKey: agentKey,
+		Events:   a.cfg.Events,
+		Agent:    "hooktap " + a.cfg.Version,
+		Binary:   true,
 	}
 	if err := conn.Send(ctx, hello); err != nil {
 		ws.Close()
@@ -384,7 +385,7 @@ func (a *Agent) session(ctx context.Context, work chan<- job) error {
 			work <- job{live, m, acks, &inflight} // never blocks: outstanding <= its capacity
 		case *wire.Error:
 			switch m.Code {
-			case wire.CodeUnauthorized, wire.CodeUnknownChannel, wire.CodeBadRequest, wire.CodeVersion:
+			case wire.CodeUnauthorized, wire.CodeUnknownChannel, wire.CodeBadRequest, wire.CodeVersion, wire.CodeAgentTaken:
 				refused = fmt.Errorf("%w: %s", ErrRefused, m.Message)
 			default:
 				refused = fmt.Errorf("relay: %s", m.Message)

@@ -207,13 +207,24 @@ func (s *Store) Meta(ctx context.Context, key string, init func() string) (strin
 	return v, err
 }
 
-// AgentID is this store's stable identity towards relays.
-func (s *Store) AgentID(ctx context.Context) (string, error) {
-	return s.Meta(ctx, "agent_id", func() string {
+// AgentID is this store's stable identity towards relays, and the key
+// that proves it: relays bind the id to the key on first use. The key
+// never leaves the store but in a hello to a relay.
+func (s *Store) AgentID(ctx context.Context) (id, key string, err error) {
+	id, err = s.Meta(ctx, "agent_id", func() string {
 		var b [10]byte
 		rand.Read(b[:])
 		return "agt_" + hex.EncodeToString(b[:])
 	})
+	if err != nil {
+		return "", "", err
+	}
+	key, err = s.Meta(ctx, "agent_key", func() string {
+		var b [32]byte
+		rand.Read(b[:])
+		return hex.EncodeToString(b[:])
+	})
+	return id, key, err
 }
 
 // storedHeader is a header as the store keeps it: JSON (what the full-text

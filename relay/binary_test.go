@@ -17,7 +17,7 @@ import (
 func TestBinaryFramesWhenAgreed(t *testing.T) {
 	_, ts := newRelay(t, Config{})
 	a := dialAgent(t, ts)
-	a.send(&wire.Hello{Channel: "dev", AgentID: "agt_bin", Binary: true})
+	a.send(&wire.Hello{Channel: "dev", AgentID: "agt_bin", AgentKey: testKey("agt_bin"), Binary: true})
 	if w, ok := a.read().(*wire.Welcome); !ok || !w.Binary {
 		t.Fatalf("welcome does not agree on binary frames: %#v", w)
 	}
@@ -107,7 +107,7 @@ func TestBinaryFramesWhenAgreed(t *testing.T) {
 func TestOverflowWhileCommittingKeepsOrder(t *testing.T) {
 	_, ts := newRelay(t, Config{Window: 2})
 	a := dialAgent(t, ts)
-	a.send(&wire.Hello{Channel: "dev", AgentID: "agt_order", Binary: true})
+	a.send(&wire.Hello{Channel: "dev", AgentID: "agt_order", AgentKey: testKey("agt_order"), Binary: true})
 	if w, ok := a.read().(*wire.Welcome); !ok || !w.Binary {
 		t.Fatal("no welcome")
 	}

@@ -1,6 +1,8 @@
 package relay
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"sync"
 
 	"github.com/hooktap/hooktap/web/feed"
@@ -98,9 +100,16 @@ func (h *feedHub) Agents(channel string) []feed.Agent {
 	}
 	out := make([]feed.Agent, 0, len(ch.sessions))
 	for ss := range ch.sessions {
-		out = append(out, feed.Agent{ID: ss.agentID, Events: ss.events})
+		out = append(out, feed.Agent{ID: agentLabel(ss.agentID), Events: ss.events})
 	}
 	return out
+}
+
+// agentLabel names an agent on the channel page without its id: an id is
+// bound to its agent's key, and still nobody else needs to know it.
+func agentLabel(id string) string {
+	h := sha256.Sum256([]byte("hooktap agent label\x00" + id))
+	return "agent " + hex.EncodeToString(h[:4])
 }
 
 // Subscribe implements feed.Source.

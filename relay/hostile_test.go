@@ -93,7 +93,7 @@ func TestOversizedFrameClosesWithReason(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ws.Close()
-	b, _ := wire.Encode(&wire.Hello{Channel: "dev", AgentID: "agt_big"})
+	b, _ := wire.Encode(&wire.Hello{Channel: "dev", AgentID: "agt_big", AgentKey: testKey("agt_big")})
 	ws.WriteMessage(websocket.TextMessage, b)
 	if _, _, err := ws.ReadMessage(); err != nil { // welcome
 		t.Fatal(err)

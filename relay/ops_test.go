@@ -120,14 +120,14 @@ func TestAgentTokens(t *testing.T) {
 		{"nope", tok, wire.CodeUnknownChannel},
 	} {
 		a := dialAgent(t, ts)
-		a.send(&wire.Hello{Channel: c.channel, Token: c.token, AgentID: "agt_1"})
+		a.send(&wire.Hello{Channel: c.channel, Token: c.token, AgentID: "agt_1", AgentKey: testKey("agt_1")})
 		e, ok := a.read().(*wire.Error)
 		if !ok || e.Code != c.code {
 			t.Errorf("%s with %q: %+v, want %s", c.channel, c.token, e, c.code)
 		}
 	}
 	a := dialAgent(t, ts)
-	a.send(&wire.Hello{Channel: "ops", Token: tok, AgentID: "agt_1"})
+	a.send(&wire.Hello{Channel: "ops", Token: tok, AgentID: "agt_1", AgentKey: testKey("agt_1")})
 	if _, ok := a.read().(*wire.Welcome); !ok {
 		t.Fatal("right token: no welcome")
 	}
@@ -282,9 +282,11 @@ func TestChannelPage(t *testing.T) {
 		t.Fatalf("delivery event %s %s", name, data)
 	}
 	a := dialAgent(t, ts)
-	a.send(&wire.Hello{Channel: "ops", Token: tok, AgentID: "agt_page", Events: []string{"payable.*"}})
+	a.send(&wire.Hello{Channel: "ops", Token: tok, AgentID: "agt_page", AgentKey: testKey("agt_page"), Events: []string{"payable.*"}})
 	a.read()
-	if name, data := ev.next(t); name != "agents" || !strings.Contains(data, `"id":"agt_page"`) || !strings.Contains(data, `"payable.*"`) {
+	// The page shows each agent's filter and a label, never its id.
+	if name, data := ev.next(t); name != "agents" || !strings.Contains(data, `"id":"`+agentLabel("agt_page")+`"`) ||
+		strings.Contains(data, "agt_page") || !strings.Contains(data, `"payable.*"`) {
 		t.Fatalf("agents event %s %s", name, data)
 	}
 	// The admin token opens every page; the snapshot has what happened.

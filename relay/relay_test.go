@@ -75,7 +75,7 @@ func (a *fakeAgent) read() wire.Message {
 
 func (a *fakeAgent) hello(channel, id string) *wire.Welcome {
 	a.t.Helper()
-	a.send(&wire.Hello{Channel: channel, AgentID: id})
+	a.send(&wire.Hello{Channel: channel, AgentID: id, AgentKey: testKey(id)})
 	w, ok := a.read().(*wire.Welcome)
 	if !ok {
 		a.t.Fatal("no welcome")
@@ -370,3 +370,6 @@ func TestValidMethod(t *testing.T) {
 		}
 	}
 }
+
+// testKey is the agent key a test agent with id uses.
+func testKey(id string) string { return "key-of-" + id + "-in-tests" }

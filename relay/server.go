@@ -70,6 +70,7 @@ type Server struct {
 
 	dirtyMu sync.Mutex
 	dirty   map[*session]struct{} // sessions whose cursor moved
+	claims  []Claim               // acked deliveries that may be marked unclaimed
 
 	upgrader websocket.Upgrader
 	ctx      context.Context // sessions live under it
@@ -281,7 +282,7 @@ func (s *Server) pruneLoop() {
 		case <-s.ctx.Done():
 			return
 		case <-t.C:
-			n, err := s.buf.Prune(s.ctx, time.Now().Add(-s.cfg.BufferTTL), s.cfg.BufferMax)
+			n, err := s.buf.Prune(s.ctx, time.Now().Add(-s.cfg.BufferTTL), s.cfg.BufferMax, s.connected)
 			if err != nil && s.ctx.Err() == nil {
 				s.log.Warn("prune buffer", "err", err)
 			} else if n > 0 {

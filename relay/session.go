@@ -2,6 +2,8 @@ package relay
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"path"
@@ -55,6 +57,10 @@ type session struct {
 	room chan struct{} // a token when an ack made room in the window
 
 	resumeTo int64 // channel head when the session opened: what it may have seen
+	// adopt: unclaimed deliveries up to the session's start are sent
+	// first (buffer.go, Unclaimed); adoptThrough is that start.
+	adopt        atomic.Bool
+	adoptThrough int64
 
 	pumping atomic.Bool // a pump runs: started and stopped as deliveries come and go
 	ready   atomic.Bool // the welcome is out: deliveries may follow
@@ -261,6 +267,9 @@ func (s *Server) open(ctx context.Context, conn *wire.Conn, h *wire.Hello, p pee
 	if h.AgentID == "" || len(h.AgentID) > 64 {
 		return nil, s.refuse(ctx, conn, wire.CodeBadRequest, "hello without a valid agent_id")
 	}
+	if len(h.AgentKey) < 16 || len(h.AgentKey) > 128 {
+		return nil, s.refuse(ctx, conn, wire.CodeBadRequest, "hello without an agent key: this relay needs a newer hooktap")
+	}
 	if err := ValidatePatterns(h.Events); err != nil {
 		return nil, s.refuse(ctx, conn, wire.CodeBadRequest, err.Error())
 	}
@@ -270,12 +279,17 @@ func (s *Server) open(ctx context.Context, conn *wire.Conn, h *wire.Hello, p pee
 	var start, head int64
 	err := onFreshStack(func() error {
 		var err error
-		if start, err = s.buf.StartFor(ctx, h.Channel, h.AgentID); err != nil {
+		if start, err = s.buf.Bind(ctx, h.Channel, h.AgentID, keyHash(h.AgentKey)); err != nil {
 			return err
 		}
 		head, err = s.buf.Head(ctx, h.Channel)
 		return err
 	})
+	if errors.Is(err, ErrAgentTaken) {
+		s.log.Warn("agent refused: its id is bound to another key", "channel", h.Channel, "agent", h.AgentID, "remote", p.remote)
+		return nil, s.refuse(ctx, conn, wire.CodeAgentTaken, "agent id "+h.AgentID+" is bound to another agent's key on channel "+h.Channel+
+			" (a copy of this store elsewhere?); use another --db to connect as a new agent")
+	}
 	if err != nil {
 		return nil, s.refuse(ctx, conn, wire.CodeBadRequest, "relay storage error")
 	}
@@ -290,7 +304,10 @@ func (s *Server) open(ctx context.Context, conn *wire.Conn, h *wire.Hello, p pee
 		cursor:   start,
 		resumeTo: head,
 		inflight: map[int64]flight{},
+
+		adoptThrough: start,
 	}
+	ss.adopt.Store(s.buf.HasUnclaimed(h.Channel))
 	welcome := &wire.Welcome{
 		Channel:  h.Channel,
 		URL:      s.agentURL(p.base, h.Channel), // with its URL secret, if any (admin.go)
@@ -365,9 +382,19 @@ func (s *Server) unregister(ss *session) {
 	s.dirtyMu.Unlock()
 	ss.mu.Lock()
 	c := Cursor{Channel: ss.channel, AgentID: ss.agentID, Seq: ss.cursor}
+	flying := make([]int64, 0, len(ss.inflight))
+	for seq := range ss.inflight {
+		flying = append(flying, seq)
+	}
+	sent := ss.sentSeq
 	ss.mu.Unlock()
+	// What it had in flight, and what it had not been sent yet, it leaves
+	// unclaimed: for the next agent whose filter matches, if it is gone
+	// for good (it gets them again itself when it comes back).
+	head, _ := s.buf.Head(s.ctx, ss.channel)
+	s.buf.MarkUnclaimed(ss.channel, flying, sent, head)
 	select {
-	case <-s.buf.SetCursors([]Cursor{c}):
+	case <-s.buf.SetCursors([]Cursor{c}, nil): // committed after the marks
 	case <-time.After(5 * time.Second):
 	}
 	s.log.Info("agent disconnected", "channel", ss.channel, "agent", ss.agentID)
@@ -425,6 +452,12 @@ func (ss *session) drain() bool {
 		case <-ctx.Done():
 			return false
 		default:
+		}
+		if ss.adopt.CompareAndSwap(true, false) {
+			if !ss.flush(ctx, &b) || !ss.adoptUnclaimed(ctx) {
+				return false
+			}
+			continue
 		}
 		if ss.kick.CompareAndSwap(true, false) {
 			if !ss.flush(ctx, &b) || !ss.catchUp(ctx) {
@@ -533,6 +566,47 @@ func (ss *session) catchUp(ctx context.Context) bool {
 	}
 }
 
+// adoptUnclaimed sends the unclaimed deliveries up to the session's start
+// that the agent's filter matches, before anything else: deliveries no
+// agent took, which a new agent would otherwise never see. It reports
+// false when the session is over.
+func (ss *session) adoptUnclaimed(ctx context.Context) bool {
+	const page = 128
+	var b batch
+	defer b.reset()
+	after := int64(0)
+	for {
+		var ds []*wire.Delivery
+		var more bool
+		err := onFreshStack(func() error {
+			var err error
+			ds, more, err = ss.srv.buf.Unclaimed(ctx, ss.channel, after, ss.adoptThrough, page, catchUpBytes)
+			return err
+		})
+		if err != nil {
+			if ctx.Err() == nil {
+				ss.srv.log.Error("read buffer", "channel", ss.channel, "err", err)
+				ss.conn.Close(websocket.CloseInternalServerErr, "relay storage error")
+			}
+			return false
+		}
+		for _, d := range ds {
+			after = d.Seq
+			f := payload.Parse(d.Header, d.Body)
+			d.Fields, d.Resumed = &f, true // it may have been this agent's before
+			if MatchEvents(ss.events, f.Action) && !ss.enqueue(ctx, d, wire.Size(d), &b, false) {
+				return false
+			}
+		}
+		if !ss.flush(ctx, &b) {
+			return false
+		}
+		if !more {
+			return true
+		}
+	}
+}
+
 // send adds d (of size bytes) to b if the agent's filter matches, once
 // there is room for it in the window; while it waits, what b holds is
 // written. It reports false when the session is over.
@@ -543,11 +617,18 @@ func (ss *session) send(ctx context.Context, d *wire.Delivery, action string, si
 		moved := ss.advance()
 		ss.mu.Unlock()
 		if moved {
-			ss.srv.cursorMoved(ss)
+			ss.srv.cursorMoved(ss, false, 0)
 		}
 		return true
 	}
-	if !ss.reserve(ctx, d, size, b) {
+	return ss.enqueue(ctx, d, size, b, true)
+}
+
+// enqueue puts d in flight and in b, once there is room in the window;
+// in channel order (next) it moves sentSeq, else (an older unclaimed
+// delivery) it does not. It reports false when the session is over.
+func (ss *session) enqueue(ctx context.Context, d *wire.Delivery, size int, b *batch, next bool) bool {
+	if !ss.reserve(ctx, d, size, b, next) {
 		return false
 	}
 	if len(b.msgs) > 0 && b.bytes+size > wire.FrameTarget && !ss.flush(ctx, b) {
@@ -564,12 +645,14 @@ func (ss *session) send(ctx context.Context, d *wire.Delivery, action string, si
 // reserve waits for room for d in the window and puts it in flight. While
 // it waits, what b holds is written, so that acks can come. It reports
 // false when the session is over.
-func (ss *session) reserve(ctx context.Context, d *wire.Delivery, size int, b *batch) bool {
+func (ss *session) reserve(ctx context.Context, d *wire.Delivery, size int, b *batch, next bool) bool {
 	for {
 		ss.mu.Lock()
 		n := len(ss.inflight)
 		if n < ss.srv.cfg.Window && (n == 0 || ss.inflightBytes+size <= maxWindowBytes) {
-			ss.sentSeq = d.Seq
+			if next {
+				ss.sentSeq = d.Seq
+			}
 			ss.inflight[d.Seq] = flight{d.ID, size}
 			ss.inflightBytes += size
 			ss.mu.Unlock()
@@ -625,19 +708,24 @@ func (ss *session) ack(a *wire.Ack) {
 	default:
 	}
 	ss.srv.resolve(a)
-	if moved {
-		ss.srv.cursorMoved(ss)
+	claimed := ss.srv.buf.HasUnclaimed(ss.channel)
+	if moved || claimed {
+		ss.srv.cursorMoved(ss, claimed, a.Seq)
 	}
 }
 
-// cursorMoved marks a session whose cursor must be saved. Cursors are
-// written in batches, cursorFlush after the first one moved: losing the
-// last ones in a crash only means redelivering what agents recognise by
-// id. An idle relay schedules nothing, so it never wakes up for this.
-func (s *Server) cursorMoved(ss *session) {
+// cursorMoved marks a session whose cursor must be saved, and, when
+// claimed, a delivery it acked that may be marked unclaimed. Both are
+// written in batches, cursorFlush after the first one: losing the last
+// ones in a crash only means redelivering what agents recognise by id. An
+// idle relay schedules nothing, so it never wakes up for this.
+func (s *Server) cursorMoved(ss *session, claimed bool, seq int64) {
 	s.dirtyMu.Lock()
-	first := len(s.dirty) == 0
+	first := len(s.dirty) == 0 && len(s.claims) == 0
 	s.dirty[ss] = struct{}{}
+	if claimed {
+		s.claims = append(s.claims, Claim{Channel: ss.channel, Seq: seq})
+	}
 	s.dirtyMu.Unlock()
 	if first {
 		time.AfterFunc(cursorFlush, func() {
@@ -653,10 +741,10 @@ const cursorFlush = 50 * time.Millisecond
 // flushCursors saves the cursors that moved since the last flush.
 func (s *Server) flushCursors() {
 	s.dirtyMu.Lock()
-	dirty := s.dirty
-	s.dirty = map[*session]struct{}{}
+	dirty, claims := s.dirty, s.claims
+	s.dirty, s.claims = map[*session]struct{}{}, nil
 	s.dirtyMu.Unlock()
-	if len(dirty) == 0 {
+	if len(dirty) == 0 && len(claims) == 0 {
 		return
 	}
 	cs := make([]Cursor, 0, len(dirty))
@@ -665,7 +753,28 @@ func (s *Server) flushCursors() {
 		cs = append(cs, Cursor{Channel: ss.channel, AgentID: ss.agentID, Seq: ss.cursor})
 		ss.mu.Unlock()
 	}
-	s.buf.SetCursors(cs)
+	s.buf.SetCursors(cs, claims)
+}
+
+// keyHash is how the relay keeps an agent's key: hex SHA-256 (keys are
+// 256 random bits, so a plain hash is a sound way to store them).
+func keyHash(key string) string {
+	h := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(h[:])
+}
+
+// connected reports whether agentID is connected to channel.
+func (s *Server) connected(channel, agentID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ch := s.channels[channel]; ch != nil {
+		for ss := range ch.sessions {
+			if ss.agentID == agentID {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // pingLoop pings every agent every wire.PingPeriod, so that dead

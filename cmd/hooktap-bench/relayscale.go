@@ -97,7 +97,7 @@ func dialIdle(ctx context.Context, d *websocket.Dialer, url, channel, id string,
 	if err != nil {
 		return nil, err
 	}
-	b, _ := wire.Encode(&wire.Hello{Channel: channel, AgentID: id, Binary: true})
+	b, _ := wire.Encode(&wire.Hello{Channel: channel, AgentID: id, AgentKey: "key-of-" + id + "-for-the-bench", Binary: true})
 	if err := ws.WriteMessage(websocket.TextMessage, b); err != nil {
 		ws.Close()
 		return nil, err

@@ -351,3 +351,39 @@ func TestRelayMemoryUnderLargeBodies(t *testing.T) {
 		t.Errorf("relay peak resident memory %d MiB, over the bound of %d MiB", peak>>10, relayMemoryBound>>10)
 	}
 }
+
+// TestTeammateFilterKeepsOthersEvents: one teammate's agent takes only
+// payable.*; a counterpart.created answered 202 reaches the next agent
+// whose filter matches, even though that agent is new (new agents start
+// after the furthest position any agent has reached).
+func TestTeammateFilterKeepsOthersEvents(t *testing.T) {
+	app := newBigApp(t, []byte("ok"), 0)
+	_, relayURL := startRelay(t)
+	ingress := relayURL + "/h/team"
+	payables := startProc(t, "listen", "--relay", relayURL, "--channel", "team", "--forward-to", app.URL,
+		"--db", filepath.Join(t.TempDir(), "p.db"), "--no-tui", "--json", "--no-web", "--events", "payable.*")
+	payables.line(t, `"type":"ready"`)
+
+	post := func(id, action string) int {
+		status, _, err := postBig(ingress, id, []byte(`{"id":"`+id+`","action":"`+action+`"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return status
+	}
+	if s := post("evt_cp", "counterpart.created"); s != http.StatusAccepted {
+		t.Fatalf("counterpart.created: %d, want 202 (kept)", s)
+	}
+	if s := post("evt_p1", "payable.created"); s != http.StatusOK {
+		t.Fatalf("payable.created: %d, want the payables agent's 200", s)
+	}
+	all := startProc(t, "listen", "--relay", relayURL, "--channel", "team", "--forward-to", app.URL,
+		"--db", filepath.Join(t.TempDir(), "all.db"), "--no-tui", "--json", "--no-web")
+	all.line(t, `"type":"ready"`)
+	app.waitAll(t, map[string]string{"evt_cp": digest([]byte(`{"id":"evt_cp","action":"counterpart.created"}`))}, 10*time.Second)
+	app.mu.Lock()
+	defer app.mu.Unlock()
+	if app.seen["evt_p1"] != 1 || app.seen["evt_cp"] != 1 {
+		t.Errorf("the app saw %v, want each once", app.seen)
+	}
+}

@@ -45,6 +45,11 @@ func (t *Tx) Exec(query string, args ...any) (sql.Result, error) {
 	return t.tx.Exec(query, args...)
 }
 
+// Query runs a query that returns rows (not prepared: for rare queries).
+func (t *Tx) Query(query string, args ...any) (*sql.Rows, error) {
+	return t.tx.Query(query, args...)
+}
+
 // QueryRow runs a query that returns one row.
 func (t *Tx) QueryRow(query string, args ...any) *sql.Row {
 	if st := t.stmt(query); st != nil {

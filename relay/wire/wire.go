@@ -35,6 +35,7 @@ const (
 	CodeBadRequest     = "bad_request"
 	CodeVersion        = "unsupported_version"
 	CodeReplaced       = "replaced"
+	CodeAgentTaken     = "agent_taken" // the agent id is bound to another key
 	CodeShutdown       = "shutdown"
 )
 
@@ -47,11 +48,15 @@ type Message interface {
 // Hello opens a session. AgentID is stable across restarts of one agent store,
 // so the relay can resume from the agent's last acknowledged position.
 type Hello struct {
-	Channel string   `json:"channel"`
-	Token   string   `json:"token,omitempty"`
-	AgentID string   `json:"agent_id"`
-	Events  []string `json:"events,omitempty"` // action globs; empty means all
-	Agent   string   `json:"agent,omitempty"`  // software and version, informational
+	Channel string `json:"channel"`
+	Token   string `json:"token,omitempty"`
+	AgentID string `json:"agent_id"`
+	// AgentKey is a secret only the agent's store holds: the relay binds
+	// AgentID to it on first use, so that knowing an id is not enough to
+	// resume as that agent.
+	AgentKey string   `json:"agent_key,omitempty"`
+	Events   []string `json:"events,omitempty"` // action globs; empty means all
+	Agent    string   `json:"agent,omitempty"`  // software and version, informational
 	// Binary says the agent reads and writes deliveries and acks in binary
 	// frames (binary.go); the relay agrees in Welcome.Binary.
 	Binary bool `json:"binary,omitempty"`

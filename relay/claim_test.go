@@ -1,0 +1,227 @@
+package relay
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hooktap/hooktap/relay/sqlitedb"
+	"github.com/hooktap/hooktap/relay/wire"
+)
+
+// helloAs opens a session with a key and an event filter.
+func (a *fakeAgent) helloAs(channel, id, key string, events ...string) wire.Message {
+	a.t.Helper()
+	a.send(&wire.Hello{Channel: channel, AgentID: id, AgentKey: key, Events: events})
+	return a.read()
+}
+
+// readDelivery reads the next delivery and fails on anything else.
+func (a *fakeAgent) readDelivery() *wire.Delivery {
+	a.t.Helper()
+	d, ok := a.read().(*wire.Delivery)
+	if !ok {
+		a.t.Fatal("not a delivery")
+	}
+	return d
+}
+
+func (a *fakeAgent) ack(d *wire.Delivery) {
+	a.t.Helper()
+	a.send(&wire.Ack{ID: d.ID, Seq: d.Seq, Status: 200})
+}
+
+// marker posts a delivery every agent's filter takes, so that what an
+// agent reads before it is all that it was sent before.
+func marker(t *testing.T, ts string) {
+	go postQuiet(ts+"/h/team", []byte(`{"action":"payable.marker"}`))
+}
+
+// waitCursor waits until the relay has saved agentID's cursor at seq or
+// beyond (cursors are saved in batches, a little after they move).
+func waitCursor(t *testing.T, srv *Server, channel, agentID string, seq int64) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var got int64
+		srv.Buffer().db.R.QueryRow(`SELECT seq FROM cursors WHERE channel = ? AND agent_id = ?`, channel, agentID).Scan(&got)
+		if got >= seq {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cursor of %s at %d, never reached %d", agentID, got, seq)
+		}
+		time.Sleep(10 * time.Millisecond) // no signal to wait on: a poll with a deadline
+	}
+}
+
+// TestUnclaimedReachesTheNextMatchingAgent: a teammate's filter skips a
+// delivery that no other agent is there to take; the next agent whose
+// filter matches gets it (new agents start after the furthest cursor, so
+// it used to reach nobody), and only until someone acks it.
+func TestUnclaimedReachesTheNextMatchingAgent(t *testing.T) {
+	srv, ts := newRelay(t, Config{ResponseTimeout: 2 * time.Second})
+	payables := dialAgent(t, ts)
+	payables.helloAs("team", "agt_p", testKey("agt_p"), "payable.*")
+
+	resp, body := post(t, ts.URL+"/h/team", []byte(`{"action":"counterpart.created"}`))
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("counterpart.created: %d %s", resp.StatusCode, body)
+	}
+	// The payables agent moves past it: it gets the next payable first.
+	marker(t, ts.URL)
+	m := payables.readDelivery()
+	if string(m.Body) != `{"action":"payable.marker"}` {
+		t.Fatalf("payables agent got %s", m.Body)
+	}
+	waitCursor(t, srv, "team", "agt_p", m.Seq-1) // past the counterpart
+
+	// A new agent with no filter connects: the counterpart first, marked
+	// resumed (it may be its own from before), then nothing old.
+	all := dialAgent(t, ts)
+	all.helloAs("team", "agt_all", testKey("agt_all"))
+	d := all.readDelivery()
+	if string(d.Body) != `{"action":"counterpart.created"}` || !d.Resumed {
+		t.Fatalf("new agent got %s (resumed %v), want the unclaimed counterpart.created", d.Body, d.Resumed)
+	}
+	all.ack(d)
+	marker(t, ts.URL)
+	if d := all.readDelivery(); string(d.Body) != `{"action":"payable.marker"}` {
+		t.Fatalf("then %s, want the marker", d.Body)
+	}
+
+	// Claimed now (the mark is cleared with the next cursor flush): another
+	// new agent does not get it.
+	deadline := time.Now().Add(5 * time.Second)
+	for srv.Buffer().HasUnclaimed("team") {
+		if time.Now().After(deadline) {
+			t.Fatal("still unclaimed after the ack")
+		}
+		time.Sleep(10 * time.Millisecond) // no signal to wait on: a poll with a deadline
+	}
+	late := dialAgent(t, ts)
+	late.helloAs("team", "agt_late", testKey("agt_late"))
+	marker(t, ts.URL)
+	if d := late.readDelivery(); string(d.Body) != `{"action":"payable.marker"}` {
+		t.Fatalf("a later agent got %s, want only new deliveries", d.Body)
+	}
+}
+
+// TestLeftInFlightIsUnclaimed: an agent leaves with a delivery in flight
+// that another agent's filter skipped; a new agent gets it.
+func TestLeftInFlightIsUnclaimed(t *testing.T) {
+	srv, ts := newRelay(t, Config{ResponseTimeout: 300 * time.Millisecond})
+	counterparts := dialAgent(t, ts)
+	counterparts.helloAs("team", "agt_c", testKey("agt_c"), "counterpart.*", "payable.marker")
+	leaver := dialAgent(t, ts)
+	leaver.helloAs("team", "agt_leaver", testKey("agt_leaver"))
+
+	go postQuiet(ts.URL+"/h/team", []byte(`{"action":"payable.created"}`))
+	if d := leaver.readDelivery(); string(d.Body) != `{"action":"payable.created"}` {
+		t.Fatalf("leaver got %s", d.Body)
+	}
+	// The counterparts agent has moved past it (skipped).
+	marker(t, ts.URL)
+	m := counterparts.readDelivery()
+	if string(m.Body) != `{"action":"payable.marker"}` {
+		t.Fatalf("counterparts agent got %s", m.Body)
+	}
+	waitCursor(t, srv, "team", "agt_c", m.Seq-1)
+	leaver.ws.Close()
+	// The relay marks what the leaver had once it notices it left.
+	deadline := time.Now().Add(5 * time.Second)
+	for !srv.Buffer().HasUnclaimed("team") {
+		if time.Now().After(deadline) {
+			t.Fatal("nothing marked unclaimed after the leaver left")
+		}
+		time.Sleep(10 * time.Millisecond) // no signal to wait on: a poll with a deadline
+	}
+
+	newcomer := dialAgent(t, ts)
+	newcomer.helloAs("team", "agt_new", testKey("agt_new"), "payable.*")
+	d := newcomer.readDelivery()
+	if string(d.Body) != `{"action":"payable.created"}` || !d.Resumed {
+		t.Fatalf("the newcomer got %s (resumed %v), want what the leaver had in flight", d.Body, d.Resumed)
+	}
+}
+
+// TestAgentIDIsBoundToItsKey: an id is bound to the key of its first hello.
+// Another key is refused for good (the deliveries stay for the owner); the
+// owner's key is welcome again.
+func TestAgentIDIsBoundToItsKey(t *testing.T) {
+	_, ts := newRelay(t, Config{})
+	owner := dialAgent(t, ts)
+	if _, ok := owner.helloAs("team", "agt_owner", testKey("agt_owner")).(*wire.Welcome); !ok {
+		t.Fatal("owner not welcomed")
+	}
+	owner.ws.Close()
+	resp, _ := post(t, ts.URL+"/h/team", []byte(`{"action":"payable.created"}`))
+	for resp.StatusCode != http.StatusAccepted { // until the relay noticed it left
+		resp, _ = post(t, ts.URL+"/h/team", []byte(`{"action":"payable.created"}`))
+	}
+
+	thief := dialAgent(t, ts)
+	m := thief.helloAs("team", "agt_owner", "another-key-0123456789")
+	if e, ok := m.(*wire.Error); !ok || e.Code != wire.CodeAgentTaken {
+		t.Fatalf("a reused id with another key got %#v, want error %s", m, wire.CodeAgentTaken)
+	}
+	keyless := dialAgent(t, ts)
+	if e, ok := keyless.helloAs("team", "agt_owner", "").(*wire.Error); !ok || e.Code != wire.CodeBadRequest {
+		t.Fatalf("a hello without a key got %#v", e)
+	}
+
+	back := dialAgent(t, ts)
+	if _, ok := back.helloAs("team", "agt_owner", testKey("agt_owner")).(*wire.Welcome); !ok {
+		t.Fatal("the owner is not welcome back")
+	}
+	if d := back.readDelivery(); string(d.Body) != `{"action":"payable.created"}` {
+		t.Fatalf("the owner got %s", d.Body)
+	}
+}
+
+// TestPruneForgetsIdleCursors: cursors (and so key bindings) of agents
+// idle past the retention with nothing left to receive are pruned; a
+// connected agent's, and one with deliveries still waiting for it, stay.
+func TestPruneForgetsIdleCursors(t *testing.T) {
+	srv, ts := newRelay(t, Config{})
+	for _, id := range []string{"agt_gone", "agt_waiting"} {
+		a := dialAgent(t, ts)
+		a.hello("team", id)
+		a.ws.Close()
+	}
+	here := dialAgent(t, ts)
+	here.hello("team", "agt_here")
+	go postQuiet(ts.URL+"/h/team", []byte(`{"action":"payable.created"}`))
+	d := here.readDelivery()
+	here.ack(d)
+
+	buf := srv.Buffer()
+	// agt_gone is up to date; agt_waiting is still before the delivery.
+	// Both were last seen long ago.
+	<-buf.SetCursors([]Cursor{{Channel: "team", AgentID: "agt_gone", Seq: d.Seq}}, nil)
+	err := buf.w.Do(t.Context(), func(tx *sqlitedb.Tx) error {
+		_, err := tx.Exec(`UPDATE cursors SET updated_at = 0 WHERE agent_id != 'agt_here'`)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := buf.Prune(t.Context(), time.Now().Add(-time.Minute), 0, srv.connected); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := buf.db.R.Query(`SELECT agent_id FROM cursors ORDER BY agent_id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var left []string
+	for rows.Next() {
+		var id string
+		rows.Scan(&id)
+		left = append(left, id)
+	}
+	if strings.Join(left, ",") != "agt_here,agt_waiting" {
+		t.Fatalf("cursors left %v, want agt_here and agt_waiting", left)
+	}
+}
