@@ -55,11 +55,27 @@ type Agent struct {
 	acked atomic.Int64
 	conn  Conn // guarded by mu
 	mu    sync.Mutex
+
+	// While the store cannot write, handlers retry their records and no
+	// new delivery is forwarded (see retryRecord and mayForward).
+	healthMu sync.Mutex
+	failing  int           // handlers retrying a record
+	writable chan struct{} // closed while the store writes
+	health   StoreHealth   // as last published
+
+	reclaimMu sync.Mutex
+	reclaimed time.Time // when the store last reclaimed space for a failed record
+
+	// handling holds the ids of the deliveries being handled, with a
+	// channel for those waiting for one of them, made by the first waiter.
+	handlingMu sync.Mutex
+	handling   map[string]chan struct{}
 }
 
 // job is a delivery for a worker, with the session it came on.
 type job struct {
-	ctx      context.Context
+	ctx      context.Context // the session's, which shutdown does not cancel
+	stop     context.Context // ends when the agent is told to stop
 	d        *wire.Delivery
 	acks     *acker
 	inflight *tracker
@@ -83,7 +99,8 @@ func NewAgent(cfg AgentConfig) (*Agent, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	a := &Agent{cfg: cfg, log: log}
+	a := &Agent{cfg: cfg, log: log, writable: make(chan struct{}), handling: map[string]chan struct{}{}}
+	close(a.writable)
 	cfg.Store.w.Expect(func() int { return int(a.soon.Load()) })
 	return a, nil
 }
@@ -200,7 +217,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		go func() {
 			defer workers.Done()
 			for j := range work {
-				a.handle(j.ctx, j.acks, j.d)
+				a.handle(j)
 				a.outstanding.Add(-1)
 				j.inflight.done()
 			}
@@ -382,7 +399,7 @@ func (a *Agent) session(ctx context.Context, work chan<- job) error {
 				a.outstanding.Add(-1)
 				return nil // shutting down: the relay sends it again later
 			}
-			work <- job{live, m, acks, &inflight} // never blocks: outstanding <= its capacity
+			work <- job{live, ctx, m, acks, &inflight} // never blocks: outstanding <= its capacity
 		case *wire.Error:
 			switch m.Code {
 			case wire.CodeUnauthorized, wire.CodeUnknownChannel, wire.CodeBadRequest, wire.CodeVersion, wire.CodeAgentTaken:
@@ -408,7 +425,12 @@ func (a *Agent) session(ctx context.Context, work chan<- job) error {
 
 // handle stores one delivery, forwards it, records the attempt and acks.
 // Nothing is acked before both records are committed.
-func (a *Agent) handle(ctx context.Context, acks *acker, w *wire.Delivery) {
+func (a *Agent) handle(j job) {
+	ctx, acks, w := j.ctx, j.acks, j.d
+	if !a.claim(j) {
+		return
+	}
+	defer a.release(w.ID)
 	if w.Resumed {
 		// The relay may have sent it before we went away: if it was
 		// forwarded already, answer with what the app said then.
@@ -418,6 +440,9 @@ func (a *Agent) handle(ctx context.Context, acks *acker, w *wire.Delivery) {
 				return
 			}
 		}
+	}
+	if !a.mayForward(j) {
+		return // not acked: the relay sends it again
 	}
 	d := FromWire(w)
 	if a.cfg.Verify != nil {
@@ -445,10 +470,7 @@ func (a *Agent) handle(ctx context.Context, acks *acker, w *wire.Delivery) {
 		recorded := a.cfg.Store.AddAttempt(att)
 		err = errors.Join(Wait(ctx, stored), Wait(ctx, recorded))
 	}
-	if err != nil {
-		if ctx.Err() == nil {
-			a.log.Error("record delivery", "id", d.ID, "err", err)
-		}
+	if err != nil && !a.retryRecord(j, d, att, err) {
 		return // not acked: the relay sends it again after a reconnect
 	}
 	d.Status, d.Error, d.DurationMS, d.Target = att.Status, att.Error, att.DurationMS(), att.Target
@@ -459,6 +481,191 @@ func (a *Agent) handle(ctx context.Context, acks *acker, w *wire.Delivery) {
 
 // ackSlack is room kept in a frame beside an ack's estimated size.
 const ackSlack = 64 << 10
+
+// claim marks j's delivery as being handled, until release. A delivery
+// that the relay sends again after a reconnect while its first copy is
+// still being handled (its record retried, say) waits for that copy, and
+// then finds it stored. It reports false if the agent stops or j's session
+// ends first.
+func (a *Agent) claim(j job) bool {
+	id := j.d.ID
+	for {
+		a.handlingMu.Lock()
+		busy, taken := a.handling[id]
+		if !taken {
+			a.handling[id] = nil
+			a.handlingMu.Unlock()
+			return true
+		}
+		if busy == nil {
+			busy = make(chan struct{})
+			a.handling[id] = busy
+		}
+		a.handlingMu.Unlock()
+		select {
+		case <-busy:
+		case <-j.stop.Done():
+			return false
+		case <-j.acks.conn.Done():
+			return false
+		}
+	}
+}
+
+// release ends claim, and wakes the copies waiting for it.
+func (a *Agent) release(id string) {
+	a.handlingMu.Lock()
+	defer a.handlingMu.Unlock()
+	if busy := a.handling[id]; busy != nil {
+		close(busy)
+	}
+	delete(a.handling, id)
+}
+
+// mayForward reports whether j's delivery may be forwarded to the app. A
+// delivery is forwarded only while the store writes: one forwarded and not
+// recorded is forwarded again after a restart. So while the store cannot
+// write, deliveries wait here un-acked (and the relay's window holds back
+// the rest); once it writes again they go on. It reports false when j's
+// session is over (the relay sends the delivery again on the next) or the
+// agent stops first.
+func (a *Agent) mayForward(j job) bool {
+	select {
+	case <-j.acks.conn.Done():
+		return false // nobody to ack to
+	default:
+	}
+	a.healthMu.Lock()
+	writable := a.writable
+	a.healthMu.Unlock()
+	select {
+	case <-writable:
+		return true
+	case <-j.stop.Done():
+		return false
+	case <-j.acks.conn.Done():
+		return false
+	}
+}
+
+// Backoff between tries to record a delivery that the store refused.
+const (
+	recordRetryMin = 100 * time.Millisecond
+	recordRetryMax = 2 * time.Second
+)
+
+// retryRecord records d with its attempt att after the store failed to
+// (err), until it succeeds (true) or the agent stops (false, after one last
+// try). Record does both writes idempotently: it inserts d with att, or adds
+// att to d when the slow path had inserted d already. Meanwhile the delivery
+// stays un-acked, and no new one is forwarded.
+func (a *Agent) retryRecord(j job, d *Delivery, att *Attempt, err error) bool {
+	// The room may be in the store's write-ahead logs: a failure that
+	// reclaiming them cures at once is not worth stopping for.
+	a.reclaim(time.Now())
+	if err = Wait(j.ctx, a.cfg.Store.Record(d, att)); err == nil {
+		return true
+	}
+	failed := time.Now()
+	a.recordFailed(j.stop, err)
+	wait := recordRetryMin
+	for {
+		stopping := false
+		select {
+		case <-j.stop.Done():
+			stopping = true
+		case <-time.After(wait):
+		}
+		a.reclaim(failed)
+		err = Wait(j.ctx, a.cfg.Store.Record(d, att))
+		if err == nil {
+			a.recordRetried(true)
+			return true
+		}
+		failed = time.Now()
+		if stopping {
+			a.recordRetried(false)
+			a.log.Warn("stopping with a delivery forwarded and not recorded: the relay sends it again", "id", d.ID, "err", err)
+			return false
+		}
+		a.log.Debug("record delivery: retrying", "id", d.ID, "err", err, "in", wait)
+		a.healthMu.Lock()
+		a.health.Err = err.Error()
+		a.healthMu.Unlock()
+		wait = min(wait*2, recordRetryMax)
+	}
+}
+
+// reclaim has the store reclaim space for a record that failed at failed,
+// unless it has done so since: handlers that fail together reclaim once,
+// and those that waited for it retry after it.
+func (a *Agent) reclaim(failed time.Time) {
+	a.reclaimMu.Lock()
+	defer a.reclaimMu.Unlock()
+	if a.reclaimed.After(failed) {
+		return
+	}
+	if err := a.cfg.Store.Reclaim(context.Background()); err != nil {
+		a.log.Debug("reclaim the store's write-ahead logs", "err", err)
+	}
+	a.reclaimed = time.Now()
+}
+
+// recordFailed counts a handler whose record failed. The first one stops
+// forwarding and says so, once: in the log, and to the UIs until the store
+// writes again.
+func (a *Agent) recordFailed(stop context.Context, err error) {
+	a.healthMu.Lock()
+	defer a.healthMu.Unlock()
+	a.failing++
+	if a.failing > 1 {
+		return
+	}
+	a.writable = make(chan struct{})
+	a.health = StoreHealth{Err: err.Error(), Since: time.Now(), Waiting: int(a.outstanding.Load())}
+	a.log.Error("the store cannot write: deliveries are held, un-acked, and recorded once it can; nothing new is forwarded meanwhile",
+		"cause", a.health.Cause(), "db", a.cfg.Store.Path(), "err", err)
+	a.emit(Event{Kind: EventStore, Store: a.health})
+	go a.showWaiting(stop, a.writable)
+}
+
+// recordRetried ends a handler's retries: recorded, or given up as the agent
+// stops. When the last one has recorded, forwarding resumes.
+func (a *Agent) recordRetried(recorded bool) {
+	a.healthMu.Lock()
+	defer a.healthMu.Unlock()
+	a.failing--
+	if a.failing > 0 || !recorded {
+		return // stopping: new deliveries stay held
+	}
+	close(a.writable)
+	a.log.Warn("the store writes again: held deliveries are recorded and forwarding resumes",
+		"after", time.Since(a.health.Since).Round(time.Second))
+	a.health = StoreHealth{}
+	a.emit(Event{Kind: EventStore, Store: a.health})
+}
+
+// showWaiting publishes, once a second while the store cannot write, how
+// many deliveries wait, when that changed.
+func (a *Agent) showWaiting(stop context.Context, writable <-chan struct{}) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-writable:
+			return
+		case <-stop.Done():
+			return
+		case <-t.C:
+		}
+		a.healthMu.Lock()
+		if n := int(a.outstanding.Load()); a.writable == writable && n != a.health.Waiting {
+			a.health.Waiting = n
+			a.emit(Event{Kind: EventStore, Store: a.health})
+		}
+		a.healthMu.Unlock()
+	}
+}
 
 // acker sends a session's acks. Acks that are ready while one is being
 // written go out together, in one frame, written by whichever handler

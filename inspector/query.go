@@ -264,8 +264,16 @@ func (s *Store) indexPending(ctx context.Context) error {
 // indexDelay is how long the indexer lets new deliveries gather.
 const indexDelay = time.Second
 
+// Backoff between indexing passes after one failed (a full disk), when no
+// new delivery asks for one sooner.
+const (
+	indexRetryMin = 2 * time.Second
+	indexRetryMax = time.Minute
+)
+
 // indexLoop indexes new deliveries shortly after they are inserted, so
-// that a search rarely has to, until stop is closed.
+// that a search rarely has to, until stop is closed. A pass that fails is
+// tried again later; the store's writes never wait for the index.
 func (s *Store) indexLoop(kick <-chan struct{}, stop <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -277,11 +285,15 @@ func (s *Store) indexLoop(kick <-chan struct{}, stop <-chan struct{}, done chan<
 		case <-ctx.Done():
 		}
 	}()
+	var retry <-chan time.Time // set while failing
+	backoff := indexRetryMin
+	var failingSince time.Time
 	for {
 		select {
 		case <-stop:
 			return
 		case <-kick:
+		case <-retry:
 		}
 		// Let a burst gather into large chunks: FTS5 writes a segment per
 		// transaction and merges them later, so fewer, larger passes cost
@@ -293,6 +305,21 @@ func (s *Store) indexLoop(kick <-chan struct{}, stop <-chan struct{}, done chan<
 			return
 		case <-time.After(indexDelay):
 		}
-		_ = s.indexPending(ctx) // a search retries and reports errors
+		err := s.indexPending(ctx)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return
+		case err != nil:
+			if failingSince.IsZero() {
+				failingSince = time.Now()
+				s.logger().Error("the full-text index cannot write: indexing is retried, recording goes on",
+					"db", s.Path()+"-search", "err", err)
+			}
+			retry = time.After(backoff)
+			backoff = min(backoff*2, indexRetryMax)
+		case !failingSince.IsZero():
+			s.logger().Warn("the full-text index writes again", "after", time.Since(failingSince).Round(time.Second))
+			failingSince, retry, backoff = time.Time{}, nil, indexRetryMin
+		}
 	}
 }

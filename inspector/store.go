@@ -12,9 +12,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -60,6 +63,8 @@ type Store struct {
 	kick      chan struct{}
 	stopIndex chan struct{}
 	indexDone chan struct{}
+
+	log atomic.Pointer[slog.Logger] // see SetLogger
 }
 
 // Open opens or creates the store at path.
@@ -185,6 +190,39 @@ func (s *Store) Close() error {
 	s.w.Close()
 	return errors.Join(s.search.Close(), s.db.Close())
 }
+
+// SetLogger sets where the store reports trouble that it deals with on its
+// own (the full-text index failing to write); by default nowhere.
+func (s *Store) SetLogger(l *slog.Logger) { s.log.Store(l) }
+
+func (s *Store) logger() *slog.Logger {
+	if l := s.log.Load(); l != nil {
+		return l
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// Reclaim checkpoints the write-ahead logs of the store and of its index
+// into their files, truncates them, and keeps them small from then on. A
+// log grows to 64 MiB between checkpoints (checkpointPages), so on a full
+// disk that is where the room is: a write that failed for want of space
+// may succeed after this. And a log allowed to grow into whatever space
+// comes back would fill the disk again, with no room left to checkpoint
+// it: once short of space, the store checkpoints every 1 MiB.
+func (s *Store) Reclaim(ctx context.Context) error {
+	var errs []error
+	for _, db := range []*sql.DB{s.db.W, s.search.W} {
+		_, err := db.ExecContext(ctx, `PRAGMA main.wal_checkpoint(TRUNCATE)`)
+		errs = append(errs, err)
+		_, err = db.ExecContext(ctx, `PRAGMA wal_autocheckpoint = `+strconv.Itoa(tightCheckpointPages))
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// tightCheckpointPages is the write-ahead log's size at which a commit
+// checkpoints once the disk was found full: 1 MiB.
+const tightCheckpointPages = 256
 
 // Path is the database file.
 func (s *Store) Path() string { return s.db.Path }

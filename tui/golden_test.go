@@ -8,8 +8,12 @@ import (
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/exp/golden"
 	"github.com/charmbracelet/x/exp/teatest"
+	"github.com/muesli/termenv"
+
+	"github.com/hooktap/hooktap/inspector"
 )
 
 // TestGolden runs the UI as a program at fixed sizes over a seeded store
@@ -74,4 +78,53 @@ func TestGolden(t *testing.T) {
 			golden.RequireEqual(t, []byte(view))
 		})
 	}
+}
+
+// TestGoldenStoreFull shows an agent whose store cannot write: the status
+// line says so, in red, until it writes again (testdata/TestGoldenStoreFull.golden).
+func TestGoldenStoreFull(t *testing.T) {
+	s := openStore(t)
+	seed(t, s, 0, 40, "http://127.0.0.1:3000/webhooks/billing?src=test")
+	bus := fullStoreBus()
+	opts := testOptions(s)
+	opts.Bus = bus
+	m := newModel(context.Background(), opts)
+	defer m.Close()
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(100, 30))
+	const line = "store: cannot write (disk full) — 12 deliveries waiting; retrying"
+	teatest.WaitFor(t, tm.Output(), func(b []byte) bool {
+		return bytes.Contains(b, []byte("09:30:14")) && bytes.Contains(b, []byte(line))
+	}, teatest.WithDuration(5*time.Second), teatest.WithCheckInterval(10*time.Millisecond))
+	if err := tm.Quit(); err != nil {
+		t.Fatal(err)
+	}
+	final := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(*Model)
+	view := final.View()
+	if !strings.Contains(strings.Split(view, "\n")[28], line) {
+		t.Errorf("the status line does not say the store cannot write:\n%s", view)
+	}
+	golden.RequireEqual(t, []byte(view))
+
+	// In red, ahead of any message; gone once the store writes again.
+	lipgloss.SetColorProfile(termenv.TrueColor)
+	defer lipgloss.SetColorProfile(termenv.Ascii)
+	final.say("replayed", nil)
+	if want := final.styles.Error.Render(line); want == line || !strings.Contains(final.statusLine(), want) {
+		t.Errorf("status line %q lacks %q", final.statusLine(), want)
+	}
+	final.onEvent(inspector.Event{Kind: inspector.EventStore})
+	if strings.Contains(final.View(), "cannot write") {
+		t.Errorf("still shown after the store recovered:\n%s", final.View())
+	}
+}
+
+// fullStoreBus is the bus of an agent that is connected and whose store
+// cannot write: a model subscribing to it hears both first.
+func fullStoreBus() *inspector.Bus {
+	bus := inspector.NewBus()
+	bus.Publish(inspector.Event{Kind: inspector.EventConn, Conn: inspector.Conn{State: inspector.StateConnected,
+		URL: "https://relay.example/h/dev", Target: "http://127.0.0.1:3000/webhooks"}})
+	bus.Publish(inspector.Event{Kind: inspector.EventStore, Store: inspector.StoreHealth{
+		Err: "commit: database or disk is full (13)", Since: base, Waiting: 12}})
+	return bus
 }

@@ -65,6 +65,7 @@ type Model struct {
 	events <-chan inspector.Event
 	unsub  func()
 	conn   inspector.Conn
+	store  inspector.StoreHealth // the agent's store: failing while it cannot write
 
 	// The list: one page of rows read with Before = top (0: the newest).
 	page     []*inspector.Delivery
@@ -307,6 +308,9 @@ func (m *Model) onEvent(ev inspector.Event) tea.Cmd {
 	switch ev.Kind {
 	case inspector.EventConn:
 		m.conn = ev.Conn
+		return nil
+	case inspector.EventStore:
+		m.store = ev.Store
 		return nil
 	case inspector.EventReceived:
 		m.arrivals = append(m.arrivals, m.opts.now())

@@ -262,8 +262,9 @@ func (m *Model) tabsLine() string {
 	return fit(line, m.width)
 }
 
-// statusLine is the filter being typed, or the last message, and on the
-// right the counts, the rate and the follow mode.
+// statusLine is the filter being typed, else a store that cannot write,
+// else the last message; and on the right the counts, the rate and the
+// follow mode.
 func (m *Model) statusLine() string {
 	st := m.styles
 	var right []string
@@ -285,6 +286,12 @@ func (m *Model) statusLine() string {
 		if m.filterErr != "" {
 			left += "  " + st.Error.Render(m.filterErr)
 		}
+	case m.store.Failing():
+		noun := "deliveries"
+		if m.store.Waiting == 1 {
+			noun = "delivery"
+		}
+		left = st.Error.Render(fmt.Sprintf("store: cannot write (%s) — %d %s waiting; retrying", m.store.Cause(), m.store.Waiting, noun))
 	case m.filterErr != "":
 		left = st.Error.Render(m.filterErr)
 	case m.message != "":

@@ -314,6 +314,12 @@ type statusResponse struct {
 	HasSecret  bool      `json:"has_secret"` // resend can sign without a secret in the request
 	Schemes    []string  `json:"schemes"`
 	DB         string    `json:"db"`
+	// While the agent's store cannot write (a full disk): why, since when,
+	// and how many deliveries the agent holds meanwhile.
+	StoreError   string     `json:"store_error,omitempty"`
+	StoreCause   string     `json:"store_cause,omitempty"` // short: "disk full", or the error
+	StoreSince   *time.Time `json:"store_error_since,omitempty"`
+	StoreWaiting int        `json:"store_waiting,omitempty"`
 }
 
 type connJSON struct {
@@ -337,6 +343,23 @@ func connOf(c inspector.Conn) *connJSON {
 	return j
 }
 
+// storeJSON is the store's health in the live event "store".
+type storeJSON struct {
+	Error   string     `json:"error,omitempty"` // "" while the store writes
+	Cause   string     `json:"cause,omitempty"` // short: "disk full", or the error
+	Since   *time.Time `json:"since,omitempty"`
+	Waiting int        `json:"waiting,omitempty"`
+}
+
+func storeOf(h inspector.StoreHealth) *storeJSON {
+	j := &storeJSON{Error: h.Err, Cause: h.Cause(), Waiting: h.Waiting}
+	if h.Failing() {
+		t := h.Since
+		j.Since = &t
+	}
+	return j
+}
+
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 	n, err := s.store.Count(r.Context())
 	if err != nil {
@@ -349,6 +372,10 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.conn != nil {
 		st.Conn = connOf(s.conn())
+	}
+	if s.bus != nil {
+		h := storeOf(s.bus.Store())
+		st.StoreError, st.StoreCause, st.StoreSince, st.StoreWaiting = h.Error, h.Cause, h.Since, h.Waiting
 	}
 	writeJSON(w, http.StatusOK, st)
 }

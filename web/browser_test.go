@@ -187,6 +187,20 @@ func TestBrowser(t *testing.T) {
 		run(t, ctx, poll(`document.querySelector('`+row(d.ID)+` .c-status').textContent === "202"`))
 	})
 
+	t.Run("store cannot write", func(t *testing.T) {
+		// The header says so, live and after a reload, until the store
+		// writes again.
+		ctx := tab(t, browser)
+		run(t, ctx, chromedp.Navigate(f.ts.URL), chromedp.WaitVisible(css(row(first.ID))), ready())
+		full := inspector.StoreHealth{Err: "commit: database or disk is full (13)", Since: time.Now(), Waiting: 7}
+		f.bus.Publish(inspector.Event{Kind: inspector.EventStore, Store: full})
+		const want = "store: cannot write (disk full) — 7 deliveries waiting; retrying"
+		run(t, ctx, poll(`!document.querySelector("#store").hidden && document.querySelector("#store").textContent === "`+want+`"`))
+		run(t, ctx, chromedp.Reload(), ready(), poll(`!document.querySelector("#store").hidden && document.querySelector("#store").textContent === "`+want+`"`))
+		f.bus.Publish(inspector.Event{Kind: inspector.EventStore})
+		run(t, ctx, poll(`document.querySelector("#store").hidden`))
+	})
+
 	t.Run("link", func(t *testing.T) {
 		// Opening a delivery puts its id in the URL; that URL opens it
 		// again, in a new tab, with its row selected.

@@ -13,9 +13,11 @@ import (
 const heartbeat = 15 * time.Second
 
 // liveEvent is the data of one Server-Sent Event. Its event name is "conn",
-// "delivery" (received) or "attempt" (an attempt finished).
+// "delivery" (received), "attempt" (an attempt finished) or "store" (the
+// store stopped or resumed writing, or how many deliveries wait changed).
 type liveEvent struct {
 	Conn     *connJSON    `json:"conn,omitempty"`
+	Store    *storeJSON   `json:"store,omitempty"`
 	Delivery *summary     `json:"delivery,omitempty"`
 	Attempt  *attemptJSON `json:"attempt,omitempty"`
 }
@@ -74,6 +76,8 @@ func encodeEvent(ev inspector.Event) (string, []byte) {
 		if le.Conn == nil {
 			return "", nil
 		}
+	case inspector.EventStore:
+		name, le.Store = "store", storeOf(ev.Store)
 	case inspector.EventReceived, inspector.EventAttempt:
 		if ev.Delivery == nil {
 			return "", nil

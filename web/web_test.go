@@ -630,6 +630,67 @@ func TestStatusCurlExport(t *testing.T) {
 	}
 }
 
+// While the agent's store cannot write, /api/status says why and how many
+// deliveries wait, and the live stream says so as it changes.
+func TestStoreHealth(t *testing.T) {
+	f := newFixture(t, "")
+	var st map[string]any
+	f.get("/api/status").json(t, &st)
+	if _, ok := st["store_error"]; ok {
+		t.Errorf("store error with a healthy store: %v", st)
+	}
+	since := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	f.bus.Publish(inspector.Event{Kind: inspector.EventStore, Store: inspector.StoreHealth{
+		Err: "commit: database or disk is full (13)", Since: since, Waiting: 12}})
+	var full statusResponse
+	f.get("/api/status").json(t, &full)
+	if full.StoreError != "commit: database or disk is full (13)" || full.StoreCause != "disk full" || full.StoreWaiting != 12 ||
+		full.StoreSince == nil || !full.StoreSince.Equal(since) {
+		t.Errorf("status while the store cannot write: %+v", full)
+	}
+
+	// A stream that opens now hears the store's state first; then changes.
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", f.ts.URL+"/api/events", nil)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	rd := bufio.NewReader(res.Body)
+	next := func() (string, liveEvent) {
+		t.Helper()
+		var name string
+		for {
+			line, err := rd.ReadString('\n')
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v, ok := strings.CutPrefix(line, "event: "); ok {
+				name = strings.TrimSpace(v)
+			}
+			if v, ok := strings.CutPrefix(line, "data: "); ok {
+				var ev liveEvent
+				if err := json.Unmarshal([]byte(v), &ev); err != nil {
+					t.Fatal(err)
+				}
+				return name, ev
+			}
+		}
+	}
+	if name, ev := next(); name != "store" || ev.Store == nil || ev.Store.Waiting != 12 || ev.Store.Cause != "disk full" {
+		t.Fatalf("first event %s %+v", name, ev.Store)
+	}
+	f.bus.Publish(inspector.Event{Kind: inspector.EventStore})
+	if name, ev := next(); name != "store" || ev.Store == nil || ev.Store.Error != "" {
+		t.Fatalf("recovery event %s %+v", name, ev.Store)
+	}
+	st = nil
+	f.get("/api/status").json(t, &st)
+	if _, ok := st["store_error"]; ok {
+		t.Errorf("store error after recovery: %v", st)
+	}
+}
+
 func TestEvents(t *testing.T) {
 	f := newFixture(t, "")
 	req, _ := http.NewRequestWithContext(t.Context(), "GET", f.ts.URL+"/api/events", nil)

@@ -170,6 +170,7 @@ func runAgent(ctx context.Context, e *env, f *agentFlags, relayURL string) error
 	if !tui {
 		report = newReporter(e.stdout, f.json, store.Path()).report
 	}
+	store.SetLogger(newLogger(logTo, f.verbose)) // the full-text index reports trouble there
 	stopPrune := startPruning(ctx, store, f.retention, newLogger(logTo, f.verbose))
 	defer stopPrune()
 	r.agent, err = inspector.NewAgent(inspector.AgentConfig{
@@ -208,6 +209,7 @@ type reporter struct {
 	db     string
 	ready  bool
 	state  inspector.ConnState
+	full   bool // the store cannot write
 	encode *json.Encoder
 }
 
@@ -220,6 +222,15 @@ type readyLine struct {
 	URL       string `json:"url"`
 	ForwardTo string `json:"forward_to"`
 	DB        string `json:"db"`
+}
+
+// storeLine says that the store stopped writing (deliveries are held and
+// retried) or writes again.
+type storeLine struct {
+	Type     string `json:"type"`
+	Writable bool   `json:"writable"`
+	Error    string `json:"error,omitempty"`
+	Waiting  int    `json:"waiting,omitempty"`
 }
 
 type deliveryLine struct {
@@ -243,6 +254,8 @@ func (r *reporter) report(ev inspector.Event) {
 	switch ev.Kind {
 	case inspector.EventConn:
 		r.conn(ev.Conn)
+	case inspector.EventStore:
+		r.store(ev.Store)
 	case inspector.EventAttempt:
 		d := ev.Delivery
 		if r.json {
@@ -279,6 +292,23 @@ func (r *reporter) conn(c inspector.Conn) {
 		if prev == inspector.StateConnected || prev == inspector.StateConnecting {
 			fmt.Fprintf(r.w, "%s  relay connection lost (%s); reconnecting\n", clock(time.Now()), c.Err)
 		}
+	}
+}
+
+// store prints a line when the store stops writing and when it writes
+// again, not for every change in between.
+func (r *reporter) store(h inspector.StoreHealth) {
+	if h.Failing() == r.full {
+		return
+	}
+	r.full = h.Failing()
+	switch {
+	case r.json:
+		r.encode.Encode(storeLine{Type: "store", Writable: !r.full, Error: h.Err, Waiting: h.Waiting})
+	case r.full:
+		fmt.Fprintf(r.w, "%s  store cannot write (%s): deliveries are held and retried, %d waiting\n", clock(time.Now()), h.Cause(), h.Waiting)
+	default:
+		fmt.Fprintf(r.w, "%s  store writes again: held deliveries resume\n", clock(time.Now()))
 	}
 }
 

@@ -251,6 +251,7 @@
     if (!state.status || !state.status.live) return;
     const es = new EventSource("/api/events");
     es.addEventListener("conn", (ev) => showConn(JSON.parse(ev.data).conn));
+    es.addEventListener("store", (ev) => showStore(JSON.parse(ev.data).store));
     es.addEventListener("delivery", (ev) => onDelivery(JSON.parse(ev.data).delivery, null));
     es.addEventListener("attempt", (ev) => {
       const data = JSON.parse(ev.data);
@@ -281,6 +282,17 @@
     $("ingress").textContent = c.url ? c.url + (c.target ? "  →  " + c.target : "") : "";
   }
 
+  // showStore says, while the agent's store cannot write, that deliveries
+  // are held and retried; h.error is "" once it writes again.
+  function showStore(h) {
+    const box = $("store");
+    box.hidden = !h || !h.error;
+    if (box.hidden) return;
+    const n = h.waiting || 0;
+    box.textContent = "store: cannot write (" + h.cause + ") — " + n + (n === 1 ? " delivery" : " deliveries") + " waiting; retrying";
+    box.title = h.error;
+  }
+
   async function loadStatus() {
     try {
       const st = await api("GET", "/api/status");
@@ -288,6 +300,7 @@
       $("count").textContent = st.deliveries.toLocaleString() + (st.deliveries === 1 ? " delivery" : " deliveries");
       if (!st.live) showConn(null);
       else if (st.conn) showConn(st.conn);
+      showStore({ error: st.store_error, cause: st.store_cause, waiting: st.store_waiting });
       $("secret-box").hidden = st.has_secret;
       return st;
     } catch (e) {
