@@ -387,3 +387,73 @@ func TestTeammateFilterKeepsOthersEvents(t *testing.T) {
 		t.Errorf("the app saw %v, want each once", app.seen)
 	}
 }
+
+// TestRelayFullDiskTellsTheTruth: the relay's disk fills up. A delivery the
+// relay could not commit, but that its agent took live (deliveries are
+// published while they are committed), is answered with the agent's answer:
+// the agent has it stored. It used to get "503 could not store", and the
+// sender's retry became a second delivery. One that no agent took gets 503
+// and reaches nobody. Once there is room again, all is as before.
+func TestRelayFullDiskTellsTheTruth(t *testing.T) {
+	if !asRoot(t) {
+		return
+	}
+	disk := smallDisk(t, 8<<20)
+	app := newBigApp(t, []byte("ok"), 0)
+	_, relayURL := startRelay(t, "--data", filepath.Join(disk, "relay"))
+	db := filepath.Join(t.TempDir(), "agent.db")
+	listen := startProc(t, "listen", "--relay", relayURL, "--channel", "full", "--forward-to", app.URL,
+		"--db", db, "--no-tui", "--json", "--no-web", "--events", "payable.*")
+	listen.line(t, `"type":"ready"`)
+	if s, _, err := postBig(relayURL+"/h/full", "evt_warm", bigBody(0, 1000)); err != nil || s != http.StatusOK {
+		t.Fatalf("before the disk fills: %d %v", s, err)
+	}
+	fillDisk(t, filepath.Join(disk, "filler"))
+
+	refused := map[string]bool{}
+	answered := 0
+	for i := 1; i <= 5; i++ {
+		id := fmt.Sprintf("evt_%04d", i)
+		status, body, err := postBig(relayURL+"/h/full", id, bigBody(i, 1<<20))
+		switch {
+		case err != nil:
+			t.Fatal(err)
+		case status == http.StatusOK:
+			answered++
+		case status == http.StatusServiceUnavailable:
+			refused[id] = true
+		default:
+			t.Errorf("%s: %d %q", id, status, body)
+		}
+	}
+	// No agent subscribes to this one: nobody has it, so the truth is 503.
+	status, body, err := postBig(relayURL+"/h/full", "evt_nobody", []byte(`{"action":"counterpart.created","pad":"`+strings.Repeat("x", 1<<20)+`"}`))
+	if err != nil || status != http.StatusServiceUnavailable {
+		t.Errorf("a delivery nobody took while the disk is full: %d %q %v, want 503", status, body, err)
+	}
+	t.Logf("disk full: %d answered with the app's answer, %d refused", answered, len(refused))
+	if answered == 0 {
+		t.Errorf("no delivery was answered by the agent while the relay's disk was full")
+	}
+
+	if err := os.Remove(filepath.Join(disk, "filler")); err != nil {
+		t.Fatal(err)
+	}
+	if s, _, err := postBig(relayURL+"/h/full", "evt_after", bigBody(9, 1000)); err != nil || s != http.StatusOK {
+		t.Fatalf("after freeing the disk: %d %v", s, err)
+	}
+	listen.stop(t) // it has handled all it was sent
+	app.mu.Lock()
+	defer app.mu.Unlock()
+	refused["evt_nobody"] = true
+	for id := range refused {
+		if app.seen[id] != 0 {
+			t.Errorf("%s: the sender was told 503 (retry), but it reached the app", id)
+		}
+	}
+	for i := 1; i <= 5; i++ {
+		if id := fmt.Sprintf("evt_%04d", i); !refused[id] && app.seen[id] != 1 {
+			t.Errorf("%s: answered 200, but the app saw it %d times", id, app.seen[id])
+		}
+	}
+}
