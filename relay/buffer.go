@@ -54,6 +54,10 @@ func OpenBuffer(ctx context.Context, path string) (*Buffer, error) {
 	return b, nil
 }
 
+// Expect tells the buffer's writer that n more appends (n < 0: fewer) are
+// on their way, so that it commits them together (sqlitedb.Writer.Expect).
+func (b *Buffer) Expect(n int) { b.w.Expect(n) }
+
 // Close flushes pending writes and closes the database.
 func (b *Buffer) Close() error {
 	b.w.Close()

@@ -119,8 +119,8 @@ type accepted struct {
 // accept gives the request an id, commits it to the buffer and offers it to
 // the channel's agents.
 func (s *Server) accept(r *http.Request, channel string, body []byte) (accepted, error) {
-	// From here to Append, this delivery is a write on its way (Expect).
-	s.soon.Add(1)
+	// From here to Append, this delivery is a write on its way.
+	s.buf.Expect(1)
 	hdr := r.Header.Clone()
 	wire.StripHopHeaders(hdr)
 	proto := "http"
@@ -149,7 +149,7 @@ func (s *Server) accept(r *http.Request, channel string, body []byte) (accepted,
 		acc.connected, acc.matched, acc.live = s.publish(d, acc.action)
 		return acc.matched > 0
 	}
-	s.soon.Add(-1)
+	s.buf.Expect(-1)
 	err := s.buf.Append(r.Context(), d, publish)
 	acc.seq = d.Seq
 	return acc, err

@@ -16,7 +16,6 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -60,9 +59,6 @@ type Server struct {
 	cfg Config
 	log *slog.Logger
 	buf *Buffer
-	// soon counts deliveries read and not yet given to the buffer: writes
-	// on their way, for the buffer's group commit.
-	soon atomic.Int64
 
 	mu       sync.Mutex
 	channels map[string]*channel
@@ -146,7 +142,6 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		buf.Close()
 		return nil, err
 	}
-	buf.w.Expect(func() int { return int(s.soon.Load()) })
 	go s.pruneLoop()
 	go s.pingLoop()
 	return s, nil

@@ -15,7 +15,8 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
 
-	"github.com/hooktap/hooktap/inspector"
+	"github.com/hooktap/hooktap/inspector/replay"
+	"github.com/hooktap/hooktap/inspector/store"
 )
 
 type (
@@ -23,7 +24,7 @@ type (
 	actionMsg struct {
 		what string
 		id   string
-		a    *inspector.Attempt
+		a    *store.Attempt
 		err  error
 	}
 	// editMsg is the end of an editor session on a body.
@@ -42,7 +43,7 @@ type (
 )
 
 // actionKey runs the action msg asks for on d, from the list.
-func (m *Model) actionKey(msg tea.KeyMsg, d *inspector.Delivery) tea.Cmd {
+func (m *Model) actionKey(msg tea.KeyMsg, d *store.Delivery) tea.Cmd {
 	if d == nil {
 		return nil
 	}
@@ -51,9 +52,9 @@ func (m *Model) actionKey(msg tea.KeyMsg, d *inspector.Delivery) tea.Cmd {
 }
 
 // actionFor maps a key to an action on d; ok is false for other keys.
-func (m *Model) actionFor(msg tea.KeyMsg, d *inspector.Delivery) (cmd tea.Cmd, ok bool) {
+func (m *Model) actionFor(msg tea.KeyMsg, d *store.Delivery) (cmd tea.Cmd, ok bool) {
 	k := m.keys
-	ctx, sender, store := m.ctx, m.sender, m.opts.Store
+	ctx, sender, st := m.ctx, m.sender, m.opts.Store
 	id := d.ID
 	switch {
 	case key.Matches(msg, k.Replay):
@@ -65,7 +66,7 @@ func (m *Model) actionFor(msg tea.KeyMsg, d *inspector.Delivery) (cmd tea.Cmd, o
 	case key.Matches(msg, k.Resend):
 		m.say("resending "+short(id, 12)+" re-signed…", nil)
 		return func() tea.Msg {
-			_, a, err := sender.Resend(ctx, id, inspector.ResendOptions{})
+			_, a, err := sender.Resend(ctx, id, replay.ResendOptions{})
 			return actionMsg{what: "resend", id: id, a: a, err: err}
 		}, true
 	case key.Matches(msg, k.Edit):
@@ -74,7 +75,7 @@ func (m *Model) actionFor(msg tea.KeyMsg, d *inspector.Delivery) (cmd tea.Cmd, o
 			editor = "vi"
 		}
 		return func() tea.Msg {
-			full, err := store.Get(ctx, id)
+			full, err := st.Get(ctx, id)
 			if err != nil {
 				return editMsg{id: id, err: err}
 			}
@@ -83,22 +84,22 @@ func (m *Model) actionFor(msg tea.KeyMsg, d *inspector.Delivery) (cmd tea.Cmd, o
 	case key.Matches(msg, k.Curl):
 		clip, tmux := m.opts.Clipboard, m.opts.Tmux
 		return func() tea.Msg {
-			full, err := store.Get(ctx, id)
+			full, err := st.Get(ctx, id)
 			if err != nil {
 				return copiedMsg{err: err}
 			}
-			target, err := inspector.CurlTarget(full, "")
+			target, err := store.CurlTarget(full, "")
 			if err != nil {
 				return copiedMsg{err: err}
 			}
-			c := inspector.CurlCommand(full, target)
+			c := store.CurlCommand(full, target)
 			err = copyToClipboard(clip, tmux, c)
 			return copiedMsg{text: "copied curl command", curl: c, err: err}
 		}, true
 	case key.Matches(msg, k.CopyBody):
 		clip, tmux := m.opts.Clipboard, m.opts.Tmux
 		return func() tea.Msg {
-			full, err := store.Get(ctx, id)
+			full, err := st.Get(ctx, id)
 			if err != nil {
 				return copiedMsg{err: err}
 			}
@@ -111,7 +112,7 @@ func (m *Model) actionFor(msg tea.KeyMsg, d *inspector.Delivery) (cmd tea.Cmd, o
 
 // editBody opens the body in the editor; the result comes back as an
 // editMsg.
-func editBody(d *inspector.Delivery, editor string) tea.Cmd {
+func editBody(d *store.Delivery, editor string) tea.Cmd {
 	f, err := os.CreateTemp("", "hooktap-*"+bodyExt(d))
 	if err != nil {
 		return func() tea.Msg { return editMsg{id: d.ID, err: fmt.Errorf("edit: %w", err)} }
@@ -144,7 +145,7 @@ func editBody(d *inspector.Delivery, editor string) tea.Cmd {
 	})
 }
 
-func bodyExt(d *inspector.Delivery) string {
+func bodyExt(d *store.Delivery) string {
 	if strings.Contains(d.Header.Get("Content-Type"), "json") {
 		return ".json"
 	}
@@ -159,7 +160,7 @@ func (m *Model) onEdit(msg editMsg) tea.Cmd {
 	ctx, sender, id, body := m.ctx, m.sender, msg.id, msg.body
 	m.say("resending "+short(id, 12)+" with the edited body…", nil)
 	return func() tea.Msg {
-		_, a, err := sender.Resend(ctx, id, inspector.ResendOptions{Body: body})
+		_, a, err := sender.Resend(ctx, id, replay.ResendOptions{Body: body})
 		return actionMsg{what: "resend (edited)", id: id, a: a, err: err}
 	}
 }

@@ -14,7 +14,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
 
-	"github.com/hooktap/hooktap/inspector"
+	"github.com/hooktap/hooktap/inspector/store"
 )
 
 // Detail panes, switched with tab.
@@ -32,7 +32,7 @@ const maxShownBody = 256 << 10
 
 // detail is the screen for one delivery.
 type detail struct {
-	d         *inspector.Delivery // with headers, body and history
+	d         *store.Delivery // with headers, body and history
 	loadingID string
 	err       error
 	pane      int
@@ -41,14 +41,14 @@ type detail struct {
 
 type detailMsg struct {
 	id  string
-	d   *inspector.Delivery
+	d   *store.Delivery
 	err error
 }
 
 func (m *Model) loadDetail(id string) tea.Cmd {
-	ctx, store := m.ctx, m.opts.Store
+	ctx, st := m.ctx, m.opts.Store
 	return func() tea.Msg {
-		d, err := store.Get(ctx, id)
+		d, err := st.Get(ctx, id)
 		return detailMsg{id: id, d: d, err: err}
 	}
 }
@@ -121,7 +121,7 @@ func (m *Model) renderPane(keepOffset bool) {
 	}
 }
 
-func (m *Model) paneContent(d *inspector.Delivery, pane int) string {
+func (m *Model) paneContent(d *store.Delivery, pane int) string {
 	switch pane {
 	case paneResponse:
 		return m.responsePane(d)
@@ -131,7 +131,7 @@ func (m *Model) paneContent(d *inspector.Delivery, pane int) string {
 	return m.requestPane(d)
 }
 
-func (m *Model) requestPane(d *inspector.Delivery) string {
+func (m *Model) requestPane(d *store.Delivery) string {
 	st := m.styles
 	var b strings.Builder
 	target := d.Path
@@ -170,16 +170,16 @@ func (m *Model) requestPane(d *inspector.Delivery) string {
 	return b.String()
 }
 
-func (m *Model) signatureText(d *inspector.Delivery) string {
+func (m *Model) signatureText(d *store.Delivery) string {
 	st := m.styles
 	s := d.Signature
 	if d.Scheme != "" {
 		s += " (" + d.Scheme + ")"
 	}
 	switch d.Signature {
-	case inspector.SigValid:
+	case store.SigValid:
 		s = st.SigValid.Render("✓ " + s)
-	case inspector.SigInvalid, inspector.SigExpired:
+	case store.SigInvalid, store.SigExpired:
 		s = st.SigBad.Render("✗ " + s)
 	}
 	if d.SignatureReason != "" {
@@ -188,7 +188,7 @@ func (m *Model) signatureText(d *inspector.Delivery) string {
 	return s
 }
 
-func (m *Model) responsePane(d *inspector.Delivery) string {
+func (m *Model) responsePane(d *store.Delivery) string {
 	st := m.styles
 	if len(d.History) == 0 {
 		return st.Dim.Render("Not forwarded yet.")
@@ -208,7 +208,7 @@ func (m *Model) responsePane(d *inspector.Delivery) string {
 	return b.String()
 }
 
-func (m *Model) attemptsPane(d *inspector.Delivery) string {
+func (m *Model) attemptsPane(d *store.Delivery) string {
 	st := m.styles
 	if len(d.History) == 0 {
 		return st.Dim.Render("No attempts yet.")

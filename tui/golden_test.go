@@ -13,7 +13,7 @@ import (
 	"github.com/charmbracelet/x/exp/teatest"
 	"github.com/muesli/termenv"
 
-	"github.com/hooktap/hooktap/inspector"
+	"github.com/hooktap/hooktap/inspector/live"
 )
 
 // TestGolden runs the UI as a program at fixed sizes over a seeded store
@@ -112,7 +112,7 @@ func TestGoldenStoreFull(t *testing.T) {
 	if want := final.styles.Error.Render(line); want == line || !strings.Contains(final.statusLine(), want) {
 		t.Errorf("status line %q lacks %q", final.statusLine(), want)
 	}
-	final.onEvent(inspector.Event{Kind: inspector.EventStore})
+	final.onEvent(live.Event{Kind: live.EventStore})
 	if strings.Contains(final.View(), "cannot write") {
 		t.Errorf("still shown after the store recovered:\n%s", final.View())
 	}
@@ -120,11 +120,11 @@ func TestGoldenStoreFull(t *testing.T) {
 
 // fullStoreBus is the bus of an agent that is connected and whose store
 // cannot write: a model subscribing to it hears both first.
-func fullStoreBus() *inspector.Bus {
-	bus := inspector.NewBus()
-	bus.Publish(inspector.Event{Kind: inspector.EventConn, Conn: inspector.Conn{State: inspector.StateConnected,
+func fullStoreBus() *live.Bus {
+	bus := live.NewBus()
+	bus.Publish(live.Event{Kind: live.EventRelay, Relay: live.RelayStatus{State: live.StateConnected,
 		URL: "https://relay.example/h/dev", Target: "http://127.0.0.1:3000/webhooks"}})
-	bus.Publish(inspector.Event{Kind: inspector.EventStore, Store: inspector.StoreHealth{
+	bus.Publish(live.Event{Kind: live.EventStore, Store: live.StoreHealth{
 		Err: "commit: database or disk is full (13)", Since: base, Waiting: 12}})
 	return bus
 }

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hooktap/hooktap/inspector"
+	"github.com/hooktap/hooktap/inspector/store"
 )
 
 // TestLargeStore loads 100,000 deliveries and checks that the first page
@@ -54,7 +54,7 @@ func TestLargeStore(t *testing.T) {
 // seedBulk adds n deliveries, forwarded once, in one statement: the
 // store's per-row path is too slow under the race detector for 100k rows.
 // The store must be open (its schema in place).
-func seedBulk(tb testing.TB, s *inspector.Store, n int) {
+func seedBulk(tb testing.TB, s *store.Store, n int) {
 	tb.Helper()
 	db, err := sql.Open("sqlite", s.Path()+"?_pragma=busy_timeout(5000)")
 	if err != nil {

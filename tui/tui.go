@@ -16,15 +16,17 @@ import (
 	"github.com/charmbracelet/bubbles/viewport"
 	tea "github.com/charmbracelet/bubbletea"
 
-	"github.com/hooktap/hooktap/inspector"
+	"github.com/hooktap/hooktap/inspector/live"
+	"github.com/hooktap/hooktap/inspector/replay"
+	"github.com/hooktap/hooktap/inspector/store"
 )
 
 // Options configure the UI.
 type Options struct {
-	Store  *inspector.Store  // required
-	Bus    *inspector.Bus    // live events; nil when browsing history only
-	Sender *inspector.Sender // replay and resend; built from Store, Bus and Secret when nil
-	Secret string            // signing secret for resends when Sender is nil
+	Store  *store.Store   // required
+	Bus    *live.Bus      // live events; nil when browsing history only
+	Sender *replay.Sender // replay and resend; built from Store, Bus and Secret when nil
+	Secret string         // signing secret for resends when Sender is nil
 
 	Source    string         // what the title names when browsing history; the store's path when empty
 	WebURL    string         // the web inspector beside the UI, shown in the title
@@ -54,7 +56,7 @@ const (
 type Model struct {
 	ctx    context.Context
 	opts   Options
-	sender *inspector.Sender
+	sender *replay.Sender
 	keys   keyMap
 	styles Styles
 	help   help.Model
@@ -62,13 +64,13 @@ type Model struct {
 	width, height int
 	screen        screen
 
-	events <-chan inspector.Event
+	events <-chan live.Event
 	unsub  func()
-	conn   inspector.Conn
-	store  inspector.StoreHealth // the agent's store: failing while it cannot write
+	conn   live.RelayStatus
+	store  live.StoreHealth // the agent's store: failing while it cannot write
 
 	// The list: one page of rows read with Before = top (0: the newest).
-	page     []*inspector.Delivery
+	page     []*store.Delivery
 	cursor   int
 	selected string // id of the selected delivery
 	top      int64
@@ -79,8 +81,8 @@ type Model struct {
 	filter     string // the text being typed or applied
 	filtering  bool   // typing in the filter line
 	filterGen  int
-	query      inspector.Query // parsed filter
-	applied    string          // the filter text query comes from
+	query      store.Query // parsed filter
+	applied    string      // the filter text query comes from
 	filterErr  string
 	loadWant   int
 	loading    bool
@@ -124,7 +126,7 @@ func newModel(ctx context.Context, opts Options) *Model {
 		unsub:  func() {},
 	}
 	if m.sender == nil {
-		m.sender = &inspector.Sender{Store: opts.Store, Bus: opts.Bus, Secret: opts.Secret}
+		m.sender = &replay.Sender{Store: opts.Store, Bus: opts.Bus, Secret: opts.Secret}
 	}
 	if opts.Bus != nil {
 		m.events, m.unsub = opts.Bus.Subscribe(256)
@@ -161,14 +163,14 @@ type (
 		gen   int
 		top   int64
 		query string
-		rows  []*inspector.Delivery
+		rows  []*store.Delivery
 		err   error
 	}
 	countMsg struct {
 		n   int64
 		err error
 	}
-	busMsg    struct{ ev inspector.Event }
+	busMsg    struct{ ev live.Event }
 	tickMsg   time.Time
 	filterMsg struct{ gen int }
 )
@@ -221,10 +223,10 @@ func (m *Model) startLoad() tea.Cmd {
 	m.cancelLoad = cancel
 	q := m.query
 	q.Before, q.Limit = m.top, m.rows()
-	gen, top, applied, store := m.loadWant, m.top, m.applied, m.opts.Store
+	gen, top, applied, st := m.loadWant, m.top, m.applied, m.opts.Store
 	return func() tea.Msg {
 		defer cancel()
-		rows, err := store.List(ctx, q)
+		rows, err := st.List(ctx, q)
 		return pageMsg{gen: gen, top: top, query: applied, rows: rows, err: err}
 	}
 }
@@ -234,9 +236,9 @@ func (m *Model) countCmd() tea.Cmd {
 		return nil
 	}
 	m.counting = true
-	ctx, store := m.ctx, m.opts.Store
+	ctx, st := m.ctx, m.opts.Store
 	return func() tea.Msg {
-		n, err := store.Count(ctx)
+		n, err := st.Count(ctx)
 		return countMsg{n, err}
 	}
 }
@@ -304,22 +306,22 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	return m, nil
 }
 
-func (m *Model) onEvent(ev inspector.Event) tea.Cmd {
+func (m *Model) onEvent(ev live.Event) tea.Cmd {
 	switch ev.Kind {
-	case inspector.EventConn:
-		m.conn = ev.Conn
+	case live.EventRelay:
+		m.conn = ev.Relay
 		return nil
-	case inspector.EventStore:
+	case live.EventStore:
 		m.store = ev.Store
 		return nil
-	case inspector.EventReceived:
+	case live.EventReceived:
 		m.arrivals = append(m.arrivals, m.opts.now())
 		m.count++ // exact again at the next tick
 		if m.top != 0 {
 			m.newer++
 		}
 		return m.reload()
-	case inspector.EventAttempt:
+	case live.EventAttempt:
 		cmds := []tea.Cmd{m.reload()}
 		if m.screen == screenDetail && m.detail.d != nil && ev.Delivery != nil && ev.Delivery.ID == m.detail.d.ID {
 			cmds = append(cmds, m.loadDetail(m.detail.d.ID))
@@ -374,7 +376,7 @@ func (m *Model) applyPage(msg pageMsg) tea.Cmd {
 	return tea.Batch(cmds...)
 }
 
-func indexOf(page []*inspector.Delivery, id string) int {
+func indexOf(page []*store.Delivery, id string) int {
 	for i, d := range page {
 		if d.ID == id {
 			return i
@@ -383,7 +385,7 @@ func indexOf(page []*inspector.Delivery, id string) int {
 	return -1
 }
 
-func (m *Model) selectedDelivery() *inspector.Delivery {
+func (m *Model) selectedDelivery() *store.Delivery {
 	if m.cursor >= 0 && m.cursor < len(m.page) {
 		return m.page[m.cursor]
 	}
@@ -504,7 +506,7 @@ func (m *Model) onFilterKey(msg tea.KeyMsg) tea.Cmd {
 
 // applyFilter parses the filter text and reloads from the newest.
 func (m *Model) applyFilter() tea.Cmd {
-	q, err := inspector.ParseFilter(m.filter, m.opts.now())
+	q, err := store.ParseFilter(m.filter, m.opts.now())
 	if err != nil {
 		m.filterErr = err.Error()
 		return nil
@@ -607,7 +609,7 @@ func (m *Model) toNewest() tea.Cmd {
 }
 
 // String is the message shown for an error-free, finished attempt.
-func attemptText(what string, a *inspector.Attempt) string {
+func attemptText(what string, a *store.Attempt) string {
 	if a == nil {
 		return what
 	}

@@ -21,7 +21,8 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/muesli/termenv"
 
-	"github.com/hooktap/hooktap/inspector"
+	"github.com/hooktap/hooktap/inspector/live"
+	"github.com/hooktap/hooktap/inspector/store"
 )
 
 func TestMain(m *testing.M) {
@@ -37,14 +38,14 @@ func fixedNow() time.Time { return base.Add(time.Hour) }
 
 var statuses = []int{200, 204, 404, 500, 0}
 
-func delivery(i int) *inspector.Delivery {
+func delivery(i int) *store.Delivery {
 	actions := []string{"payable.created", "payable.status_updated", "counterpart.created", "receivable.updated"}
 	action := actions[i%len(actions)]
 	objType, _, _ := strings.Cut(action, ".")
 	body := fmt.Sprintf(`{"id":"evt_%06d","object_type":%q,"action":%q,"entity_id":"ent_%04d","object":{"id":"obj_%06d","amount":%d,"paid":false,"note":null}}`,
 		i, objType, action, i%7, i, i*100)
-	sigs := []string{inspector.SigValid, inspector.SigInvalid, inspector.SigUnsigned}
-	d := &inspector.Delivery{
+	sigs := []string{store.SigValid, store.SigInvalid, store.SigUnsigned}
+	d := &store.Delivery{
 		ID:         fmt.Sprintf("dlv_%06d", i),
 		Channel:    "dev",
 		ReceivedAt: base.Add(time.Duration(i) * time.Second),
@@ -63,16 +64,16 @@ func delivery(i int) *inspector.Delivery {
 		EventID:    fmt.Sprintf("evt_%06d", i),
 		Signature:  sigs[i%len(sigs)],
 	}
-	if d.Signature == inspector.SigInvalid {
+	if d.Signature == store.SigInvalid {
 		d.Scheme, d.SignatureReason = "monite", "signature mismatch"
 	}
 	return d
 }
 
-func attempt(d *inspector.Delivery, i int, target string) *inspector.Attempt {
-	a := &inspector.Attempt{
+func attempt(d *store.Delivery, i int, target string) *store.Attempt {
+	a := &store.Attempt{
 		DeliveryID: d.ID,
-		Kind:       inspector.KindForward,
+		Kind:       store.KindForward,
 		Target:     target,
 		StartedAt:  d.ReceivedAt.Add(2 * time.Millisecond),
 		Duration:   time.Duration(i%50+1)*time.Millisecond + 300*time.Microsecond,
@@ -87,7 +88,7 @@ func attempt(d *inspector.Delivery, i int, target string) *inspector.Attempt {
 }
 
 // seed stores deliveries from..from+n-1, each forwarded once to target.
-func seed(tb testing.TB, s *inspector.Store, from, n int, target string) {
+func seed(tb testing.TB, s *store.Store, from, n int, target string) {
 	tb.Helper()
 	pending := make([]<-chan error, 0, 2*n)
 	for i := from; i < from+n; i++ {
@@ -101,9 +102,9 @@ func seed(tb testing.TB, s *inspector.Store, from, n int, target string) {
 	}
 }
 
-func openStore(tb testing.TB) *inspector.Store {
+func openStore(tb testing.TB) *store.Store {
 	tb.Helper()
-	s, err := inspector.Open(context.Background(), filepath.Join(tb.TempDir(), "hooktap.db"))
+	s, err := store.Open(context.Background(), filepath.Join(tb.TempDir(), "hooktap.db"))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -111,7 +112,7 @@ func openStore(tb testing.TB) *inspector.Store {
 	return s
 }
 
-func testOptions(s *inspector.Store) Options {
+func testOptions(s *store.Store) Options {
 	return Options{Store: s, Location: time.UTC, Now: fixedNow, Source: "test.db"}
 }
 
@@ -169,7 +170,7 @@ func newSized(t *testing.T, opts Options) *Model {
 	return m
 }
 
-func ids(page []*inspector.Delivery) []string {
+func ids(page []*store.Delivery) []string {
 	out := make([]string, len(page))
 	for i, d := range page {
 		out[i] = d.ID
@@ -236,8 +237,8 @@ func TestListPaging(t *testing.T) {
 
 // arrived tells the model that deliveries arrived, as the bus would.
 func arrived(t *testing.T, m *Model, id string) {
-	send(t, m, busMsg{inspector.Event{Kind: inspector.EventReceived, Delivery: &inspector.Delivery{ID: id}}})
-	send(t, m, busMsg{inspector.Event{Kind: inspector.EventAttempt, Delivery: &inspector.Delivery{ID: id}}})
+	send(t, m, busMsg{live.Event{Kind: live.EventReceived, Delivery: &store.Delivery{ID: id}}})
+	send(t, m, busMsg{live.Event{Kind: live.EventAttempt, Delivery: &store.Delivery{ID: id}}})
 }
 
 func TestSelectionStaysWhenDeliveriesArrive(t *testing.T) {
@@ -543,12 +544,12 @@ func TestCopyCurlHostile(t *testing.T) {
 			defer app.Close()
 			uri := "/hooks/$(touch%20p)/`touch$IFS'q'`;touch$IFS'r'?x=';touch$IFS's';'&y=`touch$IFS't'`"
 			s := openStore(t)
-			d := &inspector.Delivery{
+			d := &store.Delivery{
 				ID: "dlv_hostile", Channel: "dev", ReceivedAt: base, Method: "PUT`touch$IFS'x'`",
 				Header: http.Header{"Content-Type": {"application/json"}, "X-Evil": {"$(touch h1)", "`touch h2`;'"}, "X-Bytes": {"caf\xe9 \xff"}},
-				Body:   body, Signature: inspector.SigUnsigned,
+				Body:   body, Signature: store.SigUnsigned,
 			}
-			a := &inspector.Attempt{DeliveryID: d.ID, Kind: inspector.KindForward, Target: app.URL + uri, StartedAt: base, Status: 200}
+			a := &store.Attempt{DeliveryID: d.ID, Kind: store.KindForward, Target: app.URL + uri, StartedAt: base, Status: 200}
 			for _, p := range []<-chan error{s.Insert(d), s.AddAttempt(a)} {
 				if err := <-p; err != nil {
 					t.Fatal(err)

@@ -9,7 +9,8 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
 
-	"github.com/hooktap/hooktap/inspector"
+	"github.com/hooktap/hooktap/inspector/live"
+	"github.com/hooktap/hooktap/inspector/store"
 )
 
 // View renders what Update loaded; it never reads the store.
@@ -80,15 +81,15 @@ func (m *Model) titleBar() string {
 func (m *Model) connText() string {
 	st := m.styles
 	switch m.conn.State {
-	case inspector.StateConnected:
+	case live.StateConnected:
 		return st.Connected.Render("● connected")
-	case inspector.StateReconnecting:
+	case live.StateReconnecting:
 		s := "◌ reconnecting"
 		if wait := m.conn.RetryAt.Sub(m.opts.now()); wait > 0 {
 			s += fmt.Sprintf(" in %ds", int((wait+time.Second-1)/time.Second))
 		}
 		return st.Waiting.Render(s)
-	case inspector.StateConnecting, "":
+	case live.StateConnecting, "":
 		return st.Waiting.Render("◌ connecting")
 	}
 	return st.Offline.Render("○ offline")
@@ -152,7 +153,7 @@ func (m *Model) listView() string {
 	return strings.Join(lines[:n+1], "\n")
 }
 
-func (m *Model) row(d *inspector.Delivery, cols columns, selected bool) string {
+func (m *Model) row(d *store.Delivery, cols columns, selected bool) string {
 	st := m.styles
 	t := d.ReceivedAt.In(m.opts.Location)
 	now := m.opts.now().In(m.opts.Location)
@@ -170,9 +171,9 @@ func (m *Model) row(d *inspector.Delivery, cols columns, selected bool) string {
 	}
 	sig, sigStyle := sigMark(d.Signature), st.Dim
 	switch d.Signature {
-	case inspector.SigValid:
+	case store.SigValid:
 		sigStyle = st.SigValid
-	case inspector.SigInvalid, inspector.SigExpired:
+	case store.SigInvalid, store.SigExpired:
 		sigStyle = st.SigBad
 	}
 	path := d.Path
@@ -198,7 +199,7 @@ func (m *Model) row(d *inspector.Delivery, cols columns, selected bool) string {
 	return fit(line, m.width)
 }
 
-func statusText(d *inspector.Delivery) string {
+func statusText(d *store.Delivery) string {
 	switch {
 	case d.Attempts == 0:
 		return "…"
@@ -228,11 +229,11 @@ func (m *Model) statusCell(status int, answered bool) string {
 
 func sigMark(s string) string {
 	switch s {
-	case inspector.SigValid:
+	case store.SigValid:
 		return "✓"
-	case inspector.SigInvalid, inspector.SigExpired:
+	case store.SigInvalid, store.SigExpired:
 		return "✗"
-	case inspector.SigNoSecret:
+	case store.SigNoSecret:
 		return "?"
 	}
 	return "·"

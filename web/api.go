@@ -12,8 +12,10 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/hooktap/hooktap/inspector"
+	"github.com/hooktap/hooktap/inspector/live"
+	"github.com/hooktap/hooktap/inspector/replay"
 	"github.com/hooktap/hooktap/inspector/signing"
+	"github.com/hooktap/hooktap/inspector/store"
 )
 
 // Page sizes of GET /api/deliveries.
@@ -45,9 +47,9 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 // storeError answers an error from the store or the sender with its status.
 func (s *Server) storeError(w http.ResponseWriter, err error) {
 	switch {
-	case errors.Is(err, inspector.ErrNotFound):
+	case errors.Is(err, store.ErrNotFound):
 		writeError(w, http.StatusNotFound, err.Error())
-	case errors.Is(err, inspector.ErrAmbiguous):
+	case errors.Is(err, store.ErrAmbiguous):
 		writeError(w, http.StatusBadRequest, err.Error())
 	case errors.Is(err, context.Canceled):
 		writeError(w, http.StatusServiceUnavailable, "request canceled")
@@ -60,11 +62,11 @@ func (s *Server) storeError(w http.ResponseWriter, err error) {
 // summary is a delivery in a list: the `events list --json` fields plus seq
 // for paging.
 type summary struct {
-	*inspector.Delivery
+	*store.Delivery
 	Seq int64 `json:"seq,omitempty"`
 }
 
-func summarize(d *inspector.Delivery) summary { return summary{Delivery: d, Seq: d.Seq} }
+func summarize(d *store.Delivery) summary { return summary{Delivery: d, Seq: d.Seq} }
 
 type listResponse struct {
 	Deliveries []summary `json:"deliveries"`
@@ -75,7 +77,7 @@ type listResponse struct {
 
 func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	v := r.URL.Query()
-	q, err := inspector.ParseFilter(v.Get("q"), time.Now())
+	q, err := store.ParseFilter(v.Get("q"), time.Now())
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
@@ -147,7 +149,7 @@ type message struct {
 	body
 }
 
-func attemptOf(a *inspector.Attempt) attemptJSON {
+func attemptOf(a *store.Attempt) attemptJSON {
 	j := attemptJSON{
 		ID: a.ID, Kind: a.Kind, Target: a.Target, StartedAt: a.StartedAt, DurationMS: a.DurationMS(),
 		Status: a.Status, Error: a.Error, Timeout: a.Timeout,
@@ -177,7 +179,7 @@ type detail struct {
 	History []attemptJSON `json:"history"`
 }
 
-func detailOf(d *inspector.Delivery) detail {
+func detailOf(d *store.Delivery) detail {
 	j := detail{
 		summary: summarize(d), RemoteAddr: d.RemoteAddr, Host: d.Host, Proto: d.Proto,
 		Headers: nonNil(d.Header), body: encodeBody(d.Body), History: make([]attemptJSON, len(d.History)),
@@ -202,7 +204,7 @@ func (s *Server) handleShow(w http.ResponseWriter, r *http.Request) {
 		enc := json.NewEncoder(w)
 		enc.SetEscapeHTML(false)
 		enc.SetIndent("", "  ")
-		enc.Encode(inspector.NewRecord(d))
+		enc.Encode(store.NewRecord(d))
 		return
 	}
 	writeJSON(w, http.StatusOK, detailOf(d))
@@ -270,7 +272,7 @@ func (s *Server) handleResend(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
-	o := inspector.ResendOptions{
+	o := replay.ResendOptions{
 		To: strings.TrimSpace(req.To), Secret: req.Secret, Scheme: strings.TrimSpace(req.Scheme),
 		Set: req.Set, NewID: req.NewID,
 	}
@@ -282,7 +284,7 @@ func (s *Server) handleResend(w http.ResponseWriter, r *http.Request) {
 		o.Body = []byte(*req.Body)
 	}
 	d, a, err := s.sender.Resend(r.Context(), r.PathValue("id"), o)
-	if errors.Is(err, inspector.ErrNoSecret) {
+	if errors.Is(err, replay.ErrNoSecret) {
 		writeError(w, http.StatusUnprocessableEntity,
 			"resend needs the signing secret: enter it in the secret field, or start hooktap with --secret or HOOKTAP_SECRET")
 		return
@@ -290,11 +292,11 @@ func (s *Server) handleResend(w http.ResponseWriter, r *http.Request) {
 	s.sent(w, d, a, err)
 }
 
-func (s *Server) sent(w http.ResponseWriter, d *inspector.Delivery, a *inspector.Attempt, err error) {
+func (s *Server) sent(w http.ResponseWriter, d *store.Delivery, a *store.Attempt, err error) {
 	switch {
 	case err == nil:
 		writeJSON(w, http.StatusOK, sendResponse{Delivery: summarize(d), Attempt: attemptOf(a)})
-	case errors.Is(err, inspector.ErrNotFound), errors.Is(err, inspector.ErrAmbiguous), a != nil:
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrAmbiguous), a != nil:
 		// a != nil: the attempt was made but could not be recorded.
 		s.storeError(w, err)
 	case errors.Is(err, signing.ErrUnknownScheme):
@@ -331,7 +333,7 @@ type connJSON struct {
 	Error   string     `json:"error,omitempty"`
 }
 
-func connOf(c inspector.Conn) *connJSON {
+func connOf(c live.RelayStatus) *connJSON {
 	if c.State == "" {
 		return nil
 	}
@@ -351,7 +353,7 @@ type storeJSON struct {
 	Waiting int        `json:"waiting,omitempty"`
 }
 
-func storeOf(h inspector.StoreHealth) *storeJSON {
+func storeOf(h live.StoreHealth) *storeJSON {
 	j := &storeJSON{Error: h.Err, Cause: h.Cause(), Waiting: h.Waiting}
 	if h.Failing() {
 		t := h.Since

@@ -12,8 +12,9 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/hooktap/hooktap/inspector"
+	"github.com/hooktap/hooktap/inspector/live"
 	"github.com/hooktap/hooktap/inspector/signing"
+	"github.com/hooktap/hooktap/inspector/store"
 )
 
 // newBrowser starts a headless Chromium for the test. The browser tests
@@ -167,7 +168,7 @@ func TestBrowser(t *testing.T) {
 		ctx := tab(t, browser)
 		run(t, ctx, chromedp.Navigate(f.ts.URL), chromedp.WaitVisible(css(row(first.ID))), ready())
 		d := f.add("receipt.created", "", 0)
-		f.bus.Publish(inspector.Event{Kind: inspector.EventReceived, Delivery: d})
+		f.bus.Publish(live.Event{Kind: live.EventReceived, Delivery: d})
 		var text string
 		run(t, ctx,
 			chromedp.WaitVisible(css(row(d.ID))),
@@ -177,13 +178,13 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("new row %q, want receipt.created, pending", text)
 		}
 		// Its attempt updates the row in place.
-		att := &inspector.Attempt{DeliveryID: d.ID, Kind: inspector.KindForward, Target: target,
+		att := &store.Attempt{DeliveryID: d.ID, Kind: store.KindForward, Target: target,
 			StartedAt: time.Now(), Duration: 42 * time.Millisecond, Status: 202}
-		if err := inspector.Wait(t.Context(), f.store.AddAttempt(att)); err != nil {
+		if err := store.Wait(t.Context(), f.store.AddAttempt(att)); err != nil {
 			t.Fatal(err)
 		}
 		d.Attempts, d.Status, d.DurationMS = 1, 202, 42
-		f.bus.Publish(inspector.Event{Kind: inspector.EventAttempt, Delivery: d, Attempt: att})
+		f.bus.Publish(live.Event{Kind: live.EventAttempt, Delivery: d, Attempt: att})
 		run(t, ctx, poll(`document.querySelector('`+row(d.ID)+` .c-status').textContent === "202"`))
 	})
 
@@ -192,12 +193,12 @@ func TestBrowser(t *testing.T) {
 		// writes again.
 		ctx := tab(t, browser)
 		run(t, ctx, chromedp.Navigate(f.ts.URL), chromedp.WaitVisible(css(row(first.ID))), ready())
-		full := inspector.StoreHealth{Err: "commit: database or disk is full (13)", Since: time.Now(), Waiting: 7}
-		f.bus.Publish(inspector.Event{Kind: inspector.EventStore, Store: full})
+		full := live.StoreHealth{Err: "commit: database or disk is full (13)", Since: time.Now(), Waiting: 7}
+		f.bus.Publish(live.Event{Kind: live.EventStore, Store: full})
 		const want = "store: cannot write (disk full) — 7 deliveries waiting; retrying"
 		run(t, ctx, poll(`!document.querySelector("#store").hidden && document.querySelector("#store").textContent === "`+want+`"`))
 		run(t, ctx, chromedp.Reload(), ready(), poll(`!document.querySelector("#store").hidden && document.querySelector("#store").textContent === "`+want+`"`))
-		f.bus.Publish(inspector.Event{Kind: inspector.EventStore})
+		f.bus.Publish(live.Event{Kind: live.EventStore})
 		run(t, ctx, poll(`document.querySelector("#store").hidden`))
 	})
 
@@ -344,8 +345,8 @@ func screenshot(t *testing.T, browser context.Context, path string) {
 	a := newApp(t, 200)
 	const secret = "whsec_screenshot"
 	monite, _ := signing.Lookup("monite")
-	verify := inspector.NewVerifier(secret)
-	f.prepare = func(d *inspector.Delivery) {
+	verify := func(d *store.Delivery) { d.Verify(secret) }
+	f.prepare = func(d *store.Delivery) {
 		d.Header.Set("X-Forwarded-For", "203.0.113.7")
 		key := secret
 		switch f.seq % 9 {
@@ -357,8 +358,8 @@ func screenshot(t *testing.T, browser context.Context, path string) {
 		monite.Sign(d.Header, signing.Message{ID: d.ID, Event: d.Action, Timestamp: d.ReceivedAt, Body: d.Body}, key)
 		verify(d)
 	}
-	f.bus.Publish(inspector.Event{Kind: inspector.EventConn, Conn: inspector.Conn{
-		State: inspector.StateConnected, Relay: "https://relay.example.com", URL: "https://relay.example.com/h/acme-dev",
+	f.bus.Publish(live.Event{Kind: live.EventRelay, Relay: live.RelayStatus{
+		State: live.StateConnected, Relay: "https://relay.example.com", URL: "https://relay.example.com/h/acme-dev",
 		Target: "http://localhost:3000/webhooks",
 	}})
 	actions := []string{"payable.created", "payable.submitted_for_approval", "approval_request.created", "payable.approved",
@@ -372,11 +373,11 @@ func screenshot(t *testing.T, browser context.Context, path string) {
 		d := f.add(act, "http://localhost:3000/webhooks", st)
 		if act == "payable.paid" {
 			open = d.ID
-			for _, kind := range []string{inspector.KindReplay, inspector.KindResend} {
-				at := &inspector.Attempt{DeliveryID: d.ID, Kind: kind, Target: a.URL + "/webhooks", StartedAt: time.Now(),
+			for _, kind := range []string{store.KindReplay, store.KindResend} {
+				at := &store.Attempt{DeliveryID: d.ID, Kind: kind, Target: a.URL + "/webhooks", StartedAt: time.Now(),
 					Duration: 7 * time.Millisecond, Status: 200, Header: http.Header{"Content-Type": {"application/json"}},
 					Body: []byte(`{"received":true}`)}
-				inspector.Wait(t.Context(), f.store.AddAttempt(at))
+				store.Wait(t.Context(), f.store.AddAttempt(at))
 			}
 		}
 	}

@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/hooktap/hooktap/inspector"
+	"github.com/hooktap/hooktap/inspector/live"
 )
 
 // heartbeat keeps idle event streams open through proxies and lets a
@@ -67,25 +67,25 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func encodeEvent(ev inspector.Event) (string, []byte) {
+func encodeEvent(ev live.Event) (string, []byte) {
 	var name string
 	var le liveEvent
 	switch ev.Kind {
-	case inspector.EventConn:
-		name, le.Conn = "conn", connOf(ev.Conn)
+	case live.EventRelay:
+		name, le.Conn = "conn", connOf(ev.Relay)
 		if le.Conn == nil {
 			return "", nil
 		}
-	case inspector.EventStore:
+	case live.EventStore:
 		name, le.Store = "store", storeOf(ev.Store)
-	case inspector.EventReceived, inspector.EventAttempt:
+	case live.EventReceived, live.EventAttempt:
 		if ev.Delivery == nil {
 			return "", nil
 		}
 		name = "delivery"
 		sm := summarize(ev.Delivery)
 		le.Delivery = &sm
-		if ev.Kind == inspector.EventAttempt && ev.Attempt != nil {
+		if ev.Kind == live.EventAttempt && ev.Attempt != nil {
 			name = "attempt"
 			a := attemptOf(ev.Attempt)
 			a.Response.body = body{Size: len(ev.Attempt.Body)} // the stream carries summaries; GET the delivery for bodies

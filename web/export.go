@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hooktap/hooktap/inspector"
+	"github.com/hooktap/hooktap/inspector/store"
 )
 
 // Export sizes of GET /api/export.
@@ -22,14 +22,14 @@ func (s *Server) handleCurl(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, err)
 		return
 	}
-	target, err := inspector.CurlTarget(d, strings.TrimSpace(r.URL.Query().Get("to")))
+	target, err := store.CurlTarget(d, strings.TrimSpace(r.URL.Query().Get("to")))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	fmt.Fprintln(w, inspector.CurlCommand(d, target))
+	fmt.Fprintln(w, store.CurlCommand(d, target))
 }
 
 // handleExport streams the deliveries a filter selects in full: as
@@ -44,7 +44,7 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad format "+strconv.Quote(format)+": use json or har")
 		return
 	}
-	q, err := inspector.ParseFilter(v.Get("q"), time.Now())
+	q, err := store.ParseFilter(v.Get("q"), time.Now())
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
@@ -61,7 +61,7 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 	stamp := time.Now().UTC().Format("20060102-150405")
 	w.Header().Set("Cache-Control", "no-store")
 	if format == "json" {
-		// hooktap's own export (see inspector.Record): JSON lines, oldest
+		// hooktap's own export (see store.Record): JSON lines, oldest
 		// first, every match, which `hooktap events import` reads back.
 		w.Header().Set("Content-Type", "application/x-ndjson; charset=utf-8")
 		w.Header().Set("Content-Disposition", `attachment; filename="hooktap-`+stamp+`.jsonl"`)

@@ -20,7 +20,9 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/hooktap/hooktap/inspector"
+	"github.com/hooktap/hooktap/inspector/live"
+	"github.com/hooktap/hooktap/inspector/replay"
+	"github.com/hooktap/hooktap/inspector/store"
 )
 
 //go:embed static
@@ -28,11 +30,11 @@ var staticFiles embed.FS
 
 // Options configure a Server.
 type Options struct {
-	Store  *inspector.Store
-	Bus    *inspector.Bus    // live events; nil for a store on its own
-	Sender *inspector.Sender // replay and resend; nil builds one over Store and Bus
+	Store  *store.Store
+	Bus    *live.Bus      // live events; nil for a store on its own
+	Sender *replay.Sender // replay and resend; nil builds one over Store and Bus
 	// Conn reports the agent's relay connection; nil uses Bus.Conn.
-	Conn    func() inspector.Conn
+	Conn    func() live.RelayStatus
 	Logger  *slog.Logger // nil discards
 	Version string
 	// Token is the write token; empty means a random one per process.
@@ -41,10 +43,10 @@ type Options struct {
 
 // Server is the web inspector's HTTP handler.
 type Server struct {
-	store   *inspector.Store
-	bus     *inspector.Bus
-	sender  *inspector.Sender
-	conn    func() inspector.Conn
+	store   *store.Store
+	bus     *live.Bus
+	sender  *replay.Sender
+	conn    func() live.RelayStatus
 	log     *slog.Logger
 	version string
 	token   string
@@ -69,10 +71,10 @@ func New(o Options) *Server {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	if s.sender == nil {
-		s.sender = &inspector.Sender{Store: o.Store, Bus: o.Bus}
+		s.sender = &replay.Sender{Store: o.Store, Bus: o.Bus}
 	}
 	if s.conn == nil && s.bus != nil {
-		s.conn = s.bus.Conn
+		s.conn = s.bus.Relay
 	}
 	if s.version == "" {
 		s.version = "dev"

@@ -21,41 +21,43 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hooktap/hooktap/inspector"
 	"github.com/hooktap/hooktap/inspector/catalog"
+	"github.com/hooktap/hooktap/inspector/live"
+	"github.com/hooktap/hooktap/inspector/replay"
 	"github.com/hooktap/hooktap/inspector/signing"
+	"github.com/hooktap/hooktap/inspector/store"
 	"github.com/hooktap/hooktap/relay/wire"
 )
 
 // fixture is a real store with a web server over it.
 type fixture struct {
 	t     *testing.T
-	store *inspector.Store
-	bus   *inspector.Bus
+	store *store.Store
+	bus   *live.Bus
 	web   *Server
 	ts    *httptest.Server
 	seq   int
 	// prepare changes a delivery before it is stored (signatures, for the
 	// screenshot).
-	prepare func(*inspector.Delivery)
+	prepare func(*store.Delivery)
 }
 
 func newFixture(t *testing.T, secret string) *fixture {
 	t.Helper()
-	store, err := inspector.Open(t.Context(), filepath.Join(t.TempDir(), "hooktap.db"))
+	st, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "hooktap.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { store.Close() })
-	bus := inspector.NewBus()
+	t.Cleanup(func() { st.Close() })
+	bus := live.NewBus()
 	srv := New(Options{
-		Store:  store,
+		Store:  st,
 		Bus:    bus,
-		Sender: &inspector.Sender{Store: store, Bus: bus, Secret: secret},
+		Sender: &replay.Sender{Store: st, Bus: bus, Secret: secret},
 	})
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
-	return &fixture{t: t, store: store, bus: bus, web: srv, ts: ts}
+	return &fixture{t: t, store: st, bus: bus, web: srv, ts: ts}
 }
 
 // app is a webhook receiver that counts and keeps what it gets.
@@ -92,11 +94,11 @@ func (a *app) last() ([]byte, http.Header) {
 
 // add stores a delivery of action (a Monite payload), forwarded to target
 // with the given status when target is not empty, and returns it.
-func (f *fixture) add(action string, target string, status int) *inspector.Delivery {
+func (f *fixture) add(action string, target string, status int) *store.Delivery {
 	return f.addBody(action, nil, target, status)
 }
 
-func (f *fixture) addBody(action string, body []byte, target string, status int) *inspector.Delivery {
+func (f *fixture) addBody(action string, body []byte, target string, status int) *store.Delivery {
 	f.t.Helper()
 	f.seq++
 	if body == nil {
@@ -113,7 +115,7 @@ func (f *fixture) addBody(action string, body []byte, target string, status int)
 			f.t.Fatal(err)
 		}
 	}
-	d := inspector.FromWire(&wire.Delivery{
+	d := store.FromWire(&wire.Delivery{
 		ID: fmt.Sprintf("dlv_%04d", f.seq), Channel: "dev", ReceivedAt: time.Date(2026, 11, 1, 12, 0, f.seq, 0, time.UTC),
 		Method: "POST", Header: http.Header{"Content-Type": {"application/json"}, "User-Agent": {"Monite-Webhooks/1.0"}},
 		Body: body, RemoteAddr: "203.0.113.7", Host: "relay.example.com", Proto: "https",
@@ -121,19 +123,19 @@ func (f *fixture) addBody(action string, body []byte, target string, status int)
 	if f.prepare != nil {
 		f.prepare(d)
 	}
-	if err := inspector.Wait(f.t.Context(), f.store.Insert(d)); err != nil {
+	if err := store.Wait(f.t.Context(), f.store.Insert(d)); err != nil {
 		f.t.Fatal(err)
 	}
 	if target != "" {
-		a := &inspector.Attempt{
-			DeliveryID: d.ID, Kind: inspector.KindForward, Target: target, StartedAt: d.ReceivedAt,
+		a := &store.Attempt{
+			DeliveryID: d.ID, Kind: store.KindForward, Target: target, StartedAt: d.ReceivedAt,
 			Duration: time.Duration(3+f.seq%5*f.seq%7*11) * time.Millisecond, Status: status, Header: http.Header{"Content-Type": {"text/plain"}},
 			Body: []byte("ok"),
 		}
 		if status == 0 {
 			a.Error = "connection refused (is the app running?)"
 		}
-		if err := inspector.Wait(f.t.Context(), f.store.AddAttempt(a)); err != nil {
+		if err := store.Wait(f.t.Context(), f.store.AddAttempt(a)); err != nil {
 			f.t.Fatal(err)
 		}
 		d.Attempts, d.Status = 1, status
@@ -340,7 +342,7 @@ func TestShow(t *testing.T) {
 		t.Errorf("download: %v", r.hdr)
 	}
 	n := 0
-	if err := inspector.ReadRecords(bytes.NewReader(r.body), func(x *inspector.Delivery) error {
+	if err := store.ReadRecords(bytes.NewReader(r.body), func(x *store.Delivery) error {
 		n++
 		if x.ID != d.ID || !bytes.Equal(x.Body, d.Body) || len(x.History) != 1 {
 			t.Errorf("record: %+v", x)
@@ -565,8 +567,8 @@ func TestPage(t *testing.T) {
 
 func TestStatusCurlExport(t *testing.T) {
 	f := newFixture(t, "s3cret")
-	f.bus.Publish(inspector.Event{Kind: inspector.EventConn, Conn: inspector.Conn{
-		State: inspector.StateConnected, URL: "http://relay/h/dev", Target: "http://localhost:3000/webhooks",
+	f.bus.Publish(live.Event{Kind: live.EventRelay, Relay: live.RelayStatus{
+		State: live.StateConnected, URL: "http://relay/h/dev", Target: "http://localhost:3000/webhooks",
 	}})
 	d := f.add("payable.created", "http://localhost:3000/webhooks", 200)
 	f.add("counterpart.created", "http://localhost:3000/webhooks", 500)
@@ -616,7 +618,7 @@ func TestStatusCurlExport(t *testing.T) {
 
 	r = f.get("/api/export?format=json")
 	var ids []string
-	if err := inspector.ReadRecords(bytes.NewReader(r.body), func(x *inspector.Delivery) error {
+	if err := store.ReadRecords(bytes.NewReader(r.body), func(x *store.Delivery) error {
 		ids = append(ids, x.ID)
 		return nil
 	}); err != nil {
@@ -640,7 +642,7 @@ func TestStoreHealth(t *testing.T) {
 		t.Errorf("store error with a healthy store: %v", st)
 	}
 	since := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
-	f.bus.Publish(inspector.Event{Kind: inspector.EventStore, Store: inspector.StoreHealth{
+	f.bus.Publish(live.Event{Kind: live.EventStore, Store: live.StoreHealth{
 		Err: "commit: database or disk is full (13)", Since: since, Waiting: 12}})
 	var full statusResponse
 	f.get("/api/status").json(t, &full)
@@ -680,7 +682,7 @@ func TestStoreHealth(t *testing.T) {
 	if name, ev := next(); name != "store" || ev.Store == nil || ev.Store.Waiting != 12 || ev.Store.Cause != "disk full" {
 		t.Fatalf("first event %s %+v", name, ev.Store)
 	}
-	f.bus.Publish(inspector.Event{Kind: inspector.EventStore})
+	f.bus.Publish(live.Event{Kind: live.EventStore})
 	if name, ev := next(); name != "store" || ev.Store == nil || ev.Store.Error != "" {
 		t.Fatalf("recovery event %s %+v", name, ev.Store)
 	}
@@ -708,7 +710,7 @@ func TestEvents(t *testing.T) {
 	}
 	d := f.add("payable.created", "http://localhost:3000/webhooks", 200)
 	d.Header, d.Body = nil, nil
-	f.bus.Publish(inspector.Event{Kind: inspector.EventReceived, Delivery: d})
+	f.bus.Publish(live.Event{Kind: live.EventReceived, Delivery: d})
 	var name, data string
 	for name == "" || data == "" {
 		line, err := rd.ReadString('\n')
@@ -756,7 +758,7 @@ func TestCurlHostile(t *testing.T) {
 				got <- r
 			}))
 			defer app.Close()
-			d := inspector.FromWire(&wire.Delivery{
+			d := store.FromWire(&wire.Delivery{
 				ID: "dlv_hostile", Channel: "dev", ReceivedAt: time.Now().UTC(), Method: "PUT`touch$IFS'x'`",
 				Path:  "/a/$(touch%20p)/%60touch$IFS'q'%60;touch$IFS'r'",
 				Query: "x=';touch$IFS's';'&y=`touch$IFS't'`",
@@ -764,7 +766,7 @@ func TestCurlHostile(t *testing.T) {
 					"X-Bytes": {"caf\xe9 \xff"}},
 				Body: body,
 			})
-			if err := inspector.Wait(t.Context(), f.store.Insert(d)); err != nil {
+			if err := store.Wait(t.Context(), f.store.Insert(d)); err != nil {
 				t.Fatal(err)
 			}
 			stored, err := f.store.Get(t.Context(), d.ID)

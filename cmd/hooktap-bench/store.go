@@ -12,8 +12,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hooktap/hooktap/inspector"
 	"github.com/hooktap/hooktap/inspector/catalog"
+	"github.com/hooktap/hooktap/inspector/store"
 	"github.com/hooktap/hooktap/relay/payload"
 )
 
@@ -110,7 +110,7 @@ func benchStore(ctx context.Context, cfg config, t *table) error {
 	// full-text index has caught up. A tenth takes the agent's path (Insert
 	// then AddAttempt per delivery, many in flight); the rest the bulk path
 	// (Import: many deliveries with their attempts per write).
-	s, err := inspector.Open(ctx, path)
+	s, err := store.Open(ctx, path)
 	if err != nil {
 		return err
 	}
@@ -118,23 +118,23 @@ func benchStore(ctx context.Context, cfg config, t *table) error {
 	agentN := n / 10
 	base := time.Now().Add(-time.Duration(n) * 50 * time.Millisecond)
 	var probeID, probeObject string
-	gen := func(i int) *inspector.Delivery {
+	gen := func(i int) *store.Delivery {
 		smp := &pool[r.IntN(len(pool))]
 		id := strconv.FormatUint(r.Uint64()|1<<63, 32)[:13] + fmt.Sprintf("%03x", i&0xfff)
 		at := base.Add(time.Duration(i) * 50 * time.Millisecond)
 		f := smp.fields
-		d := &inspector.Delivery{
+		d := &store.Delivery{
 			ID: id, Channel: "bench", RelaySeq: int64(i + 1), ReceivedAt: at, Method: "POST", Path: "/",
 			Header: smp.header, Body: smp.body, RemoteAddr: "203.0.113.7:41234", Host: "relay.example", Proto: "HTTP/1.1",
 			ObjectType: f.ObjectType, Action: f.Action, EntityID: f.EntityID, ObjectID: f.ObjectID, EventID: f.EventID,
-			Scheme: "monite", Signature: inspector.SigValid,
+			Scheme: "monite", Signature: store.SigValid,
 		}
 		if i == n/2 {
 			probeID, probeObject = id, f.ObjectID
 		}
 		status, errText := statusFor(r)
-		a := &inspector.Attempt{
-			DeliveryID: id, Kind: inspector.KindForward, Target: "http://127.0.0.1:3000/webhooks",
+		a := &store.Attempt{
+			DeliveryID: id, Kind: store.KindForward, Target: "http://127.0.0.1:3000/webhooks",
 			StartedAt: at.Add(time.Millisecond), Duration: time.Duration(500+r.IntN(20000)) * time.Microsecond,
 			Status: status, Error: errText,
 		}
@@ -142,7 +142,7 @@ func benchStore(ctx context.Context, cfg config, t *table) error {
 			a.Header = http.Header{"Content-Type": {"application/json"}, "Date": {at.UTC().Format(http.TimeFormat)}}
 			a.Body = []byte(`{"received":true}`)
 		}
-		d.History = []*inspector.Attempt{a}
+		d.History = []*store.Attempt{a}
 		return d
 	}
 	fail := func(err error) error {
@@ -154,7 +154,7 @@ func benchStore(ctx context.Context, cfg config, t *table) error {
 	inflight := make([]<-chan error, 0, 2*window)
 	wait := func(k int) error {
 		for _, done := range inflight[:k] {
-			if err := inspector.Wait(ctx, done); err != nil {
+			if err := store.Wait(ctx, done); err != nil {
 				return err
 			}
 		}
@@ -182,7 +182,7 @@ func benchStore(ctx context.Context, cfg config, t *table) error {
 	start = time.Now()
 	const chunk = 16384
 	for i := agentN; i < n; {
-		ds := make([]*inspector.Delivery, 0, chunk)
+		ds := make([]*store.Delivery, 0, chunk)
 		for ; i < n && len(ds) < chunk; i++ {
 			ds = append(ds, gen(i))
 		}
@@ -227,33 +227,33 @@ func benchStore(ctx context.Context, cfg config, t *table) error {
 	t.add(sec, "database size per delivery (with its attempt, full-text index included)", fmt.Sprintf("%d bytes (%.0f MiB in all)", size/int64(n), float64(size)/(1<<20)), "", nil)
 
 	// Queries, on a store opened afresh like `hooktap events list` does.
-	s, err = inspector.OpenExisting(ctx, path)
+	s, err = store.OpenExisting(ctx, path)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
 	type probe struct {
 		name   string
-		q      inspector.Query
+		q      store.Query
 		target time.Duration
 		none   bool // no delivery matches: the query must find that out fast
 	}
 	probes := []probe{
-		{"newest page of 50", inspector.Query{}, targetNewest, false},
-		{"page 1000 of 50 (--before)", inspector.Query{Before: int64(n - 50_000)}, targetNewest, false},
-		{"filtered page: --object-type payable", inspector.Query{ObjectType: "payable"}, targetFiltered, false},
-		{"filtered page: --object-type batch_payment (rare)", inspector.Query{ObjectType: "batch_payment"}, targetFiltered, false},
-		{"filtered page: --status 5xx", inspector.Query{Status: "5xx"}, targetFiltered, false},
-		{"filtered page: --status 404", inspector.Query{Status: "404"}, targetFiltered, false},
-		{"filtered page: --status error", inspector.Query{Status: "error"}, targetFiltered, false},
-		{"filtered page: --status 202 (no such delivery)", inspector.Query{Status: "202"}, targetFiltered, true},
-		{"filtered page: --object-type payable --status 5xx", inspector.Query{ObjectType: "payable", Status: "5xx"}, targetFiltered, false},
-		{"filtered page: --entity-id", inspector.Query{EntityID: entities[3]}, targetFiltered, false},
-		{"search: one object id", inspector.Query{Search: probeObject}, targetSearch, false},
-		{"search: an entity id (5% of rows)", inspector.Query{Search: entities[7]}, targetSearch, false},
-		{"search: common word \"approved\"", inspector.Query{Search: "approved"}, targetSearch, false},
-		{"search: two words \"counterpart created\"", inspector.Query{Search: "counterpart created"}, targetSearch, false},
-		{"search + filter: \"approved\" --status 5xx", inspector.Query{Search: "approved", Status: "5xx"}, targetSearch, false},
+		{"newest page of 50", store.Query{}, targetNewest, false},
+		{"page 1000 of 50 (--before)", store.Query{Before: int64(n - 50_000)}, targetNewest, false},
+		{"filtered page: --object-type payable", store.Query{ObjectType: "payable"}, targetFiltered, false},
+		{"filtered page: --object-type batch_payment (rare)", store.Query{ObjectType: "batch_payment"}, targetFiltered, false},
+		{"filtered page: --status 5xx", store.Query{Status: "5xx"}, targetFiltered, false},
+		{"filtered page: --status 404", store.Query{Status: "404"}, targetFiltered, false},
+		{"filtered page: --status error", store.Query{Status: "error"}, targetFiltered, false},
+		{"filtered page: --status 202 (no such delivery)", store.Query{Status: "202"}, targetFiltered, true},
+		{"filtered page: --object-type payable --status 5xx", store.Query{ObjectType: "payable", Status: "5xx"}, targetFiltered, false},
+		{"filtered page: --entity-id", store.Query{EntityID: entities[3]}, targetFiltered, false},
+		{"search: one object id", store.Query{Search: probeObject}, targetSearch, false},
+		{"search: an entity id (5% of rows)", store.Query{Search: entities[7]}, targetSearch, false},
+		{"search: common word \"approved\"", store.Query{Search: "approved"}, targetSearch, false},
+		{"search: two words \"counterpart created\"", store.Query{Search: "counterpart created"}, targetSearch, false},
+		{"search + filter: \"approved\" --status 5xx", store.Query{Search: "approved", Status: "5xx"}, targetSearch, false},
 	}
 	for _, p := range probes {
 		p.q.Limit = 50

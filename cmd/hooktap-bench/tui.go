@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/hooktap/hooktap/inspector"
+	"github.com/hooktap/hooktap/inspector/store"
 	"github.com/hooktap/hooktap/tui"
 )
 
@@ -37,7 +37,7 @@ func benchTUI(ctx context.Context, cfg config, t *table) error {
 	if cfg.shared.storeDB != "" {
 		return renderTUI(ctx, cfg, t, cfg.shared.storeDB)
 	}
-	s, err := inspector.Open(ctx, filepath.Join(dir, "tui.db"))
+	s, err := store.Open(ctx, filepath.Join(dir, "tui.db"))
 	if err != nil {
 		return err
 	}
@@ -45,19 +45,19 @@ func benchTUI(ctx context.Context, cfg config, t *table) error {
 	base := time.Now().Add(-time.Duration(n) * 50 * time.Millisecond)
 	const chunk = 16384
 	for i := 0; i < n; {
-		ds := make([]*inspector.Delivery, 0, chunk)
+		ds := make([]*store.Delivery, 0, chunk)
 		for ; i < n && len(ds) < chunk; i++ {
 			smp := &pool[r.IntN(len(pool))]
 			f := smp.fields
 			at := base.Add(time.Duration(i) * 50 * time.Millisecond)
-			d := &inspector.Delivery{
+			d := &store.Delivery{
 				ID: fmt.Sprintf("dlv_%016x", r.Uint64()), Channel: "bench", ReceivedAt: at, Method: "POST", Path: "/",
 				Header: smp.header, Body: smp.body, ObjectType: f.ObjectType, Action: f.Action, EntityID: f.EntityID,
-				ObjectID: f.ObjectID, EventID: f.EventID, Scheme: "monite", Signature: inspector.SigValid,
+				ObjectID: f.ObjectID, EventID: f.EventID, Scheme: "monite", Signature: store.SigValid,
 			}
 			status, errText := statusFor(r)
-			d.History = []*inspector.Attempt{{
-				DeliveryID: d.ID, Kind: inspector.KindForward, Target: "http://127.0.0.1:3000/webhooks",
+			d.History = []*store.Attempt{{
+				DeliveryID: d.ID, Kind: store.KindForward, Target: "http://127.0.0.1:3000/webhooks",
 				StartedAt: at.Add(time.Millisecond), Duration: time.Duration(500+r.IntN(20000)) * time.Microsecond,
 				Status: status, Error: errText, Body: []byte(`{"received":true}`),
 			}}
@@ -82,7 +82,7 @@ func benchTUI(ctx context.Context, cfg config, t *table) error {
 // renderTUI times the terminal UI over the store at path.
 func renderTUI(ctx context.Context, cfg config, t *table, path string) error {
 	const sec = "tui"
-	s, err := inspector.OpenExisting(ctx, path)
+	s, err := store.OpenExisting(ctx, path)
 	if err != nil {
 		return err
 	}
@@ -93,7 +93,7 @@ func renderTUI(ctx context.Context, cfg config, t *table, path string) error {
 	}
 	n := int(count)
 	// A delivery from the middle of the store for the detail view.
-	mid, err := s.List(ctx, inspector.Query{Limit: 1, Before: count / 2})
+	mid, err := s.List(ctx, store.Query{Limit: 1, Before: count / 2})
 	if err != nil || len(mid) == 0 {
 		return fmt.Errorf("no delivery to show: %v", err)
 	}

@@ -3,74 +3,18 @@ package main
 import (
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/hooktap/hooktap/inspector"
+	"github.com/hooktap/hooktap/inspector/live"
+	"github.com/hooktap/hooktap/inspector/testenv"
 )
-
-// asRoot reports whether the calling test may mount file systems. A test
-// that is not root runs itself again under `unshare -rm` (root in user and
-// mount namespaces of its own, which is all a tmpfs needs), reports that
-// run's result and gets false: it returns at once.
-func asRoot(t *testing.T) bool {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return true
-	}
-	if os.Getenv("HOOKTAP_TEST_UNSHARED") != "" {
-		t.Fatal("not root even under unshare -rm")
-	}
-	cmd := exec.Command("unshare", "-rm", os.Args[0], "-test.run", "^"+t.Name()+"$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), "HOOKTAP_TEST_UNSHARED=1")
-	out, err := cmd.CombinedOutput()
-	t.Logf("under unshare -rm:\n%s", out)
-	if err != nil {
-		t.Fatalf("unshare -rm: %v (the test mounts a tmpfs: run it as root, or where unprivileged user namespaces are allowed)", err)
-	}
-	return false
-}
-
-// smallDisk mounts a tmpfs of size bytes for the test and returns it.
-func smallDisk(t *testing.T, size int) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := syscall.Mount("hooktap-test", dir, "tmpfs", 0, fmt.Sprintf("size=%d,mode=0700", size)); err != nil {
-		t.Fatalf("mount tmpfs: %v", err)
-	}
-	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
-	return dir
-}
-
-// fillDisk writes path until the file system has no room left.
-func fillDisk(t *testing.T, path string) {
-	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	for _, chunk := range []int{64 << 10, 4 << 10, 512} {
-		b := make([]byte, chunk)
-		for {
-			if _, err := f.Write(b); err != nil {
-				if !errors.Is(err, syscall.ENOSPC) {
-					t.Fatal(err)
-				}
-				break
-			}
-		}
-	}
-}
 
 // distinct is how many deliveries reached the app.
 func (a *countingApp) distinct() int {
@@ -196,10 +140,10 @@ func postPadded(url string, i int) (status int, evt string) {
 // delivery has reached the app once and is stored once, and a restart
 // forwards nothing again.
 func TestFullDiskHoldsAndResumes(t *testing.T) {
-	if !asRoot(t) {
+	if !testenv.AsRoot(t) {
 		return
 	}
-	disk := smallDisk(t, 6<<20)
+	disk := testenv.SmallDisk(t, 6<<20)
 	db := filepath.Join(disk, "a.db")
 	filler := filepath.Join(disk, "filler")
 	app := newCountingApp(t, 0)
@@ -224,7 +168,7 @@ func TestFullDiskHoldsAndResumes(t *testing.T) {
 		accepted = append(accepted, evt)
 	}
 
-	fillDisk(t, filler)
+	testenv.FillDisk(t, filler)
 	var mu sync.Mutex
 	statuses := map[int]int{http.StatusOK: before}
 	jobs := make(chan int)
@@ -353,11 +297,11 @@ func TestFullDiskHoldsAndResumes(t *testing.T) {
 // The line reporter of --no-tui says when the store stops writing and when
 // it writes again, once each, not for every change in between.
 func TestReporterStoreLines(t *testing.T) {
-	full := inspector.StoreHealth{Err: "commit: database or disk is full (13)", Since: time.Now(), Waiting: 5}
+	full := live.StoreHealth{Err: "commit: database or disk is full (13)", Since: time.Now(), Waiting: 5}
 	more := full
 	more.Waiting = 9
-	events := []inspector.Event{{Kind: inspector.EventStore, Store: full}, {Kind: inspector.EventStore, Store: more},
-		{Kind: inspector.EventStore}, {Kind: inspector.EventStore}}
+	events := []live.Event{{Kind: live.EventStore, Store: full}, {Kind: live.EventStore, Store: more},
+		{Kind: live.EventStore}, {Kind: live.EventStore}}
 	for _, tc := range []struct {
 		json bool
 		want []string

@@ -20,7 +20,7 @@ import (
 
 	"github.com/charmbracelet/x/term"
 
-	"github.com/hooktap/hooktap/inspector"
+	"github.com/hooktap/hooktap/inspector/store"
 )
 
 func cmdEvents(ctx context.Context, e *env, args []string) error {
@@ -44,7 +44,7 @@ func cmdEvents(ctx context.Context, e *env, args []string) error {
 
 // filterFlags are the flags that select deliveries (list and export).
 type filterFlags struct {
-	q      inspector.Query
+	q      store.Query
 	since  string
 	search string
 }
@@ -61,8 +61,8 @@ func (f *filterFlags) register(fs *flag.FlagSet) {
 // query checks the flags and merges them with a filter given as positional
 // words in the filter language (type:payable status:5xx some text); the
 // flags win.
-func (f *filterFlags) query(pos []string, now time.Time) (inspector.Query, error) {
-	q, err := inspector.ParseFilter(strings.Join(pos, " "), now)
+func (f *filterFlags) query(pos []string, now time.Time) (store.Query, error) {
+	q, err := store.ParseFilter(strings.Join(pos, " "), now)
 	if err != nil {
 		return q, usageError{err.Error()}
 	}
@@ -76,7 +76,7 @@ func (f *filterFlags) query(pos []string, now time.Time) (inspector.Query, error
 	set(&q.EntityID, f.q.EntityID)
 	set(&q.Status, f.q.Status)
 	set(&q.Search, f.search)
-	if err := inspector.ParseStatus(q.Status); err != nil {
+	if err := store.ParseStatus(q.Status); err != nil {
 		return q, usageError{err.Error()}
 	}
 	if q.Action != "" {
@@ -85,7 +85,7 @@ func (f *filterFlags) query(pos []string, now time.Time) (inspector.Query, error
 		}
 	}
 	if f.since != "" {
-		if q.Since, err = inspector.ParseSince(f.since, now); err != nil {
+		if q.Since, err = store.ParseSince(f.since, now); err != nil {
 			return q, usageError{err.Error()}
 		}
 	}
@@ -103,9 +103,9 @@ func globOK(g string) (bool, error) {
 
 // openStore opens an existing store for reading commands, with a hint when
 // there is none.
-func openStore(ctx context.Context, path string) (*inspector.Store, error) {
-	s, err := inspector.OpenExisting(ctx, path)
-	if errors.Is(err, inspector.ErrNoStore) {
+func openStore(ctx context.Context, path string) (*store.Store, error) {
+	s, err := store.OpenExisting(ctx, path)
+	if errors.Is(err, store.ErrNoStore) {
 		return nil, fmt.Errorf("%w (nothing recorded yet: run hooktap dev or listen, or pass --db / HOOKTAP_DB)", err)
 	}
 	return s, err
@@ -130,12 +130,12 @@ func eventsList(ctx context.Context, e *env, args []string) error {
 		return usagef("--limit must be at least 1")
 	}
 	q.Limit = *limit
-	store, err := openStore(ctx, *db)
+	st, err := openStore(ctx, *db)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	ds, err := store.List(ctx, q)
+	defer st.Close()
+	ds, err := st.List(ctx, q)
 	if err != nil {
 		return err
 	}
@@ -182,7 +182,7 @@ type column struct {
 	hidden bool
 }
 
-func writeTable(w io.Writer, width int, ds []*inspector.Delivery, now time.Time) {
+func writeTable(w io.Writer, width int, ds []*store.Delivery, now time.Time) {
 	cols := []*column{
 		{title: "ID", min: 8},
 		{title: "RECEIVED", min: 8},
@@ -297,14 +297,14 @@ func orDash(s string) string {
 // showJSON is `events show --json`: the list fields, plus the request and
 // every attempt in the export format.
 type showJSON struct {
-	*inspector.Delivery
-	Header       http.Header               `json:"header"`
-	Body         *string                   `json:"body,omitempty"`
-	BodyEncoding string                    `json:"body_encoding,omitempty"`
-	RemoteAddr   string                    `json:"remote_addr,omitempty"`
-	Host         string                    `json:"host,omitempty"`
-	Proto        string                    `json:"proto,omitempty"`
-	History      []inspector.RecordAttempt `json:"history"`
+	*store.Delivery
+	Header       http.Header           `json:"header"`
+	Body         *string               `json:"body,omitempty"`
+	BodyEncoding string                `json:"body_encoding,omitempty"`
+	RemoteAddr   string                `json:"remote_addr,omitempty"`
+	Host         string                `json:"host,omitempty"`
+	Proto        string                `json:"proto,omitempty"`
+	History      []store.RecordAttempt `json:"history"`
 }
 
 func eventsShow(ctx context.Context, e *env, args []string) error {
@@ -318,17 +318,17 @@ func eventsShow(ctx context.Context, e *env, args []string) error {
 	if len(pos) != 1 {
 		return usagef("events show needs one delivery id (a unique prefix is enough)")
 	}
-	store, err := openStore(ctx, *db)
+	st, err := openStore(ctx, *db)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	d, err := store.Get(ctx, pos[0])
+	defer st.Close()
+	d, err := st.Get(ctx, pos[0])
 	if err != nil {
 		return err
 	}
 	if *jsonOut {
-		rec := inspector.NewRecord(d)
+		rec := store.NewRecord(d)
 		out := showJSON{Delivery: d, Header: rec.Header, Body: rec.Body, BodyEncoding: rec.BodyEncoding,
 			RemoteAddr: d.RemoteAddr, Host: d.Host, Proto: d.Proto, History: rec.Attempts}
 		enc := json.NewEncoder(e.stdout)
@@ -340,7 +340,7 @@ func eventsShow(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-func writeDelivery(w io.Writer, d *inspector.Delivery) {
+func writeDelivery(w io.Writer, d *store.Delivery) {
 	path := d.Path
 	if path == "" {
 		path = "/"
@@ -467,15 +467,15 @@ func eventsExport(ctx context.Context, e *env, args []string) error {
 	if *format != "json" && *format != "har" {
 		return usagef("bad --format %q: use json or har", *format)
 	}
-	store, err := openStore(ctx, *db)
+	st, err := openStore(ctx, *db)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer st.Close()
 	if *format == "har" {
-		_, err = store.ExportHAR(ctx, e.stdout, q, buildVersion())
+		_, err = st.ExportHAR(ctx, e.stdout, q, buildVersion())
 	} else {
-		_, err = store.Export(ctx, e.stdout, q)
+		_, err = st.Export(ctx, e.stdout, q)
 	}
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
@@ -512,32 +512,32 @@ func eventsImport(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("import: %w", err)
 	}
 	n := 0
-	err = inspector.ReadRecords(r, func(*inspector.Delivery) error { n++; return nil })
+	err = store.ReadRecords(r, func(*store.Delivery) error { n++; return nil })
 	r.Close()
 	if err != nil {
 		return fmt.Errorf("import %s: %w (nothing imported)", pos[0], err)
 	}
 
-	store, err := inspector.Open(ctx, *db)
+	st, err := store.Open(ctx, *db)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer st.Close()
 	if r, err = open(); err != nil {
 		return fmt.Errorf("import: %w", err)
 	}
 	defer r.Close()
-	var total inspector.ImportStats
-	chunk := make([]*inspector.Delivery, 0, importChunk)
+	var total store.ImportStats
+	chunk := make([]*store.Delivery, 0, importChunk)
 	flush := func() error {
-		st, err := store.Import(ctx, chunk)
+		st, err := st.Import(ctx, chunk)
 		total.Deliveries += st.Deliveries
 		total.Attempts += st.Attempts
 		total.Skipped += st.Skipped
 		chunk = chunk[:0]
 		return err
 	}
-	err = inspector.ReadRecords(r, func(d *inspector.Delivery) error {
+	err = store.ReadRecords(r, func(d *store.Delivery) error {
 		chunk = append(chunk, d)
 		if len(chunk) == importChunk {
 			return flush()
@@ -551,7 +551,7 @@ func eventsImport(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "imported %d deliveries and %d attempts into %s (%d already there)\n",
-		total.Deliveries, total.Attempts, store.Path(), total.Skipped)
+		total.Deliveries, total.Attempts, st.Path(), total.Skipped)
 	return nil
 }
 
@@ -591,8 +591,8 @@ func (f *retentionFlags) register(fs *flag.FlagSet) {
 	fs.Int64Var(&f.max, "max-deliveries", 0, "keep only the newest N deliveries")
 }
 
-func (f *retentionFlags) retention() (inspector.Retention, error) {
-	var r inspector.Retention
+func (f *retentionFlags) retention() (store.Retention, error) {
+	var r store.Retention
 	if f.keep != "" {
 		d, err := parseKeep(f.keep)
 		if err != nil {
@@ -626,16 +626,16 @@ func eventsPrune(ctx context.Context, e *env, args []string) error {
 	if r.IsZero() {
 		return usagef("events prune needs --keep AGE and/or --max-deliveries N")
 	}
-	store, err := openStore(ctx, *db)
+	st, err := openStore(ctx, *db)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	n, err := store.Prune(ctx, r, time.Now())
+	defer st.Close()
+	n, err := st.Prune(ctx, r, time.Now())
 	if err != nil {
 		return err
 	}
-	left, err := store.Count(ctx)
+	left, err := st.Count(ctx)
 	if err != nil {
 		return err
 	}
@@ -649,7 +649,7 @@ const pruneEvery = 5 * time.Minute
 
 // startPruning applies the retention flags now and every pruneEvery until
 // ctx ends or the returned stop is called; stop waits for a prune under way.
-func startPruning(ctx context.Context, store *inspector.Store, rf retentionFlags, log *slog.Logger) (stop func()) {
+func startPruning(ctx context.Context, st *store.Store, rf retentionFlags, log *slog.Logger) (stop func()) {
 	r, err := rf.retention()
 	if err != nil || r.IsZero() {
 		return func() {}
@@ -661,7 +661,7 @@ func startPruning(ctx context.Context, store *inspector.Store, rf retentionFlags
 		t := time.NewTicker(pruneEvery)
 		defer t.Stop()
 		for {
-			n, err := store.Prune(ctx, r, time.Now())
+			n, err := st.Prune(ctx, r, time.Now())
 			switch {
 			case err != nil && ctx.Err() == nil:
 				log.Warn("prune the store", "err", err)

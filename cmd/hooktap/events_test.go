@@ -13,7 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/hooktap/hooktap/inspector"
+	"github.com/hooktap/hooktap/inspector/store"
 )
 
 // evRun runs hooktap in-process and returns stdout, stderr and the error.
@@ -28,7 +28,7 @@ func evRun(t *testing.T, stdin string, args ...string) (string, string, error) {
 func evStore(t *testing.T) string {
 	t.Helper()
 	db := filepath.Join(t.TempDir(), "events.db")
-	s, err := inspector.Open(t.Context(), db)
+	s, err := store.Open(t.Context(), db)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,23 +36,23 @@ func evStore(t *testing.T) string {
 	now := time.Now().UTC()
 	add := func(id, action, entity string, age time.Duration, body []byte, status int) {
 		objectType, _, _ := strings.Cut(action, ".")
-		d := &inspector.Delivery{ID: id, Channel: "dev", ReceivedAt: now.Add(-age), Method: "POST", Path: "/billing", Query: "x=1",
+		d := &store.Delivery{ID: id, Channel: "dev", ReceivedAt: now.Add(-age), Method: "POST", Path: "/billing", Query: "x=1",
 			Header: http.Header{"Content-Type": {"application/json"}, "X-Trace": {"trace-" + id}}, Body: body,
 			ObjectType: objectType, Action: action, EntityID: entity, ObjectID: "obj-" + id,
-			Scheme: "monite", Signature: inspector.SigInvalid, SignatureReason: "timestamp too old"}
-		if err := inspector.Wait(t.Context(), s.Insert(d)); err != nil {
+			Scheme: "monite", Signature: store.SigInvalid, SignatureReason: "timestamp too old"}
+		if err := store.Wait(t.Context(), s.Insert(d)); err != nil {
 			t.Fatal(err)
 		}
 		if status < 0 {
 			return
 		}
-		a := &inspector.Attempt{DeliveryID: id, Kind: inspector.KindForward, Target: "http://127.0.0.1:3000/webhooks/billing?x=1",
+		a := &store.Attempt{DeliveryID: id, Kind: store.KindForward, Target: "http://127.0.0.1:3000/webhooks/billing?x=1",
 			StartedAt: d.ReceivedAt, Duration: 4200 * time.Microsecond, Status: status,
 			Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(`{"received":true}`)}
 		if status == 0 {
 			a.Error, a.Body = "dial tcp 127.0.0.1:3000: connection refused", nil
 		}
-		if err := inspector.Wait(t.Context(), s.AddAttempt(a)); err != nil {
+		if err := store.Wait(t.Context(), s.AddAttempt(a)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -210,11 +210,11 @@ func TestEventsShow(t *testing.T) {
 		t.Fatal(err)
 	}
 	var v struct {
-		ID           string                    `json:"id"`
-		Body         string                    `json:"body"`
-		BodyEncoding string                    `json:"body_encoding"`
-		Header       http.Header               `json:"header"`
-		History      []inspector.RecordAttempt `json:"history"`
+		ID           string                `json:"id"`
+		Body         string                `json:"body"`
+		BodyEncoding string                `json:"body_encoding"`
+		Header       http.Header           `json:"header"`
+		History      []store.RecordAttempt `json:"history"`
 	}
 	if err := json.Unmarshal([]byte(out), &v); err != nil {
 		t.Fatal(err)

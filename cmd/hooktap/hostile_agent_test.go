@@ -10,7 +10,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/hooktap/hooktap/inspector"
+	"github.com/hooktap/hooktap/inspector/store"
 	"github.com/hooktap/hooktap/relay/wire"
 )
 
@@ -76,12 +76,12 @@ func TestReusedAgentIDIsRefused(t *testing.T) {
 		}
 		want = append(want, evt)
 	}
-	store, err := inspector.Open(context.Background(), db)
+	st, err := store.Open(context.Background(), db)
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, _, err := store.AgentID(context.Background())
-	store.Close()
+	id, _, err := st.AgentID(context.Background())
+	st.Close()
 	if err != nil {
 		t.Fatal(err)
 	}

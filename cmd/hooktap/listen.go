@@ -13,7 +13,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hooktap/hooktap/inspector"
+	"github.com/hooktap/hooktap/inspector/agent"
+	"github.com/hooktap/hooktap/inspector/forward"
+	"github.com/hooktap/hooktap/inspector/live"
+	"github.com/hooktap/hooktap/inspector/replay"
+	"github.com/hooktap/hooktap/inspector/store"
 	"github.com/hooktap/hooktap/relay"
 )
 
@@ -131,33 +135,33 @@ func cmdDev(ctx context.Context, e *env, args []string) error {
 type agentRun struct {
 	flags  *agentFlags
 	relay  string
-	store  *inspector.Store
-	bus    *inspector.Bus
-	sender *inspector.Sender
-	agent  *inspector.Agent
+	store  *store.Store
+	bus    *live.Bus
+	sender *replay.Sender
+	agent  *agent.Agent
 }
 
 // runAgent opens the store, connects to the relay and reports deliveries
 // until ctx ends: in the terminal UI when stdout is a terminal, else as
 // lines (or JSON lines) on stdout. The web inspector runs beside either.
 func runAgent(ctx context.Context, e *env, f *agentFlags, relayURL string) error {
-	fwd, err := inspector.NewForwarder(f.forwardTo, 0)
+	fwd, err := forward.New(f.forwardTo, 0)
 	if err != nil {
 		return usageError{err.Error()}
 	}
-	store, err := inspector.Open(ctx, f.db)
+	st, err := store.Open(ctx, f.db)
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
-	defer store.Close()
+	defer st.Close()
 
-	bus := inspector.NewBus()
+	bus := live.NewBus()
 	r := &agentRun{
 		flags:  f,
 		relay:  relayURL,
-		store:  store,
+		store:  st,
 		bus:    bus,
-		sender: &inspector.Sender{Store: store, Bus: bus, Secret: f.secret},
+		sender: &replay.Sender{Store: st, Bus: bus, Secret: f.secret},
 	}
 	tui := useTUI(e, f)
 	if tui {
@@ -165,22 +169,22 @@ func runAgent(ctx context.Context, e *env, f *agentFlags, relayURL string) error
 		e, closeLog = logToFile(e, f.db) // no log line on the UI's screen
 		defer closeLog()
 	}
-	var report func(inspector.Event)
+	var report func(live.Event)
 	logTo := e.stderr
 	if !tui {
-		report = newReporter(e.stdout, f.json, store.Path()).report
+		report = newReporter(e.stdout, f.json, st.Path()).report
 	}
-	store.SetLogger(newLogger(logTo, f.verbose)) // the full-text index reports trouble there
-	stopPrune := startPruning(ctx, store, f.retention, newLogger(logTo, f.verbose))
+	st.SetLogger(newLogger(logTo, f.verbose)) // the full-text index reports trouble there
+	stopPrune := startPruning(ctx, st, f.retention, newLogger(logTo, f.verbose))
 	defer stopPrune()
-	r.agent, err = inspector.NewAgent(inspector.AgentConfig{
+	r.agent, err = agent.New(agent.Config{
 		Relay:       relayURL,
 		Channel:     f.channel,
 		Token:       f.token,
 		Events:      splitList(f.events),
-		Store:       store,
+		Store:       st,
 		Forwarder:   fwd,
-		Verify:      inspector.NewVerifier(f.secret),
+		Secret:      f.secret,
 		Bus:         bus,
 		Report:      report,
 		Logger:      newLogger(logTo, f.verbose),
@@ -208,7 +212,7 @@ type reporter struct {
 	json   bool
 	db     string
 	ready  bool
-	state  inspector.ConnState
+	state  live.State
 	full   bool // the store cannot write
 	encode *json.Encoder
 }
@@ -248,15 +252,15 @@ type deliveryLine struct {
 	Signature  string  `json:"signature"`
 }
 
-func (r *reporter) report(ev inspector.Event) {
+func (r *reporter) report(ev live.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	switch ev.Kind {
-	case inspector.EventConn:
-		r.conn(ev.Conn)
-	case inspector.EventStore:
+	case live.EventRelay:
+		r.conn(ev.Relay)
+	case live.EventStore:
 		r.store(ev.Store)
-	case inspector.EventAttempt:
+	case live.EventAttempt:
 		d := ev.Delivery
 		if r.json {
 			r.encode.Encode(deliveryLine{
@@ -270,26 +274,26 @@ func (r *reporter) report(ev inspector.Event) {
 	}
 }
 
-func (r *reporter) conn(c inspector.Conn) {
+func (r *reporter) conn(c live.RelayStatus) {
 	prev := r.state
 	r.state = c.State
 	if r.json {
-		if c.State == inspector.StateConnected && !r.ready {
+		if c.State == live.StateConnected && !r.ready {
 			r.ready = true
 			r.encode.Encode(readyLine{Type: "ready", URL: c.URL, ForwardTo: c.Target, DB: r.db})
 		}
 		return
 	}
 	switch c.State {
-	case inspector.StateConnected:
+	case live.StateConnected:
 		if !r.ready {
 			r.ready = true
 			fmt.Fprintf(r.w, "hooktap is ready\n  Webhook URL    %s\n  Forwarding to  %s\n  Recording in   %s\n\n", c.URL, c.Target, r.db)
-		} else if prev != inspector.StateConnected {
+		} else if prev != live.StateConnected {
 			fmt.Fprintf(r.w, "%s  reconnected to %s\n", clock(time.Now()), c.Relay)
 		}
-	case inspector.StateReconnecting:
-		if prev == inspector.StateConnected || prev == inspector.StateConnecting {
+	case live.StateReconnecting:
+		if prev == live.StateConnected || prev == live.StateConnecting {
 			fmt.Fprintf(r.w, "%s  relay connection lost (%s); reconnecting\n", clock(time.Now()), c.Err)
 		}
 	}
@@ -297,7 +301,7 @@ func (r *reporter) conn(c inspector.Conn) {
 
 // store prints a line when the store stops writing and when it writes
 // again, not for every change in between.
-func (r *reporter) store(h inspector.StoreHealth) {
+func (r *reporter) store(h live.StoreHealth) {
 	if h.Failing() == r.full {
 		return
 	}
@@ -316,7 +320,7 @@ func clock(t time.Time) string { return t.Local().Format("15:04:05") }
 
 // humanLine is one delivery in a terminal: time, status, method, path,
 // action, entity, duration, id.
-func humanLine(d *inspector.Delivery) string {
+func humanLine(d *store.Delivery) string {
 	status := fmt.Sprint(d.Status)
 	if d.Status == 0 {
 		status = "ERR"

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hooktap/hooktap/inspector/testenv"
 )
 
 // The tests in this file hold the relay's promise (a 2xx means the delivery
@@ -395,10 +397,10 @@ func TestTeammateFilterKeepsOthersEvents(t *testing.T) {
 // sender's retry became a second delivery. One that no agent took gets 503
 // and reaches nobody. Once there is room again, all is as before.
 func TestRelayFullDiskTellsTheTruth(t *testing.T) {
-	if !asRoot(t) {
+	if !testenv.AsRoot(t) {
 		return
 	}
-	disk := smallDisk(t, 8<<20)
+	disk := testenv.SmallDisk(t, 8<<20)
 	app := newBigApp(t, []byte("ok"), 0)
 	_, relayURL := startRelay(t, "--data", filepath.Join(disk, "relay"))
 	db := filepath.Join(t.TempDir(), "agent.db")
@@ -408,7 +410,7 @@ func TestRelayFullDiskTellsTheTruth(t *testing.T) {
 	if s, _, err := postBig(relayURL+"/h/full", "evt_warm", bigBody(0, 1000)); err != nil || s != http.StatusOK {
 		t.Fatalf("before the disk fills: %d %v", s, err)
 	}
-	fillDisk(t, filepath.Join(disk, "filler"))
+	testenv.FillDisk(t, filepath.Join(disk, "filler"))
 
 	refused := map[string]bool{}
 	answered := 0

@@ -15,9 +15,10 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/hooktap/hooktap/inspector"
 	"github.com/hooktap/hooktap/inspector/jsonedit"
+	"github.com/hooktap/hooktap/inspector/replay"
 	"github.com/hooktap/hooktap/inspector/signing"
+	"github.com/hooktap/hooktap/inspector/store"
 )
 
 // assignments is a repeatable --set path=value flag.
@@ -68,12 +69,12 @@ func cmdReplay(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	store, err := inspector.OpenExisting(ctx, *db)
+	st, err := store.OpenExisting(ctx, *db)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	s := &inspector.Sender{Store: store}
+	defer st.Close()
+	s := &replay.Sender{Store: st}
 	d, a, err := s.Replay(ctx, id, *to)
 	if err != nil {
 		return sendError(err)
@@ -102,21 +103,21 @@ func cmdResend(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if secret.value == "" {
-		return usageError{inspector.ErrNoSecret.Error()}
+		return usageError{replay.ErrNoSecret.Error()}
 	}
 	if *scheme != "" {
 		if _, err := signing.Lookup(*scheme); err != nil {
 			return usageError{err.Error()}
 		}
 	}
-	store, err := inspector.OpenExisting(ctx, *db)
+	st, err := store.OpenExisting(ctx, *db)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	o := inspector.ResendOptions{To: *to, Secret: secret.value, Scheme: *scheme, Set: sets, NewID: *newID}
+	defer st.Close()
+	o := replay.ResendOptions{To: *to, Secret: secret.value, Scheme: *scheme, Set: sets, NewID: *newID}
 	if *edit {
-		d, err := store.Get(ctx, id)
+		d, err := st.Get(ctx, id)
 		if err != nil {
 			return err
 		}
@@ -138,7 +139,7 @@ func cmdResend(ctx context.Context, e *env, args []string) error {
 		}
 		id, o.Body, o.Set = d.ID, body, nil
 	}
-	s := &inspector.Sender{Store: store}
+	s := &replay.Sender{Store: st}
 	d, a, err := s.Resend(ctx, id, o)
 	if err != nil {
 		return sendError(err)
@@ -165,7 +166,7 @@ func oneID(pos []string, cmd string) (string, error) {
 // into usage errors.
 func sendError(err error) error {
 	switch {
-	case errors.Is(err, inspector.ErrNotFound), errors.Is(err, inspector.ErrAmbiguous),
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrAmbiguous),
 		errors.Is(err, jsonedit.ErrBadPath), errors.Is(err, jsonedit.ErrNotJSON), errors.Is(err, jsonedit.ErrNotObject),
 		errors.Is(err, jsonedit.ErrOutOfRange), errors.Is(err, signing.ErrUnknownScheme):
 		return usageError{err.Error()}
@@ -248,8 +249,8 @@ func editBody(ctx context.Context, e *env, body []byte) ([]byte, error) {
 // sentReport is one replay or resend and its answer.
 type sentReport struct {
 	kind       string // "replay" or "resend"
-	d          *inspector.Delivery
-	a          *inspector.Attempt
+	d          *store.Delivery
+	a          *store.Attempt
 	scheme     string // resend: the scheme it was signed with
 	secretFrom string // resend: "--secret" or "HOOKTAP_SECRET"
 }

@@ -21,7 +21,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hooktap/hooktap/inspector"
+	"github.com/hooktap/hooktap/inspector/forward"
+	"github.com/hooktap/hooktap/inspector/store"
 )
 
 // The tests in this file drive the replay and resend commands through run,
@@ -193,60 +194,60 @@ var deliveryCount atomic.Int64
 
 // storedDelivery is a Monite payable.created delivery as the agent records
 // it, signed at signedAt, received at receivedAt and forwarded to target.
-func storedDelivery(t *testing.T, db, target string, signedAt, receivedAt time.Time) *inspector.Delivery {
+func storedDelivery(t *testing.T, db, target string, signedAt, receivedAt time.Time) *store.Delivery {
 	t.Helper()
 	body := []byte(`{"id":"0e9b6a3c-6a4e-4f1f-9d3a-1c2b3d4e5f60","action":"payable.created","entity_id":"ent-1","object":{"id":"pay-1","status":"new"},"object_type":"payable"}`)
 	h := http.Header{}
 	h.Set("Content-Type", "application/json")
 	h.Set("User-Agent", "Monite-Webhooks")
 	h.Set("Monite-Signature", moniteHeader(testSecret, signedAt, body))
-	d := &inspector.Delivery{
+	d := &store.Delivery{
 		ID: "dlv_" + strconv.FormatInt(time.Now().UnixNano(), 36) + strconv.FormatInt(deliveryCount.Add(1), 36), Channel: "dev", ReceivedAt: receivedAt.UTC(),
 		Method: "POST", Path: "/billing", Query: "src=monite", Header: h, Body: body,
 		RemoteAddr: "203.0.113.7", Host: "relay.example", Proto: "https",
 		ObjectType: "payable", Action: "payable.created", EntityID: "ent-1", ObjectID: "pay-1",
 		EventID: "0e9b6a3c-6a4e-4f1f-9d3a-1c2b3d4e5f60",
 	}
-	inspector.NewVerifier(testSecret)(d)
+	d.Verify(testSecret)
 	insertDelivery(t, db, d, target)
 	return d
 }
 
 // insertDelivery stores d with one forward attempt to target (none when
 // target is empty).
-func insertDelivery(t *testing.T, db string, d *inspector.Delivery, target string) {
+func insertDelivery(t *testing.T, db string, d *store.Delivery, target string) {
 	t.Helper()
 	ctx := t.Context()
-	store, err := inspector.Open(ctx, db)
+	st, err := store.Open(ctx, db)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer store.Close()
-	if err := inspector.Wait(ctx, store.Insert(d)); err != nil {
+	defer st.Close()
+	if err := store.Wait(ctx, st.Insert(d)); err != nil {
 		t.Fatal(err)
 	}
 	if target == "" {
 		return
 	}
-	f, err := inspector.NewForwarder(target, 0)
+	f, err := forward.New(target, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := f.Forward(ctx, inspector.RequestOf(d))
-	a.DeliveryID, a.Kind = d.ID, inspector.KindForward
-	if err := inspector.Wait(ctx, store.AddAttempt(a)); err != nil {
+	a := f.Forward(ctx, forward.RequestOf(d))
+	a.DeliveryID, a.Kind = d.ID, store.KindForward
+	if err := store.Wait(ctx, st.AddAttempt(a)); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func loadDelivery(t *testing.T, db, id string) *inspector.Delivery {
+func loadDelivery(t *testing.T, db, id string) *store.Delivery {
 	t.Helper()
-	store, err := inspector.OpenExisting(t.Context(), db)
+	st, err := store.OpenExisting(t.Context(), db)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer store.Close()
-	d, err := store.Get(t.Context(), id)
+	defer st.Close()
+	d, err := st.Get(t.Context(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +260,7 @@ func TestReplaySendsStoredBytes(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "hooktap.db")
 	hourAgo := time.Now().Add(-time.Hour)
 	d := storedDelivery(t, db, app.URL+"/webhooks", hourAgo, hourAgo)
-	if got := d.Signature; got != inspector.SigValid {
+	if got := d.Signature; got != store.SigValid {
 		t.Fatalf("stored signature = %s, want valid as received", got)
 	}
 
@@ -289,7 +290,7 @@ func TestReplaySendsStoredBytes(t *testing.T) {
 		}
 	}
 	got := loadDelivery(t, db, d.ID)
-	if got.Attempts != 2 || got.History[1].Kind != inspector.KindReplay || got.Status != 400 {
+	if got.Attempts != 2 || got.History[1].Kind != store.KindReplay || got.Status != 400 {
 		t.Errorf("after replay: attempts %d, last kind %s, status %d", got.Attempts, got.History[len(got.History)-1].Kind, got.Status)
 	}
 }
@@ -341,7 +342,7 @@ func TestReplayErrors(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "hooktap.db")
 	app := newRecordingApp(t, nil)
 	d := storedDelivery(t, db, app.URL, time.Now(), time.Now())
-	never := &inspector.Delivery{ID: "dlv_never", ReceivedAt: time.Now(), Method: "POST", Header: http.Header{}, Body: []byte("{}")}
+	never := &store.Delivery{ID: "dlv_never", ReceivedAt: time.Now(), Method: "POST", Header: http.Header{}, Body: []byte("{}")}
 	insertDelivery(t, db, never, "")
 	down := httptest.NewServer(http.NotFoundHandler())
 	downURL := down.URL
@@ -380,7 +381,7 @@ func TestResendPassesVerifier(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "hooktap.db")
 	hourAgo := time.Now().Add(-time.Hour)
 	d := storedDelivery(t, db, app.URL+"/webhooks", hourAgo, time.Now())
-	if d.Signature != inspector.SigExpired {
+	if d.Signature != store.SigExpired {
 		t.Fatalf("stored signature = %s, want expired", d.Signature)
 	}
 

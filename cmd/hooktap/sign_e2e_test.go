@@ -17,7 +17,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hooktap/hooktap/inspector"
+	"github.com/hooktap/hooktap/inspector/agent"
+	"github.com/hooktap/hooktap/inspector/forward"
+	"github.com/hooktap/hooktap/inspector/live"
+	"github.com/hooktap/hooktap/inspector/store"
 	"github.com/hooktap/hooktap/relay"
 )
 
@@ -78,7 +81,7 @@ func TestSigningEndToEnd(t *testing.T) {
 				t.Fatalf("provider got %d (delivery %q), want the app's 400 for an old signature", resp.StatusCode, id)
 			}
 			d := loadDelivery(t, db, id)
-			if d.Signature != inspector.SigExpired || d.Scheme != sc.name || !strings.Contains(d.SignatureReason, "3600s old") {
+			if d.Signature != store.SigExpired || d.Scheme != sc.name || !strings.Contains(d.SignatureReason, "3600s old") {
 				t.Fatalf("stored signature %s (%s) %q, want expired", d.Signature, d.Scheme, d.SignatureReason)
 			}
 			first := app.requests()[0]
@@ -163,33 +166,33 @@ func startTunnel(t *testing.T, db, secret, target string) string {
 		t.Fatal(err)
 	}
 	ts := httptest.NewServer(srv.Handler())
-	store, err := inspector.Open(ctx, db)
+	st, err := store.Open(ctx, db)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fwd, err := inspector.NewForwarder(target, 0)
+	fwd, err := forward.New(target, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	bus := inspector.NewBus()
+	bus := live.NewBus()
 	events, unsubscribe := bus.Subscribe(16)
 	defer unsubscribe()
-	agent, err := inspector.NewAgent(inspector.AgentConfig{
-		Relay: ts.URL, Channel: "e2e", Store: store, Forwarder: fwd,
-		Verify: inspector.NewVerifier(secret), Bus: bus,
+	ag, err := agent.New(agent.Config{
+		Relay: ts.URL, Channel: "e2e", Store: st, Forwarder: fwd,
+		Secret: secret, Bus: bus,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- agent.Run(runCtx) }()
+	go func() { done <- ag.Run(runCtx) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("agent: %v", err)
 		}
-		store.Close()
+		st.Close()
 		ts.Close()
 		srv.Close()
 	})
@@ -197,7 +200,7 @@ func startTunnel(t *testing.T, db, secret, target string) string {
 	for {
 		select {
 		case ev := <-events:
-			if ev.Kind == inspector.EventConn && ev.Conn.State == inspector.StateConnected {
+			if ev.Kind == live.EventRelay && ev.Relay.State == live.StateConnected {
 				return ts.URL + "/h/e2e"
 			}
 		case err := <-done:
@@ -231,7 +234,7 @@ func TestTriggerThroughTunnel(t *testing.T) {
 			t.Fatalf("line %+v", l)
 		}
 		d := loadDelivery(t, db, l.Delivery)
-		if d.Signature != inspector.SigValid || d.Action != "counterpart.delete" || d.EventID != l.EventID || d.Path != "/crm" {
+		if d.Signature != store.SigValid || d.Action != "counterpart.delete" || d.EventID != l.EventID || d.Path != "/crm" {
 			t.Errorf("stored %s %s %s %s, want a valid counterpart.delete %s at /crm", d.Signature, d.Action, d.EventID, d.Path, l.EventID)
 		}
 	}

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hooktap/hooktap/inspector"
 	"github.com/hooktap/hooktap/inspector/catalog"
+	"github.com/hooktap/hooktap/inspector/forward"
 	"github.com/hooktap/hooktap/inspector/jsonedit"
 	"github.com/hooktap/hooktap/inspector/signing"
 	"github.com/hooktap/hooktap/relay"
@@ -62,7 +62,7 @@ func cmdTrigger(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return usageError{err.Error()}
 	}
-	fwd, err := inspector.NewForwarder(*to, 0)
+	fwd, err := forward.New(*to, 0)
 	if err != nil {
 		return usagef("--to: %v", err)
 	}
@@ -112,7 +112,7 @@ func cmdTrigger(ctx context.Context, e *env, args []string) error {
 				return err
 			}
 		}
-		a := fwd.Forward(ctx, inspector.Request{Method: http.MethodPost, Header: h, Body: r.body})
+		a := fwd.Forward(ctx, forward.Request{Method: http.MethodPost, Header: h, Body: r.body})
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}

@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 
-	"github.com/hooktap/hooktap/inspector"
+	"github.com/hooktap/hooktap/inspector/replay"
+	"github.com/hooktap/hooktap/inspector/store"
 	"github.com/hooktap/hooktap/tui"
 )
 
@@ -23,13 +24,13 @@ func cmdTUI(ctx context.Context, e *env, args []string) error {
 	if !isTerminal(e.stdout) {
 		return errors.New("tui needs a terminal; use 'hooktap events list' to print deliveries")
 	}
-	store, err := inspector.OpenExisting(ctx, *db)
+	st, err := store.OpenExisting(ctx, *db)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer st.Close()
 	e, closeLog := logToFile(e, *db)
 	defer closeLog()
-	sender := &inspector.Sender{Store: store, Secret: *secret}
-	return tui.Run(ctx, tuiOptions(e, store, nil, sender), e.stdin, e.stdout)
+	sender := &replay.Sender{Store: st, Secret: *secret}
+	return tui.Run(ctx, tuiOptions(e, st, nil, sender), e.stdin, e.stdout)
 }

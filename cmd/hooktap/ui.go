@@ -11,7 +11,9 @@ import (
 
 	"github.com/mattn/go-isatty"
 
-	"github.com/hooktap/hooktap/inspector"
+	"github.com/hooktap/hooktap/inspector/live"
+	"github.com/hooktap/hooktap/inspector/replay"
+	"github.com/hooktap/hooktap/inspector/store"
 	"github.com/hooktap/hooktap/tui"
 )
 
@@ -111,9 +113,9 @@ func browseURL(addr string) string {
 	return "http://" + net.JoinHostPort(host, port)
 }
 
-func tuiOptions(e *env, store *inspector.Store, bus *inspector.Bus, sender *inspector.Sender) tui.Options {
+func tuiOptions(e *env, st *store.Store, bus *live.Bus, sender *replay.Sender) tui.Options {
 	return tui.Options{
-		Store:  store,
+		Store:  st,
 		Bus:    bus,
 		Sender: sender,
 		Editor: envOr(e, "VISUAL", envOr(e, "EDITOR", "vi")),

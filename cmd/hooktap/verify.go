@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hooktap/hooktap/inspector"
 	"github.com/hooktap/hooktap/inspector/signing"
+	"github.com/hooktap/hooktap/inspector/store"
 )
 
 func cmdVerify(ctx context.Context, e *env, args []string) error {
@@ -28,12 +28,12 @@ func cmdVerify(ctx context.Context, e *env, args []string) error {
 	if secret.value == "" {
 		return usagef("verify needs the signing secret: pass --secret or set HOOKTAP_SECRET")
 	}
-	store, err := inspector.OpenExisting(ctx, *db)
+	st, err := store.OpenExisting(ctx, *db)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	d, err := store.Get(ctx, id)
+	defer st.Close()
+	d, err := st.Get(ctx, id)
 	if err != nil {
 		return sendError(err)
 	}
@@ -83,8 +83,8 @@ func cmdVerify(ctx context.Context, e *env, args []string) error {
 // explain sharpens a failed check's reason with what the store knows: the
 // stored bytes are the ones that arrived, so when they matched the agent's
 // secret on arrival but not this one, the secret given is the wrong one.
-func explain(d *inspector.Delivery, r signing.Result) string {
-	if r.State == signing.Invalid && (d.Signature == inspector.SigValid || d.Signature == inspector.SigExpired) &&
+func explain(d *store.Delivery, r signing.Result) string {
+	if r.State == signing.Invalid && (d.Signature == store.SigValid || d.Signature == store.SigExpired) &&
 		strings.HasPrefix(r.Reason, "signature does not match") {
 		return "wrong secret: the signature matched the secret the agent had when the delivery arrived"
 	}

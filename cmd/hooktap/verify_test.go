@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hooktap/hooktap/inspector"
+	"github.com/hooktap/hooktap/inspector/store"
 )
 
 func TestVerify(t *testing.T) {
@@ -24,11 +24,11 @@ func TestVerify(t *testing.T) {
 	compact := []byte(`{"id":"e1","action":"payable.paid","object_type":"payable"}`)
 	h := http.Header{}
 	h.Set("Monite-Signature", moniteHeader(testSecret, now, compact))
-	changed := &inspector.Delivery{ID: "dlv_changed", ReceivedAt: now, Method: "POST", Header: h, Action: "payable.paid",
+	changed := &store.Delivery{ID: "dlv_changed", ReceivedAt: now, Method: "POST", Header: h, Action: "payable.paid",
 		Body: []byte("{\n  \"id\": \"e1\",\n  \"action\": \"payable.paid\",\n  \"object_type\": \"payable\"\n}")}
-	inspector.NewVerifier(testSecret)(changed)
+	changed.Verify(testSecret)
 	insertDelivery(t, db, changed, "")
-	unsigned := &inspector.Delivery{ID: "dlv_unsigned", ReceivedAt: now, Method: "POST", Path: "/x", Header: http.Header{}, Body: []byte("{}")}
+	unsigned := &store.Delivery{ID: "dlv_unsigned", ReceivedAt: now, Method: "POST", Path: "/x", Header: http.Header{}, Body: []byte("{}")}
 	insertDelivery(t, db, unsigned, "")
 
 	tests := []struct {

@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"net"
 
-	"github.com/hooktap/hooktap/inspector"
+	"github.com/hooktap/hooktap/inspector/replay"
+	"github.com/hooktap/hooktap/inspector/store"
 	"github.com/hooktap/hooktap/web"
 )
 
@@ -24,21 +25,21 @@ func cmdWeb(ctx context.Context, e *env, args []string) error {
 	if len(pos) > 0 {
 		return usagef("web takes no arguments, got %q", pos[0])
 	}
-	store, err := inspector.OpenExisting(ctx, *db)
+	st, err := store.OpenExisting(ctx, *db)
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
-	defer store.Close()
+	defer st.Close()
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("web inspector: %w (pick another --addr)", err)
 	}
 	srv := web.New(web.Options{
-		Store:   store,
-		Sender:  &inspector.Sender{Store: store, Secret: *secret},
+		Store:   st,
+		Sender:  &replay.Sender{Store: st, Secret: *secret},
 		Logger:  newLogger(e.stderr, *verbose),
 		Version: buildVersion(),
 	})
-	fmt.Fprintf(e.stdout, "Web inspector  %s\n  Store  %s\n", webURL(ln.Addr()), store.Path())
+	fmt.Fprintf(e.stdout, "Web inspector  %s\n  Store  %s\n", webURL(ln.Addr()), st.Path())
 	return srv.Serve(ctx, ln)
 }

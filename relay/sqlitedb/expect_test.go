@@ -1,7 +1,6 @@
 package sqlitedb
 
 import (
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -11,8 +10,6 @@ import (
 func TestWriterLingersForExpectedWrites(t *testing.T) {
 	_, w := openTest(t)
 	w.lingerFor = time.Minute // only the expected write may end the wait
-	var onTheWay atomic.Int64
-	w.Expect(func() int { return int(onTheWay.Load()) })
 
 	txOf := func(k int, got **Tx) Op {
 		return func(tx *Tx) error {
@@ -22,14 +19,14 @@ func TestWriterLingersForExpectedWrites(t *testing.T) {
 		}
 	}
 	var first, second *Tx
-	onTheWay.Store(1)
+	w.Expect(1)
 	a := w.Go(txOf(1, &first))
 	select {
 	case err := <-a:
 		t.Fatalf("committed while a write was expected: %v", err)
 	case <-time.After(20 * time.Millisecond): // proving a negative: a bound, not synchronisation
 	}
-	onTheWay.Store(0)
+	w.Expect(-1)
 	b := w.Go(txOf(2, &second))
 	if err := <-a; err != nil {
 		t.Fatal(err)

@@ -82,8 +82,8 @@ type Writer struct {
 	stmts  map[string]*sql.Stmt // nil value: seen, not prepared yet
 	wanted []string
 
-	expect    atomic.Pointer[func() int] // see Expect
-	lingerFor time.Duration              // maxLinger; tests lengthen it
+	expected  atomic.Int64  // writes on their way (Expect)
+	lingerFor time.Duration // maxLinger; tests lengthen it
 
 	state    sync.RWMutex // held for reading while submitting
 	closed   bool         // guarded by state
@@ -140,23 +140,24 @@ func (w *Writer) prepare() {
 // maxLinger bounds how long a batch is held open for writes on their way.
 const maxLinger = 500 * time.Microsecond
 
-// Expect tells the writer how many writes are on their way: submitted
-// within microseconds by callers busy with something short. While f
-// reports any, the writer holds its batch open, up to maxLinger, to take
-// them into the same commit: under load, few large commits instead of many
-// small ones, which is most of the cost of a write. With none on the way
-// it commits at once, so a lone write waits for nothing.
-func (w *Writer) Expect(f func() int) { w.expect.Store(&f) }
+// Expect tells the writer that n more writes are on their way (n < 0: that
+// many fewer): submitted within microseconds by callers busy with
+// something short. While any are expected, the writer holds its batch
+// open, up to maxLinger, to take them into the same commit: under load, few
+// large commits instead of many small ones, which is most of the cost of a
+// write. With none on the way it commits at once, so a lone write waits for
+// nothing. Every caller adds and takes back its own, so that several
+// (two agents on one store, say) can share a writer.
+func (w *Writer) Expect(n int) { w.expected.Add(int64(n)) }
 
 // linger adds to batch the writes that arrive while more are expected.
 func (w *Writer) linger(batch []request) []request {
-	exp := w.expect.Load()
-	if exp == nil || len(batch) >= w.maxBatch || (*exp)() <= 0 {
+	if len(batch) >= w.maxBatch || w.expected.Load() <= 0 {
 		return batch
 	}
 	t := time.NewTimer(w.lingerFor)
 	defer t.Stop()
-	for len(batch) < w.maxBatch && (*exp)() > 0 {
+	for len(batch) < w.maxBatch && w.expected.Load() > 0 {
 		select {
 		case r := <-w.reqs:
 			batch = append(batch, r)

@@ -1,4 +1,4 @@
-package inspector_test
+package agent_test
 
 import (
 	"bytes"

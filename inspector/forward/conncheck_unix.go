@@ -1,6 +1,6 @@
 //go:build unix
 
-package inspector
+package forward
 
 import (
 	"crypto/tls"

@@ -1,12 +1,13 @@
 // Package inspector is the local agent's core: it receives deliveries from
 // a relay, forwards them to the developer's app, records everything in
 // SQLite and tells subscribers (the TUI, the web inspector) what happened.
-package inspector
+package store
 
 import (
 	"net/http"
 	"time"
 
+	"github.com/hooktap/hooktap/inspector/signing"
 	"github.com/hooktap/hooktap/relay/payload"
 	"github.com/hooktap/hooktap/relay/wire"
 )
@@ -131,9 +132,17 @@ func (d *Delivery) StatusClass() string {
 	}
 }
 
-// summary is a copy of d without header, body or history, safe to hand to
+// Verify checks d's signature with secret, as of the moment it was
+// received, and records the verdict in d. With an empty secret, signed
+// deliveries are marked no-secret and unsigned ones unsigned.
+func (d *Delivery) Verify(secret string) {
+	r := signing.Verify(d.Header, d.Body, secret, d.ReceivedAt)
+	d.Scheme, d.Signature, d.SignatureReason = r.Scheme, string(r.State), r.Reason
+}
+
+// Summary is a copy of d without header, body or history, safe to hand to
 // other goroutines.
-func (d *Delivery) summary() *Delivery {
+func (d *Delivery) Summary() *Delivery {
 	c := *d
 	c.Header, c.Body, c.History = nil, nil, nil
 	return &c

@@ -1,21 +1,23 @@
-package inspector_test
+package agent_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 
-	"github.com/hooktap/hooktap/inspector"
+	"github.com/hooktap/hooktap/inspector/agent"
+	"github.com/hooktap/hooktap/inspector/forward"
+	"github.com/hooktap/hooktap/inspector/live"
+	"github.com/hooktap/hooktap/inspector/store"
+	"github.com/hooktap/hooktap/inspector/testenv"
 	"github.com/hooktap/hooktap/relay/wire"
 )
 
@@ -48,16 +50,16 @@ func send(ws *websocket.Conn, m wire.Message) {
 	ws.WriteMessage(websocket.TextMessage, b)
 }
 
-func runAgent(t *testing.T, relayURL, target string) (*inspector.Store, <-chan inspector.Event) {
+func runAgent(t *testing.T, relayURL, target string) (*store.Store, <-chan live.Event) {
 	t.Helper()
-	store, err := inspector.Open(t.Context(), filepath.Join(t.TempDir(), "a.db"))
+	store, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "a.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	fwd, _ := inspector.NewForwarder(target, time.Second)
-	bus := inspector.NewBus()
+	fwd, _ := forward.New(target, time.Second)
+	bus := live.NewBus()
 	events, unsub := bus.Subscribe(256)
-	agent, err := inspector.NewAgent(inspector.AgentConfig{Relay: relayURL, Channel: "dev", Store: store, Forwarder: fwd, Bus: bus})
+	agent, err := agent.New(agent.Config{Relay: relayURL, Channel: "dev", Store: store, Forwarder: fwd, Bus: bus})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,24 +173,6 @@ func TestAgentNeverLeavesItsTarget(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestReconnectLoopIsAnError: a relay that welcomes the agent and then
 // drops it at once, again and again, is a loop that gets nothing through.
 // The agent says so at the default log level (warnings and errors), once,
@@ -198,15 +182,15 @@ func TestReconnectLoopIsAnError(t *testing.T) {
 		send(ws, &wire.Welcome{Channel: "dev", URL: "http://x/h/dev", AgentID: "a"})
 		ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseMessageTooBig, "read limit exceeded"), time.Now().Add(time.Second))
 	})
-	store, err := inspector.Open(t.Context(), filepath.Join(t.TempDir(), "a.db"))
+	store, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "a.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	fwd, _ := inspector.NewForwarder("http://127.0.0.1:1", time.Second)
-	var logs syncBuffer
+	fwd, _ := forward.New("http://127.0.0.1:1", time.Second)
+	var logs testenv.Log
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	agent, err := inspector.NewAgent(inspector.AgentConfig{Relay: relay.URL, Channel: "dev", Store: store, Forwarder: fwd, Logger: log})
+	agent, err := agent.New(agent.Config{Relay: relay.URL, Channel: "dev", Store: store, Forwarder: fwd, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,24 +1,29 @@
-package inspector
+// Package live carries what happens in a running agent to the UIs that
+// show it: the relay connection's status, the store's health, deliveries
+// received and attempts made. Publishing never blocks.
+package live
 
 import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/hooktap/hooktap/inspector/store"
 )
 
-// ConnState is the agent's relation to its relay.
-type ConnState string
+// State is the agent's relation to its relay.
+type State string
 
 const (
-	StateConnecting   ConnState = "connecting"
-	StateConnected    ConnState = "connected"
-	StateReconnecting ConnState = "reconnecting"
-	StateOffline      ConnState = "offline" // stopped, or refused for good
+	StateConnecting   State = "connecting"
+	StateConnected    State = "connected"
+	StateReconnecting State = "reconnecting"
+	StateOffline      State = "offline" // stopped, or refused for good
 )
 
-// Conn describes the connection to the relay.
-type Conn struct {
-	State   ConnState
+// RelayStatus is a snapshot of the agent's connection to its relay.
+type RelayStatus struct {
+	State   State
 	Relay   string    // relay base URL
 	URL     string    // ingress URL, once welcomed
 	Target  string    // forward target
@@ -50,7 +55,7 @@ func (h StoreHealth) Cause() string {
 type EventKind int
 
 const (
-	EventConn     EventKind = iota + 1 // Conn changed
+	EventRelay    EventKind = iota + 1 // the relay connection changed (Relay set)
 	EventReceived                      // a delivery was received (Delivery set)
 	EventAttempt                       // an attempt finished (Delivery and Attempt set)
 	EventStore                         // the store's health changed (Store set)
@@ -59,10 +64,10 @@ const (
 // Event is what subscribers to a Bus receive.
 type Event struct {
 	Kind     EventKind
-	Conn     Conn
+	Relay    RelayStatus
 	Store    StoreHealth
-	Delivery *Delivery // summary only: no header, body or history
-	Attempt  *Attempt
+	Delivery *store.Delivery // summary only: no header, body or history
+	Attempt  *store.Attempt
 }
 
 // Bus fans events out to subscribers. Publishing never blocks: a subscriber
@@ -70,7 +75,7 @@ type Event struct {
 type Bus struct {
 	mu    sync.Mutex
 	subs  map[chan Event]struct{}
-	conn  Conn
+	relay RelayStatus
 	store StoreHealth
 }
 
@@ -87,8 +92,8 @@ func (b *Bus) Subscribe(buf int) (<-chan Event, func()) {
 	ch := make(chan Event, buf)
 	b.mu.Lock()
 	b.subs[ch] = struct{}{}
-	if b.conn.State != "" {
-		ch <- Event{Kind: EventConn, Conn: b.conn}
+	if b.relay.State != "" {
+		ch <- Event{Kind: EventRelay, Relay: b.relay}
 	}
 	if b.store.Failing() && len(ch) < cap(ch) {
 		ch <- Event{Kind: EventStore, Store: b.store}
@@ -112,8 +117,8 @@ func (b *Bus) Publish(e Event) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	switch e.Kind {
-	case EventConn:
-		b.conn = e.Conn
+	case EventRelay:
+		b.relay = e.Relay
 	case EventStore:
 		b.store = e.Store
 	}
@@ -125,11 +130,11 @@ func (b *Bus) Publish(e Event) {
 	}
 }
 
-// Conn is the latest connection state published.
-func (b *Bus) Conn() Conn {
+// Relay is the latest relay status published.
+func (b *Bus) Relay() RelayStatus {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.conn
+	return b.relay
 }
 
 // Store is the latest store health published.

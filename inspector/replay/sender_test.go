@@ -1,4 +1,4 @@
-package inspector
+package replay
 
 import (
 	"encoding/json"
@@ -7,12 +7,16 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/hooktap/hooktap/inspector/forward"
+	"github.com/hooktap/hooktap/inspector/live"
 	"github.com/hooktap/hooktap/inspector/signing"
+	"github.com/hooktap/hooktap/inspector/store"
 )
 
 // senderApp records the requests it gets and answers 200.
@@ -50,10 +54,10 @@ const senderSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 // senderFixture stores a delivery signed with scheme an hour before now and
 // forwarded to app.
-func senderFixture(t *testing.T, scheme string, app string) (*Store, *Delivery) {
+func senderFixture(t *testing.T, scheme string, app string) (*store.Store, *store.Delivery) {
 	t.Helper()
 	ctx := t.Context()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "hooktap.db"))
+	s, err := store.Open(ctx, filepath.Join(t.TempDir(), "hooktap.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,20 +72,20 @@ func senderFixture(t *testing.T, scheme string, app string) (*Store, *Delivery) 
 	if err := sc.Sign(h, signing.Message{ID: "msg_orig", Event: "payable.paid", Timestamp: signed, Body: body}, senderSecret); err != nil {
 		t.Fatal(err)
 	}
-	d := &Delivery{ID: "dlv_" + scheme, ReceivedAt: signed, Method: "POST", Path: "/x", Query: "a=1", Header: h, Body: body,
+	d := &store.Delivery{ID: "dlv_" + scheme, ReceivedAt: signed, Method: "POST", Path: "/x", Query: "a=1", Header: h, Body: body,
 		Action: "payable.paid", ObjectType: "payable", EventID: "evt-1"}
-	NewVerifier(senderSecret)(d)
-	if err := Wait(ctx, s.Insert(d)); err != nil {
+	d.Verify(senderSecret)
+	if err := store.Wait(ctx, s.Insert(d)); err != nil {
 		t.Fatal(err)
 	}
 	if app != "" {
-		f, err := NewForwarder(app, 0)
+		f, err := forward.New(app, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		a := f.Forward(ctx, RequestOf(d))
-		a.DeliveryID, a.Kind = d.ID, KindForward
-		if err := Wait(ctx, s.AddAttempt(a)); err != nil {
+		a := f.Forward(ctx, forward.RequestOf(d))
+		a.DeliveryID, a.Kind = d.ID, store.KindForward
+		if err := store.Wait(ctx, s.AddAttempt(a)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -90,11 +94,11 @@ func senderFixture(t *testing.T, scheme string, app string) (*Store, *Delivery) 
 
 func TestSenderReplay(t *testing.T) {
 	app, other := newSenderApp(t), newSenderApp(t)
-	store, d := senderFixture(t, "monite", app.URL+"/hooks")
-	bus := NewBus()
+	st, d := senderFixture(t, "monite", app.URL+"/hooks")
+	bus := live.NewBus()
 	events, stop := bus.Subscribe(8)
 	defer stop()
-	s := &Sender{Store: store, Bus: bus}
+	s := &Sender{Store: st, Bus: bus}
 
 	got, a, err := s.Replay(t.Context(), d.ID, "")
 	if err != nil {
@@ -104,7 +108,7 @@ func TestSenderReplay(t *testing.T) {
 	if string(body) != string(d.Body) || r.URL.RequestURI() != "/hooks/x?a=1" || r.Header.Get("Monite-Signature") != d.Header.Get("Monite-Signature") {
 		t.Errorf("replay sent %s %s with %q", r.URL.RequestURI(), body, r.Header.Get("Monite-Signature"))
 	}
-	if a.Kind != KindReplay || a.Status != 200 || got.Attempts != 2 || a.RequestHeader != nil {
+	if a.Kind != store.KindReplay || a.Status != 200 || got.Attempts != 2 || a.RequestHeader != nil {
 		t.Errorf("attempt %+v, delivery attempts %d", a, got.Attempts)
 	}
 	timeout := time.After(5 * time.Second)
@@ -112,8 +116,8 @@ wait:
 	for {
 		select {
 		case ev := <-events:
-			if ev.Kind == EventAttempt {
-				if ev.Attempt.Kind != KindReplay || ev.Delivery.ID != d.ID || ev.Delivery.Body != nil {
+			if ev.Kind == live.EventAttempt {
+				if ev.Attempt.Kind != store.KindReplay || ev.Delivery.ID != d.ID || ev.Delivery.Body != nil {
 					t.Errorf("bus event %+v", ev)
 				}
 				break wait
@@ -129,7 +133,7 @@ wait:
 	if r, _ := other.last(t); r.URL.RequestURI() != "/base/x?a=1" {
 		t.Errorf("replay --to went to %s, want the path suffix and query appended", r.URL.RequestURI())
 	}
-	stored, err := store.Get(t.Context(), d.ID)
+	stored, err := st.Get(t.Context(), d.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,11 +187,11 @@ func TestSenderResend(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.scheme+"->"+tt.verifyAs, func(t *testing.T) {
 			app := newSenderApp(t)
-			store, d := senderFixture(t, tt.scheme, app.URL)
-			if d.Signature != SigValid {
+			st, d := senderFixture(t, tt.scheme, app.URL)
+			if d.Signature != store.SigValid {
 				t.Fatalf("fixture signature %s", d.Signature)
 			}
-			s := &Sender{Store: store, Secret: senderSecret, Now: func() time.Time { return now }}
+			s := &Sender{Store: st, Secret: senderSecret, Now: func() time.Time { return now }}
 			_, _, err := s.Resend(t.Context(), d.ID, tt.o)
 			if err != nil {
 				t.Fatal(err)
@@ -198,12 +202,12 @@ func TestSenderResend(t *testing.T) {
 				t.Errorf("the app's check: %s (%s), signed at %s", res.State, res.Reason, res.Timestamp)
 			}
 			tt.check(t, r.Header, body)
-			stored, err := store.Get(t.Context(), d.ID)
+			stored, err := st.Get(t.Context(), d.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
 			last := stored.History[len(stored.History)-1]
-			if last.Kind != KindResend || string(last.RequestBody) != string(body) {
+			if last.Kind != store.KindResend || string(last.RequestBody) != string(body) {
 				t.Errorf("stored attempt: kind %s, body %s", last.Kind, last.RequestBody)
 			}
 			if sc.Verify(last.RequestHeader, last.RequestBody, senderSecret, now).State != signing.Valid {
@@ -214,13 +218,13 @@ func TestSenderResend(t *testing.T) {
 }
 
 func TestSenderErrors(t *testing.T) {
-	store, d := senderFixture(t, "monite", "")
-	s := &Sender{Store: store}
+	st, d := senderFixture(t, "monite", "")
+	s := &Sender{Store: st}
 	ctx := t.Context()
 	if _, _, err := s.Replay(ctx, d.ID, ""); err == nil || !strings.Contains(err.Error(), "--to") {
 		t.Errorf("replay of a never-forwarded delivery: %v", err)
 	}
-	if _, _, err := s.Replay(ctx, "dlv_nope", "http://127.0.0.1:1"); !errors.Is(err, ErrNotFound) {
+	if _, _, err := s.Replay(ctx, "dlv_nope", "http://127.0.0.1:1"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("unknown id: %v", err)
 	}
 	if _, _, err := s.Resend(ctx, d.ID, ResendOptions{To: "http://127.0.0.1:1"}); !errors.Is(err, ErrNoSecret) {
@@ -237,8 +241,47 @@ func TestSenderErrors(t *testing.T) {
 	if _, _, err := s.Resend(ctx, d.ID, ResendOptions{To: "http://127.0.0.1:1", Set: []string{"a..b=1"}}); err == nil {
 		t.Error("a bad --set path was accepted")
 	}
-	stored, _ := store.Get(ctx, d.ID)
+	stored, _ := st.Get(ctx, d.ID)
 	if stored.Attempts != 0 {
 		t.Errorf("failed sends recorded %d attempts", stored.Attempts)
+	}
+}
+
+// Replay and resend send the stored header bytes, and a resend's recorded
+// request keeps them.
+func TestSenderKeepsHeaderBytes(t *testing.T) {
+	ctx := t.Context()
+	app := newSenderApp(t)
+	const rawValue = "caf\xe9 \xff" // not UTF-8: HTTP allows it, JSON cannot hold it
+	s, err := store.Open(ctx, filepath.Join(t.TempDir(), "raw.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Now().UTC()
+	d := &store.Delivery{ID: "dlv_raw", ReceivedAt: now, Method: "POST",
+		Header: http.Header{"Content-Type": {"application/json"}, "X-Name": {rawValue, "plain"}}, Body: []byte(`{"id":"e1"}`)}
+	if err := store.Wait(ctx, s.Record(d, &store.Attempt{DeliveryID: d.ID, Kind: store.KindForward, Target: app.URL, StartedAt: now})); err != nil {
+		t.Fatal(err)
+	}
+	sender := &Sender{Store: s, Secret: senderSecret, Scheme: "monite"}
+	if _, _, err := sender.Replay(ctx, d.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := app.last(t); !reflect.DeepEqual(r.Header["X-Name"], []string{rawValue, "plain"}) {
+		t.Errorf("replay sent X-Name %q", r.Header["X-Name"])
+	}
+	if _, _, err := sender.Resend(ctx, d.ID, ResendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := app.last(t); !reflect.DeepEqual(r.Header["X-Name"], []string{rawValue, "plain"}) {
+		t.Errorf("resend sent X-Name %q", r.Header["X-Name"])
+	}
+	stored, err := s.Get(ctx, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := stored.History[len(stored.History)-1]; a.Kind != store.KindResend || a.RequestHeader.Get("X-Name") != rawValue {
+		t.Errorf("stored resend: %s with X-Name %q", a.Kind, a.RequestHeader.Get("X-Name"))
 	}
 }

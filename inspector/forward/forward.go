@@ -1,4 +1,4 @@
-package inspector
+package forward
 
 import (
 	"bufio"
@@ -16,12 +16,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hooktap/hooktap/inspector/store"
 	"github.com/hooktap/hooktap/relay/wire"
 )
 
-// DefaultForwardTimeout is how long the app gets to answer, as providers
+// DefaultTimeout is how long the app gets to answer, as providers
 // give 10 s.
-const DefaultForwardTimeout = 10 * time.Second
+const DefaultTimeout = 10 * time.Second
 
 // maxResponseBody bounds what is kept of an app's answer.
 const maxResponseBody = 5 << 20
@@ -39,7 +40,7 @@ type Request struct {
 }
 
 // RequestOf is the request that delivers d as it arrived.
-func RequestOf(d *Delivery) Request {
+func RequestOf(d *store.Delivery) Request {
 	return Request{
 		Method: d.Method, Path: d.Path, Query: d.Query, Header: d.Header, Body: d.Body,
 		RemoteAddr: d.RemoteAddr, Host: d.Host, Proto: d.Proto,
@@ -79,15 +80,15 @@ const (
 	idleTimeout  = 30 * time.Second // apps close idle ones too; Node's default is 5 s
 )
 
-// NewForwarder checks target (an absolute http or https URL) and prepares
-// to send to it with the given timeout (DefaultForwardTimeout when 0).
-func NewForwarder(target string, timeout time.Duration) (*Forwarder, error) {
-	u, err := url.Parse(target)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("forward target %q must be an http:// or https:// URL", target)
+// New checks target (an absolute http or https URL) and prepares to send
+// to it with the given timeout (DefaultTimeout when 0).
+func New(target string, timeout time.Duration) (*Forwarder, error) {
+	u, err := store.ParseTarget(target)
+	if err != nil {
+		return nil, err
 	}
 	if timeout <= 0 {
-		timeout = DefaultForwardTimeout
+		timeout = DefaultTimeout
 	}
 	return &Forwarder{
 		target:  u,
@@ -225,48 +226,14 @@ func (f *Forwarder) Target() string { return f.target.String() }
 // URL is where a request with the given path suffix and query goes. A
 // suffix with dot segments or control characters is refused.
 func (f *Forwarder) URL(suffix, query string) (*url.URL, error) {
-	u := *f.target
-	if suffix != "" {
-		if !strings.HasPrefix(suffix, "/") {
-			return nil, fmt.Errorf("path suffix %q must start with /", suffix)
-		}
-		dec, err := url.PathUnescape(suffix)
-		if err != nil {
-			return nil, fmt.Errorf("path suffix %q: %w", suffix, err)
-		}
-		if strings.ContainsFunc(dec, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
-			return nil, fmt.Errorf("path suffix %q has control characters", suffix)
-		}
-		for _, seg := range strings.Split(dec, "/") {
-			if seg == ".." || seg == "." {
-				return nil, fmt.Errorf("path suffix %q has dot segments", suffix)
-			}
-		}
-		base := strings.TrimSuffix(u.EscapedPath(), "/")
-		u.Path = strings.TrimSuffix(u.Path, "/") + dec
-		u.RawPath = base + suffix
-		if u.EscapedPath() != u.RawPath {
-			u.RawPath = "" // let url re-escape consistently
-		}
-	}
-	switch {
-	case query == "":
-	case u.RawQuery == "":
-		u.RawQuery = query
-	default:
-		u.RawQuery += "&" + query
-	}
-	if strings.ContainsAny(u.RawQuery, "\r\n") {
-		return nil, errors.New("query has line breaks")
-	}
-	return &u, nil
+	return store.TargetURL(f.target, suffix, query)
 }
 
 // Forward sends r to the target and reports what happened as an attempt
 // (DeliveryID and Kind are left for the caller). Failures to reach the app
 // are recorded in the attempt, never returned.
-func (f *Forwarder) Forward(ctx context.Context, r Request) *Attempt {
-	a := &Attempt{StartedAt: time.Now().UTC(), Target: f.target.String()}
+func (f *Forwarder) Forward(ctx context.Context, r Request) *store.Attempt {
+	a := &store.Attempt{StartedAt: time.Now().UTC(), Target: f.target.String()}
 	defer func() { a.Duration = time.Since(a.StartedAt) }()
 	u, err := f.URL(r.Path, r.Query)
 	if err != nil {

@@ -1,4 +1,4 @@
-package inspector
+package store
 
 import (
 	"bytes"
@@ -180,6 +180,10 @@ func (s *Store) kickIndex() {
 	default:
 	}
 }
+
+// Expect tells the store's writer that n more writes (n < 0: fewer) are on
+// their way, so that it commits them together (sqlitedb.Writer.Expect).
+func (s *Store) Expect(n int) { s.w.Expect(n) }
 
 // Close flushes pending writes and closes the database. Deliveries not yet
 // in the full-text index are indexed after the next open.

@@ -1,4 +1,4 @@
-package inspector
+package replay
 
 import (
 	"context"
@@ -9,29 +9,22 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/hooktap/hooktap/inspector/forward"
 	"github.com/hooktap/hooktap/inspector/jsonedit"
+	"github.com/hooktap/hooktap/inspector/live"
 	"github.com/hooktap/hooktap/inspector/signing"
+	"github.com/hooktap/hooktap/inspector/store"
 )
 
 // ErrNoSecret is returned by Resend when no signing secret is known.
 var ErrNoSecret = errors.New("resend needs the signing secret: pass --secret or set HOOKTAP_SECRET")
 
-// NewVerifier checks each delivery's signature with secret, as of the
-// moment it was received. With an empty secret, signed deliveries are
-// marked no-secret and unsigned ones unsigned.
-func NewVerifier(secret string) Verifier {
-	return func(d *Delivery) {
-		r := signing.Verify(d.Header, d.Body, secret, d.ReceivedAt)
-		d.Scheme, d.Signature, d.SignatureReason = r.Scheme, string(r.State), r.Reason
-	}
-}
-
 // Sender sends stored deliveries again: Replay as they came, Resend
 // re-signed with a fresh timestamp. Every sending is recorded as an attempt
 // of the delivery.
 type Sender struct {
-	Store   *Store
-	Bus     *Bus             // optional: told about each attempt
+	Store   *store.Store
+	Bus     *live.Bus        // optional: told about each attempt
 	Secret  string           // default secret for Resend
 	Scheme  string           // default scheme for Resend when a delivery has none
 	Timeout time.Duration    // per request; DefaultForwardTimeout when 0
@@ -48,10 +41,10 @@ func (s *Sender) now() time.Time {
 // target picks where a delivery goes again: to (a base URL, with the
 // delivery's path suffix and query appended) or, when to is empty, the URL
 // its first forward went to.
-func (s *Sender) target(d *Delivery, to string, req Request) (*Forwarder, Request, error) {
+func (s *Sender) target(d *store.Delivery, to string, req forward.Request) (*forward.Forwarder, forward.Request, error) {
 	if to == "" {
 		for _, a := range d.History {
-			if a.Kind == KindForward && a.Target != "" {
+			if a.Kind == store.KindForward && a.Target != "" {
 				to = a.Target
 				break
 			}
@@ -64,30 +57,30 @@ func (s *Sender) target(d *Delivery, to string, req Request) (*Forwarder, Reques
 		}
 		req.Path, req.Query = "", "" // the stored target is the full URL
 	}
-	f, err := NewForwarder(to, s.Timeout)
+	f, err := forward.New(to, s.Timeout)
 	return f, req, err
 }
 
 // Replay sends the stored request of delivery id again, byte for byte,
 // headers and old signature included.
-func (s *Sender) Replay(ctx context.Context, id, to string) (*Delivery, *Attempt, error) {
+func (s *Sender) Replay(ctx context.Context, id, to string) (*store.Delivery, *store.Attempt, error) {
 	d, err := s.Store.Get(ctx, id)
 	if err != nil {
 		return nil, nil, err
 	}
-	f, req, err := s.target(d, to, RequestOf(d))
+	f, req, err := s.target(d, to, forward.RequestOf(d))
 	if err != nil {
 		return d, nil, err
 	}
-	a := f.forward(ctx, req)
-	a.DeliveryID, a.Kind = d.ID, KindReplay
+	a := send(ctx, f, req)
+	a.DeliveryID, a.Kind = d.ID, store.KindReplay
 	return s.record(ctx, d, a)
 }
 
-// forward sends one request and lets go of the connection: a Sender makes
-// a Forwarder per sending, and idle connections would otherwise pile up in
-// a long-running agent until their idle timeout.
-func (f *Forwarder) forward(ctx context.Context, r Request) *Attempt {
+// send sends one request and lets go of the connection: a Sender makes a
+// Forwarder per sending, and idle connections would otherwise pile up in a
+// long-running agent until their idle timeout.
+func send(ctx context.Context, f *forward.Forwarder, r forward.Request) *store.Attempt {
 	defer f.CloseIdle()
 	return f.Forward(ctx, r)
 }
@@ -104,7 +97,7 @@ type ResendOptions struct {
 
 // Resend sends delivery id again with a fresh signature in its scheme,
 // after the edits in o.
-func (s *Sender) Resend(ctx context.Context, id string, o ResendOptions) (*Delivery, *Attempt, error) {
+func (s *Sender) Resend(ctx context.Context, id string, o ResendOptions) (*store.Delivery, *store.Attempt, error) {
 	d, err := s.Store.Get(ctx, id)
 	if err != nil {
 		return nil, nil, err
@@ -151,21 +144,21 @@ func (s *Sender) Resend(ctx context.Context, id string, o ResendOptions) (*Deliv
 	if err != nil {
 		return d, nil, err // already says "sign <scheme>: ..."
 	}
-	req := RequestOf(d)
+	req := forward.RequestOf(d)
 	req.Header, req.Body = h, body
 	f, req, err := s.target(d, o.To, req)
 	if err != nil {
 		return d, nil, err
 	}
-	a := f.forward(ctx, req)
-	a.DeliveryID, a.Kind = d.ID, KindResend
+	a := send(ctx, f, req)
+	a.DeliveryID, a.Kind = d.ID, store.KindResend
 	a.RequestHeader, a.RequestBody = h, body
 	return s.record(ctx, d, a)
 }
 
 // scheme is the one named, else the delivery's own, else the Sender's
 // default, else monite.
-func (s *Sender) scheme(d *Delivery, name string) (signing.Scheme, error) {
+func (s *Sender) scheme(d *store.Delivery, name string) (signing.Scheme, error) {
 	if name == "" {
 		name = d.Scheme
 	}
@@ -183,7 +176,7 @@ func (s *Sender) scheme(d *Delivery, name string) (signing.Scheme, error) {
 
 // messageID is the id the provider gave the message, kept on resend so that
 // the app's idempotency can be tested.
-func messageID(d *Delivery) string {
+func messageID(d *store.Delivery) string {
 	for _, name := range []string{"Webhook-Id", "X-Monk-Delivery-Id"} {
 		if v := d.Header.Get(name); v != "" {
 			return v
@@ -195,14 +188,14 @@ func messageID(d *Delivery) string {
 	return d.ID
 }
 
-func (s *Sender) record(ctx context.Context, d *Delivery, a *Attempt) (*Delivery, *Attempt, error) {
-	if err := Wait(ctx, s.Store.AddAttempt(a)); err != nil {
+func (s *Sender) record(ctx context.Context, d *store.Delivery, a *store.Attempt) (*store.Delivery, *store.Attempt, error) {
+	if err := store.Wait(ctx, s.Store.AddAttempt(a)); err != nil {
 		return d, a, fmt.Errorf("record attempt: %w", err)
 	}
 	d.History = append(d.History, a)
 	d.Attempts++
 	d.Status, d.Error, d.DurationMS, d.Target = a.Status, a.Error, a.DurationMS(), a.Target
-	s.Bus.Publish(Event{Kind: EventAttempt, Delivery: d.summary(), Attempt: a})
+	s.Bus.Publish(live.Event{Kind: live.EventAttempt, Delivery: d.Summary(), Attempt: a})
 	return d, a, nil
 }
 

@@ -1,4 +1,4 @@
-package inspector
+package store
 
 import (
 	"encoding/base64"
@@ -26,21 +26,16 @@ const maxInlineBody = 64 << 10
 // first forwarded; else its path and query at http://localhost.
 func CurlTarget(d *Delivery, to string) (string, error) {
 	if to == "" {
-		for _, a := range d.History {
-			if a.Kind == KindForward && a.Target != "" {
-				return a.Target, nil
-			}
-		}
-		if d.Target != "" {
-			return d.Target, nil
+		if t := d.ForwardedTo(); t != "" {
+			return t, nil
 		}
 		to = "http://localhost"
 	}
-	f, err := NewForwarder(to, 0)
+	base, err := ParseTarget(to)
 	if err != nil {
 		return "", err
 	}
-	u, err := f.URL(d.Path, d.Query)
+	u, err := TargetURL(base, d.Path, d.Query)
 	if err != nil {
 		return "", err
 	}

@@ -1,4 +1,4 @@
-package inspector
+package forward
 
 import (
 	"bufio"
@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hooktap/hooktap/inspector/store"
 )
 
 // countConns counts the connections a test server accepts.
@@ -35,7 +37,7 @@ func TestForwardKeepsConnectionsAlive(t *testing.T) {
 	conns := countConns(ts)
 	ts.Start()
 	defer ts.Close()
-	f, err := NewForwarder(ts.URL+"/hooks", 0)
+	f, err := New(ts.URL+"/hooks", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +82,7 @@ func TestForwardAfterTheAppClosedIdleConnection(t *testing.T) {
 	conns := countConns(ts)
 	ts.Start()
 	defer ts.Close()
-	f, _ := NewForwarder(ts.URL, 0)
+	f, _ := New(ts.URL, 0)
 	defer f.CloseIdle()
 	if a := f.Forward(t.Context(), Request{Method: "POST", Body: []byte("1")}); a.Status != 200 {
 		t.Fatalf("first: %d %s", a.Status, a.Error)
@@ -135,7 +137,7 @@ func rawApp(t *testing.T, answer string, close bool) (string, *atomic.Int64) {
 func TestForwardInformationalAnswersAreSkipped(t *testing.T) {
 	url, _ := rawApp(t, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n"+
 		"HTTP/1.1 201 Created\r\nContent-Length: 2\r\nX-App: yes\r\n\r\nok", false)
-	f, _ := NewForwarder(url, 0)
+	f, _ := New(url, 0)
 	defer f.CloseIdle()
 	for range 2 {
 		a := f.Forward(t.Context(), Request{Method: "POST", Header: http.Header{"Expect": {"100-continue"}}, Body: []byte("x")})
@@ -148,7 +150,7 @@ func TestForwardInformationalAnswersAreSkipped(t *testing.T) {
 func TestForwardConnectionCloseAndOversizedAnswers(t *testing.T) {
 	// Connection: close and an answer without a length (read to EOF).
 	url, conns := rawApp(t, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end", true)
-	f, _ := NewForwarder(url, 0)
+	f, _ := New(url, 0)
 	defer f.CloseIdle()
 	for range 3 {
 		if a := f.Forward(t.Context(), Request{Method: "POST"}); a.Status != 200 || string(a.Body) != "until the end" {
@@ -162,7 +164,7 @@ func TestForwardConnectionCloseAndOversizedAnswers(t *testing.T) {
 	// An answer over the limit is cut, and its connection not reused.
 	big := strings.Repeat("x", maxResponseBody+10)
 	url, conns = rawApp(t, fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(big), big), false)
-	f, _ = NewForwarder(url, 0)
+	f, _ = New(url, 0)
 	defer f.CloseIdle()
 	for range 2 {
 		if a := f.Forward(t.Context(), Request{Method: "POST"}); a.Status != 200 || len(a.Body) != maxResponseBody {
@@ -185,14 +187,14 @@ func TestForwardCanceledAndTimedOut(t *testing.T) {
 	defer ts.Close()
 	defer close(release)
 
-	f, _ := NewForwarder(ts.URL, 50*time.Millisecond)
+	f, _ := New(ts.URL, 50*time.Millisecond)
 	if a := f.Forward(t.Context(), Request{Method: "POST"}); !a.Timeout || a.Status != 0 || !strings.Contains(a.Error, "timed out") {
 		t.Fatalf("slow app: %+v", a)
 	}
 
-	f, _ = NewForwarder(ts.URL, time.Minute)
+	f, _ = New(ts.URL, time.Minute)
 	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan *Attempt, 1)
+	done := make(chan *store.Attempt, 1)
 	go func() { done <- f.Forward(ctx, Request{Method: "POST"}) }()
 	cancel()
 	select {
@@ -215,7 +217,7 @@ func TestForwardHTTPS(t *testing.T) {
 	ts.StartTLS()
 	defer ts.Close()
 
-	f, _ := NewForwarder(ts.URL+"/tls", 0)
+	f, _ := New(ts.URL+"/tls", 0)
 	if a := f.Forward(t.Context(), Request{Method: "POST"}); a.Status != 0 || !strings.Contains(a.Error, "certificate") {
 		t.Fatalf("an untrusted certificate was accepted: %d %q", a.Status, a.Error)
 	}

@@ -1,4 +1,4 @@
-package inspector
+package store
 
 import (
 	"bytes"
@@ -168,37 +168,5 @@ func TestExportImportHeaderBytes(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), `"X-A"`) {
 			t.Errorf("%s: err = %v", name, err)
 		}
-	}
-}
-
-// Replay and resend send the stored header bytes, and a resend's recorded
-// request keeps them.
-func TestSenderKeepsHeaderBytes(t *testing.T) {
-	ctx := t.Context()
-	app := newSenderApp(t)
-	s := openTestStore(t)
-	d := &Delivery{ID: "dlv_raw", ReceivedAt: storeBase, Method: "POST", Header: rawHeader(), Body: []byte(`{"id":"e1"}`)}
-	if err := Wait(ctx, s.Record(d, &Attempt{DeliveryID: d.ID, Kind: KindForward, Target: app.URL, StartedAt: storeBase})); err != nil {
-		t.Fatal(err)
-	}
-	sender := &Sender{Store: s, Secret: senderSecret, Scheme: "monite"}
-	if _, _, err := sender.Replay(ctx, d.ID, ""); err != nil {
-		t.Fatal(err)
-	}
-	if r, _ := app.last(t); !reflect.DeepEqual(r.Header["X-Name"], []string{rawValue, "plain"}) {
-		t.Errorf("replay sent X-Name %q", r.Header["X-Name"])
-	}
-	if _, _, err := sender.Resend(ctx, d.ID, ResendOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if r, _ := app.last(t); !reflect.DeepEqual(r.Header["X-Name"], []string{rawValue, "plain"}) {
-		t.Errorf("resend sent X-Name %q", r.Header["X-Name"])
-	}
-	stored, err := s.Get(ctx, d.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a := stored.History[len(stored.History)-1]; a.Kind != KindResend || a.RequestHeader.Get("X-Name") != rawValue {
-		t.Errorf("stored resend: %s with X-Name %q", a.Kind, a.RequestHeader.Get("X-Name"))
 	}
 }

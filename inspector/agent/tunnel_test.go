@@ -1,4 +1,4 @@
-package inspector_test
+package agent_test
 
 import (
 	"bytes"
@@ -12,7 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hooktap/hooktap/inspector"
+	"github.com/hooktap/hooktap/inspector/agent"
+	"github.com/hooktap/hooktap/inspector/forward"
+	"github.com/hooktap/hooktap/inspector/live"
+	"github.com/hooktap/hooktap/inspector/store"
 	"github.com/hooktap/hooktap/relay"
 )
 
@@ -55,9 +58,9 @@ func newApp(t testing.TB, handler http.HandlerFunc) *app {
 
 type tunnel struct {
 	relay   *httptest.Server
-	store   *inspector.Store
+	store   *store.Store
 	ingress string
-	events  <-chan inspector.Event
+	events  <-chan live.Event
 }
 
 // startTunnel runs a relay and an agent forwarding to target with the given
@@ -69,26 +72,25 @@ func startTunnel(t testing.TB, target string, timeout time.Duration) *tunnel {
 		t.Fatal(err)
 	}
 	rs := httptest.NewServer(srv.Handler())
-	store, err := inspector.Open(t.Context(), filepath.Join(t.TempDir(), "agent.db"))
+	st, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "agent.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	fwd, err := inspector.NewForwarder(target, timeout)
+	fwd, err := forward.New(target, timeout)
 	if err != nil {
 		t.Fatal(err)
 	}
-	bus := inspector.NewBus()
+	bus := live.NewBus()
 	events, unsub := bus.Subscribe(1024)
-	agent, err := inspector.NewAgent(inspector.AgentConfig{
-		Relay: rs.URL, Channel: "dev", Store: store, Forwarder: fwd, Bus: bus,
-		Verify: inspector.NewVerifier(""),
+	ag, err := agent.New(agent.Config{
+		Relay: rs.URL, Channel: "dev", Store: st, Forwarder: fwd, Bus: bus,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- agent.Run(ctx) }()
+	go func() { done <- ag.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
 		<-done
@@ -96,14 +98,14 @@ func startTunnel(t testing.TB, target string, timeout time.Duration) *tunnel {
 		rs.CloseClientConnections()
 		rs.Close()
 		srv.Close()
-		store.Close()
+		st.Close()
 	})
-	tn := &tunnel{relay: rs, store: store, events: events}
+	tn := &tunnel{relay: rs, store: st, events: events}
 	for tn.ingress == "" {
 		select {
 		case ev := <-events:
-			if ev.Kind == inspector.EventConn && ev.Conn.State == inspector.StateConnected {
-				tn.ingress = ev.Conn.URL
+			if ev.Kind == live.EventRelay && ev.Relay.State == live.StateConnected {
+				tn.ingress = ev.Relay.URL
 			}
 		case <-time.After(10 * time.Second):
 			t.Fatal("agent did not connect")
@@ -189,14 +191,14 @@ func TestTunnelEndToEnd(t *testing.T) {
 			if !bytes.Equal(d.Body, c.body) || d.Method != c.method || d.Attempts != 1 || d.Status != 201 || len(d.History) != 1 {
 				t.Errorf("stored %+v", d)
 			}
-			if h := d.History[0]; string(h.Body) != `{"ok":true}` || h.Kind != inspector.KindForward {
+			if h := d.History[0]; string(h.Body) != `{"ok":true}` || h.Kind != store.KindForward {
 				t.Errorf("stored attempt %+v", h)
 			}
 		})
 	}
-	d, _ := tn.store.List(t.Context(), inspector.Query{Action: "payable.*"})
+	d, _ := tn.store.List(t.Context(), store.Query{Action: "payable.*"})
 	if len(d) != 1 || d[0].ObjectType != "payable" || d[0].EntityID != "ent_9" || d[0].ObjectID != "pay_7" || d[0].EventID != "evt_1" ||
-		d[0].Signature != inspector.SigNoSecret {
+		d[0].Signature != store.SigNoSecret {
 		t.Fatalf("fields: %+v", d)
 	}
 }
@@ -210,7 +212,7 @@ func TestTunnelAppDown(t *testing.T) {
 	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(string(body), "connection refused") {
 		t.Fatalf("sender got %d %q", resp.StatusCode, body)
 	}
-	ds, err := tn.store.List(t.Context(), inspector.Query{Status: "error"})
+	ds, err := tn.store.List(t.Context(), store.Query{Status: "error"})
 	if err != nil || len(ds) != 1 || !strings.Contains(ds[0].Error, "connection refused") || ds[0].Attempts != 1 {
 		t.Fatalf("stored %+v %v", ds, err)
 	}
@@ -230,7 +232,7 @@ func TestTunnelAppSlow(t *testing.T) {
 	if resp.StatusCode != http.StatusGatewayTimeout || !strings.Contains(string(body), "timed out") {
 		t.Fatalf("sender got %d %q", resp.StatusCode, body)
 	}
-	ds, _ := tn.store.List(t.Context(), inspector.Query{})
+	ds, _ := tn.store.List(t.Context(), store.Query{})
 	if len(ds) != 1 || ds[0].Status != 0 || !strings.Contains(ds[0].Error, "timed out") {
 		t.Fatalf("stored %+v", ds)
 	}

@@ -1,4 +1,4 @@
-package inspector
+package agent
 
 import (
 	"context"
@@ -15,24 +15,23 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/hooktap/hooktap/inspector/forward"
+	"github.com/hooktap/hooktap/inspector/live"
+	"github.com/hooktap/hooktap/inspector/store"
 	"github.com/hooktap/hooktap/relay/wire"
 )
 
-// Verifier checks a delivery's signature and fills Scheme, Signature and
-// SignatureReason. The signing package provides the real one.
-type Verifier func(d *Delivery)
-
-// AgentConfig configures an Agent.
-type AgentConfig struct {
+// Config configures an Agent.
+type Config struct {
 	Relay       string // relay base URL, http(s)://host[:port]
 	Channel     string
 	Token       string
 	Events      []string // action globs to subscribe to; empty: all
-	Store       *Store
-	Forwarder   *Forwarder
-	Verify      Verifier
-	Bus         *Bus        // optional: live events for UIs (lossy)
-	Report      func(Event) // optional: called in order for every event (lossless)
+	Store       *store.Store
+	Forwarder   *forward.Forwarder
+	Secret      string           // verifies signatures; "" marks signed deliveries no-secret
+	Bus         *live.Bus        // optional: live events for UIs (lossy)
+	Report      func(live.Event) // optional: called in order for every event (lossless)
 	Logger      *slog.Logger
 	Concurrency int // deliveries forwarded at once; default 64
 	Version     string
@@ -44,24 +43,21 @@ var ErrRefused = errors.New("refused by relay")
 
 // Agent keeps a session with a relay open and handles its deliveries.
 type Agent struct {
-	cfg AgentConfig
+	cfg Config
 	log *slog.Logger
 	// outstanding counts deliveries received and not yet handled.
 	outstanding atomic.Int64
-	// soon counts deliveries being forwarded that have not yet been given
-	// to the store: writes on their way, for the store's group commit.
-	soon atomic.Int64
 	// acked counts acks written to relays: the agent's progress.
 	acked atomic.Int64
-	conn  Conn // guarded by mu
+	conn  live.RelayStatus // guarded by mu
 	mu    sync.Mutex
 
 	// While the store cannot write, handlers retry their records and no
 	// new delivery is forwarded (see retryRecord and mayForward).
 	healthMu sync.Mutex
-	failing  int           // handlers retrying a record
-	writable chan struct{} // closed while the store writes
-	health   StoreHealth   // as last published
+	failing  int              // handlers retrying a record
+	writable chan struct{}    // closed while the store writes
+	health   live.StoreHealth // as last published
 
 	reclaimMu sync.Mutex
 	reclaimed time.Time // when the store last reclaimed space for a failed record
@@ -81,8 +77,8 @@ type job struct {
 	inflight *tracker
 }
 
-// NewAgent checks cfg.
-func NewAgent(cfg AgentConfig) (*Agent, error) {
+// New checks cfg.
+func New(cfg Config) (*Agent, error) {
 	if _, err := agentURL(cfg.Relay); err != nil {
 		return nil, err
 	}
@@ -101,7 +97,6 @@ func NewAgent(cfg AgentConfig) (*Agent, error) {
 	}
 	a := &Agent{cfg: cfg, log: log, writable: make(chan struct{}), handling: map[string]chan struct{}{}}
 	close(a.writable)
-	cfg.Store.w.Expect(func() int { return int(a.soon.Load()) })
 	return a, nil
 }
 
@@ -123,19 +118,19 @@ func agentURL(relay string) (string, error) {
 	return u.String(), nil
 }
 
-func (a *Agent) setConn(c Conn) {
+func (a *Agent) setStatus(c live.RelayStatus) {
 	c.Relay = a.cfg.Relay
 	c.Target = a.cfg.Forwarder.Target()
 	a.mu.Lock()
-	if c.URL == "" && c.State != StateOffline {
+	if c.URL == "" && c.State != live.StateOffline {
 		c.URL = a.conn.URL
 	}
 	a.conn = c
 	a.mu.Unlock()
-	a.emit(Event{Kind: EventConn, Conn: c})
+	a.emit(live.Event{Kind: live.EventRelay, Relay: c})
 }
 
-func (a *Agent) emit(e Event) {
+func (a *Agent) emit(e live.Event) {
 	if a.cfg.Report != nil {
 		a.cfg.Report(e)
 	}
@@ -148,7 +143,7 @@ const recordDelay = 20 * time.Millisecond
 
 // drainTimeout bounds how long shutdown waits for deliveries in flight: the
 // app's timeout and a little more.
-const drainTimeout = DefaultForwardTimeout + 2*time.Second
+const drainTimeout = forward.DefaultTimeout + 2*time.Second
 
 // tracker counts handlers in flight and tells when the last one is done
 // after stop.
@@ -228,17 +223,17 @@ func (a *Agent) Run(ctx context.Context) error {
 		workers.Wait()
 	}()
 	backoff := backoffMin
-	a.setConn(Conn{State: StateConnecting})
+	a.setStatus(live.RelayStatus{State: live.StateConnecting})
 	stalls := stallWatch{log: a.log}
 	for {
 		started, acked := time.Now(), a.acked.Load()
 		err := a.session(ctx, work)
 		if ctx.Err() != nil {
-			a.setConn(Conn{State: StateOffline})
+			a.setStatus(live.RelayStatus{State: live.StateOffline})
 			return nil
 		}
 		if errors.Is(err, ErrRefused) {
-			a.setConn(Conn{State: StateOffline, Err: err.Error()})
+			a.setStatus(live.RelayStatus{State: live.StateOffline, Err: err.Error()})
 			return err
 		}
 		msg := ""
@@ -258,10 +253,10 @@ func (a *Agent) Run(ctx context.Context) error {
 		// after a relay restart.
 		wait := backoff/2 + rand.N(backoff/2+1)
 		a.log.Debug("relay connection lost", "err", msg, "retry_in", wait)
-		a.setConn(Conn{State: StateReconnecting, RetryAt: time.Now().Add(wait), Err: msg})
+		a.setStatus(live.RelayStatus{State: live.StateReconnecting, RetryAt: time.Now().Add(wait), Err: msg})
 		select {
 		case <-ctx.Done():
-			a.setConn(Conn{State: StateOffline})
+			a.setStatus(live.RelayStatus{State: live.StateOffline})
 			return nil
 		case <-time.After(wait):
 		}
@@ -338,7 +333,7 @@ func (a *Agent) session(ctx context.Context, work chan<- job) error {
 	// On shutdown, stop taking deliveries, let those in flight finish and
 	// be acked, then close with a close frame. Until then the connection
 	// and the handlers run on a context that shutdown does not cancel.
-	live := context.WithoutCancel(ctx)
+	keep := context.WithoutCancel(ctx)
 	var inflight tracker
 	stopDrain := make(chan struct{})
 	defer close(stopDrain)
@@ -372,7 +367,7 @@ func (a *Agent) session(ctx context.Context, work chan<- job) error {
 	welcomed := false
 	acks := &acker{conn: conn, limit: wire.MaxFrameSize, sent: &a.acked}
 	var refused error
-	err = conn.Run(live, func(m wire.Message) error {
+	err = conn.Run(keep, func(m wire.Message) error {
 		switch m := m.(type) {
 		case *wire.Welcome:
 			if m.Binary {
@@ -383,7 +378,7 @@ func (a *Agent) session(ctx context.Context, work chan<- job) error {
 				acks.setLimit(m.MaxFrame)
 			}
 			welcomed = true
-			a.setConn(Conn{State: StateConnected, URL: m.URL})
+			a.setStatus(live.RelayStatus{State: live.StateConnected, URL: m.URL})
 			a.log.Info("connected to relay", "url", m.URL)
 		case *wire.Delivery:
 			if !welcomed {
@@ -399,7 +394,7 @@ func (a *Agent) session(ctx context.Context, work chan<- job) error {
 				a.outstanding.Add(-1)
 				return nil // shutting down: the relay sends it again later
 			}
-			work <- job{live, ctx, m, acks, &inflight} // never blocks: outstanding <= its capacity
+			work <- job{keep, ctx, m, acks, &inflight} // never blocks: outstanding <= its capacity
 		case *wire.Error:
 			switch m.Code {
 			case wire.CodeUnauthorized, wire.CodeUnknownChannel, wire.CodeBadRequest, wire.CodeVersion, wire.CodeAgentTaken:
@@ -444,38 +439,36 @@ func (a *Agent) handle(j job) {
 	if !a.mayForward(j) {
 		return // not acked: the relay sends it again
 	}
-	d := FromWire(w)
-	if a.cfg.Verify != nil {
-		a.cfg.Verify(d)
-	}
-	a.emit(Event{Kind: EventReceived, Delivery: d.summary()})
+	d := store.FromWire(w)
+	d.Verify(a.cfg.Secret)
+	a.emit(live.Event{Kind: live.EventReceived, Delivery: d.Summary()})
 
 	// An app that answers within recordDelay gets the delivery and its
 	// attempt written together, in one write; a slower one gets the
 	// delivery recorded first, so that the UIs show it while it waits.
 	inserted := make(chan (<-chan error), 1)
-	a.soon.Add(1)
+	a.cfg.Store.Expect(1)
 	slow := time.AfterFunc(recordDelay, func() {
-		a.soon.Add(-1) // no longer soon
+		a.cfg.Store.Expect(-1) // no longer soon
 		inserted <- a.cfg.Store.Insert(d)
 	})
-	att := a.cfg.Forwarder.Forward(ctx, RequestOf(d))
-	att.DeliveryID, att.Kind = d.ID, KindForward
+	att := a.cfg.Forwarder.Forward(ctx, forward.RequestOf(d))
+	att.DeliveryID, att.Kind = d.ID, store.KindForward
 	var err error
 	if slow.Stop() {
-		a.soon.Add(-1)
-		err = Wait(ctx, a.cfg.Store.Record(d, att))
+		a.cfg.Store.Expect(-1)
+		err = store.Wait(ctx, a.cfg.Store.Record(d, att))
 	} else {
 		stored := <-inserted // submitted before the attempt: the writer keeps the order
 		recorded := a.cfg.Store.AddAttempt(att)
-		err = errors.Join(Wait(ctx, stored), Wait(ctx, recorded))
+		err = errors.Join(store.Wait(ctx, stored), store.Wait(ctx, recorded))
 	}
 	if err != nil && !a.retryRecord(j, d, att, err) {
 		return // not acked: the relay sends it again after a reconnect
 	}
 	d.Status, d.Error, d.DurationMS, d.Target = att.Status, att.Error, att.DurationMS(), att.Target
 	d.Attempts++
-	a.emit(Event{Kind: EventAttempt, Delivery: d.summary(), Attempt: att})
+	a.emit(live.Event{Kind: live.EventAttempt, Delivery: d.Summary(), Attempt: att})
 	acks.send(ctx, w, att)
 }
 
@@ -559,11 +552,11 @@ const (
 // try). Record does both writes idempotently: it inserts d with att, or adds
 // att to d when the slow path had inserted d already. Meanwhile the delivery
 // stays un-acked, and no new one is forwarded.
-func (a *Agent) retryRecord(j job, d *Delivery, att *Attempt, err error) bool {
+func (a *Agent) retryRecord(j job, d *store.Delivery, att *store.Attempt, err error) bool {
 	// The room may be in the store's write-ahead logs: a failure that
 	// reclaiming them cures at once is not worth stopping for.
 	a.reclaim(time.Now())
-	if err = Wait(j.ctx, a.cfg.Store.Record(d, att)); err == nil {
+	if err = store.Wait(j.ctx, a.cfg.Store.Record(d, att)); err == nil {
 		return true
 	}
 	failed := time.Now()
@@ -577,7 +570,7 @@ func (a *Agent) retryRecord(j job, d *Delivery, att *Attempt, err error) bool {
 		case <-time.After(wait):
 		}
 		a.reclaim(failed)
-		err = Wait(j.ctx, a.cfg.Store.Record(d, att))
+		err = store.Wait(j.ctx, a.cfg.Store.Record(d, att))
 		if err == nil {
 			a.recordRetried(true)
 			return true
@@ -622,10 +615,10 @@ func (a *Agent) recordFailed(stop context.Context, err error) {
 		return
 	}
 	a.writable = make(chan struct{})
-	a.health = StoreHealth{Err: err.Error(), Since: time.Now(), Waiting: int(a.outstanding.Load())}
+	a.health = live.StoreHealth{Err: err.Error(), Since: time.Now(), Waiting: int(a.outstanding.Load())}
 	a.log.Error("the store cannot write: deliveries are held, un-acked, and recorded once it can; nothing new is forwarded meanwhile",
 		"cause", a.health.Cause(), "db", a.cfg.Store.Path(), "err", err)
-	a.emit(Event{Kind: EventStore, Store: a.health})
+	a.emit(live.Event{Kind: live.EventStore, Store: a.health})
 	go a.showWaiting(stop, a.writable)
 }
 
@@ -641,8 +634,8 @@ func (a *Agent) recordRetried(recorded bool) {
 	close(a.writable)
 	a.log.Warn("the store writes again: held deliveries are recorded and forwarding resumes",
 		"after", time.Since(a.health.Since).Round(time.Second))
-	a.health = StoreHealth{}
-	a.emit(Event{Kind: EventStore, Store: a.health})
+	a.health = live.StoreHealth{}
+	a.emit(live.Event{Kind: live.EventStore, Store: a.health})
 }
 
 // showWaiting publishes, once a second while the store cannot write, how
@@ -661,7 +654,7 @@ func (a *Agent) showWaiting(stop context.Context, writable <-chan struct{}) {
 		a.healthMu.Lock()
 		if n := int(a.outstanding.Load()); a.writable == writable && n != a.health.Waiting {
 			a.health.Waiting = n
-			a.emit(Event{Kind: EventStore, Store: a.health})
+			a.emit(live.Event{Kind: live.EventStore, Store: a.health})
 		}
 		a.healthMu.Unlock()
 	}
@@ -685,7 +678,7 @@ func (k *acker) setLimit(n int64) {
 	k.mu.Unlock()
 }
 
-func (k *acker) send(ctx context.Context, w *wire.Delivery, att *Attempt) {
+func (k *acker) send(ctx context.Context, w *wire.Delivery, att *store.Attempt) {
 	ack := &wire.Ack{
 		ID:         w.ID,
 		Seq:        w.Seq,
