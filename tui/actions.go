@@ -1,20 +1,16 @@
 package tui
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
-	"strings"
 
 	"github.com/aymanbagabas/go-osc52/v2"
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/hooktap/hooktap/inspector/jsonedit"
 	"github.com/hooktap/hooktap/inspector/replay"
 	"github.com/hooktap/hooktap/inspector/store"
 )
@@ -110,46 +106,21 @@ func (m *Model) actionFor(msg tea.KeyMsg, d *store.Delivery) (cmd tea.Cmd, ok bo
 	return nil, false
 }
 
-// editBody opens the body in the editor; the result comes back as an
-// editMsg.
+// editBody edits d's body in the user's editor (jsonedit.Draft, as `resend
+// --edit` does), with the terminal handed over to it.
 func editBody(d *store.Delivery, editor string) tea.Cmd {
-	f, err := os.CreateTemp("", "hooktap-*"+bodyExt(d))
+	draft, err := jsonedit.NewDraft(d.Body)
 	if err != nil {
-		return func() tea.Msg { return editMsg{id: d.ID, err: fmt.Errorf("edit: %w", err)} }
+		return func() tea.Msg { return editMsg{id: d.ID, err: err} }
 	}
-	body := d.Body
-	var pretty bytes.Buffer
-	if json.Indent(&pretty, body, "", "  ") == nil {
-		body = pretty.Bytes() // easier to edit; the resend re-signs it anyway
-	}
-	_, err = f.Write(body)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return func() tea.Msg { return editMsg{id: d.ID, err: fmt.Errorf("edit: %w", err)} }
-	}
-	args := strings.Fields(editor)
-	c := exec.Command(args[0], append(args[1:], f.Name())...)
-	return tea.ExecProcess(c, func(err error) tea.Msg {
-		defer os.Remove(f.Name())
+	return tea.ExecProcess(draft.Command(editor), func(err error) tea.Msg {
+		defer draft.Remove()
 		if err != nil {
-			return editMsg{id: d.ID, err: fmt.Errorf("editor %s: %w", args[0], err)}
+			return editMsg{id: d.ID, err: fmt.Errorf("editor %s: %w", editor, err)}
 		}
-		body, err := os.ReadFile(f.Name())
-		if err != nil {
-			return editMsg{id: d.ID, err: fmt.Errorf("edit: %w", err)}
-		}
-		return editMsg{id: d.ID, body: body}
+		body, _, err := draft.Result() // nil: unchanged, the stored body goes out re-signed
+		return editMsg{id: d.ID, body: body, err: err}
 	})
-}
-
-func bodyExt(d *store.Delivery) string {
-	if strings.Contains(d.Header.Get("Content-Type"), "json") {
-		return ".json"
-	}
-	return ".txt"
 }
 
 func (m *Model) onEdit(msg editMsg) tea.Cmd {

@@ -14,6 +14,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/hooktap/hooktap/inspector/signing"
 	"github.com/hooktap/hooktap/inspector/store"
 )
 
@@ -172,14 +173,14 @@ func (m *Model) requestPane(d *store.Delivery) string {
 
 func (m *Model) signatureText(d *store.Delivery) string {
 	st := m.styles
-	s := d.Signature
+	s := string(d.Signature)
 	if d.Scheme != "" {
 		s += " (" + d.Scheme + ")"
 	}
 	switch d.Signature {
-	case store.SigValid:
+	case signing.Valid:
 		s = st.SigValid.Render("✓ " + s)
-	case store.SigInvalid, store.SigExpired:
+	case signing.Invalid, signing.Expired:
 		s = st.SigBad.Render("✗ " + s)
 	}
 	if d.SignatureReason != "" {
@@ -195,7 +196,7 @@ func (m *Model) responsePane(d *store.Delivery) string {
 	}
 	a := d.History[len(d.History)-1]
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s  %s  %s  %s\n", m.statusCell(a.Status, true), st.Dim.Render(a.Kind), fmtMS(a.DurationMS()), a.Target)
+	fmt.Fprintf(&b, "%s  %s  %s  %s\n", m.statusCell(a.Status, true), st.Dim.Render(string(a.Kind)), fmtMS(a.DurationMS()), a.Target)
 	fmt.Fprintf(&b, "%s\n", st.Dim.Render("at "+a.StartedAt.In(m.opts.Location).Format("2006-01-02 15:04:05.000")))
 	if a.Error != "" {
 		b.WriteString(st.Error.Render("error: "+a.Error) + "\n")

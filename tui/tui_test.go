@@ -22,6 +22,7 @@ import (
 	"github.com/muesli/termenv"
 
 	"github.com/hooktap/hooktap/inspector/live"
+	"github.com/hooktap/hooktap/inspector/signing"
 	"github.com/hooktap/hooktap/inspector/store"
 )
 
@@ -44,7 +45,7 @@ func delivery(i int) *store.Delivery {
 	objType, _, _ := strings.Cut(action, ".")
 	body := fmt.Sprintf(`{"id":"evt_%06d","object_type":%q,"action":%q,"entity_id":"ent_%04d","object":{"id":"obj_%06d","amount":%d,"paid":false,"note":null}}`,
 		i, objType, action, i%7, i, i*100)
-	sigs := []string{store.SigValid, store.SigInvalid, store.SigUnsigned}
+	sigs := []signing.State{signing.Valid, signing.Invalid, signing.Unsigned}
 	d := &store.Delivery{
 		ID:         fmt.Sprintf("dlv_%06d", i),
 		Channel:    "dev",
@@ -64,7 +65,7 @@ func delivery(i int) *store.Delivery {
 		EventID:    fmt.Sprintf("evt_%06d", i),
 		Signature:  sigs[i%len(sigs)],
 	}
-	if d.Signature == store.SigInvalid {
+	if d.Signature == signing.Invalid {
 		d.Scheme, d.SignatureReason = "monite", "signature mismatch"
 	}
 	return d
@@ -547,7 +548,7 @@ func TestCopyCurlHostile(t *testing.T) {
 			d := &store.Delivery{
 				ID: "dlv_hostile", Channel: "dev", ReceivedAt: base, Method: "PUT`touch$IFS'x'`",
 				Header: http.Header{"Content-Type": {"application/json"}, "X-Evil": {"$(touch h1)", "`touch h2`;'"}, "X-Bytes": {"caf\xe9 \xff"}},
-				Body:   body, Signature: store.SigUnsigned,
+				Body:   body, Signature: signing.Unsigned,
 			}
 			a := &store.Attempt{DeliveryID: d.ID, Kind: store.KindForward, Target: app.URL + uri, StartedAt: base, Status: 200}
 			for _, p := range []<-chan error{s.Insert(d), s.AddAttempt(a)} {

@@ -10,6 +10,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/hooktap/hooktap/inspector/live"
+	"github.com/hooktap/hooktap/inspector/signing"
 	"github.com/hooktap/hooktap/inspector/store"
 )
 
@@ -171,9 +172,9 @@ func (m *Model) row(d *store.Delivery, cols columns, selected bool) string {
 	}
 	sig, sigStyle := sigMark(d.Signature), st.Dim
 	switch d.Signature {
-	case store.SigValid:
+	case signing.Valid:
 		sigStyle = st.SigValid
-	case store.SigInvalid, store.SigExpired:
+	case signing.Invalid, signing.Expired:
 		sigStyle = st.SigBad
 	}
 	path := d.Path
@@ -227,13 +228,13 @@ func (m *Model) statusCell(status int, answered bool) string {
 	return st.Status5xx.Render(fmt.Sprintf("%3d", status))
 }
 
-func sigMark(s string) string {
+func sigMark(s signing.State) string {
 	switch s {
-	case store.SigValid:
+	case signing.Valid:
 		return "✓"
-	case store.SigInvalid, store.SigExpired:
+	case signing.Invalid, signing.Expired:
 		return "✗"
-	case store.SigNoSecret:
+	case signing.NoSecret:
 		return "?"
 	}
 	return "·"

@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -10,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/hooktap/hooktap/inspector/live"
 	"github.com/hooktap/hooktap/inspector/replay"
@@ -114,82 +112,6 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-// body is a request or response body: text when it is UTF-8, else base64.
-type body struct {
-	Body     string `json:"body"`
-	Encoding string `json:"body_encoding"` // "text" or "base64"
-	Size     int    `json:"body_size"`
-}
-
-func encodeBody(b []byte) body {
-	if utf8.Valid(b) {
-		return body{Body: string(b), Encoding: "text", Size: len(b)}
-	}
-	return body{Body: base64.StdEncoding.EncodeToString(b), Encoding: "base64", Size: len(b)}
-}
-
-// attemptJSON is one sending of a delivery, with the app's response.
-type attemptJSON struct {
-	ID         int64     `json:"id"`
-	Kind       string    `json:"kind"`
-	Target     string    `json:"target"`
-	StartedAt  time.Time `json:"started_at"`
-	DurationMS float64   `json:"duration_ms"`
-	Status     int       `json:"status"`
-	Error      string    `json:"error,omitempty"`
-	Timeout    bool      `json:"timeout,omitempty"`
-	// Request is set when the attempt sent something else than the stored
-	// delivery (a resend: new signature, maybe an edited body).
-	Request  *message `json:"request,omitempty"`
-	Response message  `json:"response"`
-}
-
-type message struct {
-	Headers http.Header `json:"headers"`
-	body
-}
-
-func attemptOf(a *store.Attempt) attemptJSON {
-	j := attemptJSON{
-		ID: a.ID, Kind: a.Kind, Target: a.Target, StartedAt: a.StartedAt, DurationMS: a.DurationMS(),
-		Status: a.Status, Error: a.Error, Timeout: a.Timeout,
-		Response: message{Headers: nonNil(a.Header), body: encodeBody(a.Body)},
-	}
-	if a.RequestHeader != nil || a.RequestBody != nil {
-		j.Request = &message{Headers: nonNil(a.RequestHeader), body: encodeBody(a.RequestBody)}
-	}
-	return j
-}
-
-func nonNil(h http.Header) http.Header {
-	if h == nil {
-		return http.Header{}
-	}
-	return h
-}
-
-// detail is a delivery in full: what came in and every attempt.
-type detail struct {
-	summary
-	RemoteAddr string      `json:"remote_addr,omitempty"`
-	Host       string      `json:"host,omitempty"`
-	Proto      string      `json:"proto,omitempty"`
-	Headers    http.Header `json:"headers"`
-	body
-	History []attemptJSON `json:"history"`
-}
-
-func detailOf(d *store.Delivery) detail {
-	j := detail{
-		summary: summarize(d), RemoteAddr: d.RemoteAddr, Host: d.Host, Proto: d.Proto,
-		Headers: nonNil(d.Header), body: encodeBody(d.Body), History: make([]attemptJSON, len(d.History)),
-	}
-	for i, a := range d.History {
-		j.History[i] = attemptOf(a)
-	}
-	return j
-}
-
 func (s *Server) handleShow(w http.ResponseWriter, r *http.Request) {
 	d, err := s.store.Get(r.Context(), r.PathValue("id"))
 	if err != nil {
@@ -197,7 +119,7 @@ func (s *Server) handleShow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.URL.Query().Get("download") != "" {
-		// The export record, so that `hooktap events import` reads it back.
+		// A file `hooktap events import` reads back.
 		w.Header().Set("Content-Disposition", `attachment; filename="hooktap-`+safeName(d.ID)+`.json"`)
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
@@ -207,7 +129,7 @@ func (s *Server) handleShow(w http.ResponseWriter, r *http.Request) {
 		enc.Encode(store.NewRecord(d))
 		return
 	}
-	writeJSON(w, http.StatusOK, detailOf(d))
+	writeJSON(w, http.StatusOK, store.NewRecord(d))
 }
 
 // safeName keeps the characters of s that are safe in a file name.
@@ -224,8 +146,8 @@ func safeName(s string) string {
 // the attempt, whatever the app answered (an unreachable app is an attempt
 // with status 0 and an error, not an API error).
 type sendResponse struct {
-	Delivery summary     `json:"delivery"`
-	Attempt  attemptJSON `json:"attempt"`
+	Delivery summary             `json:"delivery"`
+	Attempt  store.RecordAttempt `json:"attempt"`
 }
 
 type replayRequest struct {
@@ -295,7 +217,7 @@ func (s *Server) handleResend(w http.ResponseWriter, r *http.Request) {
 func (s *Server) sent(w http.ResponseWriter, d *store.Delivery, a *store.Attempt, err error) {
 	switch {
 	case err == nil:
-		writeJSON(w, http.StatusOK, sendResponse{Delivery: summarize(d), Attempt: attemptOf(a)})
+		writeJSON(w, http.StatusOK, sendResponse{Delivery: summarize(d), Attempt: store.NewRecordAttempt(a)})
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrAmbiguous), a != nil:
 		// a != nil: the attempt was made but could not be recorded.
 		s.storeError(w, err)

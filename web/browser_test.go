@@ -373,7 +373,7 @@ func screenshot(t *testing.T, browser context.Context, path string) {
 		d := f.add(act, "http://localhost:3000/webhooks", st)
 		if act == "payable.paid" {
 			open = d.ID
-			for _, kind := range []string{store.KindReplay, store.KindResend} {
+			for _, kind := range []store.Kind{store.KindReplay, store.KindResend} {
 				at := &store.Attempt{DeliveryID: d.ID, Kind: kind, Target: a.URL + "/webhooks", StartedAt: time.Now(),
 					Duration: 7 * time.Millisecond, Status: 200, Header: http.Header{"Content-Type": {"application/json"}},
 					Body: []byte(`{"received":true}`)}

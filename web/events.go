@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hooktap/hooktap/inspector/live"
+	"github.com/hooktap/hooktap/inspector/store"
 )
 
 // heartbeat keeps idle event streams open through proxies and lets a
@@ -16,10 +17,10 @@ const heartbeat = 15 * time.Second
 // "delivery" (received), "attempt" (an attempt finished) or "store" (the
 // store stopped or resumed writing, or how many deliveries wait changed).
 type liveEvent struct {
-	Conn     *connJSON    `json:"conn,omitempty"`
-	Store    *storeJSON   `json:"store,omitempty"`
-	Delivery *summary     `json:"delivery,omitempty"`
-	Attempt  *attemptJSON `json:"attempt,omitempty"`
+	Conn     *connJSON            `json:"conn,omitempty"`
+	Store    *storeJSON           `json:"store,omitempty"`
+	Delivery *summary             `json:"delivery,omitempty"`
+	Attempt  *store.RecordAttempt `json:"attempt,omitempty"`
 }
 
 // handleEvents streams the bus as Server-Sent Events until the client goes
@@ -87,8 +88,9 @@ func encodeEvent(ev live.Event) (string, []byte) {
 		le.Delivery = &sm
 		if ev.Kind == live.EventAttempt && ev.Attempt != nil {
 			name = "attempt"
-			a := attemptOf(ev.Attempt)
-			a.Response.body = body{Size: len(ev.Attempt.Body)} // the stream carries summaries; GET the delivery for bodies
+			a := store.NewRecordAttempt(ev.Attempt)
+			// The stream carries summaries: GET the delivery for bodies.
+			a.Response.Body, a.Response.BodyEncoding = nil, ""
 			a.Request = nil
 			le.Attempt = &a
 		}

@@ -12,7 +12,6 @@ import (
 	"context"
 	"crypto/rand"
 	"embed"
-	"encoding/hex"
 	"errors"
 	"io/fs"
 	"log/slog"
@@ -80,9 +79,7 @@ func New(o Options) *Server {
 		s.version = "dev"
 	}
 	if s.token == "" {
-		var b [24]byte
-		rand.Read(b[:])
-		s.token = hex.EncodeToString(b[:])
+		s.token = rand.Text()
 	}
 	page, err := staticFiles.ReadFile("static/index.html")
 	if err != nil {

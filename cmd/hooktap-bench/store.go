@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hooktap/hooktap/inspector/catalog"
+	"github.com/hooktap/hooktap/inspector/signing"
 	"github.com/hooktap/hooktap/inspector/store"
 	"github.com/hooktap/hooktap/relay/payload"
 )
@@ -127,7 +128,7 @@ func benchStore(ctx context.Context, cfg config, t *table) error {
 			ID: id, Channel: "bench", RelaySeq: int64(i + 1), ReceivedAt: at, Method: "POST", Path: "/",
 			Header: smp.header, Body: smp.body, RemoteAddr: "203.0.113.7:41234", Host: "relay.example", Proto: "HTTP/1.1",
 			ObjectType: f.ObjectType, Action: f.Action, EntityID: f.EntityID, ObjectID: f.ObjectID, EventID: f.EventID,
-			Scheme: "monite", Signature: store.SigValid,
+			Scheme: "monite", Signature: signing.Valid,
 		}
 		if i == n/2 {
 			probeID, probeObject = id, f.ObjectID
@@ -243,17 +244,17 @@ func benchStore(ctx context.Context, cfg config, t *table) error {
 		{"page 1000 of 50 (--before)", store.Query{Before: int64(n - 50_000)}, targetNewest, false},
 		{"filtered page: --object-type payable", store.Query{ObjectType: "payable"}, targetFiltered, false},
 		{"filtered page: --object-type batch_payment (rare)", store.Query{ObjectType: "batch_payment"}, targetFiltered, false},
-		{"filtered page: --status 5xx", store.Query{Status: "5xx"}, targetFiltered, false},
-		{"filtered page: --status 404", store.Query{Status: "404"}, targetFiltered, false},
-		{"filtered page: --status error", store.Query{Status: "error"}, targetFiltered, false},
-		{"filtered page: --status 202 (no such delivery)", store.Query{Status: "202"}, targetFiltered, true},
-		{"filtered page: --object-type payable --status 5xx", store.Query{ObjectType: "payable", Status: "5xx"}, targetFiltered, false},
+		{"filtered page: --status 5xx", store.Query{Status: mustStatus("5xx")}, targetFiltered, false},
+		{"filtered page: --status 404", store.Query{Status: mustStatus("404")}, targetFiltered, false},
+		{"filtered page: --status error", store.Query{Status: mustStatus("error")}, targetFiltered, false},
+		{"filtered page: --status 202 (no such delivery)", store.Query{Status: mustStatus("202")}, targetFiltered, true},
+		{"filtered page: --object-type payable --status 5xx", store.Query{ObjectType: "payable", Status: mustStatus("5xx")}, targetFiltered, false},
 		{"filtered page: --entity-id", store.Query{EntityID: entities[3]}, targetFiltered, false},
 		{"search: one object id", store.Query{Search: probeObject}, targetSearch, false},
 		{"search: an entity id (5% of rows)", store.Query{Search: entities[7]}, targetSearch, false},
 		{"search: common word \"approved\"", store.Query{Search: "approved"}, targetSearch, false},
 		{"search: two words \"counterpart created\"", store.Query{Search: "counterpart created"}, targetSearch, false},
-		{"search + filter: \"approved\" --status 5xx", store.Query{Search: "approved", Status: "5xx"}, targetSearch, false},
+		{"search + filter: \"approved\" --status 5xx", store.Query{Search: "approved", Status: mustStatus("5xx")}, targetSearch, false},
 	}
 	for _, p := range probes {
 		p.q.Limit = 50
@@ -322,4 +323,13 @@ func thousands(n int) string {
 		b.WriteRune(c)
 	}
 	return b.String()
+}
+
+// mustStatus is a status filter a test spells out.
+func mustStatus(s string) store.Status {
+	st, err := store.ParseStatus(s)
+	if err != nil {
+		panic(err)
+	}
+	return st
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/hooktap/hooktap/inspector/signing"
 	"github.com/hooktap/hooktap/inspector/store"
 	"github.com/hooktap/hooktap/tui"
 )
@@ -53,7 +54,7 @@ func benchTUI(ctx context.Context, cfg config, t *table) error {
 			d := &store.Delivery{
 				ID: fmt.Sprintf("dlv_%016x", r.Uint64()), Channel: "bench", ReceivedAt: at, Method: "POST", Path: "/",
 				Header: smp.header, Body: smp.body, ObjectType: f.ObjectType, Action: f.Action, EntityID: f.EntityID,
-				ObjectID: f.ObjectID, EventID: f.EventID, Scheme: "monite", Signature: store.SigValid,
+				ObjectID: f.ObjectID, EventID: f.EventID, Scheme: "monite", Signature: signing.Valid,
 			}
 			status, errText := statusFor(r)
 			d.History = []*store.Attempt{{

@@ -53,7 +53,7 @@ func (f *filterFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.q.ObjectType, "object-type", "", "only this object type, e.g. payable")
 	fs.StringVar(&f.q.Action, "action", "", "only actions matching this glob, e.g. payable.*")
 	fs.StringVar(&f.q.EntityID, "entity-id", "", "only this entity")
-	fs.StringVar(&f.q.Status, "status", "", "only this status: 2xx, 4xx, 5xx, error, pending or a code")
+	fs.Var(&f.q.Status, "status", "only this status: 2xx, 4xx, 5xx, error, pending or a code")
 	fs.StringVar(&f.since, "since", "", "only deliveries received since: 15m, 2h, 3d or a date (2026-11-01)")
 	fs.StringVar(&f.search, "search", "", "only deliveries whose body or headers contain these words")
 }
@@ -74,11 +74,10 @@ func (f *filterFlags) query(pos []string, now time.Time) (store.Query, error) {
 	set(&q.ObjectType, f.q.ObjectType)
 	set(&q.Action, f.q.Action)
 	set(&q.EntityID, f.q.EntityID)
-	set(&q.Status, f.q.Status)
-	set(&q.Search, f.search)
-	if err := store.ParseStatus(q.Status); err != nil {
-		return q, usageError{err.Error()}
+	if !f.q.Status.IsZero() {
+		q.Status = f.q.Status
 	}
+	set(&q.Search, f.search)
 	if q.Action != "" {
 		if _, err := globOK(q.Action); err != nil {
 			return q, usageError{err.Error()}
@@ -216,7 +215,7 @@ func writeTable(w io.Writer, width int, ds []*store.Delivery, now time.Time) {
 		if d.Query != "" {
 			path += "?" + d.Query
 		}
-		row := []string{d.ID, when, status, orDash(d.Action), orDash(d.EntityID), path, dur, d.Signature, strconv.Itoa(d.Attempts)}
+		row := []string{d.ID, when, status, orDash(d.Action), orDash(d.EntityID), path, dur, string(d.Signature), strconv.Itoa(d.Attempts)}
 		for i, c := range cols {
 			c.cells = append(c.cells, row[i])
 		}
@@ -294,19 +293,6 @@ func orDash(s string) string {
 	return s
 }
 
-// showJSON is `events show --json`: the list fields, plus the request and
-// every attempt in the export format.
-type showJSON struct {
-	*store.Delivery
-	Header       http.Header           `json:"header"`
-	Body         *string               `json:"body,omitempty"`
-	BodyEncoding string                `json:"body_encoding,omitempty"`
-	RemoteAddr   string                `json:"remote_addr,omitempty"`
-	Host         string                `json:"host,omitempty"`
-	Proto        string                `json:"proto,omitempty"`
-	History      []store.RecordAttempt `json:"history"`
-}
-
 func eventsShow(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "events show", "events show ID [--json]")
 	db := dbFlag(fs, e)
@@ -328,13 +314,10 @@ func eventsShow(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if *jsonOut {
-		rec := store.NewRecord(d)
-		out := showJSON{Delivery: d, Header: rec.Header, Body: rec.Body, BodyEncoding: rec.BodyEncoding,
-			RemoteAddr: d.RemoteAddr, Host: d.Host, Proto: d.Proto, History: rec.Attempts}
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
 		enc.SetEscapeHTML(false)
-		return enc.Encode(out)
+		return enc.Encode(store.NewRecord(d))
 	}
 	writeDelivery(e.stdout, d)
 	return nil
@@ -365,7 +348,7 @@ func writeDelivery(w io.Writer, d *store.Delivery) {
 	field("object", strings.TrimSpace(d.ObjectType+" "+d.ObjectID))
 	field("entity", d.EntityID)
 	field("event id", d.EventID)
-	sig := d.Signature
+	sig := string(d.Signature)
 	if d.Scheme != "" {
 		sig += " (" + d.Scheme + ")"
 	}
@@ -557,25 +540,9 @@ func eventsImport(ctx context.Context, e *env, args []string) error {
 
 // parseKeep reads a retention age: "30d", "2w", or a Go duration like "12h".
 func parseKeep(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	bad := fmt.Errorf("bad --keep %q: use an age like 30d, 2w or 12h", s)
-	if n, ok := strings.CutSuffix(s, "d"); ok {
-		days, err := strconv.Atoi(n)
-		if err != nil || days <= 0 {
-			return 0, bad
-		}
-		return time.Duration(days) * 24 * time.Hour, nil
-	}
-	if n, ok := strings.CutSuffix(s, "w"); ok {
-		weeks, err := strconv.Atoi(n)
-		if err != nil || weeks <= 0 {
-			return 0, bad
-		}
-		return time.Duration(weeks) * 7 * 24 * time.Hour, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		return 0, bad
+	d, err := store.ParseAge(s)
+	if err != nil {
+		return 0, fmt.Errorf("bad --keep %q: use an age like 30d, 2w or 12h", s)
 	}
 	return d, nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/hooktap/hooktap/inspector/forward"
 	"github.com/hooktap/hooktap/inspector/live"
 	"github.com/hooktap/hooktap/inspector/replay"
+	"github.com/hooktap/hooktap/inspector/signing"
 	"github.com/hooktap/hooktap/inspector/store"
 	"github.com/hooktap/hooktap/relay"
 )
@@ -238,18 +239,18 @@ type storeLine struct {
 }
 
 type deliveryLine struct {
-	Type       string  `json:"type"`
-	ID         string  `json:"id"`
-	ReceivedAt string  `json:"received_at"`
-	Method     string  `json:"method"`
-	Path       string  `json:"path"`
-	ObjectType string  `json:"object_type"`
-	Action     string  `json:"action"`
-	EntityID   string  `json:"entity_id"`
-	Status     int     `json:"status"`
-	Error      string  `json:"error,omitempty"`
-	DurationMS float64 `json:"duration_ms"`
-	Signature  string  `json:"signature"`
+	Type       string        `json:"type"`
+	ID         string        `json:"id"`
+	ReceivedAt string        `json:"received_at"`
+	Method     string        `json:"method"`
+	Path       string        `json:"path"`
+	ObjectType string        `json:"object_type"`
+	Action     string        `json:"action"`
+	EntityID   string        `json:"entity_id"`
+	Status     int           `json:"status"`
+	Error      string        `json:"error,omitempty"`
+	DurationMS float64       `json:"duration_ms"`
+	Signature  signing.State `json:"signature"`
 }
 
 func (r *reporter) report(ev live.Event) {

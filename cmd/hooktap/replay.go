@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -174,76 +172,25 @@ func sendError(err error) error {
 	return err
 }
 
-// editorCommand is $EDITOR, else $VISUAL, else vi.
-func editorCommand(e *env) string {
-	for _, name := range []string{"EDITOR", "VISUAL"} {
-		if v := strings.TrimSpace(e.getenv(name)); v != "" {
-			return v
-		}
-	}
-	return "vi"
-}
-
-// editBody lets the user edit body in their editor and returns what they
-// saved, or nil when they saved it unchanged (so the stored bytes go out
-// exactly). A JSON body is shown pretty-printed and, when it was compact and
-// is still valid JSON, compacted again. An empty file aborts.
+// editBody lets the user edit body in their editor (jsonedit.Draft) and
+// returns what they saved, or nil when they saved it unchanged.
 func editBody(ctx context.Context, e *env, body []byte) ([]byte, error) {
-	shown := body
-	isJSON := json.Valid(body)
-	wasCompact := false
-	if isJSON {
-		var pretty, compact bytes.Buffer
-		json.Compact(&compact, body)
-		wasCompact = bytes.Equal(compact.Bytes(), body)
-		if err := json.Indent(&pretty, body, "", "  "); err == nil {
-			pretty.WriteByte('\n')
-			shown = pretty.Bytes()
-		}
-	}
-	pattern := "hooktap-resend-*.txt"
-	if isJSON {
-		pattern = "hooktap-resend-*.json"
-	}
-	f, err := os.CreateTemp("", pattern)
+	d, err := jsonedit.NewDraft(body)
 	if err != nil {
-		return nil, fmt.Errorf("edit: %w", err)
+		return nil, err
 	}
-	path := f.Name()
-	defer os.Remove(path)
-	_, err = f.Write(shown)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return nil, fmt.Errorf("edit: %w", err)
-	}
-	editor := editorCommand(e)
-	// Through sh, like git, so that EDITOR="code --wait" works.
-	cmd := exec.CommandContext(ctx, "sh", "-c", editor+` "$1"`, "sh", path)
+	defer d.Remove()
+	editor := jsonedit.Editor(e.getenv)
+	cmd := d.Command(editor)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = e.stdin, e.stdout, e.stderr
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("editor %q failed: %w; nothing was sent", editor, err)
 	}
-	saved, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("edit: %w", err)
+	edited, warning, err := d.Result()
+	if warning != "" {
+		fmt.Fprintln(e.stderr, "warning: "+warning)
 	}
-	switch {
-	case len(bytes.TrimSpace(saved)) == 0:
-		return nil, errors.New("the edited body is empty; resend aborted, nothing was sent")
-	case bytes.Equal(saved, shown):
-		return nil, nil
-	case isJSON && json.Valid(saved):
-		if wasCompact {
-			var b bytes.Buffer
-			json.Compact(&b, saved)
-			return b.Bytes(), nil
-		}
-	case isJSON:
-		fmt.Fprintln(e.stderr, "warning: the edited body is no longer valid JSON; sending it as saved")
-	}
-	return saved, nil
+	return edited, err
 }
 
 // sentReport is one replay or resend and its answer.

@@ -20,6 +20,7 @@ import (
 	"github.com/hooktap/hooktap/inspector/agent"
 	"github.com/hooktap/hooktap/inspector/forward"
 	"github.com/hooktap/hooktap/inspector/live"
+	"github.com/hooktap/hooktap/inspector/signing"
 	"github.com/hooktap/hooktap/inspector/store"
 	"github.com/hooktap/hooktap/relay"
 )
@@ -81,7 +82,7 @@ func TestSigningEndToEnd(t *testing.T) {
 				t.Fatalf("provider got %d (delivery %q), want the app's 400 for an old signature", resp.StatusCode, id)
 			}
 			d := loadDelivery(t, db, id)
-			if d.Signature != store.SigExpired || d.Scheme != sc.name || !strings.Contains(d.SignatureReason, "3600s old") {
+			if d.Signature != signing.Expired || d.Scheme != sc.name || !strings.Contains(d.SignatureReason, "3600s old") {
 				t.Fatalf("stored signature %s (%s) %q, want expired", d.Signature, d.Scheme, d.SignatureReason)
 			}
 			first := app.requests()[0]
@@ -145,7 +146,7 @@ func TestSigningEndToEnd(t *testing.T) {
 			d = loadDelivery(t, db, id)
 			var kinds, statuses []string
 			for _, a := range d.History {
-				kinds = append(kinds, a.Kind)
+				kinds = append(kinds, string(a.Kind))
 				statuses = append(statuses, strconv.Itoa(a.Status))
 			}
 			if strings.Join(kinds, ",") != "forward,replay,resend,resend" || strings.Join(statuses, ",") != "400,400,200,200" {
@@ -234,7 +235,7 @@ func TestTriggerThroughTunnel(t *testing.T) {
 			t.Fatalf("line %+v", l)
 		}
 		d := loadDelivery(t, db, l.Delivery)
-		if d.Signature != store.SigValid || d.Action != "counterpart.delete" || d.EventID != l.EventID || d.Path != "/crm" {
+		if d.Signature != signing.Valid || d.Action != "counterpart.delete" || d.EventID != l.EventID || d.Path != "/crm" {
 			t.Errorf("stored %s %s %s %s, want a valid counterpart.delete %s at /crm", d.Signature, d.Action, d.EventID, d.Path, l.EventID)
 		}
 	}

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/hooktap/hooktap/inspector/catalog"
 	"github.com/hooktap/hooktap/inspector/forward"
 	"github.com/hooktap/hooktap/inspector/jsonedit"
@@ -67,7 +66,7 @@ func cmdTrigger(ctx context.Context, e *env, args []string) error {
 		return usagef("--to: %v", err)
 	}
 	if *entityID == "" {
-		*entityID = freshEventID()
+		*entityID = uuid.NewString()
 	}
 	// Build every payload first, so a bad --set or --api-version fails
 	// before anything is sent.
@@ -77,7 +76,7 @@ func cmdTrigger(ctx context.Context, e *env, args []string) error {
 	}
 	reqs := make([]request, *count)
 	for i := range reqs {
-		eventID := freshEventID()
+		eventID := uuid.NewString()
 		body, err := catalog.Payload(ev, catalog.Options{APIVersion: *apiVersion, EntityID: *entityID, EventID: eventID})
 		if err != nil {
 			if errors.Is(err, catalog.ErrUnknownVersion) {
@@ -148,16 +147,6 @@ func cmdTrigger(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("%d of %d requests to %s got no 2xx answer", failed, len(reqs), fwd.Target())
 	}
 	return nil
-}
-
-// freshEventID is a random version 4 UUID, the shape of Monite's ids.
-func freshEventID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
 // triggerLine is one sent event in --json output.

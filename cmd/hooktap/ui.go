@@ -11,6 +11,7 @@ import (
 
 	"github.com/mattn/go-isatty"
 
+	"github.com/hooktap/hooktap/inspector/jsonedit"
 	"github.com/hooktap/hooktap/inspector/live"
 	"github.com/hooktap/hooktap/inspector/replay"
 	"github.com/hooktap/hooktap/inspector/store"
@@ -118,7 +119,7 @@ func tuiOptions(e *env, st *store.Store, bus *live.Bus, sender *replay.Sender) t
 		Store:  st,
 		Bus:    bus,
 		Sender: sender,
-		Editor: envOr(e, "VISUAL", envOr(e, "EDITOR", "vi")),
+		Editor: jsonedit.Editor(e.getenv),
 		Tmux:   e.getenv("TMUX") != "",
 	}
 }

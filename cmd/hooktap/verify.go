@@ -84,7 +84,7 @@ func cmdVerify(ctx context.Context, e *env, args []string) error {
 // stored bytes are the ones that arrived, so when they matched the agent's
 // secret on arrival but not this one, the secret given is the wrong one.
 func explain(d *store.Delivery, r signing.Result) string {
-	if r.State == signing.Invalid && (d.Signature == store.SigValid || d.Signature == store.SigExpired) &&
+	if r.State == signing.Invalid && (d.Signature == signing.Valid || d.Signature == signing.Expired) &&
 		strings.HasPrefix(r.Reason, "signature does not match") {
 		return "wrong secret: the signature matched the secret the agent had when the delivery arrived"
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/hooktap/hooktap/inspector/agent"
 	"github.com/hooktap/hooktap/inspector/forward"
 	"github.com/hooktap/hooktap/inspector/live"
+	"github.com/hooktap/hooktap/inspector/signing"
 	"github.com/hooktap/hooktap/inspector/store"
 	"github.com/hooktap/hooktap/relay"
 )
@@ -198,7 +199,7 @@ func TestTunnelEndToEnd(t *testing.T) {
 	}
 	d, _ := tn.store.List(t.Context(), store.Query{Action: "payable.*"})
 	if len(d) != 1 || d[0].ObjectType != "payable" || d[0].EntityID != "ent_9" || d[0].ObjectID != "pay_7" || d[0].EventID != "evt_1" ||
-		d[0].Signature != store.SigNoSecret {
+		d[0].Signature != signing.NoSecret {
 		t.Fatalf("fields: %+v", d)
 	}
 }
@@ -212,7 +213,7 @@ func TestTunnelAppDown(t *testing.T) {
 	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(string(body), "connection refused") {
 		t.Fatalf("sender got %d %q", resp.StatusCode, body)
 	}
-	ds, err := tn.store.List(t.Context(), store.Query{Status: "error"})
+	ds, err := tn.store.List(t.Context(), store.Query{Status: mustStatus("error")})
 	if err != nil || len(ds) != 1 || !strings.Contains(ds[0].Error, "connection refused") || ds[0].Attempts != 1 {
 		t.Fatalf("stored %+v %v", ds, err)
 	}
@@ -253,4 +254,13 @@ func TestTunnelRedirectNotFollowed(t *testing.T) {
 		t.Fatalf("redirect was followed to %s", s.path)
 	default:
 	}
+}
+
+// mustStatus is a status filter a test spells out.
+func mustStatus(s string) store.Status {
+	st, err := store.ParseStatus(s)
+	if err != nil {
+		panic(err)
+	}
+	return st
 }

@@ -1,28 +1,34 @@
 package catalog
 
 import (
-	crand "crypto/rand"
 	"encoding/binary"
-	"fmt"
 	"math/rand/v2"
+
+	"github.com/google/uuid"
 )
 
 // source draws IDs and numbers from a seeded *rand.Rand, or from the
 // system's randomness when r is nil.
 type source struct{ r *rand.Rand }
 
-// uuid returns a random (version 4) UUID.
+// uuid returns a random (version 4) UUID, from s's numbers when seeded.
 func (s source) uuid() string {
-	var b [16]byte
 	if s.r == nil {
-		crand.Read(b[:]) // never fails (crypto/rand.Read, Go 1.24+)
-	} else {
-		binary.BigEndian.PutUint64(b[:8], s.r.Uint64())
-		binary.BigEndian.PutUint64(b[8:], s.r.Uint64())
+		return uuid.NewString()
 	}
-	b[6] = b[6]&0x0f | 0x40 // version 4
-	b[8] = b[8]&0x3f | 0x80 // RFC 4122 variant
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+	return uuid.Must(uuid.NewRandomFromReader(randReader{s.r})).String()
+}
+
+// randReader reads bytes from a seeded *rand.Rand.
+type randReader struct{ r *rand.Rand }
+
+func (rr randReader) Read(p []byte) (int, error) {
+	for i := 0; i < len(p); i += 8 {
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], rr.r.Uint64())
+		copy(p[i:], b[:])
+	}
+	return len(p), nil
 }
 
 // intN returns a number in [0, n).

@@ -3,6 +3,9 @@ package jsonedit
 import (
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -169,4 +172,56 @@ func jsonEqual(a, b []byte) bool {
 	xb, _ := json.Marshal(x)
 	yb, _ := json.Marshal(y)
 	return string(xb) == string(yb)
+}
+
+func TestEditor(t *testing.T) {
+	for _, tt := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"VISUAL": "nano", "EDITOR": "ed"}, "nano"},
+		{map[string]string{"EDITOR": "ed"}, "ed"},
+		{map[string]string{"VISUAL": "  ", "EDITOR": "ed"}, "ed"},
+		{nil, "vi"},
+	} {
+		if got := Editor(func(k string) string { return tt.env[k] }); got != tt.want {
+			t.Errorf("Editor(%v) = %q, want %q", tt.env, got, tt.want)
+		}
+	}
+}
+
+// A draft shows JSON pretty-printed, compacts it back when it was compact,
+// aborts on an empty file and keeps the stored bytes when nothing changed.
+func TestDraft(t *testing.T) {
+	for _, tt := range []struct {
+		name, body, saved, want, warning string
+		err                              error
+	}{
+		{"unchanged", `{"a":1}`, "{\n  \"a\": 1\n}\n", "", "", nil},
+		{"compact again", `{"a":1}`, "{\n  \"a\": 2\n}\n", `{"a":2}`, "", nil},
+		{"pretty stays pretty", "{\n  \"a\": 1\n}", "{\n  \"a\": 2\n}\n", "{\n  \"a\": 2\n}\n", "", nil},
+		{"not JSON any more", `{"a":1}`, `{"a":`, `{"a":`, "no longer valid JSON", nil},
+		{"text", "hello", "bye", "bye", "", nil},
+		{"empty aborts", `{"a":1}`, " \n", "", "", ErrEmptyEdit},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := NewDraft([]byte(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Remove()
+			// The editor: a shell command that writes what the user saves.
+			script := filepath.Join(t.TempDir(), "editor.sh")
+			os.WriteFile(script, []byte("#!/bin/sh\nprintf '%s' \"$SAVED\" > \"$1\"\n"), 0o755)
+			cmd := d.Command(script)
+			cmd.Env = append(os.Environ(), "SAVED="+tt.saved)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("%v: %s", err, out)
+			}
+			got, warning, err := d.Result()
+			if !errors.Is(err, tt.err) || string(got) != tt.want || !strings.Contains(warning, tt.warning) {
+				t.Errorf("Result() = %q, %q, %v; want %q, %q, %v", got, warning, err, tt.want, tt.warning, tt.err)
+			}
+		})
+	}
 }

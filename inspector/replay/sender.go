@@ -3,12 +3,12 @@ package replay
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/hooktap/hooktap/inspector/forward"
 	"github.com/hooktap/hooktap/inspector/jsonedit"
 	"github.com/hooktap/hooktap/inspector/live"
@@ -119,9 +119,9 @@ func (s *Sender) Resend(ctx context.Context, id string, o ResendOptions) (*store
 	}
 	msgID := messageID(d)
 	if o.NewID {
-		msgID = "msg_" + randomHex(12)
+		msgID = "msg_" + rand.Text()
 		if d.EventID != "" {
-			if b, err := jsonedit.Set(body, "id", `"`+newUUID()+`"`); err == nil {
+			if b, err := jsonedit.Set(body, "id", `"`+uuid.NewString()+`"`); err == nil {
 				body = b
 			}
 		}
@@ -197,19 +197,4 @@ func (s *Sender) record(ctx context.Context, d *store.Delivery, a *store.Attempt
 	d.Status, d.Error, d.DurationMS, d.Target = a.Status, a.Error, a.DurationMS(), a.Target
 	s.Bus.Publish(live.Event{Kind: live.EventAttempt, Delivery: d.Summary(), Attempt: a})
 	return d, a, nil
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-func newUUID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }

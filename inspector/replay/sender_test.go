@@ -188,7 +188,7 @@ func TestSenderResend(t *testing.T) {
 		t.Run(tt.scheme+"->"+tt.verifyAs, func(t *testing.T) {
 			app := newSenderApp(t)
 			st, d := senderFixture(t, tt.scheme, app.URL)
-			if d.Signature != store.SigValid {
+			if d.Signature != signing.Valid {
 				t.Fatalf("fixture signature %s", d.Signature)
 			}
 			s := &Sender{Store: st, Secret: senderSecret, Now: func() time.Time { return now }}

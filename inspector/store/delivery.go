@@ -1,6 +1,9 @@
-// Package inspector is the local agent's core: it receives deliveries from
-// a relay, forwards them to the developer's app, records everything in
-// SQLite and tells subscribers (the TUI, the web inspector) what happened.
+// Package store keeps what the agent receives: every delivery and every
+// attempt to send it, in SQLite (one batching writer, parallel readers),
+// with a full-text index in a file of its own; the filter language and
+// queries over them; export, import and HAR; retention; and the
+// presentations of a delivery that the CLI, the TUI and the web inspector
+// share (its JSON record, where it goes, copy-as-curl).
 package store
 
 import (
@@ -12,20 +15,14 @@ import (
 	"github.com/hooktap/hooktap/relay/wire"
 )
 
-// Signature states stored with each delivery.
-const (
-	SigValid    = "valid"
-	SigInvalid  = "invalid"
-	SigExpired  = "expired"
-	SigUnsigned = "unsigned"
-	SigNoSecret = "no-secret"
-)
+// Kind says how an attempt came about.
+type Kind string
 
 // Attempt kinds.
 const (
-	KindForward = "forward"
-	KindReplay  = "replay"
-	KindResend  = "resend"
+	KindForward Kind = "forward" // the agent forwarded a delivery it received
+	KindReplay  Kind = "replay"  // sent again as stored
+	KindResend  Kind = "resend"  // sent again re-signed, maybe edited
 )
 
 // Delivery is one webhook request as it reached the relay, what it is
@@ -52,9 +49,9 @@ type Delivery struct {
 	ObjectID   string `json:"object_id"`
 	EventID    string `json:"event_id,omitempty"`
 
-	Scheme          string `json:"scheme,omitempty"`
-	Signature       string `json:"signature"`
-	SignatureReason string `json:"signature_reason,omitempty"`
+	Scheme          string        `json:"scheme,omitempty"`
+	Signature       signing.State `json:"signature"`
+	SignatureReason string        `json:"signature_reason,omitempty"`
 
 	// Latest attempt. Status is 0 when the app gave no HTTP answer (Error
 	// says why) or when the delivery was not forwarded yet (Attempts == 0).
@@ -72,7 +69,7 @@ type Delivery struct {
 type Attempt struct {
 	ID         int64
 	DeliveryID string
-	Kind       string // KindForward, KindReplay or KindResend
+	Kind       Kind
 	Target     string // full URL
 	StartedAt  time.Time
 	Duration   time.Duration
@@ -116,7 +113,7 @@ func FromWire(w *wire.Delivery) *Delivery {
 		EntityID:   f.EntityID,
 		ObjectID:   f.ObjectID,
 		EventID:    f.EventID,
-		Signature:  SigUnsigned,
+		Signature:  signing.Unsigned,
 	}
 }
 
@@ -137,7 +134,7 @@ func (d *Delivery) StatusClass() string {
 // deliveries are marked no-secret and unsigned ones unsigned.
 func (d *Delivery) Verify(secret string) {
 	r := signing.Verify(d.Header, d.Body, secret, d.ReceivedAt)
-	d.Scheme, d.Signature, d.SignatureReason = r.Scheme, string(r.State), r.Reason
+	d.Scheme, d.Signature, d.SignatureReason = r.Scheme, r.State, r.Reason
 }
 
 // Summary is a copy of d without header, body or history, safe to hand to

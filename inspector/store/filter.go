@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -30,10 +31,11 @@ func ParseFilter(s string, now time.Time) (Query, error) {
 		case "action", "event":
 			q.Action = value
 		case "status":
-			if err := ParseStatus(value); err != nil {
+			st, err := ParseStatus(value)
+			if err != nil {
 				return q, err
 			}
-			q.Status = value
+			q.Status = st
 		case "entity", "entity_id", "entity-id":
 			q.EntityID = value
 		case "since":
@@ -50,22 +52,45 @@ func ParseFilter(s string, now time.Time) (Query, error) {
 	return q, nil
 }
 
-// ParseSince reads "15m", "2h", "3d", "2026-11-01" or an RFC 3339 time.
+// ParseSince reads an age ("15m", "2h", "3d", "2w": that long before now),
+// a date ("2026-11-01", "2026-11-01 15:04") or an RFC 3339 time.
 func ParseSince(s string, now time.Time) (time.Time, error) {
 	s = strings.TrimSpace(s)
-	if strings.HasSuffix(s, "d") {
-		var days int
-		if _, err := fmt.Sscanf(s, "%dd", &days); err == nil && days >= 0 {
-			return now.Add(-time.Duration(days) * 24 * time.Hour), nil
-		}
-	}
-	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
-		return now.Add(-d), nil
+	if age, err := ParseAge(s); err == nil {
+		return now.Add(-age), nil
 	}
 	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04", "2006-01-02"} {
 		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
 			return t, nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("bad since %q: use a duration like 15m, 2h, 3d, or a date like 2026-11-01", s)
+	return time.Time{}, fmt.Errorf("bad since %q: use an age like 15m, 2h, 3d, 2w, or a date like 2026-11-01", s)
 }
+
+// ParseAge reads a positive age: a Go duration ("90m", "12h") or a whole
+// number of days or weeks ("3d", "2w"). The filter's since:, --since and
+// --keep all read ages with it.
+func ParseAge(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	bad := fmt.Errorf("bad age %q: use a duration like 15m or 12h, or days or weeks like 3d or 2w", s)
+	for _, u := range []struct {
+		suffix string
+		unit   time.Duration
+	}{{"d", 24 * time.Hour}, {"w", 7 * 24 * time.Hour}} {
+		if n, ok := strings.CutSuffix(s, u.suffix); ok {
+			k, err := strconv.Atoi(n)
+			if err != nil || k <= 0 || k > int(maxAge/u.unit) {
+				return 0, bad
+			}
+			return time.Duration(k) * u.unit, nil
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, bad
+	}
+	return d, nil
+}
+
+// maxAge bounds ages so that their sums cannot overflow: a century.
+const maxAge = 100 * 365 * 24 * time.Hour

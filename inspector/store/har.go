@@ -190,7 +190,7 @@ func harEntries(d *Delivery) []harEntry {
 			Response:        resp,
 			Timings:         harTimings{Send: 0, Wait: ms, Receive: 0},
 			DeliveryID:      d.ID,
-			Kind:            a.Kind,
+			Kind:            string(a.Kind),
 			Error:           a.Error,
 		})
 	}

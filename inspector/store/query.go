@@ -18,37 +18,73 @@ type Query struct {
 	ObjectType string    // exact
 	Action     string    // glob: "payable.*"
 	EntityID   string    // exact
-	Status     string    // "2xx", "4xx", "5xx", "error", "pending" or a code
+	Status     Status    // the latest attempt's outcome; zero: any
 	Since      time.Time // received at or after
 	Search     string    // full text over bodies and headers
 	Before     int64     // only deliveries older than this seq (paging)
 	Limit      int       // default 50
 }
 
-// ParseStatus checks a status filter value.
-func ParseStatus(s string) error {
-	_, _, err := statusClause(s)
-	return err
+// Status selects deliveries by their latest attempt: a class ("2xx"), a
+// code ("404"), "error" (the app gave no answer) or "pending" (not
+// forwarded yet). The zero Status selects all. Make one with ParseStatus;
+// as a flag.Value it checks what the user typed at once.
+type Status struct {
+	name  string // normalized: "2xx", "404", "error", "pending"; "" for any
+	class int    // 1-5 for a class
+	code  int    // 100-999 for a code
 }
 
-func statusClause(s string) (string, []any, error) {
+// ParseStatus reads a status filter ("" is any).
+func ParseStatus(s string) (Status, error) {
 	s = strings.ToLower(strings.TrimSpace(s))
 	switch s {
 	case "":
-		return "", nil, nil
+		return Status{}, nil
 	case "error", "err":
-		return "status = 0 AND attempts > 0", nil, nil
+		return Status{name: "error"}, nil
 	case "pending":
-		return "attempts = 0", nil, nil
+		return Status{name: "pending"}, nil
 	case "1xx", "2xx", "3xx", "4xx", "5xx":
-		// Written as the expression index deliveries_status_class is on.
-		return "status / 100 = ?", []any{int(s[0] - '0')}, nil
+		return Status{name: s, class: int(s[0] - '0')}, nil
 	}
 	code, err := strconv.Atoi(s)
 	if err != nil || code < 100 || code > 999 {
-		return "", nil, fmt.Errorf("bad status %q: use 2xx, 4xx, 5xx, error, pending or a code like 404", s)
+		return Status{}, fmt.Errorf("bad status %q: use 2xx, 4xx, 5xx, error, pending or a code like 404", s)
 	}
-	return "status = ?", []any{code}, nil
+	return Status{name: strconv.Itoa(code), code: code}, nil
+}
+
+// String is the status as ParseStatus reads it back.
+func (st Status) String() string { return st.name }
+
+// IsZero reports whether st selects every delivery.
+func (st Status) IsZero() bool { return st.name == "" }
+
+// Set implements flag.Value.
+func (st *Status) Set(s string) error {
+	v, err := ParseStatus(s)
+	if err == nil {
+		*st = v
+	}
+	return err
+}
+
+// clause is st's condition on deliveries, written as the indexes it
+// should use are: deliveries_status_class for a class (an equality keeps
+// the newest-first page an index walk), deliveries_status_code for a code.
+func (st Status) clause() (string, []any) {
+	switch {
+	case st.class != 0:
+		return "status / 100 = ?", []any{st.class}
+	case st.code != 0:
+		return "status = ?", []any{st.code}
+	case st.name == "error":
+		return "status = 0 AND attempts > 0", nil
+	case st.name == "pending":
+		return "attempts = 0", nil
+	}
+	return "", nil
 }
 
 // where builds the WHERE clause of q, for deliveries joined (when q
@@ -78,11 +114,7 @@ func (q Query) where() (string, []any, error) {
 	if q.EntityID != "" {
 		add("entity_id = ?", q.EntityID)
 	}
-	if q.Status != "" {
-		c, a, err := statusClause(q.Status)
-		if err != nil {
-			return "", nil, err
-		}
+	if c, a := q.Status.clause(); c != "" {
 		add(c, a...)
 	}
 	if !q.Since.IsZero() {

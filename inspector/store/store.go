@@ -7,7 +7,6 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"embed"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,6 +22,7 @@ import (
 
 	"modernc.org/sqlite"
 
+	"github.com/hooktap/hooktap/inspector/signing"
 	"github.com/hooktap/hooktap/relay/sqlitedb"
 	"github.com/hooktap/hooktap/relay/wire"
 )
@@ -132,11 +132,7 @@ func open(ctx context.Context, path string, o sqlitedb.Options) (*Store, error) 
 // file), or one left by another store at the same path, is emptied and
 // indexing starts over from the first delivery.
 func (s *Store) claimIndex(ctx context.Context) error {
-	id, err := s.Meta(ctx, "search_id", func() string {
-		var b [10]byte
-		rand.Read(b[:])
-		return hex.EncodeToString(b[:])
-	})
+	id, err := s.Meta(ctx, "search_id", rand.Text)
 	if err != nil {
 		return err
 	}
@@ -253,19 +249,11 @@ func (s *Store) Meta(ctx context.Context, key string, init func() string) (strin
 // that proves it: relays bind the id to the key on first use. The key
 // never leaves the store but in a hello to a relay.
 func (s *Store) AgentID(ctx context.Context) (id, key string, err error) {
-	id, err = s.Meta(ctx, "agent_id", func() string {
-		var b [10]byte
-		rand.Read(b[:])
-		return "agt_" + hex.EncodeToString(b[:])
-	})
+	id, err = s.Meta(ctx, "agent_id", func() string { return "agt_" + strings.ToLower(rand.Text()) })
 	if err != nil {
 		return "", "", err
 	}
-	key, err = s.Meta(ctx, "agent_key", func() string {
-		var b [32]byte
-		rand.Read(b[:])
-		return hex.EncodeToString(b[:])
-	})
+	key, err = s.Meta(ctx, "agent_key", rand.Text) // 130 random bits
 	return id, key, err
 }
 
@@ -372,7 +360,7 @@ func insertDelivery(tx *sqlitedb.Tx, d *Delivery, hdr storedHeader) error {
 // watermark. It reports the row's seq and false when d's id is stored already.
 func insertDeliveryRow(tx *sqlitedb.Tx, d *Delivery, hdr storedHeader, last *Attempt, attempts int) (int64, bool, error) {
 	if d.Signature == "" {
-		d.Signature = SigUnsigned
+		d.Signature = signing.Unsigned
 	}
 	var status, duration any // NULL until forwarded
 	var errText, target string

@@ -412,7 +412,7 @@
 
     fillHeaders($("d-headers"), d.headers);
     $("d-body-size").textContent = size(d.body_size);
-    fillBody($("d-body"), d.body, d.body_encoding, (d.headers["Content-Type"] || [""])[0]);
+    fillBody($("d-body"), d.body, d.body_encoding, ((d.headers || {})["Content-Type"] || [""])[0]);
 
     const list = $("d-attempts");
     if (!d.history || d.history.length === 0) {
@@ -582,12 +582,12 @@
   function openEditor() {
     const d = state.open;
     if (!d) return;
-    if (d.body_encoding !== "text") {
+    if (d.body_encoding === "base64") {
       showResult(false, "This body is binary; only JSON bodies can be edited here.");
       return;
     }
     const ta = $("editor-text");
-    let text = d.body;
+    let text = d.body || "";
     try {
       const nodes = prettyJSON(d.body);
       if (nodes) text = nodes.map((x) => x.textContent).join("");
