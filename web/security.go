@@ -4,7 +4,6 @@ import (
 	"crypto/subtle"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
 )
 
@@ -38,15 +37,14 @@ func (s *Server) write(next http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
+// crossOrigin refuses what a browser says comes from another origin
+// (Sec-Fetch-Site, else Origin against Host); requests from scripts and
+// tools, which send neither, pass on to the token check.
+var crossOrigin = http.NewCrossOriginProtection()
+
 func (s *Server) refuseWrite(r *http.Request) string {
-	if site := r.Header.Get("Sec-Fetch-Site"); site == "cross-site" || site == "same-site" {
-		return "cross-origin request refused"
-	}
-	if origin := r.Header.Get("Origin"); origin != "" {
-		u, err := url.Parse(origin)
-		if err != nil || u.Host == "" || !strings.EqualFold(u.Host, r.Host) {
-			return "cross-origin request refused: origin " + origin + " is not " + r.Host
-		}
+	if err := crossOrigin.Check(r); err != nil {
+		return "cross-origin request refused: " + err.Error()
 	}
 	got := r.Header.Get("X-Hooktap-Token")
 	if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) != 1 {

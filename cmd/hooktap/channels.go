@@ -17,120 +17,152 @@ import (
 
 // cmdChannels manages a team relay's channels through its admin API.
 func cmdChannels(ctx context.Context, e *env, args []string) error {
+	c, err := parseChannels(e, args)
+	if err != nil {
+		return err
+	}
+	switch c.sub {
+	case "create", "rotate-token":
+		return c.token(ctx, e)
+	case "rotate-url":
+		return c.rotateURL(ctx, e)
+	case "delete":
+		return c.delete(ctx, e)
+	}
+	return c.list(ctx, e)
+}
+
+// channelsCmd is a checked channels command.
+type channelsCmd struct {
+	sub, name string
+	json      bool
+	secretURL bool
+	api       *adminClient
+}
+
+// parseChannels reads and checks the channels command line.
+func parseChannels(e *env, args []string) (*channelsCmd, error) {
 	const synopsis = "channels create [--secret-url]|list|delete|rotate-token|rotate-url [NAME] --relay URL --admin-token T [--json]"
 	fs := newFlags(e, "channels", synopsis)
 	relayURL := fs.String("relay", envOr(e, "HOOKTAP_RELAY", ""), "relay base URL (or HOOKTAP_RELAY)")
 	admin := fs.String("admin-token", envOr(e, "HOOKTAP_ADMIN_TOKEN", ""), "the relay's admin `token` (or HOOKTAP_ADMIN_TOKEN)")
-	jsonOut := fs.Bool("json", false, "print JSON")
-	secretURL := fs.Bool("secret-url", false, "create: give the channel's webhook URL a secret segment, so that the URL cannot be guessed from the name")
+	c := &channelsCmd{}
+	fs.BoolVar(&c.json, "json", false, "print JSON")
+	fs.BoolVar(&c.secretURL, "secret-url", false, "create: give the channel's webhook URL a secret segment, so that the URL cannot be guessed from the name")
 	pos, err := parse(fs, args)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(pos) == 0 {
 		fs.Usage()
-		return usagef("channels needs a subcommand: create, list, delete, rotate-token or rotate-url")
+		return nil, usagef("channels needs a subcommand: create, list, delete, rotate-token or rotate-url")
 	}
-	sub, pos := pos[0], pos[1:]
+	c.sub, pos = pos[0], pos[1:]
 	wantName := map[string]bool{"create": true, "delete": true, "rotate-token": true, "rotate-url": true, "list": false}
-	needs, ok := wantName[sub]
-	if !ok {
-		return usagef("unknown channels subcommand %q: use create, list, delete, rotate-token or rotate-url", sub)
+	needs, ok := wantName[c.sub]
+	switch {
+	case !ok:
+		return nil, usagef("unknown channels subcommand %q: use create, list, delete, rotate-token or rotate-url", c.sub)
+	case c.secretURL && c.sub != "create":
+		return nil, usagef("--secret-url goes with channels create (rotate-url gives an existing channel a secret URL)")
+	case needs && len(pos) != 1:
+		return nil, usagef("channels %s needs one channel name", c.sub)
+	case !needs && len(pos) != 0:
+		return nil, usagef("channels list takes no arguments")
+	case needs && !relay.ValidChannel(pos[0]):
+		return nil, usagef("bad channel name %q: use 1-64 letters, digits, '.', '_' or '-'", pos[0])
+	case *relayURL == "":
+		return nil, usagef("--relay is required, e.g. --relay https://relay.example.com")
+	case *admin == "":
+		return nil, usagef("--admin-token is required (or set HOOKTAP_ADMIN_TOKEN)")
 	}
-	if *secretURL && sub != "create" {
-		return usagef("--secret-url goes with channels create (rotate-url gives an existing channel a secret URL)")
-	}
-	if needs && len(pos) != 1 {
-		return usagef("channels %s needs one channel name", sub)
-	}
-	if !needs && len(pos) != 0 {
-		return usagef("channels list takes no arguments")
-	}
-	if needs && !relay.ValidChannel(pos[0]) {
-		return usagef("bad channel name %q: use 1-64 letters, digits, '.', '_' or '-'", pos[0])
-	}
-	if *relayURL == "" {
-		return usagef("--relay is required, e.g. --relay https://relay.example.com")
-	}
-	if *admin == "" {
-		return usagef("--admin-token is required (or set HOOKTAP_ADMIN_TOKEN)")
+	if needs {
+		c.name = pos[0]
 	}
 	base, err := url.Parse(strings.TrimRight(*relayURL, "/"))
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
-		return usagef("--relay %q must look like https://host[:port]", *relayURL)
+		return nil, usagef("--relay %q must look like https://host[:port]", *relayURL)
 	}
-	c := &adminClient{base: base.String(), token: *admin, http: &http.Client{Timeout: 15 * time.Second}}
+	c.api = &adminClient{base: base.String(), token: *admin, http: &http.Client{Timeout: 15 * time.Second}}
+	return c, nil
+}
 
-	switch sub {
-	case "create", "rotate-token":
-		var ct relay.ChannelToken
-		if sub == "create" {
-			body, _ := json.Marshal(map[string]any{"name": pos[0], "secret_url": *secretURL})
-			err = c.do(ctx, http.MethodPost, "/api/channels", string(body), http.StatusCreated, &ct)
-		} else {
-			err = c.do(ctx, http.MethodPost, "/api/channels/"+pos[0]+"/rotate-token", "", http.StatusOK, &ct)
-		}
-		if err != nil {
-			return err
-		}
-		if *jsonOut {
-			return json.NewEncoder(e.stdout).Encode(ct)
-		}
-		what := "created"
-		if sub == "rotate-token" {
-			what = "has a new token; agents using the old one were disconnected"
-		}
-		fmt.Fprintf(e.stdout, "channel %s %s\n  Webhook URL  %s\n  Agent token  %s\n  (the token is shown only now; share it with your team like a password)\n",
-			ct.Name, what, ct.URL, ct.Token)
-		if ct.SecretURL {
-			fmt.Fprintln(e.stdout, "  (the webhook URL is a secret too: whoever has it can post to the channel)")
-		}
-		fmt.Fprintf(e.stdout, "\n  hooktap listen --relay %s --channel %s --token %s --forward-to http://localhost:3000/webhooks\n",
-			c.base, ct.Name, ct.Token)
-		return nil
-	case "rotate-url":
-		var st relay.ChannelStatus
-		if err := c.do(ctx, http.MethodPost, "/api/channels/"+pos[0]+"/rotate-url", "", http.StatusOK, &st); err != nil {
-			return err
-		}
-		if *jsonOut {
-			return json.NewEncoder(e.stdout).Encode(st)
-		}
-		fmt.Fprintf(e.stdout, "channel %s has a new webhook URL; the old one no longer works\n  Webhook URL  %s\n  (set it in your provider's webhook settings; it is a secret: whoever has it can post to the channel)\n",
-			st.Name, st.URL)
-		return nil
-	case "delete":
-		if err := c.do(ctx, http.MethodDelete, "/api/channels/"+pos[0], "", http.StatusNoContent, nil); err != nil {
-			return err
-		}
-		if *jsonOut {
-			return json.NewEncoder(e.stdout).Encode(map[string]string{"name": pos[0], "status": "deleted"})
-		}
-		fmt.Fprintf(e.stdout, "channel %s deleted, with its buffered deliveries\n", pos[0])
-		return nil
-	default: // list
-		var cs []relay.ChannelStatus
-		if err := c.do(ctx, http.MethodGet, "/api/channels", "", http.StatusOK, &cs); err != nil {
-			return err
-		}
-		if *jsonOut {
-			enc := json.NewEncoder(e.stdout)
-			for _, ch := range cs {
-				enc.Encode(ch)
-			}
-			return nil
-		}
-		if len(cs) == 0 {
-			fmt.Fprintln(e.stdout, "no channels yet: hooktap channels create NAME")
-			return nil
-		}
-		tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tAGENTS\tCREATED\tURL")
-		for _, ch := range cs {
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", ch.Name, ch.Agents, ch.CreatedAt.Local().Format("2006-01-02 15:04"), ch.URL)
-		}
-		return tw.Flush()
+// token creates a channel or rotates its token, and shows the token once.
+func (c *channelsCmd) token(ctx context.Context, e *env) error {
+	var ct relay.ChannelToken
+	var err error
+	if c.sub == "create" {
+		body, _ := json.Marshal(map[string]any{"name": c.name, "secret_url": c.secretURL})
+		err = c.api.do(ctx, http.MethodPost, "/api/channels", string(body), http.StatusCreated, &ct)
+	} else {
+		err = c.api.do(ctx, http.MethodPost, "/api/channels/"+c.name+"/rotate-token", "", http.StatusOK, &ct)
 	}
+	if err != nil {
+		return err
+	}
+	if c.json {
+		return json.NewEncoder(e.stdout).Encode(ct)
+	}
+	what := "created"
+	if c.sub == "rotate-token" {
+		what = "has a new token; agents using the old one were disconnected"
+	}
+	fmt.Fprintf(e.stdout, "channel %s %s\n  Webhook URL  %s\n  Agent token  %s\n  (the token is shown only now; share it with your team like a password)\n",
+		ct.Name, what, ct.URL, ct.Token)
+	if ct.SecretURL {
+		fmt.Fprintln(e.stdout, "  (the webhook URL is a secret too: whoever has it can post to the channel)")
+	}
+	fmt.Fprintf(e.stdout, "\n  hooktap listen --relay %s --channel %s --token %s --forward-to http://localhost:3000/webhooks\n",
+		c.api.base, ct.Name, ct.Token)
+	return nil
+}
+
+func (c *channelsCmd) rotateURL(ctx context.Context, e *env) error {
+	var st relay.ChannelStatus
+	if err := c.api.do(ctx, http.MethodPost, "/api/channels/"+c.name+"/rotate-url", "", http.StatusOK, &st); err != nil {
+		return err
+	}
+	if c.json {
+		return json.NewEncoder(e.stdout).Encode(st)
+	}
+	fmt.Fprintf(e.stdout, "channel %s has a new webhook URL; the old one no longer works\n  Webhook URL  %s\n  (set it in your provider's webhook settings; it is a secret: whoever has it can post to the channel)\n",
+		st.Name, st.URL)
+	return nil
+}
+
+func (c *channelsCmd) delete(ctx context.Context, e *env) error {
+	if err := c.api.do(ctx, http.MethodDelete, "/api/channels/"+c.name, "", http.StatusNoContent, nil); err != nil {
+		return err
+	}
+	if c.json {
+		return json.NewEncoder(e.stdout).Encode(map[string]string{"name": c.name, "status": "deleted"})
+	}
+	fmt.Fprintf(e.stdout, "channel %s deleted, with its buffered deliveries\n", c.name)
+	return nil
+}
+
+func (c *channelsCmd) list(ctx context.Context, e *env) error {
+	var cs []relay.ChannelStatus
+	if err := c.api.do(ctx, http.MethodGet, "/api/channels", "", http.StatusOK, &cs); err != nil {
+		return err
+	}
+	if c.json {
+		enc := json.NewEncoder(e.stdout)
+		for _, ch := range cs {
+			enc.Encode(ch)
+		}
+		return nil
+	}
+	if len(cs) == 0 {
+		fmt.Fprintln(e.stdout, "no channels yet: hooktap channels create NAME")
+		return nil
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tAGENTS\tCREATED\tURL")
+	for _, ch := range cs {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", ch.Name, ch.Agents, ch.CreatedAt.Local().Format("2006-01-02 15:04"), ch.URL)
+	}
+	return tw.Flush()
 }
 
 // adminClient calls a relay's admin API.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -12,81 +13,36 @@ import (
 
 func cmdRelay(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "relay", "relay --addr HOST:PORT --data DIR [flags]")
-	addr := fs.String("addr", "127.0.0.1:8789", "address to listen on")
-	data := fs.String("data", "", "directory for the relay's buffer (default: the user's data directory)")
-	publicURL := fs.String("public-url", "", "base URL senders reach this relay at, when behind a proxy")
-	timeout := fs.Duration("response-timeout", relay.DefaultResponseTimeout, "how long a sender waits for the app's answer")
-	offline := fs.Int("offline-status", http.StatusAccepted, "answer when no agent takes a delivery: 202 (kept) or 503 (sender retries)")
-	maxBody := fs.Int64("max-body", relay.DefaultMaxBody, "largest accepted request body in bytes")
-	ttl := fs.Duration("buffer-ttl", relay.DefaultBufferTTL, "how long the relay keeps deliveries")
-	bufMax := fs.Int("buffer-max", 0, "deliveries kept per channel (0: no limit)")
-	window := fs.Int("window", relay.DefaultWindow, "deliveries in flight per agent before new ones are queued on disk")
-	verbose := fs.Bool("verbose", false, "log debug detail")
-	adminToken := fs.String("admin-token", envOr(e, "HOOKTAP_ADMIN_TOKEN", ""), "team mode: the admin `token` for 'hooktap channels'; agents then need channel tokens (or HOOKTAP_ADMIN_TOKEN)")
-	metricsToken := fs.String("metrics-token", envOr(e, "HOOKTAP_METRICS_TOKEN", ""), "team mode: a `token` that reads /metrics besides the admin token (or HOOKTAP_METRICS_TOKEN)")
-	rate := fs.String("rate", "", "per-channel rate limit, e.g. 50/s or 600/m; beyond it senders get 429 (default: none)")
-	rateBurst := fs.Int("rate-burst", 0, "deliveries a channel may take at once under --rate (default: one second's worth)")
-	tlsCert := fs.String("tls-cert", "", "PEM certificate `file`: serve HTTPS and WSS (with --tls-key)")
-	tlsKey := fs.String("tls-key", "", "PEM private key `file` for --tls-cert")
+	var f relayFlags
+	f.register(fs, e)
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	perSec, err := relay.ParseRate(*rate)
-	if err != nil {
-		return usageError{"--rate: " + err.Error()}
-	}
-	if (*tlsCert == "") != (*tlsKey == "") {
-		return usagef("--tls-cert and --tls-key go together")
-	}
-	if *adminToken != "" && len(*adminToken) < 16 {
-		return usagef("--admin-token must be at least 16 characters (try: openssl rand -hex 24)")
-	}
-	if *metricsToken != "" && *adminToken == "" {
-		return usagef("--metrics-token needs team mode (--admin-token): in open mode /metrics is open to all")
-	}
-	if *metricsToken != "" && len(*metricsToken) < 16 {
-		return usagef("--metrics-token must be at least 16 characters (try: openssl rand -hex 24)")
-	}
-	if *data == "" {
-		*data = dataDir(e) + "/relay"
-	}
-	log := newLogger(e.stderr, *verbose)
-	srv, err := relay.New(ctx, relay.Config{
-		DataDir:         *data,
-		PublicURL:       *publicURL,
-		ResponseTimeout: *timeout,
-		OfflineStatus:   *offline,
-		MaxBody:         *maxBody,
-		BufferTTL:       *ttl,
-		BufferMax:       *bufMax,
-		Window:          *window,
-		AdminToken:      *adminToken,
-		MetricsToken:    *metricsToken,
-		Rate:            perSec,
-		RateBurst:       *rateBurst,
-		TLSCert:         *tlsCert,
-		TLSKey:          *tlsKey,
-		Version:         buildVersion(),
-		Logger:          log,
-	})
+	cfg, err := f.config(e)
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", *addr)
+	log := newLogger(e.stderr, f.verbose)
+	cfg.Logger = log
+	srv, err := relay.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
 		srv.Close()
 		return fmt.Errorf("listen: %w", err)
 	}
-	base := *publicURL
+	base := cfg.PublicURL
 	if base == "" {
 		scheme := "http://"
-		if *tlsCert != "" {
+		if cfg.TLSCert != "" {
 			scheme = "https://"
 		}
 		base = scheme + ln.Addr().String()
 	}
 	fmt.Fprintf(e.stdout, "hooktap relay %s listening on %s\n  ingress: %s/h/<channel>\n", buildVersion(), ln.Addr(), base)
-	if *adminToken != "" {
+	if cfg.AdminToken != "" {
 		fmt.Fprintf(e.stdout, "  team mode: create channels with hooktap channels create NAME --relay %s\n", base)
 		fmt.Fprintf(e.stdout, "  metrics: %s/metrics (Authorization: Bearer <admin or metrics token>)\n", base)
 	}
@@ -97,4 +53,57 @@ func cmdRelay(ctx context.Context, e *env, args []string) error {
 		err = nil
 	}
 	return err
+}
+
+// relayFlags are the relay's flags.
+type relayFlags struct {
+	cfg          relay.Config
+	addr, rate   string
+	verbose      bool
+	adminToken   string
+	metricsToken string
+}
+
+func (f *relayFlags) register(fs *flag.FlagSet, e *env) {
+	c := &f.cfg
+	fs.StringVar(&f.addr, "addr", "127.0.0.1:8789", "address to listen on")
+	fs.StringVar(&c.DataDir, "data", "", "directory for the relay's buffer (default: the user's data directory)")
+	fs.StringVar(&c.PublicURL, "public-url", "", "base URL senders reach this relay at, when behind a proxy")
+	fs.DurationVar(&c.ResponseTimeout, "response-timeout", relay.DefaultResponseTimeout, "how long a sender waits for the app's answer")
+	fs.IntVar(&c.OfflineStatus, "offline-status", http.StatusAccepted, "answer when no agent takes a delivery: 202 (kept) or 503 (sender retries)")
+	fs.Int64Var(&c.MaxBody, "max-body", relay.DefaultMaxBody, "largest accepted request body in bytes")
+	fs.DurationVar(&c.BufferTTL, "buffer-ttl", relay.DefaultBufferTTL, "how long the relay keeps deliveries")
+	fs.IntVar(&c.BufferMax, "buffer-max", 0, "deliveries kept per channel (0: no limit)")
+	fs.IntVar(&c.Window, "window", relay.DefaultWindow, "deliveries in flight per agent before new ones are queued on disk")
+	fs.BoolVar(&f.verbose, "verbose", false, "log debug detail")
+	fs.StringVar(&f.adminToken, "admin-token", envOr(e, "HOOKTAP_ADMIN_TOKEN", ""), "team mode: the admin `token` for 'hooktap channels'; agents then need channel tokens (or HOOKTAP_ADMIN_TOKEN)")
+	fs.StringVar(&f.metricsToken, "metrics-token", envOr(e, "HOOKTAP_METRICS_TOKEN", ""), "team mode: a `token` that reads /metrics besides the admin token (or HOOKTAP_METRICS_TOKEN)")
+	fs.StringVar(&f.rate, "rate", "", "per-channel rate limit, e.g. 50/s or 600/m; beyond it senders get 429 (default: none)")
+	fs.IntVar(&c.RateBurst, "rate-burst", 0, "deliveries a channel may take at once under --rate (default: one second's worth)")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "PEM certificate `file`: serve HTTPS and WSS (with --tls-key)")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key `file` for --tls-cert")
+}
+
+// config checks the flags and returns the relay's configuration.
+func (f *relayFlags) config(e *env) (relay.Config, error) {
+	c := f.cfg
+	perSec, err := relay.ParseRate(f.rate)
+	if err != nil {
+		return c, usageError{"--rate: " + err.Error()}
+	}
+	switch {
+	case (c.TLSCert == "") != (c.TLSKey == ""):
+		return c, usagef("--tls-cert and --tls-key go together")
+	case f.adminToken != "" && len(f.adminToken) < 16:
+		return c, usagef("--admin-token must be at least 16 characters (try: openssl rand -hex 24)")
+	case f.metricsToken != "" && f.adminToken == "":
+		return c, usagef("--metrics-token needs team mode (--admin-token): in open mode /metrics is open to all")
+	case f.metricsToken != "" && len(f.metricsToken) < 16:
+		return c, usagef("--metrics-token must be at least 16 characters (try: openssl rand -hex 24)")
+	}
+	if c.DataDir == "" {
+		c.DataDir = dataDir(e) + "/relay"
+	}
+	c.Rate, c.AdminToken, c.MetricsToken, c.Version = perSec, f.adminToken, f.metricsToken, buildVersion()
+	return c, nil
 }

@@ -7,9 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
-	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -250,7 +248,7 @@ func printSent(e *env, r sentReport, jsonOut bool) error {
 		}
 		if a.Status != 0 {
 			fmt.Fprintf(w, "%d %s  %.1fms\n", a.Status, http.StatusText(a.Status), a.DurationMS())
-			writeHeader(w, a.Header)
+			writeHeaders(w, a.Header, "")
 			fmt.Fprintln(w)
 			fmt.Fprint(w, bodyPreview(a.Body, 2048))
 		}
@@ -259,20 +257,6 @@ func printSent(e *env, r sentReport, jsonOut bool) error {
 		return fmt.Errorf("no answer from %s: %s", a.Target, a.Error)
 	}
 	return nil
-}
-
-// writeHeader prints a header sorted by name, one value per line.
-func writeHeader(w io.Writer, h http.Header) {
-	names := make([]string, 0, len(h))
-	for k := range h {
-		names = append(names, k)
-	}
-	slices.Sort(names)
-	for _, k := range names {
-		for _, v := range h[k] {
-			fmt.Fprintf(w, "%s: %s\n", k, v)
-		}
-	}
 }
 
 // bodyPreview is up to limit bytes of body for a terminal, ending in a

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"github.com/hooktap/hooktap/inspector/forward"
 	"github.com/hooktap/hooktap/inspector/jsonedit"
 	"github.com/hooktap/hooktap/inspector/signing"
+	"github.com/hooktap/hooktap/inspector/store"
 	"github.com/hooktap/hooktap/relay"
 )
 
@@ -21,132 +24,192 @@ import (
 const defaultTriggerTo = "http://127.0.0.1:8789/h/dev"
 
 func cmdTrigger(ctx context.Context, e *env, args []string) error {
+	var f triggerFlags
 	fs := newFlags(e, "trigger", "trigger EVENT [--to URL] [--secret S] [--scheme X] [--entity-id ID] [--set path=value]... [--count N] [--api-version V] [--json]\n       hooktap trigger --list")
-	to := fs.String("to", defaultTriggerTo, "where to POST: a relay ingress URL (the full path) or your app's endpoint")
-	var secret secretFlag
-	secret.register(fs, e, "signing `secret`; without one the request goes unsigned")
-	scheme := fs.String("scheme", signing.DefaultScheme, "signing scheme: "+strings.Join(signing.Names(), ", "))
-	entityID := fs.String("entity-id", "", "entity_id in the payload (default: one random id for the run)")
-	var sets assignments
-	fs.Var(&sets, "set", "change a JSON field of the payload: `path=value`, e.g. object.status=paid (repeatable)")
-	count := fs.Int("count", 1, "how many events to send, each with fresh ids")
-	apiVersion := fs.String("api-version", catalog.DefaultAPIVersion, "payload shape: "+strings.Join(catalog.APIVersions(), ", "))
-	list := fs.Bool("list", false, "print the event catalog and exit")
-	jsonOut := fs.Bool("json", false, "print JSON lines")
+	f.register(fs, e)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
-	if *list {
+	if f.list {
 		if len(pos) > 0 {
 			return usagef("trigger --list takes no event")
 		}
-		return printCatalog(e, *jsonOut)
+		return printCatalog(e, f.json)
 	}
+	t, err := f.check(pos)
+	if err != nil {
+		return err
+	}
+	reqs, err := t.payloads(f.count, f.sets)
+	if err != nil {
+		return err
+	}
+	if !f.json {
+		if f.secret.value == "" {
+			fmt.Fprintf(e.stderr, "note: sending unsigned (no --secret or HOOKTAP_SECRET); apps that check signatures will reject it\n")
+		} else {
+			fmt.Fprintf(e.stderr, "signing with %s (secret from %s)\n", t.scheme.Name(), f.secret.source)
+		}
+	}
+	out := triggerReport{w: e.stdout, json: f.json, enc: json.NewEncoder(e.stdout)}
+	failed := 0
+	for _, r := range reqs {
+		a, err := t.send(ctx, r)
+		if err != nil {
+			return err
+		}
+		if a.Status < 200 || a.Status >= 300 {
+			failed++
+		}
+		if err := out.line(t, r, a); err != nil {
+			return err
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d requests to %s got no 2xx answer", failed, len(reqs), t.fwd.Target())
+	}
+	return nil
+}
+
+// triggerFlags are trigger's flags.
+type triggerFlags struct {
+	to, scheme, entityID, apiVersion string
+	secret                           secretFlag
+	sets                             assignments
+	count                            int
+	list, json                       bool
+}
+
+func (f *triggerFlags) register(fs *flag.FlagSet, e *env) {
+	fs.StringVar(&f.to, "to", defaultTriggerTo, "where to POST: a relay ingress URL (the full path) or your app's endpoint")
+	f.secret.register(fs, e, "signing `secret`; without one the request goes unsigned")
+	fs.StringVar(&f.scheme, "scheme", signing.DefaultScheme, "signing scheme: "+strings.Join(signing.Names(), ", "))
+	fs.StringVar(&f.entityID, "entity-id", "", "entity_id in the payload (default: one random id for the run)")
+	fs.Var(&f.sets, "set", "change a JSON field of the payload: `path=value`, e.g. object.status=paid (repeatable)")
+	fs.IntVar(&f.count, "count", 1, "how many events to send, each with fresh ids")
+	fs.StringVar(&f.apiVersion, "api-version", catalog.DefaultAPIVersion, "payload shape: "+strings.Join(catalog.APIVersions(), ", "))
+	fs.BoolVar(&f.list, "list", false, "print the event catalog and exit")
+	fs.BoolVar(&f.json, "json", false, "print JSON lines")
+}
+
+// trigger is a checked trigger command: what to send, how, and where.
+type trigger struct {
+	event      catalog.Event
+	scheme     signing.Scheme
+	secret     string
+	fwd        *forward.Forwarder
+	entityID   string
+	apiVersion string
+}
+
+// check reads the event and checks the flags: usage errors before
+// anything is sent.
+func (f *triggerFlags) check(pos []string) (*trigger, error) {
 	switch len(pos) {
 	case 0:
-		return usagef("trigger needs an event, e.g. hooktap trigger payable.created (hooktap trigger --list shows them all)")
+		return nil, usagef("trigger needs an event, e.g. hooktap trigger payable.created (hooktap trigger --list shows them all)")
 	case 1:
 	default:
-		return usagef("trigger takes one event, got %d arguments", len(pos))
+		return nil, usagef("trigger takes one event, got %d arguments", len(pos))
 	}
 	ev, err := catalog.Lookup(pos[0])
 	if err != nil {
-		return usageError{err.Error()}
+		return nil, usageError{err.Error()}
 	}
-	if *count < 1 {
-		return usagef("--count must be at least 1")
+	if f.count < 1 {
+		return nil, usagef("--count must be at least 1")
 	}
-	sc, err := signing.Lookup(*scheme)
+	sc, err := signing.Lookup(f.scheme)
 	if err != nil {
-		return usageError{err.Error()}
+		return nil, usageError{err.Error()}
 	}
-	fwd, err := forward.New(*to, 0)
+	fwd, err := forward.New(f.to, 0)
 	if err != nil {
-		return usagef("--to: %v", err)
+		return nil, usagef("--to: %v", err)
 	}
-	if *entityID == "" {
-		*entityID = uuid.NewString()
+	t := &trigger{event: ev, scheme: sc, secret: f.secret.value, fwd: fwd, entityID: f.entityID, apiVersion: f.apiVersion}
+	if t.entityID == "" {
+		t.entityID = uuid.NewString()
 	}
-	// Build every payload first, so a bad --set or --api-version fails
-	// before anything is sent.
-	type request struct {
-		eventID string
-		body    []byte
-	}
-	reqs := make([]request, *count)
+	return t, nil
+}
+
+// triggerRequest is one event to send.
+type triggerRequest struct {
+	eventID string
+	body    []byte
+}
+
+// payloads builds every payload first, so that a bad --set or
+// --api-version fails before anything is sent.
+func (t *trigger) payloads(count int, sets assignments) ([]triggerRequest, error) {
+	reqs := make([]triggerRequest, count)
 	for i := range reqs {
 		eventID := uuid.NewString()
-		body, err := catalog.Payload(ev, catalog.Options{APIVersion: *apiVersion, EntityID: *entityID, EventID: eventID})
+		body, err := catalog.Payload(t.event, catalog.Options{APIVersion: t.apiVersion, EntityID: t.entityID, EventID: eventID})
 		if err != nil {
 			if errors.Is(err, catalog.ErrUnknownVersion) {
-				return usageError{err.Error()}
+				return nil, usageError{err.Error()}
 			}
-			return err
+			return nil, err
 		}
 		for _, s := range sets {
 			path, value, _ := jsonedit.ParseAssignment(s)
 			if body, err = jsonedit.Set(body, path, value); err != nil {
-				return usagef("--set %s: %v", s, err)
+				return nil, usagef("--set %s: %v", s, err)
 			}
 		}
-		reqs[i] = request{eventID, body}
+		reqs[i] = triggerRequest{eventID, body}
 	}
-	if !*jsonOut {
-		if secret.value == "" {
-			fmt.Fprintf(e.stderr, "note: sending unsigned (no --secret or HOOKTAP_SECRET); apps that check signatures will reject it\n")
-		} else {
-			fmt.Fprintf(e.stderr, "signing with %s (secret from %s)\n", sc.Name(), secret.source)
+	return reqs, nil
+}
+
+// send signs r (when there is a secret) with a fresh timestamp and POSTs it.
+func (t *trigger) send(ctx context.Context, r triggerRequest) (*store.Attempt, error) {
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	h.Set("User-Agent", "hooktap/"+buildVersion())
+	if t.secret != "" {
+		m := signing.Message{ID: r.eventID, Event: t.event.Action(), Timestamp: time.Now(), Body: r.body}
+		if err := t.scheme.Sign(h, m, t.secret); err != nil {
+			return nil, err
 		}
 	}
-	enc := json.NewEncoder(e.stdout)
-	failed := 0
-	for _, r := range reqs {
-		h := http.Header{}
-		h.Set("Content-Type", "application/json")
-		h.Set("User-Agent", "hooktap/"+buildVersion())
-		if secret.value != "" {
-			m := signing.Message{ID: r.eventID, Event: ev.Action(), Timestamp: time.Now(), Body: r.body}
-			if err := sc.Sign(h, m, secret.value); err != nil {
-				return err
-			}
+	a := t.fwd.Forward(ctx, forward.Request{Method: http.MethodPost, Header: h, Body: r.body})
+	return a, ctx.Err()
+}
+
+// triggerReport prints one line per request: for people, or JSON.
+type triggerReport struct {
+	w    io.Writer
+	json bool
+	enc  *json.Encoder
+}
+
+func (o triggerReport) line(t *trigger, r triggerRequest, a *store.Attempt) error {
+	delivery := a.Header.Get(relay.HeaderDelivery) // through a relay: the id events list shows
+	if o.json {
+		l := triggerLine{Type: "trigger", Event: t.event.Action(), EventID: r.eventID, URL: a.Target,
+			Status: a.Status, DurationMS: a.DurationMS(), Error: a.Error, Delivery: delivery}
+		if t.secret != "" {
+			l.Scheme = t.scheme.Name()
 		}
-		a := fwd.Forward(ctx, forward.Request{Method: http.MethodPost, Header: h, Body: r.body})
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		ok := a.Status >= 200 && a.Status < 300
-		if !ok {
-			failed++
-		}
-		if *jsonOut {
-			l := triggerLine{Type: "trigger", Event: ev.Action(), EventID: r.eventID, URL: a.Target,
-				Status: a.Status, DurationMS: a.DurationMS(), Error: a.Error, Delivery: a.Header.Get(relay.HeaderDelivery)}
-			if secret.value != "" {
-				l.Scheme = sc.Name()
-			}
-			if err := enc.Encode(l); err != nil {
-				return err
-			}
-			continue
-		}
-		status := fmt.Sprint(a.Status)
-		if a.Status == 0 {
-			status = "ERR"
-		}
-		line := fmt.Sprintf("%s  %-3s  %-36s %8.1fms  %s", clock(time.Now()), status, ev.Action(), a.DurationMS(), r.eventID)
-		if id := a.Header.Get(relay.HeaderDelivery); id != "" {
-			line += "  delivery " + id // through a relay: the id events list shows
-		}
-		if a.Error != "" {
-			line += "  " + a.Error
-		}
-		fmt.Fprintln(e.stdout, line)
+		return o.enc.Encode(l)
 	}
-	if failed > 0 {
-		return fmt.Errorf("%d of %d requests to %s got no 2xx answer", failed, len(reqs), fwd.Target())
+	status := fmt.Sprint(a.Status)
+	if a.Status == 0 {
+		status = "ERR"
 	}
-	return nil
+	line := fmt.Sprintf("%s  %-3s  %-36s %8.1fms  %s", clock(time.Now()), status, t.event.Action(), a.DurationMS(), r.eventID)
+	if delivery != "" {
+		line += "  delivery " + delivery
+	}
+	if a.Error != "" {
+		line += "  " + a.Error
+	}
+	_, err := fmt.Fprintln(o.w, line)
+	return err
 }
 
 // triggerLine is one sent event in --json output.

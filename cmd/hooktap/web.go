@@ -5,8 +5,44 @@ import (
 	"fmt"
 	"net"
 
+	"github.com/hooktap/hooktap/inspector/replay"
+	"github.com/hooktap/hooktap/inspector/store"
 	"github.com/hooktap/hooktap/web"
 )
+
+// cmdWeb serves the web inspector over a store on its own, with no relay:
+// browse history, replay and resend.
+func cmdWeb(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "web", "web [--db FILE] [--addr HOST:PORT] [--secret S]")
+	db := dbFlag(fs, e)
+	addr := fs.String("addr", "127.0.0.1:4040", "address to serve the inspector on")
+	secret := fs.String("secret", envOr(e, "HOOKTAP_SECRET", ""), "signing secret for resend (or HOOKTAP_SECRET)")
+	verbose := fs.Bool("verbose", false, "log debug detail to stderr")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("web takes no arguments, got %q", pos[0])
+	}
+	st, err := store.OpenExisting(ctx, *db)
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer st.Close()
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("web inspector: %w (pick another --addr)", err)
+	}
+	srv := web.New(web.Options{
+		Store:   st,
+		Sender:  &replay.Sender{Store: st, Secret: *secret},
+		Logger:  newLogger(e.stderr, *verbose),
+		Version: buildVersion(),
+	})
+	fmt.Fprintf(e.stdout, "Web inspector  %s\n  Store  %s\n", webURL(ln.Addr()), st.Path())
+	return srv.Serve(ctx, ln)
+}
 
 // startWeb serves the web inspector beside a running agent until stop is
 // called or ctx ends. A busy port is not fatal: the agent runs on without

@@ -1,0 +1,218 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/hooktap/hooktap/inspector/live"
+	"github.com/hooktap/hooktap/relay/wire"
+)
+
+// session runs one connection: dial, hello, then deliveries until the
+// connection ends, the relay refuses the agent, or ctx ends (then the
+// deliveries in flight finish and are acked first).
+func (a *Agent) session(ctx context.Context, work chan<- job) error {
+	conn, err := a.dial(ctx)
+	if err != nil {
+		return err
+	}
+	l := &link{
+		agent: a, conn: conn, work: work, stop: ctx,
+		// The connection and the handlers run on a context that shutdown
+		// does not cancel: they finish what is in flight (drain).
+		keep: context.WithoutCancel(ctx),
+		acks: &acker{conn: conn, limit: wire.MaxFrameSize, sent: &a.acked},
+	}
+	stopDrain := l.drainOnShutdown()
+	defer stopDrain()
+	go keepAlive(conn)
+	err = conn.Run(l.keep, l.read)
+	if l.refused != nil {
+		return l.refused
+	}
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) && ce.Text != "" {
+		err = fmt.Errorf("relay closed the connection: %s", ce.Text)
+	}
+	return err
+}
+
+// dial opens a connection to the relay and says hello.
+func (a *Agent) dial(ctx context.Context) (*wire.Conn, error) {
+	agentID, agentKey, err := a.cfg.Store.AgentID(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("agent id: %w", err)
+	}
+	u, _ := agentURL(a.cfg.Relay)
+	dialer := websocket.Dialer{
+		HandshakeTimeout: 10 * time.Second,
+		ReadBufferSize:   16 << 10,
+		WriteBufferSize:  16 << 10,
+	}
+	ws, resp, err := dialer.DialContext(ctx, u, nil)
+	if err != nil {
+		if resp != nil && resp.StatusCode == http.StatusNotFound {
+			return nil, fmt.Errorf("%w: %s is not a hooktap relay (404 on %s)", ErrRefused, a.cfg.Relay, u)
+		}
+		return nil, fmt.Errorf("connect to relay: %w", err)
+	}
+	conn := wire.NewConn(ws)
+	hello := &wire.Hello{
+		Channel:  a.cfg.Channel,
+		Token:    a.cfg.Token,
+		AgentID:  agentID,
+		AgentKey: agentKey,
+		Events:   a.cfg.Events,
+		Agent:    "hooktap " + a.cfg.Version,
+		Binary:   true,
+	}
+	if err := conn.Send(ctx, hello); err != nil {
+		ws.Close()
+		return nil, err
+	}
+	return conn, nil
+}
+
+// keepAlive pings the relay, whose reads time out without pings, until
+// the connection ends.
+func keepAlive(conn *wire.Conn) {
+	t := time.NewTicker(wire.PingPeriod)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			conn.Ping()
+		case <-conn.Done():
+			return
+		}
+	}
+}
+
+// link is one session's state: what its reader hands to the workers.
+type link struct {
+	agent    *Agent
+	conn     *wire.Conn
+	work     chan<- job
+	stop     context.Context // ends on shutdown
+	keep     context.Context // the connection's and handlers' context
+	acks     *acker
+	inflight tracker
+	welcomed bool
+	refused  error // a refusal that retrying cannot fix
+}
+
+// drainOnShutdown makes the connection, once stop ends, take no new
+// deliveries, let those in flight finish and be acked (within
+// drainTimeout), then close with a close frame. The returned function ends
+// it, for a session that ended on its own.
+func (l *link) drainOnShutdown() func() {
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-l.stop.Done():
+		case <-done:
+			return
+		}
+		select {
+		case <-l.inflight.stop():
+		case <-time.After(drainTimeout):
+		case <-done:
+		}
+		l.conn.Close(websocket.CloseGoingAway, "agent shutting down")
+	}()
+	return func() { close(done) }
+}
+
+// read handles one message from the relay.
+func (l *link) read(m wire.Message) error {
+	a := l.agent
+	switch m := m.(type) {
+	case *wire.Welcome:
+		if m.Binary {
+			l.conn.UseBinary() // before the next read: deliveries may be binary
+		}
+		if m.MaxFrame > 0 {
+			l.conn.SetReadLimit(m.MaxFrame) // a delivery as large as the relay takes
+			l.acks.setLimit(m.MaxFrame)
+		}
+		l.welcomed = true
+		a.setStatus(live.RelayStatus{State: live.StateConnected, URL: m.URL})
+		a.log.Info("connected to relay", "url", m.URL)
+	case *wire.Delivery:
+		if !l.welcomed {
+			return errors.New("relay sent a delivery before welcome")
+		}
+		// The relay keeps at most its window in flight; a relay that sends
+		// more than maxOutstanding is broken or hostile.
+		if a.outstanding.Add(1) > maxOutstanding {
+			a.outstanding.Add(-1)
+			return errors.New("relay sent more deliveries than its window allows")
+		}
+		if !l.inflight.start() {
+			a.outstanding.Add(-1)
+			return nil // shutting down: the relay sends it again later
+		}
+		l.work <- job{l.keep, l.stop, m, l.acks, &l.inflight} // never blocks: outstanding <= its capacity
+	case *wire.Error:
+		switch m.Code {
+		case wire.CodeUnauthorized, wire.CodeUnknownChannel, wire.CodeBadRequest, wire.CodeVersion, wire.CodeAgentTaken:
+			l.refused = fmt.Errorf("%w: %s", ErrRefused, m.Message)
+		default:
+			l.refused = fmt.Errorf("relay: %s", m.Message)
+		}
+		return l.refused
+	case *wire.Unknown:
+		a.log.Debug("relay sent a message of unknown type", "type", m.Type)
+	}
+	return nil
+}
+
+// tracker counts handlers in flight and tells when the last one is done
+// after stop.
+type tracker struct {
+	mu      sync.Mutex
+	n       int
+	stopped bool
+	idle    chan struct{}
+}
+
+// start registers a handler; false once stopped.
+func (t *tracker) start() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.stopped {
+		return false
+	}
+	t.n++
+	return true
+}
+
+func (t *tracker) done() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.n--
+	if t.n == 0 && t.idle != nil {
+		close(t.idle)
+		t.idle = nil
+	}
+}
+
+// stop refuses new handlers and returns a channel closed when none is left.
+func (t *tracker) stop() <-chan struct{} {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.stopped = true
+	ch := make(chan struct{})
+	if t.n == 0 {
+		close(ch)
+	} else {
+		t.idle = ch
+	}
+	return ch
+}
