@@ -4,6 +4,10 @@ FORWARD_TO ?= http://localhost:3000/webhooks
 BIN        ?= bin/hooktap
 FUZZTIME   ?= 10s
 VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# staticcheck, pinned (2026.2.2): make lint installs it under bin/ with
+# go install when it is missing.
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK         := bin/tools/staticcheck-$(STATICCHECK_VERSION)/staticcheck
 LDFLAGS    := -s -w -X main.version=$(VERSION)
 
 .DEFAULT_GOAL := help
@@ -31,8 +35,12 @@ fuzz: ## run each fuzz target for FUZZTIME
 	  done; \
 	done
 
-lint: vet ## vet and check formatting
+lint: vet $(STATICCHECK) ## gofmt, go vet and staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(STATICCHECK) ./...
+
+$(STATICCHECK):
+	GOBIN=$(CURDIR)/$(dir $(STATICCHECK)) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 fmt: ## format the code
 	gofmt -w $$(git ls-files '*.go')

@@ -24,7 +24,6 @@ const (
 // terminal UI does on a key press: read the visible page (or one delivery
 // with its attempts) and render the screen, at 100x30 and 200x50.
 func benchTUI(ctx context.Context, cfg config, t *table) error {
-	const sec = "tui"
 	dir, err := os.MkdirTemp(cfg.dir, "hooktap-bench-tui-")
 	if err != nil {
 		return err

@@ -73,7 +73,7 @@ func (a *Agent) handle(j job) {
 		recorded := a.cfg.Store.AddAttempt(att)
 		err = errors.Join(store.Wait(ctx, stored), store.Wait(ctx, recorded))
 	}
-	if err != nil && !a.retryRecord(j, d, att, err) {
+	if err != nil && !a.retryRecord(j, d, att) {
 		return // not acked: the relay sends it again after a reconnect
 	}
 	d.Status, d.Error, d.DurationMS, d.Target = att.Status, att.Error, att.DurationMS(), att.Target

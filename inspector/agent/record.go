@@ -14,16 +14,17 @@ const (
 	recordRetryMax = 2 * time.Second
 )
 
-// retryRecord records d with its attempt att after the store failed to
-// (err), until it succeeds (true) or the agent stops (false, after one last
+// retryRecord records d with its attempt att after the store failed to,
+// until it succeeds (true) or the agent stops (false, after one last
 // try). Record does both writes idempotently: it inserts d with att, or adds
 // att to d when the slow path had inserted d already. Meanwhile the delivery
 // stays un-acked, and no new one is forwarded.
-func (a *Agent) retryRecord(j job, d *store.Delivery, att *store.Attempt, err error) bool {
+func (a *Agent) retryRecord(j job, d *store.Delivery, att *store.Attempt) bool {
 	// The room may be in the store's write-ahead logs: a failure that
 	// reclaiming them cures at once is not worth stopping for.
 	a.reclaim(time.Now())
-	if err = store.Wait(j.ctx, a.cfg.Store.Record(d, att)); err == nil {
+	err := store.Wait(j.ctx, a.cfg.Store.Record(d, att))
+	if err == nil {
 		return true
 	}
 	failed := time.Now()

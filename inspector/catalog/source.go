@@ -16,7 +16,7 @@ func (s source) uuid() string {
 	if s.r == nil {
 		return uuid.NewString()
 	}
-	return uuid.Must(uuid.NewRandomFromReader(randReader{s.r})).String()
+	return uuid.Must(uuid.NewRandomFromReader(randReader(s))).String()
 }
 
 // randReader reads bytes from a seeded *rand.Rand.

@@ -18,14 +18,6 @@ import (
 // the log that hooktap fills. Fields with a leading underscore are custom,
 // which the spec allows.
 type (
-	harLog struct {
-		Log harBody `json:"log"`
-	}
-	harBody struct {
-		Version string     `json:"version"`
-		Creator harCreator `json:"creator"`
-		Entries []harEntry `json:"entries"`
-	}
 	harCreator struct {
 		Name    string `json:"name"`
 		Version string `json:"version"`

@@ -508,7 +508,7 @@ func (s *Store) Get(ctx context.Context, id string) (*Delivery, error) {
 	case len(found) == 0:
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
 	case len(found) > 1 && found[0].ID != id:
-		return nil, fmt.Errorf("%w: %s matches %s, %s, ...", ErrAmbiguous, id, found[0].ID, found[1].ID)
+		return nil, fmt.Errorf("%w: %s matches %s, %s and more", ErrAmbiguous, id, found[0].ID, found[1].ID)
 	}
 	d := found[0]
 	d.History, err = s.attempts(ctx, d.Seq, d.ID)
