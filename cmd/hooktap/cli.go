@@ -12,6 +12,8 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"strings"
+
+	"github.com/hooktap/hooktap/inspector/store"
 )
 
 // version is set with -ldflags "-X main.version=..."; otherwise it comes
@@ -198,4 +200,17 @@ func splitList(s string) []string {
 // deliveries.
 func dbFlag(fs *flag.FlagSet, e *env) *string {
 	return fs.String("db", defaultDB(e), "SQLite file of recorded deliveries (or HOOKTAP_DB)")
+}
+
+// printable writes to a terminal what a webhook's sender may have chosen
+// (event names, paths, headers, bodies, an app's answer) with control
+// characters made harmless (store.Printable). Each Write must hold whole
+// characters, as Fprintf's do.
+type printable struct{ w io.Writer }
+
+func (p printable) Write(b []byte) (int, error) {
+	if _, err := io.WriteString(p.w, store.Printable(string(b))); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }

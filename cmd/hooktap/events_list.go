@@ -57,7 +57,7 @@ func eventsList(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintln(e.stderr, "no deliveries match")
 		return nil
 	}
-	writeTable(e.stdout, termWidth(e), ds, time.Now())
+	writeTable(printable{e.stdout}, termWidth(e), ds, time.Now())
 	return nil
 }
 

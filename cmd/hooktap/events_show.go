@@ -42,7 +42,7 @@ func eventsShow(ctx context.Context, e *env, args []string) error {
 		enc.SetEscapeHTML(false)
 		return enc.Encode(store.NewRecord(d))
 	}
-	writeDelivery(e.stdout, d)
+	writeDelivery(printable{e.stdout}, d)
 	return nil
 }
 

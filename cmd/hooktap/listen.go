@@ -271,7 +271,7 @@ func (r *reporter) report(ev live.Event) {
 			})
 			return
 		}
-		fmt.Fprintln(r.w, humanLine(d))
+		fmt.Fprintln(r.w, store.Printable(humanLine(d)))
 	}
 }
 

@@ -237,7 +237,7 @@ func printSent(e *env, r sentReport, jsonOut bool) error {
 			return err
 		}
 	} else {
-		w := e.stdout
+		w := printable{e.stdout}
 		what := d.Action
 		if what == "" {
 			what = d.Method + " " + d.Path

@@ -52,7 +52,7 @@ func cmdTrigger(ctx context.Context, e *env, args []string) error {
 			fmt.Fprintf(e.stderr, "signing with %s (secret from %s)\n", t.scheme.Name(), f.secret.source)
 		}
 	}
-	out := triggerReport{w: e.stdout, json: f.json, enc: json.NewEncoder(e.stdout)}
+	out := triggerReport{w: printable{e.stdout}, json: f.json, enc: json.NewEncoder(e.stdout)}
 	failed := 0
 	for _, r := range reqs {
 		a, err := t.send(ctx, r)

@@ -55,7 +55,7 @@ func cmdVerify(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	} else {
-		w := e.stdout
+		w := printable{e.stdout}
 		what := d.Action
 		if what == "" {
 			what = d.Method + " " + d.Path

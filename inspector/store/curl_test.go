@@ -193,3 +193,18 @@ func TestCurlCommandRuns(t *testing.T) {
 		}
 	}
 }
+
+func TestPrintable(t *testing.T) {
+	for in, want := range map[string]string{
+		"payable.created":                       "payable.created",
+		"a\tb\nc":                               "a\tb\nc",
+		"payable.\x1b]52;c;Y3Vy\x07created":     "payable.\uFFFD]52;c;Y3Vy\uFFFDcreated",
+		"\x1b[2K\x1b[1A\r\b\x7f\u009b":          "\uFFFD[2K\uFFFD[1A\uFFFD\uFFFD\uFFFD\uFFFD",
+		"caf\xe9":                               "caf\uFFFD",
+		"\u202e reversed is not a control char": "\u202e reversed is not a control char",
+	} {
+		if got := Printable(in); got != want {
+			t.Errorf("Printable(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -26,11 +26,15 @@ import (
 // value of it in base64, so that its bytes survive JSON. Import rebuilds
 // the summary from the history.
 type Record struct {
-	Delivery          // the summary: id, received_at, method, path, ..., status, attempts
-	RelaySeq   int64  `json:"relay_seq,omitempty"`
-	RemoteAddr string `json:"remote_addr,omitempty"`
-	Host       string `json:"host,omitempty"`
-	Proto      string `json:"proto,omitempty"`
+	Delivery       // the summary: id, received_at, method, path, ..., status, attempts
+	RelaySeq int64 `json:"relay_seq,omitempty"`
+	// A path or query with bytes that are not UTF-8 (a URL may carry them
+	// raw) is here in base64, and "" in path or query.
+	PathBase64  string `json:"path_base64,omitempty"`
+	QueryBase64 string `json:"query_base64,omitempty"`
+	RemoteAddr  string `json:"remote_addr,omitempty"`
+	Host        string `json:"host,omitempty"`
+	Proto       string `json:"proto,omitempty"`
 	// What came in, as in a Message.
 	Headers       http.Header     `json:"headers"`
 	HeadersBase64 http.Header     `json:"headers_base64,omitempty"`
@@ -58,16 +62,18 @@ type Message struct {
 // Request is there only when the attempt sent something else than the
 // stored delivery (a resend: a new signature, maybe an edited body).
 type RecordAttempt struct {
-	ID         int64     `json:"id,omitempty"`
-	Kind       Kind      `json:"kind"`
-	Target     string    `json:"target"`
-	StartedAt  time.Time `json:"started_at"`
-	DurationMS float64   `json:"duration_ms"`
-	Status     int       `json:"status"` // 0: no answer, see error
-	Error      string    `json:"error,omitempty"`
-	Timeout    bool      `json:"timeout,omitempty"`
-	Request    *Message  `json:"request,omitempty"`
-	Response   Message   `json:"response"`
+	ID     int64  `json:"id,omitempty"`
+	Kind   Kind   `json:"kind"`
+	Target string `json:"target"`
+	// TargetBase64 holds a target with bytes that are not UTF-8.
+	TargetBase64 string    `json:"target_base64,omitempty"`
+	StartedAt    time.Time `json:"started_at"`
+	DurationMS   float64   `json:"duration_ms"`
+	Status       int       `json:"status"` // 0: no answer, see error
+	Error        string    `json:"error,omitempty"`
+	Timeout      bool      `json:"timeout,omitempty"`
+	Request      *Message  `json:"request,omitempty"`
+	Response     Message   `json:"response"`
 }
 
 // NewRecord is the record of a full delivery (from Get or Each).
@@ -79,6 +85,8 @@ func NewRecord(d *Delivery) *Record {
 		History: make([]RecordAttempt, 0, len(d.History)),
 	}
 	r.Delivery.ReceivedAt = d.ReceivedAt.UTC()
+	r.Delivery.Path, r.PathBase64 = rawString(d.Path)
+	r.Delivery.Query, r.QueryBase64 = rawString(d.Query)
 	for _, a := range d.History {
 		r.History = append(r.History, NewRecordAttempt(a))
 	}
@@ -88,14 +96,39 @@ func NewRecord(d *Delivery) *Record {
 // NewRecordAttempt is the record of one attempt.
 func NewRecordAttempt(a *Attempt) RecordAttempt {
 	ra := RecordAttempt{
-		ID: a.ID, Kind: a.Kind, Target: a.Target, StartedAt: a.StartedAt.UTC(), DurationMS: a.DurationMS(),
+		ID: a.ID, Kind: a.Kind, StartedAt: a.StartedAt.UTC(), DurationMS: a.DurationMS(),
 		Status: a.Status, Error: a.Error, Timeout: a.Timeout, Response: newMessage(a.Header, a.Body),
 	}
+	ra.Target, ra.TargetBase64 = rawString(a.Target)
 	if a.RequestHeader != nil || a.RequestBody != nil {
 		m := newMessage(a.RequestHeader, a.RequestBody)
 		ra.Request = &m
 	}
 	return ra
+}
+
+// rawString is s as JSON can hold it: as it is when it is UTF-8, else ""
+// and s in base64.
+func rawString(s string) (text, b64 string) {
+	if utf8.ValidString(s) {
+		return s, ""
+	}
+	return "", base64.StdEncoding.EncodeToString([]byte(s))
+}
+
+// fromRaw reverses rawString.
+func fromRaw(text, b64, what string) (string, error) {
+	if b64 == "" {
+		return text, nil
+	}
+	if text != "" {
+		return "", fmt.Errorf("%s: both as text and in base64", what)
+	}
+	b, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return "", fmt.Errorf("%s: bad base64: %w", what, err)
+	}
+	return string(b), nil
 }
 
 func newMessage(h http.Header, body []byte) Message {
@@ -152,6 +185,12 @@ func (r *Record) decode() (*Delivery, error) {
 	d.ReceivedAt = d.ReceivedAt.UTC()
 	d.Status, d.Error, d.DurationMS, d.Attempts, d.Target = 0, "", 0, 0, "" // import rebuilds them
 	var err error
+	if d.Path, err = fromRaw(r.Delivery.Path, r.PathBase64, "delivery "+r.ID+" path"); err != nil {
+		return nil, err
+	}
+	if d.Query, err = fromRaw(r.Delivery.Query, r.QueryBase64, "delivery "+r.ID+" query"); err != nil {
+		return nil, err
+	}
 	if d.Header, d.Body, err = r.message().decode("delivery " + r.ID); err != nil {
 		return nil, err
 	}
@@ -160,10 +199,13 @@ func (r *Record) decode() (*Delivery, error) {
 			return nil, err
 		}
 		a := &Attempt{
-			DeliveryID: r.ID, Kind: ra.Kind, Target: ra.Target, StartedAt: ra.StartedAt.UTC(),
+			DeliveryID: r.ID, Kind: ra.Kind, StartedAt: ra.StartedAt.UTC(),
 			Duration: time.Duration(math.Round(ra.DurationMS*1000)) * time.Microsecond, Status: ra.Status, Error: ra.Error,
 		}
 		what := fmt.Sprintf("delivery %s attempt %d", r.ID, i+1)
+		if a.Target, err = fromRaw(ra.Target, ra.TargetBase64, what+" target"); err != nil {
+			return nil, err
+		}
 		if a.Header, a.Body, err = ra.Response.decode(what + " response"); err != nil {
 			return nil, err
 		}

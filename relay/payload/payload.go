@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Fields are what a delivery is about.
@@ -53,12 +55,24 @@ func (f *flexString) UnmarshalJSON(b []byte) error {
 // make an index entry of megabytes.
 const maxField = 256
 
+// clip is a field as hooktap keeps it: at most maxField bytes (whole
+// characters), valid UTF-8, and no control characters, which a sender could
+// otherwise use to put escape sequences on a developer's terminal.
 func clip(s flexString) string {
-	str := string(s)
+	str := strings.ToValidUTF8(string(s), "\uFFFD")
 	if len(str) > maxField {
-		str = str[:maxField]
+		cut := maxField
+		for cut > 0 && !utf8.RuneStart(str[cut]) {
+			cut--
+		}
+		str = str[:cut]
 	}
-	return str
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return unicode.ReplacementChar
+		}
+		return r
+	}, str)
 }
 
 // Parse extracts the fields from a request's headers and body.

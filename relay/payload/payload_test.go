@@ -2,7 +2,10 @@ package payload
 
 import (
 	"net/http"
+	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 )
 
 var cases = []struct {
@@ -59,4 +62,20 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A sender picks the fields' bytes: what hooktap keeps of them has no
+// control characters (escape sequences for a developer's terminal), is
+// UTF-8, and is cut at a character boundary.
+func TestFieldsAreClean(t *testing.T) {
+	body := []byte(`{"action":"payable.\u001b]52;c;Y3Vy\u0007created","entity_id":"` + strings.Repeat("é", 200) + `","object":{"id":"a\u009bb"}}`)
+	f := Parse(http.Header{"X-Monk-Delivery-Id": {"id\x1b[2K"}}, body)
+	for _, v := range []string{f.Action, f.EntityID, f.ObjectID, f.EventID} {
+		if !utf8.ValidString(v) || strings.ContainsFunc(v, unicode.IsControl) || len(v) > maxField {
+			t.Errorf("field %q", v)
+		}
+	}
+	if f.Action != "payable.\uFFFD]52;c;Y3Vy\uFFFDcreated" {
+		t.Errorf("action %q", f.Action)
+	}
 }
