@@ -100,7 +100,7 @@ func newForwarder(target string, timeout time.Duration) (*Forwarder, error) {
 // Bounds of the connections a Forwarder keeps.
 const (
 	dialTimeout  = 5 * time.Second
-	maxIdleConns = 128              // above the agent's largest --concurrency
+	maxIdleConns = 128              // twice the agent's default --concurrency
 	idleTimeout  = 30 * time.Second // apps close idle ones too; Node's default is 5 s
 )
 
