@@ -29,7 +29,9 @@ import (
 // users run it) and a local app as separate processes on loopback, and
 // times each delivery from the moment it is sent to its arrival at the
 // app. The same generator POSTs straight to the app in the same run: the
-// floor. Figures are reported as ratios tunnel/floor.
+// floor. Figures are reported as ratios tunnel/floor. Two more agents on
+// the same relay compare the agent's forwarders in the same rounds: its own
+// pool and net/http's Transport (HOOKTAP_FORWARDER=transport).
 
 // appMode is the argument that makes this binary the local app.
 const appMode = "serve-app"
@@ -96,7 +98,15 @@ type child struct {
 // startChild starts name with args and waits for a stdout line containing
 // marker; the rest of stdout is drained so that the child never blocks.
 func startChild(ctx context.Context, marker, name string, args ...string) (*child, string, error) {
+	return startChildEnv(ctx, nil, marker, name, args...)
+}
+
+// startChildEnv is startChild with env added to this process's environment.
+func startChildEnv(ctx context.Context, env []string, marker, name string, args ...string) (*child, string, error) {
 	cmd := exec.CommandContext(ctx, name, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -294,6 +304,58 @@ func appCount(client *http.Client, appURL string) (int64, error) {
 
 func msec(d time.Duration) string { return fmt.Sprintf("%.3f ms", float64(d.Microseconds())/1000) }
 
+// path is one way to the app, taking turns with the others in the rounds.
+type path struct {
+	url   string
+	procs [][2]*child // pairs whose CPU time is counted; a nil second is the generator
+	res   loadResult
+	cpu   []cpuUse // one per pair
+}
+
+func newPath(url string, procs ...[2]*child) *path {
+	return &path{url: url, procs: procs, cpu: make([]cpuUse, len(procs))}
+}
+
+// run sends n deliveries along p from c workers.
+func (p *path) run(ctx context.Context, client *http.Client, bodies [][]byte, c, n int) {
+	marks := make([]cpuMark, len(p.procs))
+	for i, pr := range p.procs {
+		marks[i] = cpuOf(pr[0], pr[1])
+	}
+	p.res.merge(load(ctx, client, p.url, bodies, c, n))
+	for i, m := range marks {
+		p.cpu[i].add(m.since())
+	}
+}
+
+// startAgent starts `hooktap listen` on channel, recording to db, and
+// returns it with its public URL.
+func startAgent(ctx context.Context, bin, relayURL, channel, appURL, db string, env ...string) (*child, string, error) {
+	agent, line, err := startChildEnv(ctx, env, `"type":"ready"`, bin, "listen", "--relay", relayURL, "--channel", channel,
+		"--forward-to", appURL+"/webhooks", "--db", db, "--no-tui", "--json", "--no-web")
+	if err != nil {
+		return nil, "", err
+	}
+	var ready struct{ URL string }
+	json.Unmarshal([]byte(line), &ready)
+	return agent, ready.URL, nil
+}
+
+// monite is 500 realistic Monite bodies.
+func monite() ([][]byte, error) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	events := catalog.All()
+	var bodies [][]byte
+	for i := 0; i < 500; i++ {
+		b, err := catalog.Payload(events[rng.IntN(len(events))], catalog.Options{Rand: rng})
+		if err != nil {
+			return nil, err
+		}
+		bodies = append(bodies, b)
+	}
+	return bodies, nil
+}
+
 func benchTunnel(ctx context.Context, cfg config, t *table) error {
 	dir, err := os.MkdirTemp(cfg.dir, "hooktap-bench-tunnel-")
 	if err != nil {
@@ -328,24 +390,28 @@ func benchTunnel(ctx context.Context, cfg config, t *table) error {
 	if cfg.shared.storeDB != "" {
 		agentDB = cfg.shared.storeDB
 	}
-	agent, line, err := startChild(ctx, `"type":"ready"`, bin, "listen", "--relay", relayURL, "--channel", "bench",
-		"--forward-to", appURL+"/webhooks", "--db", agentDB, "--no-tui", "--json", "--no-web")
+	agent, tunnelURL, err := startAgent(ctx, bin, relayURL, "bench", appURL, agentDB, "HOOKTAP_FORWARDER=pool")
 	if err != nil {
 		return err
 	}
 	defer agent.stop()
-	var ready struct{ URL string }
-	json.Unmarshal([]byte(line), &ready)
+	// The forwarder comparison: two more agents on the same relay, each
+	// recording to a fresh store, one with the hand-rolled pool and one
+	// with net/http's Transport.
+	poolAgent, poolURL, err := startAgent(ctx, bin, relayURL, "bench-pool", appURL, filepath.Join(dir, "pool.db"), "HOOKTAP_FORWARDER=pool")
+	if err != nil {
+		return err
+	}
+	defer poolAgent.stop()
+	trAgent, trURL, err := startAgent(ctx, bin, relayURL, "bench-transport", appURL, filepath.Join(dir, "transport.db"), "HOOKTAP_FORWARDER=transport")
+	if err != nil {
+		return err
+	}
+	defer trAgent.stop()
 
-	rng := rand.New(rand.NewPCG(1, 2))
-	events := catalog.All()
-	var bodies [][]byte
-	for i := 0; i < 500; i++ {
-		b, err := catalog.Payload(events[rng.IntN(len(events))], catalog.Options{Rand: rng})
-		if err != nil {
-			return err
-		}
-		bodies = append(bodies, b)
+	bodies, err := monite()
+	if err != nil {
+		return err
 	}
 	avg := 0
 	for _, b := range bodies {
@@ -368,10 +434,10 @@ func benchTunnel(ctx context.Context, cfg config, t *table) error {
 	refURL := "http://" + strings.TrimPrefix(line, "ADDR ") + "/webhooks"
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxIdleConns: 128, Proxy: nil}, Timeout: 30 * time.Second}
-	floorURL, tunnelURL := appURL+"/webhooks", ready.URL
+	floorURL := appURL + "/webhooks"
 
 	// Warm up every path (connections, SQLite pages).
-	for _, u := range []string{floorURL, tunnelURL, refURL} {
+	for _, u := range []string{floorURL, tunnelURL, refURL, poolURL, trURL} {
 		load(ctx, client, u, bodies, 4, 500)
 	}
 
@@ -382,49 +448,28 @@ func benchTunnel(ctx context.Context, cfg config, t *table) error {
 	runs := []struct{ c, n int }{{1, 3000}, {32, 30000}} // n: a multiple of rounds
 	sent := 0
 	for _, r := range runs {
+		floor := newPath(floorURL, [2]*child{app, nil})
+		tun := newPath(tunnelURL, [2]*child{app, nil}, [2]*child{relay, agent})
+		ref := newPath(refURL, [2]*child{outer, inner})
+		pool := newPath(poolURL, [2]*child{relay, poolAgent})
+		tr := newPath(trURL, [2]*child{relay, trAgent})
 		// The paths take turns, in rounds, so that all see the same
-		// machine: on a shared one, its load drifts within seconds.
-		var floor, tun, ref loadResult
-		var floorCPU, tunCPU cpuUse // the app and the generator (this process)
-		var hooktapCPU, refCPU cpuUse
-		for range rounds {
-			c := cpuOf(app, nil)
-			floor.merge(load(ctx, client, floorURL, bodies, r.c, r.n/rounds))
-			floorCPU.add(c.since())
-			c, h := cpuOf(app, nil), cpuOf(relay, agent)
-			tun.merge(load(ctx, client, tunnelURL, bodies, r.c, r.n/rounds))
-			tunCPU.add(c.since())
-			hooktapCPU.add(h.since())
-			c = cpuOf(outer, inner)
-			ref.merge(load(ctx, client, refURL, bodies, r.c, r.n/rounds))
-			refCPU.add(c.since())
+		// machine: on a shared one, its load drifts within seconds. The
+		// two forwarders swap places every round.
+		for round := range rounds {
+			cmp := []*path{pool, tr}
+			if round%2 == 1 {
+				cmp = []*path{tr, pool}
+			}
+			for _, p := range append([]*path{floor, tun, ref}, cmp...) {
+				p.run(ctx, client, bodies, r.c, r.n/rounds)
+			}
 		}
-		sent += 3 * r.n
+		sent += 5 * r.n
 		name := fmt.Sprintf("c=%d", r.c)
-		t.add("tunnel", name+" p50 floor / tunnel", msec(floor.quantile(.5))+" / "+msec(tun.quantile(.5)), "", nil)
-		t.add("tunnel", name+" p99 floor / tunnel", msec(floor.quantile(.99))+" / "+msec(tun.quantile(.99)), "", nil)
-		t.add("tunnel", name+" deliveries/s floor / tunnel", fmt.Sprintf("%.0f / %.0f", floor.perSecond(), tun.perSecond()), "", nil)
-		p50 := float64(tun.quantile(.5)) / float64(floor.quantile(.5))
-		p99 := float64(tun.quantile(.99)) / float64(floor.quantile(.99))
-		rate := tun.perSecond() / floor.perSecond()
-		if r.c == 1 {
-			okP50, okP99 := p50 <= 10, p99 <= 10
-			t.add("tunnel", name+" p50 tunnel/floor", fmt.Sprintf("%.1fx", p50), "<= 10x", &okP50)
-			t.add("tunnel", name+" p99 tunnel/floor", fmt.Sprintf("%.1fx", p99), "<= 10x", &okP99)
-		} else {
-			t.add("tunnel", name+" p50 tunnel/floor", fmt.Sprintf("%.1fx", p50), "", nil)
-			t.add("tunnel", name+" p99 tunnel/floor", fmt.Sprintf("%.1fx", p99), "", nil)
-			okRate := rate >= 1.0/3
-			t.add("tunnel", name+" throughput tunnel/floor", fmt.Sprintf("%.0f%%", rate*100), ">= 33%", &okRate)
-		}
-		perDelivery := func(d time.Duration) string { return fmt.Sprintf("%.0f", float64(d.Microseconds())/float64(r.n)) }
-		t.add("tunnel", name+" CPU per delivery, relay / agent", perDelivery(hooktapCPU.a)+" / "+perDelivery(hooktapCPU.b)+" µs", "", nil)
-		t.add("tunnel", name+" CPU per delivery, generator + app: floor / tunnel",
-			perDelivery(floorCPU.a+floorCPU.b)+" / "+perDelivery(tunCPU.a+tunCPU.b)+" µs", "", nil)
-		t.add("tunnel", name+" reference (2 reverse proxies, nothing stored): p50 / deliveries/s / vs floor",
-			fmt.Sprintf("%s / %.0f / %.0f%%", msec(ref.quantile(.5)), ref.perSecond(), 100*ref.perSecond()/floor.perSecond()), "", nil)
-		t.add("tunnel", name+" reference CPU per delivery, outer / inner proxy", perDelivery(refCPU.a)+" / "+perDelivery(refCPU.b)+" µs", "", nil)
-		failed := floor.failed + tun.failed + ref.failed
+		tunnelFigures(t, name, r.n, floor, tun, ref)
+		forwarderFigures(t, name, r.n, floor, pool, tr)
+		failed := floor.res.failed + tun.res.failed + ref.res.failed + pool.res.failed + tr.res.failed
 		ok := failed == 0
 		t.add("tunnel", name+" failed requests", strconv.Itoa(failed), "0", &ok)
 	}
@@ -445,4 +490,56 @@ func benchTunnel(ctx context.Context, cfg config, t *table) error {
 	ok := lost == 0
 	t.add("tunnel", "lost deliveries", strconv.FormatInt(lost, 10), "0", &ok)
 	return nil
+}
+
+// perDelivery is d per delivery of n, in µs.
+func perDelivery(d time.Duration, n int) string {
+	return fmt.Sprintf("%.0f", float64(d.Microseconds())/float64(n))
+}
+
+// tunnelFigures adds the figures of one run (name, n deliveries per path)
+// of the floor, the tunnel and the reference.
+func tunnelFigures(t *table, name string, n int, floor, tun, ref *path) {
+	f, r, x := floor.res, tun.res, ref.res
+	t.add("tunnel", name+" p50 floor / tunnel", msec(f.quantile(.5))+" / "+msec(r.quantile(.5)), "", nil)
+	t.add("tunnel", name+" p99 floor / tunnel", msec(f.quantile(.99))+" / "+msec(r.quantile(.99)), "", nil)
+	t.add("tunnel", name+" deliveries/s floor / tunnel", fmt.Sprintf("%.0f / %.0f", f.perSecond(), r.perSecond()), "", nil)
+	p50 := float64(r.quantile(.5)) / float64(f.quantile(.5))
+	p99 := float64(r.quantile(.99)) / float64(f.quantile(.99))
+	rate := r.perSecond() / f.perSecond()
+	if name == "c=1" {
+		okP50, okP99 := p50 <= 10, p99 <= 10
+		t.add("tunnel", name+" p50 tunnel/floor", fmt.Sprintf("%.1fx", p50), "<= 10x", &okP50)
+		t.add("tunnel", name+" p99 tunnel/floor", fmt.Sprintf("%.1fx", p99), "<= 10x", &okP99)
+	} else {
+		t.add("tunnel", name+" p50 tunnel/floor", fmt.Sprintf("%.1fx", p50), "", nil)
+		t.add("tunnel", name+" p99 tunnel/floor", fmt.Sprintf("%.1fx", p99), "", nil)
+		okRate := rate >= 1.0/3
+		t.add("tunnel", name+" throughput tunnel/floor", fmt.Sprintf("%.0f%%", rate*100), ">= 33%", &okRate)
+	}
+	hooktap, gen := tun.cpu[1], tun.cpu[0]
+	t.add("tunnel", name+" CPU per delivery, relay / agent", perDelivery(hooktap.a, n)+" / "+perDelivery(hooktap.b, n)+" µs", "", nil)
+	t.add("tunnel", name+" CPU per delivery, generator + app: floor / tunnel",
+		perDelivery(floor.cpu[0].a+floor.cpu[0].b, n)+" / "+perDelivery(gen.a+gen.b, n)+" µs", "", nil)
+	t.add("tunnel", name+" reference (2 reverse proxies, nothing stored): p50 / deliveries/s / vs floor",
+		fmt.Sprintf("%s / %.0f / %.0f%%", msec(x.quantile(.5)), x.perSecond(), 100*x.perSecond()/f.perSecond()), "", nil)
+	t.add("tunnel", name+" reference CPU per delivery, outer / inner proxy", perDelivery(ref.cpu[0].a, n)+" / "+perDelivery(ref.cpu[0].b, n)+" µs", "", nil)
+}
+
+// forwarderFigures adds the comparison of the agent's two forwarders in
+// one run: the hand-rolled pool and net/http's Transport, each against the
+// floor and against each other (transport/pool).
+func forwarderFigures(t *table, name string, n int, floor, pool, tr *path) {
+	f := floor.res
+	p50 := func(p *path) float64 { return float64(p.res.quantile(.5)) / float64(f.quantile(.5)) }
+	rate := func(p *path) float64 { return p.res.perSecond() / f.perSecond() }
+	cpu := func(p *path) float64 { return float64(p.cpu[0].b) / float64(n) / float64(time.Microsecond) }
+	t.add("forwarder", name+" p50 vs floor: pool / transport / transport÷pool",
+		fmt.Sprintf("%.2fx / %.2fx / %.3f", p50(pool), p50(tr), p50(tr)/p50(pool)), "", nil)
+	t.add("forwarder", name+" deliveries/s vs floor: pool / transport / transport÷pool",
+		fmt.Sprintf("%.1f%% / %.1f%% / %.3f", 100*rate(pool), 100*rate(tr), rate(tr)/rate(pool)), "", nil)
+	t.add("forwarder", name+" agent CPU per delivery: pool / transport / transport÷pool",
+		fmt.Sprintf("%.0f / %.0f µs / %.3f", cpu(pool), cpu(tr), cpu(tr)/cpu(pool)), "", nil)
+	t.add("forwarder", name+" relay CPU per delivery: pool / transport",
+		perDelivery(pool.cpu[0].a, n)+" / "+perDelivery(tr.cpu[0].a, n)+" µs", "", nil)
 }

@@ -146,7 +146,13 @@ type agentRun struct {
 // until ctx ends: in the terminal UI when stdout is a terminal, else as
 // lines (or JSON lines) on stdout. The web inspector runs beside either.
 func runAgent(ctx context.Context, e *env, f *agentFlags, relayURL string) error {
-	fwd, err := forward.New(f.forwardTo, 0)
+	// For developers: HOOKTAP_FORWARDER=transport forwards through net/http's
+	// Transport instead of the forwarder's own pool, for make bench to compare.
+	newForwarder := forward.New
+	if e.getenv("HOOKTAP_FORWARDER") == "transport" {
+		newForwarder = forward.NewTransport
+	}
+	fwd, err := newForwarder(f.forwardTo, 0)
 	if err != nil {
 		return usageError{err.Error()}
 	}
