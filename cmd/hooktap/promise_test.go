@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -458,4 +459,20 @@ func TestRelayFullDiskTellsTheTruth(t *testing.T) {
 			t.Errorf("%s: answered 200, but the app saw it %d times", id, app.seen[id])
 		}
 	}
+}
+
+// channelCursor reads the furthest cursor of channel from the relay's
+// buffer under data, read-only.
+func channelCursor(t *testing.T, data, channel string) int64 {
+	t.Helper()
+	conn, err := sql.Open("sqlite", "file:"+filepath.Join(data, "relay.db")+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var seq int64
+	if err := conn.QueryRow(`SELECT COALESCE(MAX(seq), 0) FROM cursors WHERE channel = ?`, channel).Scan(&seq); err != nil {
+		t.Fatal(err)
+	}
+	return seq
 }

@@ -44,9 +44,12 @@ func (k *acker) send(ctx context.Context, w *wire.Delivery, att *store.Attempt) 
 	k.mu.Lock()
 	if int64(wire.Size(ack)) > k.limit-ackSlack {
 		// The relay would refuse the frame and the sender would get
-		// nothing: it gets the status and headers, and the store keeps
-		// the whole answer.
+		// nothing: it gets the status and headers (or the status alone),
+		// and the store keeps the whole answer.
 		ack.Body = nil
+		if int64(wire.Size(ack)) > k.limit-ackSlack {
+			ack.Header = nil
+		}
 	}
 	k.pending = append(k.pending, ack)
 	if k.busy {

@@ -282,3 +282,30 @@ func bothForwarders(t *testing.T, test func(*testing.T, newFunc)) {
 	t.Run("pool", func(t *testing.T) { test(t, New) })
 	t.Run("transport", func(t *testing.T) { test(t, NewTransport) })
 }
+
+// An answer with more than 1 MiB of headers is an error, not a read of
+// unbounded size (ReadResponse has no limit of its own).
+func TestAnswerHeadersAreBounded(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		bufio.NewReader(c).ReadString('\n')
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nX-Big: %s\r\nContent-Length: 0\r\n\r\n", strings.Repeat("x", 2<<20))
+	}()
+	f, err := New("http://"+ln.Addr().String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := f.Forward(t.Context(), Request{Method: "POST"})
+	if a.Status != 0 || !strings.Contains(a.Error, "1 MiB of headers") {
+		t.Errorf("status %d, error %q", a.Status, a.Error)
+	}
+}

@@ -35,6 +35,34 @@ type appConn struct {
 	br       *bufio.Reader
 	bw       *bufio.Writer
 	lastUsed time.Time
+	// headerLeft bounds what the connection reads while an answer's
+	// status line and headers are read (net/http's ReadResponse has no
+	// limit of its own); 0 when not reading headers.
+	headerLeft int
+}
+
+// maxAnswerHeader bounds an answer's status line and headers, as net/http's
+// server bounds a request's (DefaultMaxHeaderBytes), with the 4 KiB the
+// reader may take of the body beyond them.
+const maxAnswerHeader = 1<<20 + 4<<10
+
+var errHeaderTooLarge = errors.New("the app's answer has more than 1 MiB of headers")
+
+// headerLimit reads c's connection, within headerLeft while it is set.
+type headerLimit struct{ c *appConn }
+
+func (h headerLimit) Read(p []byte) (int, error) {
+	if h.c.headerLeft == 0 {
+		return h.c.Conn.Read(p)
+	}
+	if h.c.headerLeft < 0 {
+		return 0, errHeaderTooLarge
+	}
+	n, err := h.c.Conn.Read(p[:min(len(p), h.c.headerLeft)])
+	if h.c.headerLeft -= n; h.c.headerLeft == 0 {
+		h.c.headerLeft = -1 // spent: the next read fails
+	}
+	return n, err
 }
 
 // closeIdle closes the connections kept for the next request.
@@ -74,7 +102,9 @@ func (p *pool) conn(ctx context.Context) (c *appConn, reused bool, err error) {
 	if err != nil {
 		return nil, false, err
 	}
-	return &appConn{Conn: nc, br: bufio.NewReaderSize(nc, 4<<10), bw: bufio.NewWriterSize(nc, 4<<10)}, false, nil
+	c = &appConn{Conn: nc, bw: bufio.NewWriterSize(nc, 4<<10)}
+	c.br = bufio.NewReaderSize(headerLimit{c}, 4<<10)
+	return c, false, nil
 }
 
 // release keeps c for the next request.
@@ -138,7 +168,9 @@ func exchange(ctx context.Context, c *appConn, req *http.Request, body []byte, d
 		return nil, nil, false, writeError{err}
 	}
 	for {
+		c.headerLeft = maxAnswerHeader
 		resp, err = http.ReadResponse(c.br, req)
+		c.headerLeft = 0
 		if err != nil {
 			return nil, nil, false, err
 		}
