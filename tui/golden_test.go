@@ -108,7 +108,7 @@ func TestGoldenStoreFull(t *testing.T) {
 	// In red, ahead of any message; gone once the store writes again.
 	lipgloss.SetColorProfile(termenv.TrueColor)
 	defer lipgloss.SetColorProfile(termenv.Ascii)
-	final.say("replayed", nil)
+	final.status.say("replayed", nil)
 	if want := final.styles.Error.Render(line); want == line || !strings.Contains(final.statusLine(), want) {
 		t.Errorf("status line %q lacks %q", final.statusLine(), want)
 	}
