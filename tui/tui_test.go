@@ -19,6 +19,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
+	"github.com/charmbracelet/x/exp/teatest"
 	"github.com/muesli/termenv"
 
 	"github.com/hooktap/hooktap/inspector/live"
@@ -97,10 +98,52 @@ func seed(tb testing.TB, s *store.Store, from, n int, target string) {
 		pending = append(pending, s.Insert(d), s.AddAttempt(attempt(d, i, target)))
 	}
 	for _, p := range pending {
-		if err := <-p; err != nil {
+		stored(tb, p)
+	}
+}
+
+// patience bounds every wait in these tests: long enough for a loaded
+// 2-core machine under -race, short enough that a stuck test fails
+// instead of hanging the run.
+const patience = 20 * time.Second
+
+// stored waits for a store write to commit.
+func stored(tb testing.TB, p <-chan error) {
+	tb.Helper()
+	select {
+	case err := <-p:
+		if err != nil {
 			tb.Fatal(err)
 		}
+	case <-time.After(patience):
+		tb.Fatalf("a store write did not commit in %s", patience)
 	}
+}
+
+// nextRequest is the next request the app got.
+func nextRequest(t *testing.T, got <-chan *http.Request) *http.Request {
+	t.Helper()
+	select {
+	case r := <-got:
+		return r
+	case <-time.After(patience):
+		t.Fatalf("the app got no request in %s", patience)
+		return nil
+	}
+}
+
+// waitScreen waits until the running program has drawn all of texts since
+// the last wait.
+func waitScreen(t *testing.T, tm *teatest.TestModel, texts ...string) {
+	t.Helper()
+	teatest.WaitFor(t, tm.Output(), func(b []byte) bool {
+		for _, s := range texts {
+			if !bytes.Contains(b, []byte(s)) {
+				return false
+			}
+		}
+		return true
+	}, teatest.WithDuration(patience), teatest.WithCheckInterval(10*time.Millisecond))
 }
 
 func openStore(tb testing.TB) *store.Store {
@@ -454,7 +497,7 @@ func TestReplayAndResend(t *testing.T) {
 	m := newSized(t, opts)
 
 	send(t, m, keyMsg("r"))
-	r := <-got
+	r := nextRequest(t, got)
 	if r.URL.Path != "/webhooks" {
 		t.Fatalf("replay went to %s", r.URL)
 	}
@@ -476,7 +519,7 @@ func TestReplayAndResend(t *testing.T) {
 	send(t, m, keyMsg("tab"))
 	send(t, m, keyMsg("tab"))
 	send(t, m, keyMsg("R"))
-	r = <-got
+	r = nextRequest(t, got)
 	if !strings.HasPrefix(r.Header.Get("Monite-Signature"), "t=") {
 		t.Fatalf("resend not signed: %v", r.Header)
 	}
@@ -551,11 +594,8 @@ func TestCopyCurlHostile(t *testing.T) {
 				Body:   body, Signature: signing.Unsigned,
 			}
 			a := &store.Attempt{DeliveryID: d.ID, Kind: store.KindForward, Target: app.URL + uri, StartedAt: base, Status: 200}
-			for _, p := range []<-chan error{s.Insert(d), s.AddAttempt(a)} {
-				if err := <-p; err != nil {
-					t.Fatal(err)
-				}
-			}
+			stored(t, s.Insert(d))
+			stored(t, s.AddAttempt(a))
 			stored, err := s.Get(t.Context(), d.ID)
 			if err != nil {
 				t.Fatal(err)
@@ -571,7 +611,9 @@ func TestCopyCurlHostile(t *testing.T) {
 				t.Fatalf("c wrote %q: %v", clip.String(), err)
 			}
 			dir := t.TempDir()
-			sh := exec.Command("/bin/sh", "-c", string(cmd))
+			ctx, cancel := context.WithTimeout(t.Context(), patience)
+			defer cancel()
+			sh := exec.CommandContext(ctx, "/bin/sh", "-c", string(cmd))
 			sh.Dir = dir
 			if out, err := sh.CombinedOutput(); err != nil {
 				t.Fatalf("%v\n%s\ncommand:\n%s", err, out, cmd)
@@ -579,7 +621,7 @@ func TestCopyCurlHostile(t *testing.T) {
 			if files, _ := os.ReadDir(dir); len(files) > 0 {
 				t.Fatalf("the command made %v:\n%s", files, cmd)
 			}
-			r := <-got
+			r := nextRequest(t, got)
 			b, _ := io.ReadAll(r.Body)
 			if r.Method != d.Method || r.RequestURI != uri || !bytes.Equal(b, d.Body) {
 				t.Errorf("app got %q %q %q, want %q %q %q", r.Method, r.RequestURI, b, d.Method, uri, d.Body)
