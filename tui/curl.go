@@ -48,7 +48,8 @@ func (c *curlModel) Update(msg tea.Msg) tea.Cmd {
 // View is the title over the command.
 func (c *curlModel) View() string {
 	st := c.styles
-	return st.Label.Render("Copy as curl") + st.Dim.Render("  (sent to the clipboard with OSC 52; esc to close)") + "\n" + c.vp.View()
+	title := st.Label.Render("Copy as curl") + st.Dim.Render("  (sent to the clipboard with OSC 52; esc to close)")
+	return fit(title, c.width) + "\n" + c.vp.View()
 }
 
 // ShortHelp and FullHelp are the viewer's keys for the help bar.

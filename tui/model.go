@@ -185,6 +185,9 @@ func (m *Model) onKey(msg tea.KeyMsg) tea.Cmd {
 	if m.filter.typing {
 		return m.filter.Update(msg)
 	}
+	if msg.Type == tea.KeyRunes && len(msg.Runes) > 1 && !msg.Paste {
+		return m.onRunes(msg)
+	}
 	switch {
 	case key.Matches(msg, m.keys.Quit):
 		return tea.Quit
@@ -205,6 +208,25 @@ func (m *Model) onKey(msg tea.KeyMsg) tea.Cmd {
 		return m.onCurlKey(msg)
 	}
 	return m.onListKey(msg)
+}
+
+// onRunes takes letters that came in one message, as bubbletea reads
+// keys typed faster than it reads them ("jjj", "/ent_2"), one key at a
+// time; once / opens the filter, the rest is its text.
+func (m *Model) onRunes(msg tea.KeyMsg) tea.Cmd {
+	var cmds []tea.Cmd
+	for i, r := range msg.Runes {
+		if m.filter.typing {
+			rest := msg
+			rest.Runes = msg.Runes[i:]
+			cmds = append(cmds, m.filter.Update(rest))
+			break
+		}
+		one := msg
+		one.Runes = []rune{r}
+		cmds = append(cmds, m.onKey(one))
+	}
+	return tea.Batch(cmds...)
 }
 
 // current is the delivery the action keys act on: the one shown in

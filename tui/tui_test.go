@@ -634,3 +634,27 @@ func TestCopyCurlHostile(t *testing.T) {
 		})
 	}
 }
+
+// TestKeysTypedTogether sends keys the way bubbletea reads them when they
+// come faster than it reads (held keys, a loaded machine, ssh, tmux
+// send-keys): several letters in one message. Each is a key; once / opens
+// the filter, the rest is filter text.
+func TestKeysTypedTogether(t *testing.T) {
+	s := openStore(t)
+	seed(t, s, 0, 10, "http://127.0.0.1:9/webhooks")
+	m := newSized(t, testOptions(s))
+	send(t, m, tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("jjj")})
+	if m.list.selected != "dlv_000006" {
+		t.Fatalf("jjj selected %s, want dlv_000006", m.list.selected)
+	}
+	m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("k/status:5xx")})
+	if m.list.selected != "dlv_000007" || !m.filter.typing || m.filter.text != "status:5xx" {
+		t.Fatalf("k/status:5xx: selected %s, typing %v, filter %q", m.list.selected, m.filter.typing, m.filter.text)
+	}
+	// Pasted text is not keys.
+	m = newSized(t, testOptions(s))
+	send(t, m, tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("jjq"), Paste: true})
+	if m.list.selected != "dlv_000009" {
+		t.Fatalf("a paste moved the selection to %s", m.list.selected)
+	}
+}
