@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/aymanbagabas/go-osc52/v2"
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
-	"github.com/charmbracelet/x/ansi"
 
 	"github.com/hooktap/hooktap/inspector/jsonedit"
 	"github.com/hooktap/hooktap/inspector/replay"
@@ -38,72 +38,82 @@ type (
 	}
 )
 
-// actionKey runs the action msg asks for on d, from the list.
-func (m *Model) actionKey(msg tea.KeyMsg, d *store.Delivery) tea.Cmd {
-	if d == nil {
-		return nil
-	}
-	cmd, _ := m.actionFor(msg, d)
-	return cmd
-}
-
 // actionFor maps a key to an action on d; ok is false for other keys.
 func (m *Model) actionFor(msg tea.KeyMsg, d *store.Delivery) (cmd tea.Cmd, ok bool) {
-	k := m.keys
-	ctx, sender, st := m.ctx, m.sender, m.opts.Store
-	id := d.ID
+	k, id := m.keys, d.ID
 	switch {
 	case key.Matches(msg, k.Replay):
-		m.say("replaying "+short(id, 12)+"…", nil)
-		return func() tea.Msg {
-			_, a, err := sender.Replay(ctx, id, "")
-			return actionMsg{what: "replay", id: id, a: a, err: err}
-		}, true
+		m.status.say("replaying "+short(id, 12)+"…", nil)
+		return m.replayCmd(id), true
 	case key.Matches(msg, k.Resend):
-		m.say("resending "+short(id, 12)+" re-signed…", nil)
-		return func() tea.Msg {
-			_, a, err := sender.Resend(ctx, id, replay.ResendOptions{})
-			return actionMsg{what: "resend", id: id, a: a, err: err}
-		}, true
+		m.status.say("resending "+short(id, 12)+" re-signed…", nil)
+		return m.resendCmd("resend", id, nil), true
 	case key.Matches(msg, k.Edit):
-		editor := m.opts.Editor
-		if editor == "" {
-			editor = "vi"
-		}
-		return func() tea.Msg {
-			full, err := st.Get(ctx, id)
-			if err != nil {
-				return editMsg{id: id, err: err}
-			}
-			return editBody(full, editor)()
-		}, true
+		return m.editCmd(id), true
 	case key.Matches(msg, k.Curl):
-		clip, tmux := m.opts.Clipboard, m.opts.Tmux
-		return func() tea.Msg {
-			full, err := st.Get(ctx, id)
-			if err != nil {
-				return copiedMsg{err: err}
-			}
-			target, err := store.CurlTarget(full, "")
-			if err != nil {
-				return copiedMsg{err: err}
-			}
-			c := store.CurlCommand(full, target)
-			err = copyToClipboard(clip, tmux, c)
-			return copiedMsg{text: "copied curl command", curl: c, err: err}
-		}, true
+		return m.copyCurlCmd(id), true
 	case key.Matches(msg, k.CopyBody):
-		clip, tmux := m.opts.Clipboard, m.opts.Tmux
-		return func() tea.Msg {
-			full, err := st.Get(ctx, id)
-			if err != nil {
-				return copiedMsg{err: err}
-			}
-			err = copyToClipboard(clip, tmux, string(full.Body))
-			return copiedMsg{text: fmt.Sprintf("copied body (%d bytes)", len(full.Body)), err: err}
-		}, true
+		return m.copyBodyCmd(id), true
 	}
 	return nil, false
+}
+
+func (m *Model) replayCmd(id string) tea.Cmd {
+	ctx, sender := m.ctx, m.sender
+	return func() tea.Msg {
+		_, a, err := sender.Replay(ctx, id, "")
+		return actionMsg{what: "replay", id: id, a: a, err: err}
+	}
+}
+
+// resendCmd resends delivery id re-signed, with body instead of the
+// stored one when body is not nil.
+func (m *Model) resendCmd(what, id string, body []byte) tea.Cmd {
+	ctx, sender := m.ctx, m.sender
+	return func() tea.Msg {
+		_, a, err := sender.Resend(ctx, id, replay.ResendOptions{Body: body})
+		return actionMsg{what: what, id: id, a: a, err: err}
+	}
+}
+
+func (m *Model) editCmd(id string) tea.Cmd {
+	ctx, st, editor := m.ctx, m.opts.Store, orDefault(m.opts.Editor, "vi")
+	return func() tea.Msg {
+		full, err := st.Get(ctx, id)
+		if err != nil {
+			return editMsg{id: id, err: err}
+		}
+		return editBody(full, editor)()
+	}
+}
+
+func (m *Model) copyCurlCmd(id string) tea.Cmd {
+	ctx, st, clip, tmux := m.ctx, m.opts.Store, m.opts.Clipboard, m.opts.Tmux
+	return func() tea.Msg {
+		full, err := st.Get(ctx, id)
+		if err != nil {
+			return copiedMsg{err: err}
+		}
+		target, err := store.CurlTarget(full, "")
+		if err != nil {
+			return copiedMsg{err: err}
+		}
+		c := store.CurlCommand(full, target)
+		err = copyToClipboard(clip, tmux, c)
+		return copiedMsg{text: "copied curl command", curl: c, err: err}
+	}
+}
+
+func (m *Model) copyBodyCmd(id string) tea.Cmd {
+	ctx, st, clip, tmux := m.ctx, m.opts.Store, m.opts.Clipboard, m.opts.Tmux
+	return func() tea.Msg {
+		full, err := st.Get(ctx, id)
+		if err != nil {
+			return copiedMsg{err: err}
+		}
+		err = copyToClipboard(clip, tmux, string(full.Body))
+		return copiedMsg{text: fmt.Sprintf("copied body (%d bytes)", len(full.Body)), err: err}
+	}
 }
 
 // editBody edits d's body in the user's editor (jsonedit.Draft, as `resend
@@ -125,15 +135,11 @@ func editBody(d *store.Delivery, editor string) tea.Cmd {
 
 func (m *Model) onEdit(msg editMsg) tea.Cmd {
 	if msg.err != nil {
-		m.say("", msg.err)
+		m.status.say("", msg.err)
 		return nil
 	}
-	ctx, sender, id, body := m.ctx, m.sender, msg.id, msg.body
-	m.say("resending "+short(id, 12)+" with the edited body…", nil)
-	return func() tea.Msg {
-		_, a, err := sender.Resend(ctx, id, replay.ResendOptions{Body: body})
-		return actionMsg{what: "resend (edited)", id: id, a: a, err: err}
-	}
+	m.status.say("resending "+short(msg.id, 12)+" with the edited body…", nil)
+	return m.resendCmd("resend (edited)", msg.id, msg.body)
 }
 
 // onAction shows an action's result and reloads what shows the new
@@ -143,32 +149,27 @@ func (m *Model) onAction(msg actionMsg) tea.Cmd {
 		if errors.Is(msg.err, context.Canceled) {
 			return nil
 		}
-		m.say("", fmt.Errorf("%s: %w", msg.what, msg.err))
+		m.status.say("", fmt.Errorf("%s: %w", msg.what, msg.err))
 	} else {
-		m.say(attemptText(msg.what, msg.a), nil)
+		m.status.say(attemptText(msg.what, msg.a), nil)
 	}
 	if msg.a == nil {
 		return nil
 	}
-	cmds := []tea.Cmd{m.reload()}
-	if m.screen == screenDetail && m.detail.d != nil && m.detail.d.ID == msg.id {
-		cmds = append(cmds, m.loadDetail(msg.id))
-	}
-	return tea.Batch(cmds...)
+	return tea.Batch(m.list.reload(), m.detail.reloadIfShown(msg.id))
 }
 
 func (m *Model) onCopied(msg copiedMsg) tea.Cmd {
-	m.say(msg.text, msg.err)
-	if msg.curl != "" {
-		m.text.SetContent(ansi.Hardwrap(msg.curl, max(m.width, 10), true))
-		m.text.GotoTop()
-		m.screen = screenText
+	m.status.say(msg.text, msg.err)
+	if msg.curl == "" {
+		return nil
 	}
-	return nil
+	m.curl.show(msg.curl)
+	return m.show(screenCurl)
 }
 
 // copyToClipboard sends text to the terminal's clipboard with OSC 52.
-func copyToClipboard(w interface{ Write([]byte) (int, error) }, tmux bool, text string) error {
+func copyToClipboard(w io.Writer, tmux bool, text string) error {
 	if w == nil {
 		return errors.New("no terminal to copy to")
 	}
@@ -185,4 +186,15 @@ func short(s string, n int) string {
 		return s
 	}
 	return s[:n]
+}
+
+// attemptText is the message shown for a finished attempt.
+func attemptText(what string, a *store.Attempt) string {
+	if a == nil {
+		return what
+	}
+	if a.Status == 0 {
+		return fmt.Sprintf("%s: no answer (%s) after %s", what, a.Error, fmtMS(a.DurationMS()))
+	}
+	return fmt.Sprintf("%s: %d in %s", what, a.Status, fmtMS(a.DurationMS()))
 }

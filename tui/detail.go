@@ -1,20 +1,12 @@
 package tui
 
 import (
-	"bytes"
-	"encoding/json"
-	"fmt"
-	"net/http"
-	"slices"
-	"strings"
-	"unicode/utf8"
-
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/viewport"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
 
-	"github.com/hooktap/hooktap/inspector/signing"
 	"github.com/hooktap/hooktap/inspector/store"
 )
 
@@ -28,306 +20,148 @@ const (
 
 var paneNames = [paneCount]string{"Request", "Response", "Attempts"}
 
-// maxShownBody caps how much of a body the detail view renders.
-const maxShownBody = 256 << 10
+// detailModel is the screen for one delivery: its panes in a viewport.
+type detailModel struct {
+	*common
+	width int
 
-// detail is the screen for one delivery.
-type detail struct {
 	d         *store.Delivery // with headers, body and history
-	loadingID string
+	loadingID string          // the delivery shown or being loaded; "" when closed
 	err       error
 	pane      int
 	vp        viewport.Model
 }
 
+// detailMsg is one delivery read from the store.
 type detailMsg struct {
 	id  string
 	d   *store.Delivery
 	err error
 }
 
-func (m *Model) loadDetail(id string) tea.Cmd {
-	ctx, st := m.ctx, m.opts.Store
+func newDetail(c *common) *detailModel {
+	return &detailModel{common: c, width: 80, vp: viewport.New(80, 10)}
+}
+
+// open shows delivery id from its request pane, and loads it.
+func (v *detailModel) open(id string) tea.Cmd {
+	v.d, v.err, v.pane, v.loadingID = nil, nil, paneRequest, id
+	v.render(true)
+	return v.load(id)
+}
+
+// close forgets the delivery: what is still loading for it is dropped.
+func (v *detailModel) close() {
+	v.d, v.loadingID = nil, ""
+}
+
+func (v *detailModel) load(id string) tea.Cmd {
+	ctx, st := v.ctx, v.opts.Store
 	return func() tea.Msg {
 		d, err := st.Get(ctx, id)
 		return detailMsg{id: id, d: d, err: err}
 	}
 }
 
-func (m *Model) onDetail(msg detailMsg) tea.Cmd {
-	if m.screen != screenDetail || msg.id != m.detail.loadingID {
-		return nil // the user moved on
+// reloadIfShown reads delivery id again when it is the one shown, so a new
+// attempt appears.
+func (v *detailModel) reloadIfShown(id string) tea.Cmd {
+	if v.d == nil || v.d.ID != id {
+		return nil
 	}
-	same := m.detail.d != nil && msg.d != nil && m.detail.d.ID == msg.d.ID
-	m.detail.d, m.detail.err = msg.d, msg.err
-	m.renderPane(same)
-	return nil
+	return v.load(id)
 }
 
-func (m *Model) onDetailKey(msg tea.KeyMsg) tea.Cmd {
-	k := m.keys
-	switch {
-	case key.Matches(msg, k.Quit):
-		return tea.Quit
-	case key.Matches(msg, k.Back):
-		m.screen = screenList
-		m.detail.d, m.detail.loadingID = nil, ""
-		return nil
-	case key.Matches(msg, k.NextPane):
-		step := 1
-		if msg.String() == "shift+tab" {
-			step = paneCount - 1
-		}
-		m.detail.pane = (m.detail.pane + step) % paneCount
-		m.renderPane(false)
-		return nil
+// SetSize fits the panes below the tabs line.
+func (v *detailModel) SetSize(width, height int) {
+	v.width = width
+	v.vp.Width, v.vp.Height = width, max(height-1, 1)
+	if v.loadingID != "" {
+		v.render(true)
 	}
-	if m.detail.d != nil {
-		if cmd, ok := m.actionFor(msg, m.detail.d); ok {
-			return cmd
+}
+
+// Update shows a loaded delivery, switches panes and scrolls.
+func (v *detailModel) Update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case detailMsg:
+		if msg.id != v.loadingID {
+			return nil // the user moved on
+		}
+		same := v.d != nil && msg.d != nil && v.d.ID == msg.d.ID
+		v.d, v.err = msg.d, msg.err
+		v.render(same)
+		return nil
+	case tea.KeyMsg:
+		if key.Matches(msg, v.keys.NextPane) {
+			step := 1
+			if msg.String() == "shift+tab" {
+				step = paneCount - 1
+			}
+			v.pane = (v.pane + step) % paneCount
+			v.render(false)
+			return nil
 		}
 	}
 	var cmd tea.Cmd
-	m.detail.vp, cmd = m.detail.vp.Update(msg)
+	v.vp, cmd = v.vp.Update(msg)
 	return cmd
 }
 
-// resizePanes fits the scrolling panes to the window.
-func (m *Model) resizePanes() {
-	h := max(m.height-3-m.helpHeight(), 1) // title, tabs, status, help
-	m.detail.vp.Width, m.detail.vp.Height = m.width, h
-	m.text.Width, m.text.Height = m.width, h
-	if m.screen == screenDetail {
-		m.renderPane(true)
-	}
-}
-
-// renderPane fills the viewport with the current pane.
-func (m *Model) renderPane(keepOffset bool) {
-	off := m.detail.vp.YOffset
+// render fills the viewport with the current pane.
+func (v *detailModel) render(keepOffset bool) {
+	off := v.vp.YOffset
 	var s string
 	switch {
-	case m.detail.err != nil:
-		s = m.styles.Error.Render(m.detail.err.Error())
-	case m.detail.d == nil:
-		s = m.styles.Dim.Render("loading…")
+	case v.err != nil:
+		s = v.styles.Error.Render(v.err.Error())
+	case v.d == nil:
+		s = v.styles.Dim.Render("loading…")
 	default:
-		s = m.paneContent(m.detail.d, m.detail.pane)
+		s = v.paneContent(v.d, v.pane)
 	}
-	m.detail.vp.SetContent(ansi.Hardwrap(s, max(m.width, 10), true))
+	v.vp.SetContent(ansi.Hardwrap(s, max(v.width, 10), true))
 	if keepOffset {
-		m.detail.vp.SetYOffset(off)
+		v.vp.SetYOffset(off)
 	} else {
-		m.detail.vp.GotoTop()
+		v.vp.GotoTop()
 	}
 }
 
-func (m *Model) paneContent(d *store.Delivery, pane int) string {
-	switch pane {
-	case paneResponse:
-		return m.responsePane(d)
-	case paneAttempts:
-		return m.attemptsPane(d)
-	}
-	return m.requestPane(d)
+// View is the tabs line over the pane.
+func (v *detailModel) View() string {
+	return v.tabsLine() + "\n" + v.vp.View()
 }
 
-func (m *Model) requestPane(d *store.Delivery) string {
-	st := m.styles
-	var b strings.Builder
-	target := d.Path
-	if target == "" {
-		target = "/"
-	}
-	if d.Query != "" {
-		target += "?" + d.Query
-	}
-	line := st.Label.Render(d.Method) + " " + target
-	if strings.HasPrefix(d.Proto, "HTTP/") {
-		line += " " + st.Dim.Render(d.Proto)
-	}
-	b.WriteString(line + "\n\n")
-	field := func(name, value string) {
-		if value != "" {
-			fmt.Fprintf(&b, "%s %s\n", st.Dim.Render(fmt.Sprintf("%-10s", name)), value)
+func (v *detailModel) tabsLine() string {
+	st := v.styles
+	var tabs []string
+	for i, name := range paneNames {
+		if i == v.pane {
+			tabs = append(tabs, st.TabActive.Render(name))
+		} else {
+			tabs = append(tabs, st.Tab.Render(name))
 		}
 	}
-	field("id", d.ID)
-	field("received", d.ReceivedAt.In(m.opts.Location).Format("2006-01-02 15:04:05.000 MST"))
-	field("from", d.RemoteAddr)
-	field("host", d.Host)
-	if d.ObjectType != "" || d.Action != "" {
-		field("event", d.Action)
+	line := lipgloss.JoinHorizontal(lipgloss.Top, tabs...)
+	if d := v.d; d != nil {
+		line += "  " + st.Dim.Render(d.ID) + "  " + d.Action
 	}
-	field("object", d.ObjectType)
-	field("entity", d.EntityID)
-	field("object id", d.ObjectID)
-	field("event id", d.EventID)
-	field("signature", m.signatureText(d))
-	b.WriteString("\n" + st.Label.Render("Headers") + "\n")
-	b.WriteString(m.headerLines(d.Header))
-	b.WriteString("\n" + st.Label.Render("Body") + "\n")
-	b.WriteString(m.prettyBody(d.Body, d.Header.Get("Content-Type")))
-	return b.String()
+	return fit(line, v.width)
 }
 
-func (m *Model) signatureText(d *store.Delivery) string {
-	st := m.styles
-	s := string(d.Signature)
-	if d.Scheme != "" {
-		s += " (" + d.Scheme + ")"
-	}
-	switch d.Signature {
-	case signing.Valid:
-		s = st.SigValid.Render("✓ " + s)
-	case signing.Invalid, signing.Expired:
-		s = st.SigBad.Render("✗ " + s)
-	}
-	if d.SignatureReason != "" {
-		s += ": " + d.SignatureReason
-	}
-	return s
+// ShortHelp and FullHelp are the detail view's keys for the help bar.
+func (v *detailModel) ShortHelp() []key.Binding {
+	k := v.keys
+	return []key.Binding{k.NextPane, k.Back, k.Replay, k.Resend, k.Edit, k.Curl, k.Help, k.Quit}
 }
 
-func (m *Model) responsePane(d *store.Delivery) string {
-	st := m.styles
-	if len(d.History) == 0 {
-		return st.Dim.Render("Not forwarded yet.")
+func (v *detailModel) FullHelp() [][]key.Binding {
+	k := v.keys
+	return [][]key.Binding{
+		{k.Up, k.Down, k.PageUp, k.PageDown},
+		{k.NextPane, k.Back},
+		{k.Replay, k.Resend, k.Edit, k.Curl, k.CopyBody},
+		{k.Help, k.Quit},
 	}
-	a := d.History[len(d.History)-1]
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s  %s  %s  %s\n", m.statusCell(a.Status, true), st.Dim.Render(string(a.Kind)), fmtMS(a.DurationMS()), a.Target)
-	fmt.Fprintf(&b, "%s\n", st.Dim.Render("at "+a.StartedAt.In(m.opts.Location).Format("2006-01-02 15:04:05.000")))
-	if a.Error != "" {
-		b.WriteString(st.Error.Render("error: "+a.Error) + "\n")
-	}
-	if a.Status == 0 {
-		return b.String()
-	}
-	fmt.Fprintf(&b, "\n%s\n%s", st.Label.Render("Headers"), m.headerLines(a.Header))
-	fmt.Fprintf(&b, "\n%s\n%s", st.Label.Render("Body"), m.prettyBody(a.Body, a.Header.Get("Content-Type")))
-	return b.String()
-}
-
-func (m *Model) attemptsPane(d *store.Delivery) string {
-	st := m.styles
-	if len(d.History) == 0 {
-		return st.Dim.Render("No attempts yet.")
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s\n", st.Header.Render(fmt.Sprintf("%-3s %-8s %-23s %-3s  %9s", "#", "KIND", "STARTED", "ST", "DURATION")))
-	for i, a := range d.History {
-		status := m.statusCell(a.Status, true)
-		fmt.Fprintf(&b, "%-3d %-8s %-23s %s  %9s\n", i+1, a.Kind,
-			a.StartedAt.In(m.opts.Location).Format("2006-01-02 15:04:05.000"), status, fmtMS(a.DurationMS()))
-		fmt.Fprintf(&b, "    %s\n", st.Dim.Render("→ "+a.Target))
-		if a.Error != "" {
-			fmt.Fprintf(&b, "    %s\n", st.Error.Render(a.Error))
-		}
-		if a.RequestBody != nil && !bytes.Equal(a.RequestBody, d.Body) {
-			fmt.Fprintf(&b, "    %s\n", st.Dim.Render(fmt.Sprintf("sent an edited body (%d bytes)", len(a.RequestBody))))
-		}
-		if a.Status != 0 && len(a.Body) > 0 {
-			line, _, _ := strings.Cut(string(a.Body), "\n")
-			fmt.Fprintf(&b, "    %s\n", st.Dim.Render("← "+ansi.Truncate(line, 100, "…")))
-		}
-	}
-	return b.String()
-}
-
-// headerLines lists headers sorted by name.
-func (m *Model) headerLines(h http.Header) string {
-	if len(h) == 0 {
-		return m.styles.Dim.Render("  (none)") + "\n"
-	}
-	names := make([]string, 0, len(h))
-	for k := range h {
-		names = append(names, k)
-	}
-	slices.Sort(names)
-	var b strings.Builder
-	for _, k := range names {
-		for _, v := range h[k] {
-			fmt.Fprintf(&b, "  %s %s\n", m.styles.JSONKey.Render(k+":"), v)
-		}
-	}
-	return b.String()
-}
-
-// prettyBody indents and colours JSON; other text is shown as is and
-// binary data as a count.
-func (m *Model) prettyBody(body []byte, contentType string) string {
-	if len(body) == 0 {
-		return m.styles.Dim.Render("  (empty)") + "\n"
-	}
-	cut := ""
-	if len(body) > maxShownBody {
-		cut = m.styles.Dim.Render(fmt.Sprintf("\n… %d more bytes", len(body)-maxShownBody))
-	}
-	if cut == "" && json.Valid(body) {
-		var buf bytes.Buffer
-		if err := json.Indent(&buf, body, "", "  "); err == nil {
-			return colourJSON(buf.String(), m.styles) + "\n"
-		}
-	}
-	shown := body[:min(len(body), maxShownBody)]
-	if !utf8.Valid(shown) {
-		return m.styles.Dim.Render(fmt.Sprintf("  (%d bytes of %s data)", len(body), orDefault(contentType, "binary"))) + "\n"
-	}
-	return string(shown) + cut + "\n"
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}
-
-// colourJSON colours indented JSON: keys, strings, numbers and words.
-func colourJSON(s string, st Styles) string {
-	var b strings.Builder
-	b.Grow(len(s) * 2)
-	for i := 0; i < len(s); {
-		c := s[i]
-		switch {
-		case c == '"':
-			j := i + 1
-			for j < len(s) && s[j] != '"' {
-				if s[j] == '\\' {
-					j++
-				}
-				j++
-			}
-			j = min(j+1, len(s))
-			k := j
-			for k < len(s) && s[k] == ' ' {
-				k++
-			}
-			if k < len(s) && s[k] == ':' {
-				b.WriteString(st.JSONKey.Render(s[i:j]))
-			} else {
-				b.WriteString(st.JSONStr.Render(s[i:j]))
-			}
-			i = j
-		case c == '-' || (c >= '0' && c <= '9'):
-			j := i + 1
-			for j < len(s) && strings.IndexByte("0123456789.eE+-", s[j]) >= 0 {
-				j++
-			}
-			b.WriteString(st.JSONNum.Render(s[i:j]))
-			i = j
-		case c == 't' || c == 'f' || c == 'n':
-			j := i + 1
-			for j < len(s) && s[j] >= 'a' && s[j] <= 'z' {
-				j++
-			}
-			b.WriteString(st.JSONWord.Render(s[i:j]))
-			i = j
-		default:
-			b.WriteByte(c)
-			i++
-		}
-	}
-	return b.String()
 }

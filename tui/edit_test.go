@@ -1,14 +1,12 @@
 package tui
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/charmbracelet/x/exp/teatest"
 )
@@ -29,22 +27,20 @@ func TestEditAndResend(t *testing.T) {
 	m := newModel(context.Background(), opts)
 	defer m.Close()
 	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(100, 30))
-	wait := func(text string) {
-		teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte(text)) },
-			teatest.WithDuration(5*time.Second), teatest.WithCheckInterval(10*time.Millisecond))
-	}
-	wait("1 deliveries")
+	// e acts on the selected row: wait for the row, not for the count,
+	// which can come before the page.
+	waitScreen(t, tm, "▸ 09:30:00")
 	tm.Send(keyMsg("e"))
-	r := <-got
+	r := nextRequest(t, got)
 	body, _ := io.ReadAll(r.Body)
 	if string(body) != `{"edited":true}` || !strings.HasPrefix(r.Header.Get("Monite-Signature"), "t=") {
 		t.Fatalf("app got %s with signature %q", body, r.Header.Get("Monite-Signature"))
 	}
-	wait("resend (edited): 202 in")
+	waitScreen(t, tm, "resend (edited): 202 in")
 	if err := tm.Quit(); err != nil {
 		t.Fatal(err)
 	}
-	tm.WaitFinished(t, teatest.WithFinalTimeout(5*time.Second))
+	tm.WaitFinished(t, teatest.WithFinalTimeout(patience))
 	d, err := s.Get(context.Background(), "dlv_000000")
 	if err != nil {
 		t.Fatal(err)

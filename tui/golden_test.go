@@ -1,11 +1,9 @@
 package tui
 
 import (
-	"bytes"
 	"context"
 	"strings"
 	"testing"
-	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
@@ -43,30 +41,20 @@ func TestGolden(t *testing.T) {
 			m := newModel(context.Background(), testOptions(s))
 			defer m.Close()
 			tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(tc.width, tc.height))
-			waitFor := func(texts ...string) {
-				teatest.WaitFor(t, tm.Output(), func(b []byte) bool {
-					for _, s := range texts {
-						if !bytes.Contains(b, []byte(s)) {
-							return false
-						}
-					}
-					return true
-				}, teatest.WithDuration(5*time.Second), teatest.WithCheckInterval(10*time.Millisecond))
-			}
 			// The page must be loaded for this size, not the default
 			// 80x24 of the first frame: wait for its oldest row too.
 			oldest := map[int]string{24: "09:30:20", 30: "09:30:14", 50: "09:30:00"}[tc.height]
-			waitFor("40 deliveries", "09:30:39", oldest)
+			waitScreen(t, tm, "40 deliveries", "09:30:39", oldest)
 			for _, k := range tc.keys {
 				tm.Send(k)
 			}
 			if len(tc.keys) > 0 {
-				waitFor(tc.wait)
+				waitScreen(t, tm, tc.wait)
 			}
 			if err := tm.Quit(); err != nil {
 				t.Fatal(err)
 			}
-			view := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).View()
+			view := tm.FinalModel(t, teatest.WithFinalTimeout(patience)).View()
 			if n := strings.Count(view, "\n") + 1; n != tc.height {
 				t.Errorf("view is %d lines, want %d", n, tc.height)
 			}
@@ -92,13 +80,11 @@ func TestGoldenStoreFull(t *testing.T) {
 	defer m.Close()
 	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(100, 30))
 	const line = "store: cannot write (disk full) — 12 deliveries waiting; retrying"
-	teatest.WaitFor(t, tm.Output(), func(b []byte) bool {
-		return bytes.Contains(b, []byte("09:30:14")) && bytes.Contains(b, []byte(line))
-	}, teatest.WithDuration(5*time.Second), teatest.WithCheckInterval(10*time.Millisecond))
+	waitScreen(t, tm, "09:30:14", line)
 	if err := tm.Quit(); err != nil {
 		t.Fatal(err)
 	}
-	final := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(*Model)
+	final := tm.FinalModel(t, teatest.WithFinalTimeout(patience)).(*Model)
 	view := final.View()
 	if !strings.Contains(strings.Split(view, "\n")[28], line) {
 		t.Errorf("the status line does not say the store cannot write:\n%s", view)
@@ -108,7 +94,7 @@ func TestGoldenStoreFull(t *testing.T) {
 	// In red, ahead of any message; gone once the store writes again.
 	lipgloss.SetColorProfile(termenv.TrueColor)
 	defer lipgloss.SetColorProfile(termenv.Ascii)
-	final.say("replayed", nil)
+	final.status.say("replayed", nil)
 	if want := final.styles.Error.Render(line); want == line || !strings.Contains(final.statusLine(), want) {
 		t.Errorf("status line %q lacks %q", final.statusLine(), want)
 	}

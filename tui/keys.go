@@ -2,10 +2,11 @@ package tui
 
 import "github.com/charmbracelet/bubbles/key"
 
-// keyMap is every key the UI answers; help renders it.
+// keyMap is every key the UI answers; each screen names the ones help
+// shows for it (its ShortHelp and FullHelp).
 type keyMap struct {
 	Up, Down, PageUp, PageDown, Top key.Binding
-	Open, Back, NextPane            key.Binding
+	Open, Back, NextPane, Close     key.Binding
 	Filter, Follow                  key.Binding
 	Replay, Resend, Edit            key.Binding
 	Curl, CopyBody                  key.Binding
@@ -22,6 +23,7 @@ func defaultKeys() keyMap {
 		Open:     key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "details")),
 		Back:     key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back/clear")),
 		NextPane: key.NewBinding(key.WithKeys("tab", "shift+tab"), key.WithHelp("tab", "pane")),
+		Close:    key.NewBinding(key.WithKeys("esc", "enter"), key.WithHelp("esc", "close")),
 		Filter:   key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
 		Follow:   key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "follow")),
 		Replay:   key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "replay")),
@@ -31,36 +33,5 @@ func defaultKeys() keyMap {
 		CopyBody: key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "copy body")),
 		Help:     key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
 		Quit:     key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
-	}
-}
-
-// listHelp and detailHelp are the key maps help shows on each screen.
-type listHelp struct{ k keyMap }
-
-func (h listHelp) ShortHelp() []key.Binding {
-	return []key.Binding{h.k.Open, h.k.Filter, h.k.Follow, h.k.Replay, h.k.Resend, h.k.Curl, h.k.Help, h.k.Quit}
-}
-
-func (h listHelp) FullHelp() [][]key.Binding {
-	return [][]key.Binding{
-		{h.k.Up, h.k.Down, h.k.PageUp, h.k.PageDown, h.k.Top},
-		{h.k.Open, h.k.Filter, h.k.Back, h.k.Follow},
-		{h.k.Replay, h.k.Resend, h.k.Edit, h.k.Curl, h.k.CopyBody},
-		{h.k.Help, h.k.Quit},
-	}
-}
-
-type detailHelp struct{ k keyMap }
-
-func (h detailHelp) ShortHelp() []key.Binding {
-	return []key.Binding{h.k.NextPane, h.k.Back, h.k.Replay, h.k.Resend, h.k.Edit, h.k.Curl, h.k.Help, h.k.Quit}
-}
-
-func (h detailHelp) FullHelp() [][]key.Binding {
-	return [][]key.Binding{
-		{h.k.Up, h.k.Down, h.k.PageUp, h.k.PageDown},
-		{h.k.NextPane, h.k.Back},
-		{h.k.Replay, h.k.Resend, h.k.Edit, h.k.Curl, h.k.CopyBody},
-		{h.k.Help, h.k.Quit},
 	}
 }

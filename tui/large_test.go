@@ -35,19 +35,19 @@ func TestLargeStore(t *testing.T) {
 	t.Logf("detail view rendered in %s", time.Since(start))
 
 	m := newSized(t, opts)
-	rows := m.rows()
+	rows := m.list.rows()
 	for p := 1; p <= 50; p++ {
 		send(t, m, keyMsg("pgdown"))
 		want := n - 1 - p*rows
-		if len(m.page) != rows || m.page[0].Seq != int64(want+1) {
-			t.Fatalf("page %d: %d rows from seq %d, want %d", p, len(m.page), m.page[0].Seq, want+1)
+		if len(m.list.page) != rows || m.list.page[0].Seq != int64(want+1) {
+			t.Fatalf("page %d: %d rows from seq %d, want %d", p, len(m.list.page), m.list.page[0].Seq, want+1)
 		}
 	}
 	for range 50 {
 		send(t, m, keyMsg("pgup"))
 	}
-	if m.top != 0 || m.page[0].ID != "dlv_099999" {
-		t.Fatalf("back at the top: top %d, first %s", m.top, m.page[0].ID)
+	if m.list.top != 0 || m.list.page[0].ID != "dlv_099999" {
+		t.Fatalf("back at the top: top %d, first %s", m.list.top, m.list.page[0].ID)
 	}
 }
 

@@ -23,9 +23,8 @@ func Render(ctx context.Context, opts Options, width, height int, id string) (st
 		return "", fmt.Errorf("load page: %w", p.err)
 	}
 	if id != "" {
-		m.screen = screenDetail
-		m.detail.loadingID = id
-		dm := m.loadDetail(id)()
+		m.show(screenDetail)
+		dm := m.detail.open(id)()
 		m.Update(dm)
 		if err := dm.(detailMsg).err; err != nil {
 			return "", fmt.Errorf("load delivery: %w", err)

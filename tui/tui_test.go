@@ -19,6 +19,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
+	"github.com/charmbracelet/x/exp/teatest"
 	"github.com/muesli/termenv"
 
 	"github.com/hooktap/hooktap/inspector/live"
@@ -97,10 +98,52 @@ func seed(tb testing.TB, s *store.Store, from, n int, target string) {
 		pending = append(pending, s.Insert(d), s.AddAttempt(attempt(d, i, target)))
 	}
 	for _, p := range pending {
-		if err := <-p; err != nil {
+		stored(tb, p)
+	}
+}
+
+// patience bounds every wait in these tests: long enough for a loaded
+// 2-core machine under -race, short enough that a stuck test fails
+// instead of hanging the run.
+const patience = 20 * time.Second
+
+// stored waits for a store write to commit.
+func stored(tb testing.TB, p <-chan error) {
+	tb.Helper()
+	select {
+	case err := <-p:
+		if err != nil {
 			tb.Fatal(err)
 		}
+	case <-time.After(patience):
+		tb.Fatalf("a store write did not commit in %s", patience)
 	}
+}
+
+// nextRequest is the next request the app got.
+func nextRequest(t *testing.T, got <-chan *http.Request) *http.Request {
+	t.Helper()
+	select {
+	case r := <-got:
+		return r
+	case <-time.After(patience):
+		t.Fatalf("the app got no request in %s", patience)
+		return nil
+	}
+}
+
+// waitScreen waits until the running program has drawn all of texts since
+// the last wait.
+func waitScreen(t *testing.T, tm *teatest.TestModel, texts ...string) {
+	t.Helper()
+	teatest.WaitFor(t, tm.Output(), func(b []byte) bool {
+		for _, s := range texts {
+			if !bytes.Contains(b, []byte(s)) {
+				return false
+			}
+		}
+		return true
+	}, teatest.WithDuration(patience), teatest.WithCheckInterval(10*time.Millisecond))
 }
 
 func openStore(tb testing.TB) *store.Store {
@@ -183,56 +226,56 @@ func TestListPaging(t *testing.T) {
 	s := openStore(t)
 	seed(t, s, 0, 60, "http://127.0.0.1:9/webhooks")
 	m := newSized(t, testOptions(s))
-	rows := m.rows()
+	rows := m.list.rows()
 	if rows != 26 {
 		t.Fatalf("rows at 100x30 = %d, want 26", rows)
 	}
-	if len(m.page) != rows || m.page[0].ID != "dlv_000059" || m.selected != "dlv_000059" {
-		t.Fatalf("first page: %d rows from %s, selected %q", len(m.page), m.page[0].ID, m.selected)
+	if len(m.list.page) != rows || m.list.page[0].ID != "dlv_000059" || m.list.selected != "dlv_000059" {
+		t.Fatalf("first page: %d rows from %s, selected %q", len(m.list.page), m.list.page[0].ID, m.list.selected)
 	}
 
 	// Down to the last row, then one more scrolls by one row.
 	for range rows - 1 {
 		send(t, m, keyMsg("j"))
 	}
-	if m.cursor != rows-1 || m.selected != "dlv_000034" {
-		t.Fatalf("after %d downs: cursor %d, selected %s", rows-1, m.cursor, m.selected)
+	if m.list.cursor != rows-1 || m.list.selected != "dlv_000034" {
+		t.Fatalf("after %d downs: cursor %d, selected %s", rows-1, m.list.cursor, m.list.selected)
 	}
 	send(t, m, keyMsg("down"))
-	if m.page[0].ID != "dlv_000058" || m.selected != "dlv_000033" || m.cursor != rows-1 {
-		t.Fatalf("scrolled: top %s, selected %s at %d", m.page[0].ID, m.selected, m.cursor)
+	if m.list.page[0].ID != "dlv_000058" || m.list.selected != "dlv_000033" || m.list.cursor != rows-1 {
+		t.Fatalf("scrolled: top %s, selected %s at %d", m.list.page[0].ID, m.list.selected, m.list.cursor)
 	}
 	// Up to the first row, then one more scrolls back.
 	for range rows - 1 {
 		send(t, m, keyMsg("k"))
 	}
 	send(t, m, keyMsg("up"))
-	if m.page[0].ID != "dlv_000059" || m.selected != "dlv_000059" || m.cursor != 0 {
-		t.Fatalf("scrolled back: top %s, selected %s at %d", m.page[0].ID, m.selected, m.cursor)
+	if m.list.page[0].ID != "dlv_000059" || m.list.selected != "dlv_000059" || m.list.cursor != 0 {
+		t.Fatalf("scrolled back: top %s, selected %s at %d", m.list.page[0].ID, m.list.selected, m.list.cursor)
 	}
 
 	// Pages: 60 rows are 26 + 26 + 8.
 	send(t, m, keyMsg("pgdown"))
-	if m.page[0].ID != "dlv_000033" {
-		t.Fatalf("page 2 starts at %s", m.page[0].ID)
+	if m.list.page[0].ID != "dlv_000033" {
+		t.Fatalf("page 2 starts at %s", m.list.page[0].ID)
 	}
 	send(t, m, keyMsg("pgdown"))
-	if len(m.page) != 8 || m.page[0].ID != "dlv_000007" || m.page[7].ID != "dlv_000000" {
-		t.Fatalf("page 3: %v", ids(m.page))
+	if len(m.list.page) != 8 || m.list.page[0].ID != "dlv_000007" || m.list.page[7].ID != "dlv_000000" {
+		t.Fatalf("page 3: %v", ids(m.list.page))
 	}
 	send(t, m, keyMsg("pgdown")) // the last page: goes to its last row
-	if len(m.page) != 8 || m.selected != "dlv_000000" {
-		t.Fatalf("past the end: %d rows, selected %s", len(m.page), m.selected)
+	if len(m.list.page) != 8 || m.list.selected != "dlv_000000" {
+		t.Fatalf("past the end: %d rows, selected %s", len(m.list.page), m.list.selected)
 	}
 	send(t, m, keyMsg("pgup"))
 	send(t, m, keyMsg("pgup"))
-	if m.page[0].ID != "dlv_000059" || m.top != 0 {
-		t.Fatalf("back at the top: %s, top %d", m.page[0].ID, m.top)
+	if m.list.page[0].ID != "dlv_000059" || m.list.top != 0 {
+		t.Fatalf("back at the top: %s, top %d", m.list.page[0].ID, m.list.top)
 	}
 	send(t, m, keyMsg("pgdown"))
 	send(t, m, keyMsg("g"))
-	if m.page[0].ID != "dlv_000059" || m.cursor != 0 || len(m.back) != 0 {
-		t.Fatalf("g: %s at %d", m.page[0].ID, m.cursor)
+	if m.list.page[0].ID != "dlv_000059" || m.list.cursor != 0 || len(m.list.back) != 0 {
+		t.Fatalf("g: %s at %d", m.list.page[0].ID, m.list.cursor)
 	}
 }
 
@@ -249,16 +292,16 @@ func TestSelectionStaysWhenDeliveriesArrive(t *testing.T) {
 	for range 3 {
 		send(t, m, keyMsg("j"))
 	}
-	if m.selected != "dlv_000036" {
-		t.Fatalf("selected %s", m.selected)
+	if m.list.selected != "dlv_000036" {
+		t.Fatalf("selected %s", m.list.selected)
 	}
 	seed(t, s, 40, 2, "http://127.0.0.1:9/webhooks")
 	arrived(t, m, "dlv_000041")
-	if m.page[0].ID != "dlv_000041" {
-		t.Fatalf("new rows not shown: top %s", m.page[0].ID)
+	if m.list.page[0].ID != "dlv_000041" {
+		t.Fatalf("new rows not shown: top %s", m.list.page[0].ID)
 	}
-	if m.selected != "dlv_000036" || m.cursor != 5 {
-		t.Fatalf("selection moved: %s at %d", m.selected, m.cursor)
+	if m.list.selected != "dlv_000036" || m.list.cursor != 5 {
+		t.Fatalf("selection moved: %s at %d", m.list.selected, m.list.cursor)
 	}
 	if !strings.Contains(m.View(), "▸ 09:30:36") {
 		t.Fatalf("selected row not marked:\n%s", m.View())
@@ -266,13 +309,13 @@ func TestSelectionStaysWhenDeliveriesArrive(t *testing.T) {
 
 	// So many arrive that the selection would fall off the page: the page
 	// stays where it was.
-	before := ids(m.page)
+	before := ids(m.list.page)
 	seed(t, s, 42, 30, "http://127.0.0.1:9/webhooks")
 	arrived(t, m, "dlv_000071")
-	if m.selected != "dlv_000036" || m.cursor != 5 {
-		t.Fatalf("selection moved: %s at %d", m.selected, m.cursor)
+	if m.list.selected != "dlv_000036" || m.list.cursor != 5 {
+		t.Fatalf("selection moved: %s at %d", m.list.selected, m.list.cursor)
 	}
-	if got := ids(m.page); strings.Join(got, ",") != strings.Join(before, ",") {
+	if got := ids(m.list.page); strings.Join(got, ",") != strings.Join(before, ",") {
 		t.Fatalf("pinned page changed:\n%v\n%v", got, before)
 	}
 	seed(t, s, 72, 1, "http://127.0.0.1:9/webhooks")
@@ -281,8 +324,8 @@ func TestSelectionStaysWhenDeliveriesArrive(t *testing.T) {
 		t.Fatalf("no new-deliveries mark:\n%s", m.View())
 	}
 	send(t, m, keyMsg("g"))
-	if m.page[0].ID != "dlv_000072" || m.selected != "dlv_000072" {
-		t.Fatalf("g: top %s, selected %s", m.page[0].ID, m.selected)
+	if m.list.page[0].ID != "dlv_000072" || m.list.selected != "dlv_000072" {
+		t.Fatalf("g: top %s, selected %s", m.list.page[0].ID, m.list.selected)
 	}
 }
 
@@ -293,26 +336,26 @@ func TestFollow(t *testing.T) {
 	send(t, m, keyMsg("j"))
 	send(t, m, keyMsg("j"))
 	send(t, m, keyMsg("f"))
-	if !m.follow || m.selected != "dlv_000009" {
-		t.Fatalf("follow on: %v, selected %s", m.follow, m.selected)
+	if !m.list.follow || m.list.selected != "dlv_000009" {
+		t.Fatalf("follow on: %v, selected %s", m.list.follow, m.list.selected)
 	}
 	if !strings.Contains(m.View(), "FOLLOW") {
 		t.Fatal("follow mode not shown")
 	}
 	seed(t, s, 10, 1, "http://127.0.0.1:9/webhooks")
 	arrived(t, m, "dlv_000010")
-	if m.selected != "dlv_000010" || m.cursor != 0 {
-		t.Fatalf("following: selected %s at %d", m.selected, m.cursor)
+	if m.list.selected != "dlv_000010" || m.list.cursor != 0 {
+		t.Fatalf("following: selected %s at %d", m.list.selected, m.list.cursor)
 	}
 	send(t, m, keyMsg("f"))
 	seed(t, s, 11, 1, "http://127.0.0.1:9/webhooks")
 	arrived(t, m, "dlv_000011")
-	if m.selected != "dlv_000010" || m.cursor != 1 {
-		t.Fatalf("follow off: selected %s at %d", m.selected, m.cursor)
+	if m.list.selected != "dlv_000010" || m.list.cursor != 1 {
+		t.Fatalf("follow off: selected %s at %d", m.list.selected, m.list.cursor)
 	}
 	send(t, m, keyMsg("f"))
 	send(t, m, keyMsg("j")) // moving by hand ends following
-	if m.follow {
+	if m.list.follow {
 		t.Fatal("still following after a move")
 	}
 }
@@ -334,36 +377,36 @@ func TestFilter(t *testing.T) {
 	m := newSized(t, testOptions(s))
 
 	typeFilter(m, "status:5xx")
-	if !m.filtering || !strings.Contains(m.View(), "/status:5xx█") {
+	if !m.filter.typing || !strings.Contains(m.View(), "/status:5xx█") {
 		t.Fatalf("filter line not shown:\n%s", m.View())
 	}
-	stale := m.filterGen - 1
+	stale := m.filter.gen - 1
 	send(t, m, filterMsg{stale}) // typing went on: nothing happens
-	if m.applied != "" {
-		t.Fatalf("stale debounce applied %q", m.applied)
+	if m.list.queryText != "" {
+		t.Fatalf("stale debounce applied %q", m.list.queryText)
 	}
-	send(t, m, filterMsg{m.filterGen})
-	if m.applied != "status:5xx" || len(m.page) != 10 {
-		t.Fatalf("status:5xx: applied %q, %d rows", m.applied, len(m.page))
+	send(t, m, filterMsg{m.filter.gen})
+	if m.list.queryText != "status:5xx" || len(m.list.page) != 10 {
+		t.Fatalf("status:5xx: applied %q, %d rows", m.list.queryText, len(m.list.page))
 	}
-	for _, d := range m.page {
+	for _, d := range m.list.page {
 		if d.Status != 500 {
 			t.Fatalf("status:5xx shows %s with %d", d.ID, d.Status)
 		}
 	}
 	send(t, m, keyMsg("enter"))
-	if m.filtering || !strings.Contains(m.View(), "filter: status:5xx") {
-		t.Fatalf("enter: filtering %v\n%s", m.filtering, m.View())
+	if m.filter.typing || !strings.Contains(m.View(), "filter: status:5xx") {
+		t.Fatalf("enter: filtering %v\n%s", m.filter.typing, m.View())
 	}
 
 	// A new filter: type and action glob with free text.
 	send(t, m, keyMsg("esc"))
-	if m.applied != "" || len(m.page) != 26 {
-		t.Fatalf("esc: applied %q, %d rows", m.applied, len(m.page))
+	if m.list.queryText != "" || len(m.list.page) != 26 {
+		t.Fatalf("esc: applied %q, %d rows", m.list.queryText, len(m.list.page))
 	}
 	typeFilter(m, "action:payable.* obj_000012")
-	send(t, m, filterMsg{m.filterGen})
-	if got := ids(m.page); len(got) != 1 || got[0] != "dlv_000012" {
+	send(t, m, filterMsg{m.filter.gen})
+	if got := ids(m.list.page); len(got) != 1 || got[0] != "dlv_000012" {
 		t.Fatalf("action:payable.* obj_000012: %v", got)
 	}
 
@@ -373,17 +416,17 @@ func TestFilter(t *testing.T) {
 	for _, r := range "status:abc" {
 		m.Update(keyMsg(string(r)))
 	}
-	send(t, m, filterMsg{m.filterGen})
-	if m.applied != "action:payable.* obj_000012" || !strings.Contains(m.View(), "bad status") {
-		t.Fatalf("bad filter: applied %q\n%s", m.applied, m.View())
+	send(t, m, filterMsg{m.filter.gen})
+	if m.list.queryText != "action:payable.* obj_000012" || !strings.Contains(m.View(), "bad status") {
+		t.Fatalf("bad filter: applied %q\n%s", m.list.queryText, m.View())
 	}
 	send(t, m, keyMsg("esc"))
-	if m.applied != "" || m.filtering || len(m.page) != 26 {
-		t.Fatalf("esc while typing: applied %q, %d rows", m.applied, len(m.page))
+	if m.list.queryText != "" || m.filter.typing || len(m.list.page) != 26 {
+		t.Fatalf("esc while typing: applied %q, %d rows", m.list.queryText, len(m.list.page))
 	}
 	typeFilter(m, "entity:nobody")
-	send(t, m, filterMsg{m.filterGen})
-	if len(m.page) != 0 || !strings.Contains(m.View(), `No deliveries match "entity:nobody"`) {
+	send(t, m, filterMsg{m.filter.gen})
+	if len(m.list.page) != 0 || !strings.Contains(m.View(), `No deliveries match "entity:nobody"`) {
 		t.Fatalf("empty result:\n%s", m.View())
 	}
 }
@@ -419,8 +462,8 @@ func TestDetailPanes(t *testing.T) {
 		t.Errorf("shift+tab: pane %d", m.detail.pane)
 	}
 	send(t, m, keyMsg("esc"))
-	if m.screen != screenList || m.selected != "dlv_000001" {
-		t.Fatalf("esc: screen %d, selected %s", m.screen, m.selected)
+	if m.screen != screenList || m.list.selected != "dlv_000001" {
+		t.Fatalf("esc: screen %d, selected %s", m.screen, m.list.selected)
 	}
 }
 
@@ -454,15 +497,15 @@ func TestReplayAndResend(t *testing.T) {
 	m := newSized(t, opts)
 
 	send(t, m, keyMsg("r"))
-	r := <-got
+	r := nextRequest(t, got)
 	if r.URL.Path != "/webhooks" {
 		t.Fatalf("replay went to %s", r.URL)
 	}
 	if !strings.Contains(m.View(), "replay: 202 in") {
 		t.Fatalf("replay result not shown:\n%s", m.View())
 	}
-	if m.page[0].Attempts != 2 || m.page[0].Status != 202 {
-		t.Fatalf("list not reloaded: %d attempts, status %d", m.page[0].Attempts, m.page[0].Status)
+	if m.list.page[0].Attempts != 2 || m.list.page[0].Status != 202 {
+		t.Fatalf("list not reloaded: %d attempts, status %d", m.list.page[0].Attempts, m.list.page[0].Status)
 	}
 
 	send(t, m, keyMsg("R")) // no secret
@@ -476,7 +519,7 @@ func TestReplayAndResend(t *testing.T) {
 	send(t, m, keyMsg("tab"))
 	send(t, m, keyMsg("tab"))
 	send(t, m, keyMsg("R"))
-	r = <-got
+	r = nextRequest(t, got)
 	if !strings.HasPrefix(r.Header.Get("Monite-Signature"), "t=") {
 		t.Fatalf("resend not signed: %v", r.Header)
 	}
@@ -519,7 +562,7 @@ func TestCopy(t *testing.T) {
 	if string(curl) != want {
 		t.Fatalf("curl:\n%s\nwant:\n%s", curl, want)
 	}
-	if m.screen != screenText || !strings.Contains(m.View(), "curl -sS -i -X 'POST' 'http://127.0.0.1:3000/webhooks'") {
+	if m.screen != screenCurl || !strings.Contains(m.View(), "curl -sS -i -X 'POST' 'http://127.0.0.1:3000/webhooks'") {
 		t.Fatalf("curl not shown:\n%s", m.View())
 	}
 	send(t, m, keyMsg("esc"))
@@ -551,11 +594,8 @@ func TestCopyCurlHostile(t *testing.T) {
 				Body:   body, Signature: signing.Unsigned,
 			}
 			a := &store.Attempt{DeliveryID: d.ID, Kind: store.KindForward, Target: app.URL + uri, StartedAt: base, Status: 200}
-			for _, p := range []<-chan error{s.Insert(d), s.AddAttempt(a)} {
-				if err := <-p; err != nil {
-					t.Fatal(err)
-				}
-			}
+			stored(t, s.Insert(d))
+			stored(t, s.AddAttempt(a))
 			stored, err := s.Get(t.Context(), d.ID)
 			if err != nil {
 				t.Fatal(err)
@@ -571,7 +611,9 @@ func TestCopyCurlHostile(t *testing.T) {
 				t.Fatalf("c wrote %q: %v", clip.String(), err)
 			}
 			dir := t.TempDir()
-			sh := exec.Command("/bin/sh", "-c", string(cmd))
+			ctx, cancel := context.WithTimeout(t.Context(), patience)
+			defer cancel()
+			sh := exec.CommandContext(ctx, "/bin/sh", "-c", string(cmd))
 			sh.Dir = dir
 			if out, err := sh.CombinedOutput(); err != nil {
 				t.Fatalf("%v\n%s\ncommand:\n%s", err, out, cmd)
@@ -579,7 +621,7 @@ func TestCopyCurlHostile(t *testing.T) {
 			if files, _ := os.ReadDir(dir); len(files) > 0 {
 				t.Fatalf("the command made %v:\n%s", files, cmd)
 			}
-			r := <-got
+			r := nextRequest(t, got)
 			b, _ := io.ReadAll(r.Body)
 			if r.Method != d.Method || r.RequestURI != uri || !bytes.Equal(b, d.Body) {
 				t.Errorf("app got %q %q %q, want %q %q %q", r.Method, r.RequestURI, b, d.Method, uri, d.Body)
@@ -590,5 +632,29 @@ func TestCopyCurlHostile(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestKeysTypedTogether sends keys the way bubbletea reads them when they
+// come faster than it reads (held keys, a loaded machine, ssh, tmux
+// send-keys): several letters in one message. Each is a key; once / opens
+// the filter, the rest is filter text.
+func TestKeysTypedTogether(t *testing.T) {
+	s := openStore(t)
+	seed(t, s, 0, 10, "http://127.0.0.1:9/webhooks")
+	m := newSized(t, testOptions(s))
+	send(t, m, tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("jjj")})
+	if m.list.selected != "dlv_000006" {
+		t.Fatalf("jjj selected %s, want dlv_000006", m.list.selected)
+	}
+	m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("k/status:5xx")})
+	if m.list.selected != "dlv_000007" || !m.filter.typing || m.filter.text != "status:5xx" {
+		t.Fatalf("k/status:5xx: selected %s, typing %v, filter %q", m.list.selected, m.filter.typing, m.filter.text)
+	}
+	// Pasted text is not keys.
+	m = newSized(t, testOptions(s))
+	send(t, m, tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("jjq"), Paste: true})
+	if m.list.selected != "dlv_000009" {
+		t.Fatalf("a paste moved the selection to %s", m.list.selected)
 	}
 }
