@@ -59,6 +59,9 @@ func (v *detailModel) load(id string) tea.Cmd {
 	ctx, st := v.ctx, v.opts.Store
 	return func() tea.Msg {
 		d, err := st.Get(ctx, id)
+		if d != nil {
+			d = printable(d)
+		}
 		return detailMsg{id: id, d: d, err: err}
 	}
 }

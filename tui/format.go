@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 
@@ -81,4 +82,40 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// printable is d as the screen may show it: anyone who can post a webhook
+// chooses its event name, path, headers and body, and an escape sequence
+// among them would reach the terminal (store.Printable). Bodies are made
+// printable where they are shown.
+func printable(d *store.Delivery) *store.Delivery {
+	c := *d
+	for _, s := range []*string{&c.Method, &c.Path, &c.Query, &c.ObjectType, &c.Action, &c.EntityID, &c.ObjectID,
+		&c.EventID, &c.Scheme, &c.SignatureReason, &c.Error, &c.Target, &c.RemoteAddr, &c.Host} {
+		*s = store.Printable(*s)
+	}
+	c.Header = printableHeader(d.Header)
+	c.History = make([]*store.Attempt, len(d.History))
+	for i, a := range d.History {
+		ca := *a
+		ca.Target, ca.Error = store.Printable(a.Target), store.Printable(a.Error)
+		ca.Header, ca.RequestHeader = printableHeader(a.Header), printableHeader(a.RequestHeader)
+		c.History[i] = &ca
+	}
+	return &c
+}
+
+func printableHeader(h http.Header) http.Header {
+	if h == nil {
+		return nil
+	}
+	out := make(http.Header, len(h))
+	for k, vs := range h {
+		pv := make([]string, len(vs))
+		for i, v := range vs {
+			pv[i] = store.Printable(v)
+		}
+		out[store.Printable(k)] = pv
+	}
+	return out
 }

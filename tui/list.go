@@ -128,6 +128,9 @@ func (l *listModel) startLoad() tea.Cmd {
 	return func() tea.Msg {
 		defer cancel()
 		rows, err := st.List(ctx, q)
+		for i, d := range rows {
+			rows[i] = printable(d)
+		}
 		return pageMsg{gen: gen, top: top, query: text, rows: rows, err: err}
 	}
 }

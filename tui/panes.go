@@ -119,7 +119,7 @@ func (v *detailModel) attemptsPane(d *store.Delivery) string {
 			fmt.Fprintf(&b, "    %s\n", st.Dim.Render(fmt.Sprintf("sent an edited body (%d bytes)", len(a.RequestBody))))
 		}
 		if a.Status != 0 && len(a.Body) > 0 {
-			line, _, _ := strings.Cut(string(a.Body), "\n")
+			line, _, _ := strings.Cut(store.Printable(string(a.Body)), "\n")
 			fmt.Fprintf(&b, "    %s\n", st.Dim.Render("← "+ansi.Truncate(line, 100, "…")))
 		}
 	}
@@ -160,7 +160,7 @@ func (v *detailModel) prettyBody(body []byte, contentType string) string {
 	if !utf8.Valid(shown) {
 		return v.styles.Dim.Render(fmt.Sprintf("  (%d bytes of %s data)", len(body), orDefault(contentType, "binary"))) + "\n"
 	}
-	return string(shown) + cut + "\n"
+	return store.Printable(string(shown)) + cut + "\n"
 }
 
 // colourJSON colours indented JSON: keys, strings, numbers and words.
