@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/hooktap/hooktap/relay/page"
 	"github.com/hooktap/hooktap/relay/wire"
 )
 
@@ -127,11 +128,7 @@ func (s *Server) channelPage(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rest := strings.TrimPrefix(r.URL.Path, "/c/")
 		name, _, _ := strings.Cut(rest, "/")
-		h := w.Header()
-		h.Set("Cache-Control", "no-store")
-		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
+		page.SetHeaders(w.Header()) // refusals too
 		if !ValidChannel(name) {
 			httpError(w, http.StatusNotFound, "no such channel")
 			return

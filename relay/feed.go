@@ -5,25 +5,25 @@ import (
 	"encoding/hex"
 	"sync"
 
-	"github.com/hooktap/hooktap/web/feed"
+	"github.com/hooktap/hooktap/relay/page"
 )
 
 // feedHub keeps each channel's latest deliveries for the channel page and
-// streams new ones to its viewers. It implements feed.Source.
+// streams new ones to its viewers. It implements page.Source.
 type feedHub struct {
 	srv *Server
 
 	mu     sync.Mutex
 	rings  map[string]*ring
-	subs   map[string]map[chan feed.Item]struct{}
+	subs   map[string]map[chan page.Item]struct{}
 	closed bool
 }
 
-var _ feed.Source = (*feedHub)(nil)
+var _ page.Source = (*feedHub)(nil)
 
-// ring holds the last feed.RecentLen items of one channel.
+// ring holds the last page.RecentLen items of one channel.
 type ring struct {
-	items []feed.Item
+	items []page.Item
 	next  int
 }
 
@@ -32,11 +32,11 @@ type ring struct {
 const maxFeedChannels = 1000
 
 func newFeedHub(s *Server) *feedHub {
-	return &feedHub{srv: s, rings: map[string]*ring{}, subs: map[string]map[chan feed.Item]struct{}{}}
+	return &feedHub{srv: s, rings: map[string]*ring{}, subs: map[string]map[chan page.Item]struct{}{}}
 }
 
 // add records an answered delivery and hands it to the channel's viewers.
-func (h *feedHub) add(channel string, it feed.Item) {
+func (h *feedHub) add(channel string, it page.Item) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	r := h.rings[channel]
@@ -47,11 +47,11 @@ func (h *feedHub) add(channel string, it feed.Item) {
 		r = &ring{}
 		h.rings[channel] = r
 	}
-	if len(r.items) < feed.RecentLen {
+	if len(r.items) < page.RecentLen {
 		r.items = append(r.items, it)
 	} else {
 		r.items[r.next] = it
-		r.next = (r.next + 1) % feed.RecentLen
+		r.next = (r.next + 1) % page.RecentLen
 	}
 	for sub := range h.subs[channel] {
 		select {
@@ -72,15 +72,15 @@ func (h *feedHub) forget(channel string) {
 	delete(h.subs, channel)
 }
 
-// Recent implements feed.Source.
-func (h *feedHub) Recent(channel string, n int) []feed.Item {
+// Recent implements page.Source.
+func (h *feedHub) Recent(channel string, n int) []page.Item {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	r := h.rings[channel]
 	if r == nil {
 		return nil
 	}
-	out := make([]feed.Item, 0, len(r.items))
+	out := make([]page.Item, 0, len(r.items))
 	out = append(out, r.items[r.next:]...)
 	out = append(out, r.items[:r.next]...)
 	if len(out) > n {
@@ -89,8 +89,8 @@ func (h *feedHub) Recent(channel string, n int) []feed.Item {
 	return out
 }
 
-// Agents implements feed.Source.
-func (h *feedHub) Agents(channel string) []feed.Agent {
+// Agents implements page.Source.
+func (h *feedHub) Agents(channel string) []page.Agent {
 	s := h.srv
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -98,9 +98,9 @@ func (h *feedHub) Agents(channel string) []feed.Agent {
 	if ch == nil {
 		return nil
 	}
-	out := make([]feed.Agent, 0, len(ch.sessions))
+	out := make([]page.Agent, 0, len(ch.sessions))
 	for ss := range ch.sessions {
-		out = append(out, feed.Agent{ID: agentLabel(ss.agentID), Events: ss.events})
+		out = append(out, page.Agent{ID: agentLabel(ss.agentID), Events: ss.events})
 	}
 	return out
 }
@@ -112,9 +112,9 @@ func agentLabel(id string) string {
 	return "agent " + hex.EncodeToString(h[:4])
 }
 
-// Subscribe implements feed.Source.
-func (h *feedHub) Subscribe(channel string) (<-chan feed.Item, func()) {
-	c := make(chan feed.Item, 64)
+// Subscribe implements page.Source.
+func (h *feedHub) Subscribe(channel string) (<-chan page.Item, func()) {
+	c := make(chan page.Item, 64)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
@@ -122,7 +122,7 @@ func (h *feedHub) Subscribe(channel string) (<-chan feed.Item, func()) {
 		return c, func() {}
 	}
 	if h.subs[channel] == nil {
-		h.subs[channel] = map[chan feed.Item]struct{}{}
+		h.subs[channel] = map[chan page.Item]struct{}{}
 	}
 	h.subs[channel][c] = struct{}{}
 	return c, func() {
@@ -149,5 +149,5 @@ func (h *feedHub) shutdown() {
 			close(sub)
 		}
 	}
-	h.subs = map[string]map[chan feed.Item]struct{}{}
+	h.subs = map[string]map[chan page.Item]struct{}{}
 }

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hooktap/hooktap/web/feed"
+	"github.com/hooktap/hooktap/relay/page"
 )
 
 // ops is what a relay adds for teams and operators: the channel registry
@@ -24,7 +24,7 @@ type ops struct {
 	limits      *rateLimits       // nil: no limit
 	metrics     *metrics
 	feed        *feedHub
-	page        http.Handler
+	pageHandler http.Handler
 	tls         *tls.Config // nil: plain HTTP
 }
 
@@ -34,7 +34,7 @@ func (s *Server) teamMode() bool { return s.ops.registry != nil }
 // initOps sets up s.ops from s.cfg.
 func (s *Server) initOps(ctx context.Context) error {
 	o := &ops{metrics: newMetrics(), feed: newFeedHub(s)}
-	o.page = feed.Handler(o.feed)
+	o.pageHandler = page.Handler(o.feed)
 	if s.cfg.AdminToken != "" {
 		if len(s.cfg.AdminToken) < 16 {
 			return errors.New("the admin token must be at least 16 characters")
@@ -84,7 +84,7 @@ func (s *Server) routeOps(mux *http.ServeMux) {
 	mux.HandleFunc("/api/channels/{name}", s.admin(s.apiChannel))
 	mux.HandleFunc("POST /api/channels/{name}/rotate-token", s.admin(s.apiRotate))
 	mux.HandleFunc("POST /api/channels/{name}/rotate-url", s.admin(s.apiRotateURL))
-	mux.Handle("GET /c/", s.channelPage(s.ops.page))
+	mux.Handle("GET /c/", s.channelPage(s.ops.pageHandler))
 }
 
 // listener wraps ln in TLS when the relay has a certificate.
@@ -158,7 +158,7 @@ func (s *Server) instrument(next http.HandlerFunc) http.HandlerFunc {
 			status = 499 // the sender went away before the answer
 		}
 		s.ops.metrics.answered(name, status, took)
-		s.ops.feed.add(name, feed.Item{
+		s.ops.feed.add(name, page.Item{
 			ID:         rec.Header().Get(HeaderDelivery),
 			Time:       start.UTC(),
 			Method:     r.Method,

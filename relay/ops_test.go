@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hooktap/hooktap/relay/page"
 	"github.com/hooktap/hooktap/relay/wire"
-	"github.com/hooktap/hooktap/web/feed"
 )
 
 const testAdmin = "admin-token-for-tests-0123456789"
@@ -252,10 +252,10 @@ func TestChannelPage(t *testing.T) {
 	}
 	cookie := http.Header{"Cookie": {cookies[0].Name + "=" + cookies[0].Value}}
 	resp = get("/c/ops", cookie)
-	page, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 || !strings.Contains(string(page), `src="/c/ops/app.js"`) ||
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `src="/c/ops/app.js"`) ||
 		!strings.Contains(resp.Header.Get("Content-Security-Policy"), "script-src 'self'") {
-		t.Fatalf("page: %d %s", resp.StatusCode, page)
+		t.Fatalf("page: %d %s", resp.StatusCode, body)
 	}
 	if resp := get("/c/ops/app.js", cookie); resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Type"), "javascript") {
 		t.Errorf("app.js: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
@@ -276,7 +276,7 @@ func TestChannelPage(t *testing.T) {
 	}
 	post(t, ts.URL+"/h/ops/billing?secret=1", []byte(`{"action":"payable.created","object_type":"payable"}`))
 	name, data := ev.next(t)
-	var it feed.Item
+	var it page.Item
 	if name != "delivery" || json.Unmarshal([]byte(data), &it) != nil || it.Action != "payable.created" || it.Status != 202 ||
 		it.Path != "/billing" || it.Method != "POST" || it.ID == "" {
 		t.Fatalf("delivery event %s %s", name, data)
@@ -291,7 +291,7 @@ func TestChannelPage(t *testing.T) {
 	}
 	// The admin token opens every page; the snapshot has what happened.
 	resp = get("/c/ops/feed.json", http.Header{"Authorization": {"Bearer " + testAdmin}})
-	var snap feed.Snapshot
+	var snap page.Snapshot
 	if err := json.NewDecoder(resp.Body).Decode(&snap); err != nil || len(snap.Items) != 1 || snap.Items[0].ID != it.ID || len(snap.Agents) != 1 {
 		t.Fatalf("feed.json: %v %+v", err, snap)
 	}
