@@ -108,7 +108,7 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	}
 	now := prometheus.NewRegistry()
 	now.MustRegister(gauges{agents: s.Agents(), depth: depth})
-	promhttp.HandlerFor(prometheus.Gatherers{s.ops.metrics.reg, now}, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+	promhttp.HandlerFor(prometheus.Gatherers{s.metrics.reg, now}, promhttp.HandlerOpts{}).ServeHTTP(w, r)
 }
 
 // gauges are the per-channel values read at scrape time.
