@@ -13,8 +13,8 @@ import (
 )
 
 // metrics counts what the relay does per channel, for /metrics. It has a
-// registry of its own: two relays in one process (tests, `hooktap dev`)
-// count apart.
+// registry of its own, not the global default: relays that share a
+// process (tests) count apart.
 type metrics struct {
 	reg         *prometheus.Registry
 	receivedVec *prometheus.CounterVec
