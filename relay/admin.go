@@ -49,7 +49,7 @@ func (s *Server) apiChannels(w http.ResponseWriter, r *http.Request) {
 	case http.MethodGet:
 		agents := s.Agents()
 		out := []ChannelStatus{}
-		for _, c := range s.ops.registry.List() {
+		for _, c := range s.team.registry.List() {
 			out = append(out, s.status(r, c, agents))
 		}
 		writeJSON(w, http.StatusOK, out)
@@ -66,7 +66,7 @@ func (s *Server) apiChannels(w http.ResponseWriter, r *http.Request) {
 			httpError(w, http.StatusBadRequest, "bad channel name %q: use 1-64 letters, digits, '.', '_' or '-'", req.Name)
 			return
 		}
-		tok, err := s.ops.registry.Create(r.Context(), req.Name, req.SecretURL)
+		tok, err := s.team.registry.Create(r.Context(), req.Name, req.SecretURL)
 		if errors.Is(err, ErrChannelExists) {
 			httpError(w, http.StatusConflict, "channel %s already exists (rotate-token gives it a new token)", req.Name)
 			return
@@ -88,7 +88,7 @@ func (s *Server) apiChannel(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	switch r.Method {
 	case http.MethodGet:
-		for _, c := range s.ops.registry.List() {
+		for _, c := range s.team.registry.List() {
 			if c.Name == name {
 				writeJSON(w, http.StatusOK, s.status(r, c, s.Agents()))
 				return
@@ -96,7 +96,7 @@ func (s *Server) apiChannel(w http.ResponseWriter, r *http.Request) {
 		}
 		httpError(w, http.StatusNotFound, "no channel %q", name)
 	case http.MethodDelete:
-		err := s.ops.registry.Delete(r.Context(), name)
+		err := s.team.registry.Delete(r.Context(), name)
 		if errors.Is(err, ErrNoChannel) {
 			httpError(w, http.StatusNotFound, "no channel %q", name)
 			return
@@ -107,7 +107,7 @@ func (s *Server) apiChannel(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.disconnect(name, wire.CodeUnknownChannel, "channel "+name+" was deleted")
-		s.ops.feed.forget(name)
+		s.feed.forget(name)
 		s.log.Info("channel deleted", "channel", name)
 		w.WriteHeader(http.StatusNoContent)
 	default:
@@ -118,7 +118,7 @@ func (s *Server) apiChannel(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) apiRotate(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	tok, err := s.ops.registry.Rotate(r.Context(), name)
+	tok, err := s.team.registry.Rotate(r.Context(), name)
 	if errors.Is(err, ErrNoChannel) {
 		httpError(w, http.StatusNotFound, "no channel %q", name)
 		return
@@ -131,7 +131,7 @@ func (s *Server) apiRotate(w http.ResponseWriter, r *http.Request) {
 	// Agents that joined with the old token must present the new one.
 	s.disconnect(name, wire.CodeUnauthorized, "the token of channel "+name+" was rotated")
 	s.log.Info("channel token rotated", "channel", name)
-	writeJSON(w, http.StatusOK, ChannelToken{Name: name, URL: s.ingressURL(r, name), SecretURL: s.ops.registry.URLSecret(name) != "", Token: tok})
+	writeJSON(w, http.StatusOK, ChannelToken{Name: name, URL: s.ingressURL(r, name), SecretURL: s.team.registry.URLSecret(name) != "", Token: tok})
 }
 
 // apiRotateURL gives a channel's ingress URL a new secret (its first, if
@@ -139,7 +139,7 @@ func (s *Server) apiRotate(w http.ResponseWriter, r *http.Request) {
 // are asked to reconnect, so that they show the new URL.
 func (s *Server) apiRotateURL(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	err := s.ops.registry.RotateURL(r.Context(), name)
+	err := s.team.registry.RotateURL(r.Context(), name)
 	if errors.Is(err, ErrNoChannel) {
 		httpError(w, http.StatusNotFound, "no channel %q", name)
 		return
@@ -151,7 +151,7 @@ func (s *Server) apiRotateURL(w http.ResponseWriter, r *http.Request) {
 	}
 	s.reconnect(name, "the webhook URL of channel "+name+" changed")
 	s.log.Info("channel URL rotated", "channel", name)
-	for _, c := range s.ops.registry.List() {
+	for _, c := range s.team.registry.List() {
 		if c.Name == name {
 			writeJSON(w, http.StatusOK, s.status(r, c, s.Agents()))
 			return
@@ -177,7 +177,7 @@ func (s *Server) ingressURL(r *http.Request, channel string) string {
 func (s *Server) agentURL(base, channel string) string {
 	secret := ""
 	if s.teamMode() {
-		secret = s.ops.registry.URLSecret(channel)
+		secret = s.team.registry.URLSecret(channel)
 	}
 	return s.channelURL(base, channel, secret)
 }

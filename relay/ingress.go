@@ -19,42 +19,44 @@ import (
 // HeaderDelivery names the delivery in every answer the relay gives.
 const HeaderDelivery = "X-Hooktap-Delivery"
 
-func (s *Server) ingress(w http.ResponseWriter, r *http.Request) {
+// ingress takes a webhook request for /h/{channel}: it keeps it in the
+// buffer, offers it to the channel's agents and answers the sender. It
+// returns the delivery's event, for the channel page ("" when unknown).
+func (s *Server) ingress(w http.ResponseWriter, r *http.Request) (action string) {
 	name := r.PathValue("channel")
 	if !ValidChannel(name) {
 		httpError(w, http.StatusNotFound, "unknown channel %q: names are 1-64 letters, digits, '.', '_' or '-'", name)
-		return
+		return ""
 	}
 	switch {
 	case !validMethod(r.Method):
 		httpError(w, http.StatusBadRequest, "bad method: methods are 1-32 letters, digits, '-' or '_'")
-		return
+		return ""
 	case r.Method == http.MethodConnect:
 		httpError(w, http.StatusMethodNotAllowed, "CONNECT asks a proxy for a tunnel, and a webhook URL is not one")
-		return
+		return ""
 	case r.Method == http.MethodTrace:
 		httpError(w, http.StatusMethodNotAllowed, "TRACE is not forwarded: echoing requests back only helps cross-site tracing")
-		return
+		return ""
 	}
 	body, release, ok := s.readBody(w, r, name)
 	if !ok {
-		return
+		return ""
 	}
 	acc, err := s.accept(r, name, body)
 	release(0) // committed (or failed): the buffer holds it now, not this request
 	body = nil
 	defer s.forget(acc.id)
-	noteAction(w, acc.action) // for the channel page (ops.go)
-	if err != nil {
+	switch {
+	case err != nil:
 		s.log.Error("store delivery", "channel", name, "err", err)
 		s.answerUnstored(w, r, acc)
-		return
-	}
-	if acc.live == 0 {
+	case acc.live == 0:
 		s.answerKept(w, acc)
-		return
+	default:
+		s.await(w, r, acc)
 	}
-	s.await(w, r, acc)
+	return acc.action
 }
 
 // readBody reads the request's body within the relay's memory budget. A

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // ParseRate reads a rate such as "50/s", "600/m", "1000/h" or "50" (per
@@ -36,62 +38,56 @@ func ParseRate(s string) (float64, error) {
 // deliveries per second on average and burst at once. A nil *rateLimits
 // allows everything.
 type rateLimits struct {
-	rate  float64
-	burst float64
+	rate  rate.Limit
+	burst int
 
-	mu      sync.Mutex
-	buckets map[string]*bucket
+	mu       sync.Mutex
+	limiters map[string]*rate.Limiter
 }
 
-type bucket struct {
-	tokens float64
-	last   time.Time
-}
-
-// maxBuckets bounds the map against senders inventing channel names (open
+// maxLimiters bounds the map against senders inventing channel names (open
 // mode); full buckets carry no state and are dropped when it is reached.
-const maxBuckets = 4096
+const maxLimiters = 4096
 
-func newRateLimits(rate float64, burst int) *rateLimits {
-	if rate <= 0 {
+func newRateLimits(perSecond float64, burst int) *rateLimits {
+	if perSecond <= 0 {
 		return nil
 	}
 	if burst <= 0 {
-		burst = int(math.Ceil(rate))
+		burst = int(math.Ceil(perSecond))
 	}
-	return &rateLimits{rate: rate, burst: float64(burst), buckets: map[string]*bucket{}}
+	return &rateLimits{rate: rate.Limit(perSecond), burst: burst, limiters: map[string]*rate.Limiter{}}
 }
 
 // allow takes one token from channel's bucket. When the bucket is empty it
-// reports false and how long until a token is back.
+// takes none, and reports false and how long until a token is back.
 func (l *rateLimits) allow(channel string, now time.Time) (time.Duration, bool) {
 	if l == nil {
 		return 0, true
 	}
-	l.mu.Lock()
+	l.mu.Lock() // held to the end, so that a cancelled reservation gives its token back whole
 	defer l.mu.Unlock()
-	b := l.buckets[channel]
-	if b == nil {
-		if len(l.buckets) >= maxBuckets {
+	lim := l.limiters[channel]
+	if lim == nil {
+		if len(l.limiters) >= maxLimiters {
 			l.sweep(now)
 		}
-		b = &bucket{tokens: l.burst, last: now}
-		l.buckets[channel] = b
+		lim = rate.NewLimiter(l.rate, l.burst)
+		l.limiters[channel] = lim
 	}
-	b.tokens = min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
-	b.last = now
-	if b.tokens >= 1 {
-		b.tokens--
-		return 0, true
+	r := lim.ReserveN(now, 1)
+	if wait := r.DelayFrom(now); wait > 0 {
+		r.CancelAt(now)
+		return wait, false
 	}
-	return time.Duration((1 - b.tokens) / l.rate * float64(time.Second)), false
+	return 0, true
 }
 
-// sweep drops buckets that have refilled. Callers hold mu.
+// sweep drops the limiters whose bucket is full. Callers hold mu.
 func (l *rateLimits) sweep(now time.Time) {
-	for name, b := range l.buckets {
-		if b.tokens+now.Sub(b.last).Seconds()*l.rate >= l.burst {
-			delete(l.buckets, name)
+	for name, lim := range l.limiters {
+		if lim.TokensAt(now) >= float64(l.burst) {
+			delete(l.limiters, name)
 		}
 	}
 }

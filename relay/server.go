@@ -7,8 +7,10 @@ package relay
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"html"
 	"log/slog"
 	"net"
 	"net/http"
@@ -20,6 +22,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/hooktap/hooktap/relay/page"
 	"github.com/hooktap/hooktap/relay/wire"
 )
 
@@ -73,8 +76,12 @@ type Server struct {
 	cancel   context.CancelFunc
 	sessions sync.WaitGroup
 
-	ops    *ops     // team mode, limits, metrics, channel page, TLS (ops.go)
-	bodies *budgets // room for request bodies in memory (budget.go)
+	team    *team       // nil in open mode: channel registry and tokens (team.go)
+	limits  *rateLimits // nil: no rate limit (ratelimit.go)
+	metrics *metrics    // what /metrics shows (metrics.go)
+	feed    *pageFeed   // what the channel pages show (channelpage.go)
+	tls     *tls.Config // nil: plain HTTP (tls.go)
+	bodies  *budgets    // room for request bodies in memory (budget.go)
 	// frameLimit is the largest WebSocket frame either side sends: one
 	// delivery of MaxBody, or one ack with an answer as large.
 	frameLimit int64
@@ -82,31 +89,14 @@ type Server struct {
 
 // New opens the buffer under cfg.DataDir and returns a ready Server.
 func New(ctx context.Context, cfg Config) (*Server, error) {
-	if cfg.ResponseTimeout <= 0 {
-		cfg.ResponseTimeout = DefaultResponseTimeout
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
 	}
-	if cfg.OfflineStatus == 0 {
-		cfg.OfflineStatus = http.StatusAccepted
+	tlsConf, err := loadTLS(cfg)
+	if err != nil {
+		return nil, err
 	}
-	if cfg.OfflineStatus != http.StatusAccepted && cfg.OfflineStatus != http.StatusServiceUnavailable {
-		return nil, fmt.Errorf("offline status must be 202 or 503, not %d", cfg.OfflineStatus)
-	}
-	if cfg.MaxBody <= 0 {
-		cfg.MaxBody = DefaultMaxBody
-	}
-	if cfg.BufferTTL <= 0 {
-		cfg.BufferTTL = DefaultBufferTTL
-	}
-	if cfg.Window <= 0 {
-		cfg.Window = DefaultWindow
-	}
-	if cfg.ReadHeaderTimeout <= 0 {
-		cfg.ReadHeaderTimeout = 10 * time.Second
-	}
-	if cfg.DataDir == "" {
-		return nil, errors.New("relay needs a data directory")
-	}
-	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -114,6 +104,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	buf, err := OpenBuffer(ctx, filepath.Join(cfg.DataDir, "relay.db"))
 	if err != nil {
 		return nil, fmt.Errorf("open relay buffer: %w", err)
+	}
+	tm, err := newTeam(ctx, cfg, buf)
+	if err != nil {
+		buf.Close()
+		return nil, err
 	}
 
 	sctx, cancel := context.WithCancel(context.Background())
@@ -123,6 +118,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		buf:        buf,
 		channels:   map[string]*channel{},
 		pending:    map[string]chan *wire.Ack{},
+		team:       tm,
+		limits:     newRateLimits(cfg.Rate, cfg.RateBurst),
+		metrics:    newMetrics(),
+		tls:        tlsConf,
 		bodies:     newBudgets(cfg.MaxBody),
 		frameLimit: wire.FrameLimit(cfg.MaxBody),
 		dirty:      map[*session]struct{}{},
@@ -137,14 +136,43 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			CheckOrigin: func(*http.Request) bool { return true },
 		},
 	}
-	if err := s.initOps(ctx); err != nil {
-		cancel()
-		buf.Close()
-		return nil, err
-	}
+	s.feed = newPageFeed(s)
 	go s.pruneLoop()
 	go s.pingLoop()
 	return s, nil
+}
+
+// withDefaults fills in cfg's zero values and checks the rest.
+func (cfg Config) withDefaults() (Config, error) {
+	if cfg.ResponseTimeout <= 0 {
+		cfg.ResponseTimeout = DefaultResponseTimeout
+	}
+	if cfg.OfflineStatus == 0 {
+		cfg.OfflineStatus = http.StatusAccepted
+	}
+	if cfg.OfflineStatus != http.StatusAccepted && cfg.OfflineStatus != http.StatusServiceUnavailable {
+		return cfg, fmt.Errorf("offline status must be 202 or 503, not %d", cfg.OfflineStatus)
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = DefaultMaxBody
+	}
+	if cfg.BufferTTL <= 0 {
+		cfg.BufferTTL = DefaultBufferTTL
+	}
+	if cfg.Window <= 0 {
+		cfg.Window = DefaultWindow
+	}
+	if cfg.ReadHeaderTimeout <= 0 {
+		cfg.ReadHeaderTimeout = 10 * time.Second
+	}
+	if cfg.DataDir == "" {
+		return cfg, errors.New("relay needs a data directory")
+	}
+	if cfg.Rate < 0 {
+		return cfg, errors.New("rate must not be negative")
+	}
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	return cfg, nil
 }
 
 // Handler routes the relay's endpoints.
@@ -156,9 +184,14 @@ func (s *Server) Handler() http.Handler {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET "+AgentPath, s.serveAgent)
-	mux.HandleFunc("/h/{channel}", s.instrument(s.ingress))
-	mux.HandleFunc("/h/{channel}/{rest...}", s.instrument(s.ingress))
-	s.routeOps(mux)
+	mux.HandleFunc("/h/{channel}", s.gate)
+	mux.HandleFunc("/h/{channel}/{rest...}", s.gate)
+	mux.HandleFunc("GET /metrics", s.metricsReader(s.serveMetrics))
+	mux.HandleFunc("/api/channels", s.admin(s.apiChannels))
+	mux.HandleFunc("/api/channels/{name}", s.admin(s.apiChannel))
+	mux.HandleFunc("POST /api/channels/{name}/rotate-token", s.admin(s.apiRotate))
+	mux.HandleFunc("POST /api/channels/{name}/rotate-url", s.admin(s.apiRotateURL))
+	mux.Handle("GET /c/", s.channelPage(page.Handler(s.feed)))
 	return mux
 }
 
@@ -175,11 +208,11 @@ func (s *Server) NewHTTPServer() *http.Server {
 		Protocols:         new(http.Protocols),
 	}
 	// HTTP/1.1, and HTTP/2 without TLS for senders that start with its
-	// preface (h2c). With TLS, ALPN offers HTTP/1.1 only (see initOps):
+	// preface (h2c). With TLS, ALPN offers HTTP/1.1 only (see loadTLS):
 	// agents need it for the WebSocket upgrade.
 	hs.Protocols.SetHTTP1(true)
 	hs.Protocols.SetUnencryptedHTTP2(true)
-	hs.RegisterOnShutdown(s.ops.feed.shutdown) // live channel pages end
+	hs.RegisterOnShutdown(s.feed.shutdown) // live channel pages end
 	return hs
 }
 
@@ -251,23 +284,12 @@ func (s *Server) root(w http.ResponseWriter, r *http.Request) {
 <li>Receive them on your machine: <code>hooktap listen --relay %s --channel &lt;channel&gt; --forward-to http://localhost:3000/webhooks</code></li>
 </ul>
 <p>Health: <a href="/healthz">/healthz</a></p>
-`, htmlEscape(s.cfg.Version), htmlEscape(base), htmlEscape(base))
+`, html.EscapeString(s.cfg.Version), html.EscapeString(base), html.EscapeString(base))
 }
 
-func htmlEscape(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;").Replace(s)
-}
-
-// newID returns a random 16-character id in lowercase Crockford base32.
-func newID() string {
-	const alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
-	var b [16]byte
-	rand.Read(b[:])
-	for i := range b {
-		b[i] = alphabet[b[i]&31]
-	}
-	return string(b[:])
-}
+// newID returns a random delivery id: 16 lowercase base32 characters (80
+// bits).
+func newID() string { return strings.ToLower(rand.Text()[:16]) }
 
 func (s *Server) pruneLoop() {
 	t := time.NewTicker(time.Minute)

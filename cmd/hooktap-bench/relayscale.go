@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -16,6 +15,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/hooktap/hooktap/relay/wire"
 )
@@ -54,33 +55,26 @@ func rssKiB(pid int) (int64, error) {
 	return 0, fmt.Errorf("no VmRSS for %d", pid)
 }
 
-// scrape reads one unlabelled gauge, or the sum over labels, from /metrics.
+// scrape reads one gauge from /metrics: its value, or the sum over its
+// labels.
 func scrape(client *http.Client, base, name string) (float64, error) {
 	resp, err := client.Get(base + "/metrics")
 	if err != nil {
 		return 0, err
 	}
 	defer resp.Body.Close()
-	sum, found := 0.0, false
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		l := sc.Text()
-		if strings.HasPrefix(l, "#") || !strings.HasPrefix(l, name) {
-			continue
-		}
-		rest := l[len(name):]
-		if rest != "" && rest[0] != ' ' && rest[0] != '{' {
-			continue // a longer name with the same prefix
-		}
-		f := strings.Fields(l)
-		v, err := strconv.ParseFloat(f[len(f)-1], 64)
-		if err != nil {
-			return 0, err
-		}
-		sum, found = sum+v, true
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return 0, fmt.Errorf("read /metrics: %w", err)
 	}
-	if !found {
+	f, ok := fams[name]
+	if !ok {
 		return 0, fmt.Errorf("no metric %s", name)
+	}
+	sum := 0.0
+	for _, m := range f.GetMetric() {
+		sum += m.GetGauge().GetValue()
 	}
 	return sum, nil
 }

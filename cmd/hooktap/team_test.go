@@ -20,7 +20,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -397,115 +396,6 @@ func TestTeamTLS(t *testing.T) {
 	if !strings.Contains(dl, `"status":200`) {
 		t.Errorf("delivery line %s", dl)
 	}
-}
-
-// A strict parser for the Prometheus text exposition format (0.0.4): HELP
-// and TYPE lines, then samples `name{label="value",...} value`, every
-// sample's family declared by a TYPE line before it.
-type promSample struct {
-	name   string
-	labels map[string]string
-	value  float64
-}
-
-var (
-	promName  = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)
-	promLabel = regexp.MustCompile(`^([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\[\\"n])*)"`)
-)
-
-func parseProm(t *testing.T, text string) (map[string]string, []promSample) {
-	t.Helper()
-	types := map[string]string{}
-	helps := map[string]bool{}
-	var samples []promSample
-	if !strings.HasSuffix(text, "\n") {
-		t.Fatal("exposition does not end with a newline")
-	}
-	for i, line := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
-		fail := func(why string) { t.Fatalf("line %d %q: %s", i+1, line, why) }
-		if strings.HasPrefix(line, "#") {
-			f := strings.SplitN(line, " ", 4)
-			if len(f) < 4 || (f[1] != "HELP" && f[1] != "TYPE") || !promName.MatchString(f[2]) {
-				fail("bad comment line")
-			}
-			if f[1] == "TYPE" {
-				if _, dup := types[f[2]]; dup {
-					fail("second TYPE")
-				}
-				if !contains([]string{"counter", "gauge", "histogram", "summary", "untyped"}, f[3]) {
-					fail("bad type")
-				}
-				types[f[2]] = f[3]
-			} else {
-				helps[f[2]] = true
-			}
-			continue
-		}
-		s := promSample{labels: map[string]string{}}
-		rest := line
-		j := strings.IndexAny(rest, "{ ")
-		if j < 0 {
-			fail("no value")
-		}
-		s.name, rest = rest[:j], rest[j:]
-		if !promName.MatchString(s.name) {
-			fail("bad name")
-		}
-		if strings.HasPrefix(rest, "{") {
-			rest = rest[1:]
-			for !strings.HasPrefix(rest, "}") {
-				m := promLabel.FindStringSubmatch(rest)
-				if m == nil {
-					fail("bad label")
-				}
-				if _, dup := s.labels[m[1]]; dup {
-					fail("duplicate label")
-				}
-				s.labels[m[1]] = strings.NewReplacer(`\\`, `\`, `\"`, `"`, `\n`, "\n").Replace(m[2])
-				rest = rest[len(m[0]):]
-				if strings.HasPrefix(rest, ",") {
-					rest = rest[1:]
-				} else if !strings.HasPrefix(rest, "}") {
-					fail("labels not separated by commas")
-				}
-			}
-			rest = rest[1:]
-		}
-		if !strings.HasPrefix(rest, " ") {
-			fail("no space before the value")
-		}
-		v, err := strconv.ParseFloat(strings.TrimPrefix(rest, " "), 64)
-		if err != nil {
-			fail("bad value")
-		}
-		s.value = v
-		family := s.name
-		if types[family] == "" {
-			for _, suf := range []string{"_bucket", "_sum", "_count"} {
-				if f := strings.TrimSuffix(s.name, suf); f != s.name && types[f] == "histogram" {
-					family = f
-				}
-			}
-		}
-		if types[family] == "" || !helps[family] {
-			fail("sample without HELP and TYPE before it")
-		}
-		if types[family] == "histogram" && s.name == family {
-			fail("histogram sample without _bucket, _sum or _count")
-		}
-		samples = append(samples, s)
-	}
-	return types, samples
-}
-
-// metric returns the value of the sample with name and exactly labels.
-func metric(samples []promSample, name string, labels map[string]string) (float64, bool) {
-	for _, s := range samples {
-		if s.name == name && fmt.Sprint(s.labels) == fmt.Sprint(labels) {
-			return s.value, true
-		}
-	}
-	return 0, false
 }
 
 func TestTeamRateLimitAndMetrics(t *testing.T) {

@@ -1,9 +1,7 @@
-// Package feed serves a channel's live page: the deliveries that reached a
-// relay channel lately and the agents connected to it, for teammates who do
-// not run the agent. It imports only the standard library, so the relay
-// can serve it without depending on the agent's code: the relay implements
-// Source.
-package feed
+// Package page serves a relay channel's live page: the deliveries that
+// reached the channel lately and the agents connected to it, for teammates
+// who do not run the agent. The relay implements Source and guards access.
+package page
 
 import (
 	"embed"
@@ -59,7 +57,17 @@ const RecentLen = 100
 //go:embed static
 var static embed.FS
 
-var page = template.Must(template.ParseFS(static, "static/index.html"))
+var index = template.Must(template.ParseFS(static, "static/index.html"))
+
+// SetHeaders sets the headers every answer under /c/ carries, refusals
+// included: no caching, and a policy that runs the page's own script and
+// style only.
+func SetHeaders(h http.Header) {
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+}
 
 // Handler serves the page of channel c at /c/{c}, its snapshot at
 // /c/{c}/feed.json and its live stream (server-sent events) at
@@ -70,7 +78,7 @@ func Handler(src Source) http.Handler {
 	mux.HandleFunc("GET /c/{channel}", func(w http.ResponseWriter, r *http.Request) {
 		ch := r.PathValue("channel")
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		page.Execute(w, map[string]string{"Channel": ch, "Base": "/c/" + ch})
+		index.Execute(w, map[string]string{"Channel": ch, "Base": "/c/" + ch})
 	})
 	mux.HandleFunc("GET /c/{channel}/feed.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -87,7 +95,10 @@ func Handler(src Source) http.Handler {
 		}
 		http.ServeFileFS(w, r, assets, name)
 	})
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		SetHeaders(w.Header())
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // Snapshot is the page's state at one moment.

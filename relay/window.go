@@ -1,0 +1,92 @@
+package relay
+
+import (
+	"context"
+
+	"github.com/hooktap/hooktap/relay/wire"
+)
+
+// flight is a delivery sent to the agent and not yet acked.
+type flight struct {
+	id   string
+	size int
+}
+
+// sent is the last seq sent or skipped, in channel order.
+func (ss *session) sent() int64 {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.sentSeq
+}
+
+// reserve waits for room for d in the window and puts it in flight. While
+// it waits, what b holds is written, so that acks can come. It reports
+// false when the session is over.
+func (ss *session) reserve(ctx context.Context, d *wire.Delivery, size int, b *batch, next bool) bool {
+	for {
+		ss.mu.Lock()
+		n := len(ss.inflight)
+		if n < ss.srv.cfg.Window && (n == 0 || ss.inflightBytes+size <= maxWindowBytes) {
+			if next {
+				ss.sentSeq = d.Seq
+			}
+			ss.inflight[d.Seq] = flight{d.ID, size}
+			ss.inflightBytes += size
+			ss.mu.Unlock()
+			return true
+		}
+		ss.mu.Unlock()
+		if !ss.flush(ctx, b) {
+			return false
+		}
+		select {
+		case <-ss.room:
+		case <-ss.conn.Done():
+			return false
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+// advance moves the cursor to the highest seq below which nothing is in
+// flight. It reports whether it moved. Callers hold mu.
+func (ss *session) advance() bool {
+	next := ss.sentSeq
+	for seq := range ss.inflight {
+		if seq-1 < next {
+			next = seq - 1
+		}
+	}
+	if next > ss.cursor {
+		ss.cursor = next
+		return true
+	}
+	return false
+}
+
+// ack records the agent's answer for one delivery. Only a delivery in
+// flight on this session can be acked: an agent cannot answer for one it
+// was not sent (another channel's, or one it has not received yet).
+func (ss *session) ack(a *wire.Ack) {
+	ss.mu.Lock()
+	f, ok := ss.inflight[a.Seq]
+	if !ok || f.id != a.ID {
+		ss.mu.Unlock()
+		ss.srv.log.Debug("agent acked a delivery it does not have in flight", "channel", ss.channel, "agent", ss.agentID, "seq", a.Seq)
+		return
+	}
+	delete(ss.inflight, a.Seq)
+	ss.inflightBytes -= f.size
+	moved := ss.advance()
+	ss.mu.Unlock()
+	select {
+	case ss.room <- struct{}{}:
+	default:
+	}
+	ss.srv.resolve(a)
+	claimed := ss.srv.buf.HasUnclaimed(ss.channel)
+	if moved || claimed {
+		ss.srv.cursorMoved(ss, claimed, a.Seq)
+	}
+}
