@@ -2,6 +2,8 @@ package relay
 
 import (
 	"context"
+	"errors"
+	"io"
 	"sync"
 
 	"golang.org/x/sync/semaphore"
@@ -10,11 +12,13 @@ import (
 // Memory bounds. A relay holds a delivery's body in memory from the moment
 // it starts reading it until the buffer has committed it; after that, only
 // the live queues of agents hold it (at most maxQueueBytes each), and a
-// frame on its way. The rest waits on disk, in the buffer.
+// frame on its way. Pages read back from the buffer for agents catching up
+// are bounded relay-wide too. The rest waits on disk, in the buffer.
 const (
 	// bodyBudget bounds the bodies being read or committed, relay-wide;
 	// channelBodyBudget, those of one channel, so that one busy channel
-	// (or one slow uploader) cannot take all of it.
+	// cannot take all of it. Bytes count as they arrive: a sender that
+	// trickles its body holds only what it has sent.
 	bodyBudget        = 128 << 20
 	channelBodyBudget = 48 << 20
 	// maxQueueBytes bounds an agent's live queue; beyond it, the agent
@@ -23,16 +27,19 @@ const (
 	// maxWindowBytes bounds the bytes in flight to one agent (sent, not yet
 	// acked), beside the window's count; one delivery always fits.
 	maxWindowBytes = 32 << 20
-	// catchUpBytes bounds one page read from the buffer.
+	// catchUpBytes bounds one page read from the buffer; readBudget, the
+	// pages read at once relay-wide (sessions wait their turn).
 	catchUpBytes = 8 << 20
+	readBudget   = 64 << 20
 )
 
-// budgets hands out room for request bodies: from the relay's budget and
-// from the channel's. A request takes room for its declared length (or the
-// largest body, when it declares none) before its body is read.
+// budgets hands out room for request bodies, from the relay's budget and
+// from the channel's, and for pages read back from the buffer.
 type budgets struct {
-	all *semaphore.Weighted
-	max int64 // the largest room one request takes
+	all     *semaphore.Weighted
+	channel int64 // what one channel may hold
+	reads   *semaphore.Weighted
+	page    int64 // one page's share of reads
 
 	mu  sync.Mutex
 	per map[string]*channelBudget
@@ -44,56 +51,91 @@ type channelBudget struct {
 }
 
 func newBudgets(maxBody int64) *budgets {
-	total := max(bodyBudget, 2*maxBody)
-	return &budgets{all: semaphore.NewWeighted(total), max: maxBody, per: map[string]*channelBudget{}}
+	page := max(catchUpBytes, maxBody) // a page holds at least one delivery
+	return &budgets{
+		all:     semaphore.NewWeighted(max(bodyBudget, 2*maxBody)),
+		channel: max(channelBodyBudget, maxBody),
+		reads:   semaphore.NewWeighted(max(readBudget, 2*page)),
+		page:    page,
+		per:     map[string]*channelBudget{},
+	}
 }
 
-// channelRoom is what one channel may hold: enough for the largest body.
-func (b *budgets) channelRoom() int64 { return max(channelBodyBudget, b.max) }
+// bodyChunk is the most a body reader takes room for at a time.
+const bodyChunk = 64 << 10
 
-// acquire waits for n bytes of room for channel (n <= 0: the largest body)
-// and returns a function that gives back the part of it not kept, given
-// how much was kept: release(0) gives back everything. It fails only when
-// ctx ends first.
-func (b *budgets) acquire(ctx context.Context, channel string, n int64) (release func(keep int64), err error) {
-	if n <= 0 || n > b.max {
-		n = b.max
-	}
+// errBusy is what a body reader returns when ctx ended before there was
+// room for the next chunk.
+var errBusy = errors.New("no room for the body")
+
+// bodyReader reads a request body, taking room in the budgets for each
+// chunk before it reads it. Close gives back all it holds.
+type bodyReader struct {
+	b    *budgets
+	cb   *channelBudget
+	name string
+	ctx  context.Context // bounds the waits for room
+	r    io.Reader
+	held int64
+}
+
+// body wraps r, a request body for channel, to read within the budgets;
+// waiting for room ends with ctx.
+func (b *budgets) body(ctx context.Context, channel string, r io.Reader) *bodyReader {
 	b.mu.Lock()
 	cb := b.per[channel]
 	if cb == nil {
-		cb = &channelBudget{sem: semaphore.NewWeighted(b.channelRoom())}
+		cb = &channelBudget{sem: semaphore.NewWeighted(b.channel)}
 		b.per[channel] = cb
 	}
 	cb.users++
 	b.mu.Unlock()
-	done := func() {
-		b.mu.Lock()
-		if cb.users--; cb.users == 0 {
-			delete(b.per, channel)
-		}
-		b.mu.Unlock()
+	return &bodyReader{b: b, cb: cb, name: channel, ctx: ctx, r: r}
+}
+
+func (br *bodyReader) Read(p []byte) (int, error) {
+	n := int64(min(len(p), bodyChunk))
+	if n == 0 {
+		return 0, nil
 	}
-	if err := cb.sem.Acquire(ctx, n); err != nil {
-		done()
+	if err := br.cb.sem.Acquire(br.ctx, n); err != nil {
+		return 0, errBusy
+	}
+	if err := br.b.all.Acquire(br.ctx, n); err != nil {
+		br.cb.sem.Release(n)
+		return 0, errBusy
+	}
+	m, err := br.r.Read(p[:n])
+	br.give(n - int64(m))
+	br.held += int64(m)
+	return m, err
+}
+
+func (br *bodyReader) give(n int64) {
+	if n > 0 {
+		br.b.all.Release(n)
+		br.cb.sem.Release(n)
+	}
+}
+
+// Close gives back the room the body took. Call it once the body is
+// committed to the buffer (or failed to be).
+func (br *bodyReader) Close() {
+	br.give(br.held)
+	br.held = 0
+	b := br.b
+	b.mu.Lock()
+	if br.cb.users--; br.cb.users == 0 {
+		delete(b.per, br.name)
+	}
+	b.mu.Unlock()
+}
+
+// reading waits for room to read a page from the buffer and returns a
+// function that gives it back, once the page is sent.
+func (b *budgets) reading(ctx context.Context) (release func(), err error) {
+	if err := b.reads.Acquire(ctx, b.page); err != nil {
 		return nil, err
 	}
-	if err := b.all.Acquire(ctx, n); err != nil {
-		cb.sem.Release(n)
-		done()
-		return nil, err
-	}
-	held := n
-	return func(keep int64) {
-		give := held - max(keep, 0)
-		if give <= 0 {
-			return
-		}
-		held -= give
-		b.all.Release(give)
-		cb.sem.Release(give)
-		if held == 0 {
-			done()
-		}
-	}, nil
+	return func() { b.reads.Release(b.page) }, nil
 }

@@ -31,11 +31,6 @@ type Buffer struct {
 	smu      sync.Mutex
 	settled  map[string]int64
 	progress chan struct{} // closed, and replaced, whenever settled moves
-
-	// unclaimed counts, per channel, the deliveries marked unclaimed
-	// (migration 0006), so that acks on channels with none cost nothing.
-	umu       sync.Mutex
-	unclaimed map[string]int64
 }
 
 // OpenBuffer opens or creates the buffer database at path.
@@ -44,13 +39,8 @@ func OpenBuffer(ctx context.Context, path string) (*Buffer, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Buffer{db: db, w: sqlitedb.NewWriter(db.W, 512), heads: map[string]int64{},
-		settled: map[string]int64{}, progress: make(chan struct{})}
-	if err := b.countUnclaimed(ctx); err != nil {
-		b.Close()
-		return nil, err
-	}
-	return b, nil
+	return &Buffer{db: db, w: sqlitedb.NewWriter(db.W, 512), heads: map[string]int64{},
+		settled: map[string]int64{}, progress: make(chan struct{})}, nil
 }
 
 // Expect tells the buffer's writer that n more appends (n < 0: fewer) are
@@ -129,10 +119,9 @@ func (b *Buffer) Head(ctx context.Context, channel string) (int64, error) {
 // publish, if not nil, is called as soon as d has its seq, in seq order
 // (under the buffer's lock: it must not block), so that agents get d while
 // it is being committed; whoever reads the buffer after a publish first
-// waits for Settled. publish reports whether any agent claimed d (one
-// subscribed to its event is connected); if none did, d is kept marked
-// unclaimed, for the next agent whose filter matches (Unclaimed).
-func (b *Buffer) Append(ctx context.Context, d *wire.Delivery, publish func() (claimed bool)) error {
+// waits for Settled. d is unclaimed until an agent acks it (Unclaimed);
+// its event is d.Fields.Action.
+func (b *Buffer) Append(ctx context.Context, d *wire.Delivery, publish func()) error {
 	hdr := encodeHeader(d.Header)
 	b.mu.Lock()
 	h, err := b.head(ctx, d.Channel)
@@ -142,24 +131,25 @@ func (b *Buffer) Append(ctx context.Context, d *wire.Delivery, publish func() (c
 	}
 	d.Seq = h + 1
 	b.heads[d.Channel] = d.Seq
-	unclaimed := 0
-	if publish != nil && !publish() {
-		unclaimed = 1
-		b.countMarked(d.Channel, 1)
+	if publish != nil {
+		publish()
+	}
+	action := ""
+	if d.Fields != nil {
+		action = d.Fields.Action
 	}
 	// Submitted under the lock so that seqs commit in order.
 	channel, seq := d.Channel, d.Seq
 	done := b.w.GoThen(func(tx *sqlitedb.Tx) error {
-		_, err := tx.Exec(`INSERT INTO deliveries(channel, seq, id, received_at, method, path, query, header, body, remote_addr, host, proto, unclaimed)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			d.Channel, d.Seq, d.ID, d.ReceivedAt.UnixMicro(), d.Method, d.Path, d.Query, hdr, d.Body, d.RemoteAddr, d.Host, d.Proto, unclaimed)
-		return err
-	}, func(err error) {
-		if err != nil && unclaimed == 1 {
-			b.countMarked(channel, -1)
+		_, err := tx.Exec(`INSERT INTO deliveries(channel, seq, id, received_at, method, path, query, header, body, remote_addr, host, proto)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			d.Channel, d.Seq, d.ID, d.ReceivedAt.UnixMicro(), d.Method, d.Path, d.Query, hdr, d.Body, d.RemoteAddr, d.Host, d.Proto)
+		if err != nil {
+			return err
 		}
-		b.settle(channel, seq)
-	})
+		_, err = tx.Exec(`INSERT INTO unclaimed(channel, seq, action) VALUES (?, ?, ?)`, channel, seq, action)
+		return err
+	}, func(error) { b.settle(channel, seq) })
 	b.mu.Unlock()
 	// Not abandoned when ctx ends: a commit takes milliseconds at most, and
 	// the sender is owed the truth about it.
@@ -206,7 +196,10 @@ func decodeHeader(b []byte) http.Header {
 // Forget removes one delivery (used when the sender was told to retry).
 func (b *Buffer) Forget(channel string, seq int64) {
 	b.w.Go(func(tx *sqlitedb.Tx) error {
-		_, err := tx.Exec(`DELETE FROM deliveries WHERE channel = ? AND seq = ?`, channel, seq)
+		if _, err := tx.Exec(`DELETE FROM deliveries WHERE channel = ? AND seq = ?`, channel, seq); err != nil {
+			return err
+		}
+		_, err := tx.Exec(`DELETE FROM unclaimed WHERE channel = ? AND seq = ?`, channel, seq)
 		return err
 	})
 }
@@ -272,11 +265,14 @@ func (b *Buffer) Prune(ctx context.Context, cutoff time.Time, max int, connected
 			m, _ := res.RowsAffected()
 			n += m
 		}
+		if n > 0 {
+			if _, err := tx.Exec(`DELETE FROM unclaimed WHERE NOT EXISTS (SELECT 1 FROM deliveries d
+				WHERE d.channel = unclaimed.channel AND d.seq = unclaimed.seq)`); err != nil {
+				return err
+			}
+		}
 		return pruneCursors(tx, cutoff, connected)
 	})
-	if err == nil && n > 0 {
-		err = b.countUnclaimed(ctx)
-	}
 	return n, err
 }
 

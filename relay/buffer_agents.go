@@ -76,120 +76,82 @@ type Claim struct {
 	Seq     int64
 }
 
-// SetCursors saves agents' positions and clears the unclaimed mark of
+// SetCursors saves agents' positions and deletes the unclaimed rows of
 // what they acknowledged; the channel reports the commit. Callers need not
 // wait: a lost update only means a redelivery, which agents recognise by
 // id.
 func (b *Buffer) SetCursors(cs []Cursor, claims []Claim) <-chan error {
 	now := time.Now().UnixMicro()
-	cleared := map[string]int64{} // per channel, by the last run of the op
-	return b.w.GoThen(func(tx *sqlitedb.Tx) error {
-		clear(cleared) // an op runs again when its batch failed
+	return b.w.Go(func(tx *sqlitedb.Tx) error {
 		for _, c := range cs {
-			_, err := tx.Exec(`INSERT INTO cursors(channel, agent_id, seq, updated_at) VALUES (?, ?, ?, ?)
-				ON CONFLICT(channel, agent_id) DO UPDATE SET seq = MAX(seq, excluded.seq), updated_at = excluded.updated_at`,
-				c.Channel, c.AgentID, c.Seq, now)
+			// Bind made the row; one pruned since (its agent idle past the
+			// retention) stays gone, with its key binding, rather than coming
+			// back unbound.
+			_, err := tx.Exec(`UPDATE cursors SET seq = MAX(seq, ?), updated_at = ? WHERE channel = ? AND agent_id = ?`,
+				c.Seq, now, c.Channel, c.AgentID)
 			if err != nil {
 				return err
 			}
 		}
 		for _, c := range claims {
-			res, err := tx.Exec(`UPDATE deliveries SET unclaimed = 0 WHERE channel = ? AND seq = ? AND unclaimed = 1`, c.Channel, c.Seq)
-			if err != nil {
+			if _, err := tx.Exec(`DELETE FROM unclaimed WHERE channel = ? AND seq = ?`, c.Channel, c.Seq); err != nil {
 				return err
 			}
-			n, _ := res.RowsAffected()
-			cleared[c.Channel] += n
 		}
 		return nil
-	}, func(err error) {
-		if err == nil {
-			for ch, n := range cleared {
-				b.countMarked(ch, -n)
-			}
-		}
 	})
 }
 
-// MarkUnclaimed marks as unclaimed, on channel, the deliveries seqs and
-// those with after < seq <= through: what an agent that leaves had in
-// flight or had not been sent yet. Some of them another agent may have
-// claimed already; they are given to new agents once more, which is safe:
-// agents recognise a delivery they have by its id.
-func (b *Buffer) MarkUnclaimed(channel string, seqs []int64, after, through int64) <-chan error {
-	var marked int64
-	return b.w.GoThen(func(tx *sqlitedb.Tx) error {
-		marked = 0
-		for _, seq := range seqs {
-			res, err := tx.Exec(`UPDATE deliveries SET unclaimed = 1 WHERE channel = ? AND seq = ? AND unclaimed = 0`, channel, seq)
-			if err != nil {
-				return err
-			}
-			n, _ := res.RowsAffected()
-			marked += n
-		}
-		if through > after {
-			res, err := tx.Exec(`UPDATE deliveries SET unclaimed = 1 WHERE channel = ? AND seq > ? AND seq <= ? AND unclaimed = 0`, channel, after, through)
-			if err != nil {
-				return err
-			}
-			n, _ := res.RowsAffected()
-			marked += n
-		}
-		return nil
-	}, func(err error) {
-		if err == nil {
-			b.countMarked(channel, marked)
-		}
-	})
+// Pending is a delivery no agent has acknowledged yet, and its event.
+type Pending struct {
+	Seq    int64
+	Action string
 }
 
-// HasUnclaimed reports whether channel may have unclaimed deliveries.
-func (b *Buffer) HasUnclaimed(channel string) bool {
-	b.umu.Lock()
-	defer b.umu.Unlock()
-	return b.unclaimed[channel] > 0
-}
-
-func (b *Buffer) countMarked(channel string, n int64) {
-	b.umu.Lock()
-	defer b.umu.Unlock()
-	if b.unclaimed[channel] += n; b.unclaimed[channel] <= 0 {
-		delete(b.unclaimed, channel)
-	}
-}
-
-// countUnclaimed reads how many unclaimed deliveries each channel has.
-func (b *Buffer) countUnclaimed(ctx context.Context) error {
-	rows, err := b.db.R.QueryContext(ctx, `SELECT channel, COUNT(*) FROM deliveries WHERE unclaimed = 1 GROUP BY channel`)
+// Unclaimed returns up to limit of the unclaimed deliveries of channel with
+// after < seq <= through, in order; more reports whether there may be
+// others after them.
+func (b *Buffer) Unclaimed(ctx context.Context, channel string, after, through int64, limit int) (ps []Pending, more bool, err error) {
+	rows, err := b.db.R.QueryContext(ctx, `SELECT seq, action FROM unclaimed WHERE channel = ? AND seq > ? AND seq <= ?
+		ORDER BY seq LIMIT ?`, channel, after, through, limit)
 	if err != nil {
-		return fmt.Errorf("count unclaimed deliveries: %w", err)
+		return nil, false, fmt.Errorf("read unclaimed: %w", err)
 	}
 	defer rows.Close()
-	counts := map[string]int64{}
 	for rows.Next() {
-		var c string
-		var n int64
-		if err := rows.Scan(&c, &n); err != nil {
-			return fmt.Errorf("count unclaimed deliveries: %w", err)
+		var p Pending
+		if err := rows.Scan(&p.Seq, &p.Action); err != nil {
+			return nil, false, fmt.Errorf("read unclaimed: %w", err)
 		}
-		counts[c] = n
+		ps = append(ps, p)
 	}
-	b.umu.Lock()
-	b.unclaimed = counts
-	b.umu.Unlock()
-	return rows.Err()
+	return ps, len(ps) == limit, rows.Err()
 }
 
-// Unclaimed returns, like After, the unclaimed deliveries of channel with
-// after < seq <= through.
-func (b *Buffer) Unclaimed(ctx context.Context, channel string, after, through int64, limit, maxBytes int) ([]*wire.Delivery, bool, error) {
-	rows, err := b.db.R.QueryContext(ctx, `SELECT seq, id, received_at, method, path, query, header, body, remote_addr, host, proto
-		FROM deliveries WHERE channel = ? AND unclaimed = 1 AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?`, channel, after, through, limit)
-	if err != nil {
-		return nil, false, fmt.Errorf("read buffer: %w", err)
+// Deliveries returns the deliveries of channel with the given seqs that
+// are still in the buffer, in order, stopping once they hold about
+// maxBytes (at least one); rest is what it did not read.
+func (b *Buffer) Deliveries(ctx context.Context, channel string, seqs []int64, maxBytes int) (ds []*wire.Delivery, rest []int64, err error) {
+	size := 0
+	for i, seq := range seqs {
+		if size >= maxBytes {
+			return ds, seqs[i:], nil
+		}
+		rows, err := b.db.R.QueryContext(ctx, `SELECT seq, id, received_at, method, path, query, header, body, remote_addr, host, proto
+			FROM deliveries WHERE channel = ? AND seq = ?`, channel, seq)
+		if err != nil {
+			return nil, nil, fmt.Errorf("read buffer: %w", err)
+		}
+		got, _, err := scanDeliveries(rows, channel, 1, maxBytes)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, d := range got {
+			size += len(d.Body)
+			ds = append(ds, d)
+		}
 	}
-	return scanDeliveries(rows, channel, limit, maxBytes)
+	return ds, nil, nil
 }
 
 // pruneCursors deletes the cursors (and so the key bindings) of agents

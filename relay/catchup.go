@@ -32,19 +32,158 @@ func (ss *session) catchUp(ctx context.Context) bool {
 	})
 }
 
-// adoptUnclaimed sends the unclaimed deliveries up to the session's start
-// that the agent's filter matches, before anything else: deliveries no
-// agent took, which a new agent would otherwise never see. It reports
+// adoptUnclaimed sends the unclaimed deliveries up to adoptThrough that
+// the agent's filter matches and that no other connected agent is going to
+// take, before anything else: what arrived while no agent subscribed to
+// it, and what an agent had in flight when it left (or when the relay
+// stopped), which agents past it would otherwise never see. It reports
 // false when the session is over.
 func (ss *session) adoptUnclaimed(ctx context.Context) bool {
-	after := int64(0)
-	return ss.fromBuffer(ctx, func() ([]*wire.Delivery, bool, error) {
-		return ss.srv.buf.Unclaimed(ctx, ss.channel, after, ss.adoptThrough, pageLen, catchUpBytes)
-	}, func(d *wire.Delivery, b *batch) bool {
-		after = d.Seq
-		d.Resumed = true // it may have been this agent's before
-		return !MatchEvents(ss.events, d.Fields.Action) || ss.enqueue(ctx, d, wire.Size(d), b, false)
-	})
+	through := ss.adoptThrough.Load()
+	var after int64
+	for {
+		var ps []Pending
+		var more bool
+		err := onFreshStack(func() (err error) {
+			ps, more, err = ss.srv.buf.Unclaimed(ctx, ss.channel, after, through, adoptPage)
+			return err
+		})
+		if err != nil {
+			return ss.readFailed(ctx, err)
+		}
+		var seqs []int64
+		for _, p := range ps {
+			after = p.Seq
+			if ss.wants(p) {
+				seqs = append(seqs, p.Seq)
+			}
+		}
+		if len(seqs) > 0 && !ss.sendUnclaimed(ctx, seqs) {
+			return false
+		}
+		if !more {
+			return true
+		}
+	}
+}
+
+// adoptPage bounds the unclaimed rows (a seq and an event each) read at once.
+const adoptPage = 1000
+
+// wants reports whether the session should take an unclaimed delivery: its
+// filter matches, it does not have it in flight, no ack of it is on its
+// way to the buffer, and no other session is going to take it.
+func (ss *session) wants(p Pending) bool {
+	if !MatchEvents(ss.events, p.Action) {
+		return false
+	}
+	ss.mu.Lock()
+	_, flying := ss.inflight[p.Seq]
+	ss.mu.Unlock()
+	return !flying && !ss.srv.beingClaimed(ss.channel, p.Seq) && !ss.srv.owedElsewhere(ss, p)
+}
+
+// owedElsewhere reports whether a session of me's channel other than me
+// has p in flight, or has not reached it yet and subscribes to its event.
+func (s *Server) owedElsewhere(me *session, p Pending) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch := s.channels[me.channel]
+	if ch == nil {
+		return false
+	}
+	for o := range ch.sessions {
+		if o == me {
+			continue
+		}
+		o.mu.Lock()
+		_, flying := o.inflight[p.Seq]
+		ahead := o.sentSeq < p.Seq
+		o.mu.Unlock()
+		if flying || ahead && MatchEvents(o.events, p.Action) {
+			return true
+		}
+	}
+	return false
+}
+
+// sendUnclaimed reads the deliveries seqs from the buffer, a page at a
+// time, and sends them, marked resumed (the agent may have had them
+// before). It reports false when the session is over.
+func (ss *session) sendUnclaimed(ctx context.Context, seqs []int64) bool {
+	for len(seqs) > 0 {
+		release, err := ss.srv.bodies.reading(ctx)
+		if err != nil {
+			return false
+		}
+		var ds []*wire.Delivery
+		err = onFreshStack(func() (err error) {
+			ds, seqs, err = ss.srv.buf.Deliveries(ctx, ss.channel, seqs, catchUpBytes)
+			return err
+		})
+		if err != nil {
+			release()
+			return ss.readFailed(ctx, err)
+		}
+		var b batch
+		ok := true
+		for _, d := range ds {
+			f := payload.Parse(d.Header, d.Body)
+			d.Fields, d.Resumed = &f, true
+			if ok = ss.enqueue(ctx, d, wire.Size(d), &b, false); !ok {
+				break
+			}
+		}
+		ok = ok && ss.flush(ctx, &b)
+		b.reset()
+		release()
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// readFailed ends the session after a failed read of the buffer. It
+// reports false (the session is over).
+func (ss *session) readFailed(ctx context.Context, err error) bool {
+	if ctx.Err() == nil {
+		ss.srv.log.Error("read buffer", "channel", ss.channel, "err", err)
+		ss.conn.Close(websocket.CloseInternalServerErr, "relay storage error")
+	}
+	return false
+}
+
+// offerLeftovers has the sessions of channel take what an agent that left
+// had in flight or had not been sent yet, if their filter matches and they
+// are past it (those behind it get it in channel order).
+func (s *Server) offerLeftovers(channel string) {
+	if s.ctx.Err() != nil {
+		return // the relay is stopping: they get it when they are back
+	}
+	s.mu.Lock()
+	var others []*session
+	if ch := s.channels[channel]; ch != nil {
+		for o := range ch.sessions {
+			others = append(others, o)
+		}
+	}
+	s.mu.Unlock()
+	for _, o := range others {
+		o.requestAdopt(o.sent())
+	}
+}
+
+// requestAdopt has the session adopt the unclaimed deliveries up to through.
+func (ss *session) requestAdopt(through int64) {
+	for {
+		cur := ss.adoptThrough.Load()
+		if through <= cur || ss.adoptThrough.CompareAndSwap(cur, through) {
+			break
+		}
+	}
+	ss.adopt.Store(true)
+	ss.wake()
 }
 
 // fromBuffer reads pages of deliveries with read until it reports no
@@ -55,27 +194,31 @@ func (ss *session) fromBuffer(ctx context.Context, read func() ([]*wire.Delivery
 	var b batch
 	defer b.reset()
 	for {
+		release, err := ss.srv.bodies.reading(ctx)
+		if err != nil {
+			return false
+		}
 		var ds []*wire.Delivery
 		var more bool
-		err := onFreshStack(func() (err error) {
+		err = onFreshStack(func() (err error) {
 			ds, more, err = read()
 			return err
 		})
 		if err != nil {
-			if ctx.Err() == nil {
-				ss.srv.log.Error("read buffer", "channel", ss.channel, "err", err)
-				ss.conn.Close(websocket.CloseInternalServerErr, "relay storage error")
-			}
-			return false
+			release()
+			return ss.readFailed(ctx, err)
 		}
+		ok := true
 		for _, d := range ds {
 			f := payload.Parse(d.Header, d.Body)
 			d.Fields = &f
-			if !each(d, &b) {
-				return false
+			if ok = each(d, &b); !ok {
+				break
 			}
 		}
-		if !ss.flush(ctx, &b) {
+		ok = ok && ss.flush(ctx, &b)
+		release()
+		if !ok {
 			return false
 		}
 		if !more {

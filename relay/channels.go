@@ -248,6 +248,7 @@ func (c *channelRegistry) Delete(ctx context.Context, name string) error {
 			`DELETE FROM channels WHERE name = ?`,
 			`DELETE FROM deliveries WHERE channel = ?`,
 			`DELETE FROM cursors WHERE channel = ?`,
+			`DELETE FROM unclaimed WHERE channel = ?`,
 		} {
 			if _, err := tx.Exec(q, name); err != nil {
 				return err

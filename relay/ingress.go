@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -39,13 +40,12 @@ func (s *Server) ingress(w http.ResponseWriter, r *http.Request) (action string)
 		httpError(w, http.StatusMethodNotAllowed, "TRACE is not forwarded: echoing requests back only helps cross-site tracing")
 		return ""
 	}
-	body, release, ok := s.readBody(w, r, name)
+	body, room, ok := s.readBody(w, r, name)
 	if !ok {
 		return ""
 	}
 	acc, err := s.accept(r, name, body)
-	release(0) // committed (or failed): the buffer holds it now, not this request
-	body = nil
+	room.Close() // committed (or failed): the buffer holds it now, not this request
 	defer s.forget(acc.id)
 	switch {
 	case err != nil:
@@ -59,48 +59,60 @@ func (s *Server) ingress(w http.ResponseWriter, r *http.Request) (action string)
 	return acc.action
 }
 
-// readBody reads the request's body within the relay's memory budget. A
-// request waits for room as long as a sender waits for an answer; then it
-// gets 503 and is kept nowhere.
-func (s *Server) readBody(w http.ResponseWriter, r *http.Request, channel string) ([]byte, func(int64), bool) {
+// readBody reads the request's body within the relay's memory budgets
+// (budget.go). A request waits for room as long as a sender waits for an
+// answer; then it gets 503 and is kept nowhere. The caller closes room once
+// the body is committed.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request, channel string) (body []byte, room *bodyReader, ok bool) {
 	if r.ContentLength > s.cfg.MaxBody {
 		httpError(w, http.StatusRequestEntityTooLarge, "body larger than %d bytes", s.cfg.MaxBody)
 		return nil, nil, false
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.ResponseTimeout)
-	release, err := s.bodies.acquire(ctx, channel, r.ContentLength)
-	cancel()
-	if err != nil {
-		if r.Context().Err() == nil {
-			w.Header().Set("Retry-After", "5")
-			httpError(w, http.StatusServiceUnavailable, "the relay is busy with large requests; retry later")
-		}
-		return nil, nil, false
+	defer cancel()
+	room = s.bodies.body(ctx, channel, http.MaxBytesReader(w, r.Body, s.cfg.MaxBody))
+	body, err := readAll(room, r.ContentLength)
+	if err == nil {
+		return body, room, true
 	}
-	body, err := readAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBody), r.ContentLength)
-	if err != nil {
-		release(0)
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			httpError(w, http.StatusRequestEntityTooLarge, "body larger than %d bytes", s.cfg.MaxBody)
-			return nil, nil, false
-		}
+	room.Close()
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		httpError(w, http.StatusRequestEntityTooLarge, "body larger than %d bytes", s.cfg.MaxBody)
+	case errors.Is(err, errBusy) && r.Context().Err() == nil:
+		w.Header().Set("Retry-After", "5")
+		httpError(w, http.StatusServiceUnavailable, "the relay is busy with large requests; retry later")
+	case r.Context().Err() == nil:
 		httpError(w, http.StatusBadRequest, "read body: %v", err)
-		return nil, nil, false
 	}
-	release(int64(cap(body)))
-	return body, release, true
+	return nil, nil, false
 }
 
-// readAll reads a body of n bytes (n < 0: unknown) into a slice of its own
-// size: io.ReadAll would take up to twice that while growing.
+// readAll reads a body of n bytes (n < 0: unknown). A known length is
+// taken up to a first quarter MiB at once, and the rest as it arrives, so
+// that a sender that announces megabytes and trickles them holds only what
+// it sent.
 func readAll(r io.Reader, n int64) ([]byte, error) {
 	if n < 0 {
 		return io.ReadAll(r)
 	}
-	b := make([]byte, n)
-	if _, err := io.ReadFull(r, b); err != nil {
-		return nil, err
+	b := make([]byte, 0, min(n, 256<<10))
+	for int64(len(b)) < n {
+		if len(b) == cap(b) {
+			b = slices.Grow(b, int(min(n, 2*int64(cap(b))))-len(b))
+		}
+		m, err := r.Read(b[len(b):min(int64(cap(b)), n)])
+		b = b[:len(b)+m]
+		if err == io.EOF {
+			if int64(len(b)) < n {
+				return nil, io.ErrUnexpectedEOF
+			}
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	return b, nil
 }
@@ -147,9 +159,8 @@ func (s *Server) accept(r *http.Request, channel string, body []byte) (accepted,
 	acc := accepted{id: d.ID, channel: channel, action: f.Action, wait: s.expect(d.ID)}
 	// Published in seq order as soon as the write is on its way: the agent
 	// works while the relay commits; the sender's answer waits for both.
-	publish := func() (claimed bool) {
+	publish := func() {
 		acc.connected, acc.matched, acc.live = s.publish(d, acc.action)
-		return acc.matched > 0
 	}
 	s.buf.Expect(-1)
 	err := s.buf.Append(r.Context(), d, publish)
@@ -190,7 +201,7 @@ func (s *Server) await(w http.ResponseWriter, r *http.Request, acc accepted) {
 			queued(w, acc.id, http.StatusAccepted, "the agent disconnected; kept and delivered when it is back")
 			return
 		}
-		s.reply(w, acc.id, ack)
+		s.reply(w, r, acc.id, ack)
 	case <-timer.C:
 		queued(w, acc.id, http.StatusAccepted, "the agent did not answer within "+s.cfg.ResponseTimeout.String()+"; kept and delivered")
 	case <-r.Context().Done():
@@ -210,7 +221,10 @@ func (s *Server) answerUnstored(w http.ResponseWriter, r *http.Request, acc acce
 		unstored()
 		return
 	}
-	timer := time.NewTimer(s.cfg.ResponseTimeout)
+	// The agent's answer is the truth, however long the app takes (the
+	// agent gives it up to agentAnswerWait): a 503 would make the sender
+	// retry what the app has.
+	timer := time.NewTimer(max(s.cfg.ResponseTimeout, agentAnswerWait))
 	defer timer.Stop()
 	select {
 	case ack := <-acc.wait:
@@ -218,7 +232,7 @@ func (s *Server) answerUnstored(w http.ResponseWriter, r *http.Request, acc acce
 			unstored()
 			return
 		}
-		s.reply(w, acc.id, ack) // the agent has it stored
+		s.reply(w, r, acc.id, ack) // the agent has it stored
 	case <-timer.C:
 		unstored()
 	case <-r.Context().Done():
@@ -269,8 +283,13 @@ func remoteIP(r *http.Request) string {
 	return host
 }
 
-// reply passes the app's answer, as the agent reported it, to the sender.
-func (s *Server) reply(w http.ResponseWriter, id string, a *wire.Ack) {
+// agentAnswerWait is how long an agent takes at most to answer for a
+// delivery it took: the app's 10 s, and its record.
+const agentAnswerWait = 15 * time.Second
+
+// reply passes the app's answer, as the agent reported it, to the sender
+// of r.
+func (s *Server) reply(w http.ResponseWriter, r *http.Request, id string, a *wire.Ack) {
 	w.Header().Set(HeaderDelivery, id)
 	if a.Status == 0 {
 		status := http.StatusBadGateway
@@ -285,9 +304,11 @@ func (s *Server) reply(w http.ResponseWriter, id string, a *wire.Ack) {
 		h[k] = vs
 	}
 	wire.StripHopHeaders(h)
-	h.Del("Content-Length")
 	h.Set(HeaderDelivery, id)
-	h.Set("Content-Length", strconv.Itoa(len(a.Body)))
+	if r.Method != http.MethodHead || h.Get("Content-Length") == "" {
+		// An answer to HEAD keeps the length of the body it does not send.
+		h.Set("Content-Length", strconv.Itoa(len(a.Body)))
+	}
 	if _, ok := h["Content-Type"]; !ok {
 		h["Content-Type"] = nil // pass the app's answer on as it was: no sniffing
 	}

@@ -316,46 +316,6 @@ func TestResumeFromCursorInOrder(t *testing.T) {
 	}
 }
 
-// TestAckFromAnotherSessionIsIgnored: an agent of another channel (or one
-// that was never sent the delivery) cannot answer for it; the sender gets
-// the answer of the agent that has it in flight.
-func TestAckFromAnotherSessionIsIgnored(t *testing.T) {
-	_, ts := newRelay(t, Config{})
-	victim := dialAgent(t, ts)
-	victim.hello("billing", "agt_victim")
-	thief := dialAgent(t, ts)
-	thief.hello("other", "agt_thief")
-
-	type answer struct {
-		status int
-		body   string
-	}
-	got := make(chan answer, 1)
-	go func() {
-		resp, b := post(t, ts.URL+"/h/billing", []byte(`{"action":"payable.created"}`))
-		got <- answer{resp.StatusCode, string(b)}
-	}()
-	d, ok := victim.read().(*wire.Delivery)
-	if !ok {
-		t.Fatal("victim got no delivery")
-	}
-	// The thief answers for a delivery it was never sent, by id and seq.
-	thief.send(&wire.Ack{ID: d.ID, Seq: d.Seq, Status: 299, Body: []byte("forged")})
-	// Its own channel's traffic still works: a ping of the connection.
-	if err := thief.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case a := <-got:
-		t.Fatalf("the sender got %d %q before the victim answered", a.status, a.body)
-	case <-time.After(300 * time.Millisecond): // proving a negative: a bound, not synchronisation
-	}
-	victim.send(&wire.Ack{ID: d.ID, Seq: d.Seq, Status: 200, Body: []byte("real")})
-	if a := <-got; a.status != 200 || a.body != "real" {
-		t.Fatalf("sender got %d %q, want the victim's 200 real", a.status, a.body)
-	}
-}
-
 // Every method in the IANA registry is taken; what a shell would read in
 // a copied command is not.
 func TestValidMethod(t *testing.T) {

@@ -42,7 +42,7 @@ func (ss *session) send(ctx context.Context, d *wire.Delivery, action string, si
 		moved := ss.advance()
 		ss.mu.Unlock()
 		if moved {
-			ss.srv.cursorMoved(ss, false, 0)
+			ss.srv.cursorMoved(ss, 0)
 		}
 		return true
 	}

@@ -52,6 +52,9 @@ const (
 	DefaultMaxBody         = 5 << 20
 	DefaultBufferTTL       = 24 * time.Hour
 	DefaultWindow          = 256
+	// MaxWindow is the most deliveries an agent holds at once; a relay
+	// that sends more is cut off by the agent as broken.
+	MaxWindow = 1024
 )
 
 // AgentPath is where agents open their WebSocket.
@@ -67,9 +70,10 @@ type Server struct {
 	channels map[string]*channel
 	pending  map[string]chan *wire.Ack
 
-	dirtyMu sync.Mutex
-	dirty   map[*session]struct{} // sessions whose cursor moved
-	claims  []Claim               // acked deliveries that may be marked unclaimed
+	dirtyMu  sync.Mutex
+	dirty    map[*session]struct{} // sessions whose cursor moved
+	claims   []Claim               // acks to write: their deliveries are claimed
+	claiming map[Claim]struct{}    // claims not yet written
 
 	upgrader websocket.Upgrader
 	ctx      context.Context // sessions live under it
@@ -125,6 +129,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		bodies:     newBudgets(cfg.MaxBody),
 		frameLimit: wire.FrameLimit(cfg.MaxBody),
 		dirty:      map[*session]struct{}{},
+		claiming:   map[Claim]struct{}{},
 		ctx:        sctx,
 		cancel:     cancel,
 		upgrader: websocket.Upgrader{
@@ -161,6 +166,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.Window <= 0 {
 		cfg.Window = DefaultWindow
+	}
+	if cfg.Window > MaxWindow {
+		return cfg, fmt.Errorf("window %d is more than an agent holds: at most %d", cfg.Window, MaxWindow)
 	}
 	if cfg.ReadHeaderTimeout <= 0 {
 		cfg.ReadHeaderTimeout = 10 * time.Second

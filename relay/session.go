@@ -24,11 +24,12 @@ type channel struct {
 // bounded queue; when the queue overflows, or after a reconnect, it reads
 // what it missed from the buffer, in order.
 type session struct {
-	srv     *Server
-	conn    *wire.Conn
-	channel string
-	agentID string
-	events  []string
+	srv      *Server
+	conn     *wire.Conn
+	channel  string
+	agentID  string
+	instance string // the agent's run (Hello.Instance)
+	events   []string
 
 	// Deliveries queued in memory, at most Window of them and
 	// maxQueueBytes; the slice is released when empty, so an idle session
@@ -41,10 +42,12 @@ type session struct {
 	room chan struct{} // a token when an ack made room in the window
 
 	resumeTo int64 // channel head when the session opened: what it may have seen
-	// adopt: unclaimed deliveries up to the session's start are sent
-	// first (Buffer.Unclaimed); adoptThrough is that start.
+	// adopt: the unclaimed deliveries up to adoptThrough that no other
+	// session is going to take are sent before anything else (catchup.go):
+	// up to its start when the session opens, up to where it is when
+	// another agent of the channel leaves.
 	adopt        atomic.Bool
-	adoptThrough int64
+	adoptThrough atomic.Int64
 
 	pumping atomic.Bool // a pump runs: started and stopped as deliveries come and go
 	ready   atomic.Bool // the welcome is out: deliveries may follow
@@ -156,21 +159,26 @@ func (s *Server) open(ctx context.Context, conn *wire.Conn, h *wire.Hello, p pee
 	if err != nil {
 		return nil, err
 	}
+	if s.copyRunning(h) {
+		s.log.Warn("agent refused: a copy of its store is connected", "channel", h.Channel, "agent", h.AgentID, "remote", p.remote)
+		return nil, s.refuse(ctx, conn, wire.CodeAgentTaken, "agent id "+h.AgentID+" is in use on channel "+h.Channel+
+			" by another running agent with a copy of this store; use another --db to connect as a new agent")
+	}
 	ss := &session{
 		srv:      s,
 		conn:     conn,
 		channel:  h.Channel,
 		agentID:  h.AgentID,
+		instance: h.Instance,
 		events:   h.Events,
 		room:     make(chan struct{}, 1),
 		sentSeq:  start,
 		cursor:   start,
 		resumeTo: head,
 		inflight: map[int64]flight{},
-
-		adoptThrough: start,
 	}
-	ss.adopt.Store(s.buf.HasUnclaimed(h.Channel))
+	ss.adoptThrough.Store(start)
+	ss.adopt.Store(true)
 	if err := s.welcome(ctx, ss, h, p); err != nil {
 		return nil, err
 	}
@@ -182,6 +190,32 @@ func (s *Server) open(ctx context.Context, conn *wire.Conn, h *wire.Hello, p pee
 	s.log.Info("agent connected", "channel", h.Channel, "agent", h.AgentID, "remote", p.remote, "resume_after", start)
 	return ss, nil
 }
+
+// copyRunning reports whether another run of the hello's agent (same id
+// and key, another instance) is connected and answers a ping: two copies
+// of one store, which would otherwise take each other's place forever. An
+// older connection that does not answer is a reconnect racing a
+// half-open socket, and the newest connection wins (register).
+func (s *Server) copyRunning(h *wire.Hello) bool {
+	s.mu.Lock()
+	var old *session
+	if ch := s.channels[h.Channel]; ch != nil {
+		for o := range ch.sessions {
+			if o.agentID == h.AgentID {
+				old = o
+			}
+		}
+	}
+	s.mu.Unlock()
+	if old == nil || old.instance == "" || old.instance == h.Instance {
+		return false
+	}
+	return old.conn.Alive(copyCheck)
+}
+
+// copyCheck is how long an older connection of an agent has to answer a
+// ping before a new run of it takes its place.
+const copyCheck = 2 * time.Second
 
 // checkHello says what is wrong with a hello, or "".
 func checkHello(h *wire.Hello) string {
@@ -217,7 +251,8 @@ func (s *Server) bind(ctx context.Context, conn *wire.Conn, h *wire.Hello, p pee
 			" (a copy of this store elsewhere?); use another --db to connect as a new agent")
 	}
 	if err != nil {
-		return 0, 0, s.refuse(ctx, conn, wire.CodeBadRequest, "relay storage error")
+		s.log.Error("agent refused for now: the relay cannot read or write its buffer", "channel", h.Channel, "err", err)
+		return 0, 0, s.refuse(ctx, conn, wire.CodeUnavailable, "the relay cannot use its storage just now; retrying")
 	}
 	return start, head, nil
 }
@@ -281,6 +316,7 @@ func (s *Server) unregister(ss *session) {
 		ss.mu.Unlock()
 	}
 	s.saveLeaving(ss) // cursors.go
+	s.offerLeftovers(ss.channel)
 	s.log.Info("agent disconnected", "channel", ss.channel, "agent", ss.agentID)
 }
 

@@ -78,15 +78,12 @@ func (ss *session) ack(a *wire.Ack) {
 	}
 	delete(ss.inflight, a.Seq)
 	ss.inflightBytes -= f.size
-	moved := ss.advance()
+	ss.advance()
 	ss.mu.Unlock()
 	select {
 	case ss.room <- struct{}{}:
 	default:
 	}
 	ss.srv.resolve(a)
-	claimed := ss.srv.buf.HasUnclaimed(ss.channel)
-	if moved || claimed {
-		ss.srv.cursorMoved(ss, claimed, a.Seq)
-	}
+	ss.srv.cursorMoved(ss, a.Seq) // the cursor, and the delivery is claimed
 }

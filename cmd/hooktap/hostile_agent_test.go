@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -153,5 +155,64 @@ func TestAckFromAnotherChannelIsIgnored(t *testing.T) {
 	victim.send(&wire.Ack{ID: d.ID, Seq: d.Seq, Status: 200, Body: []byte("real")})
 	if a := <-got; a.status != 200 || a.body != "real" {
 		t.Fatalf("the billing sender got %d %q, want billing's agent's 200 real", a.status, a.body)
+	}
+}
+
+// TestHugeEventFilterDoesNotStallTheRelay: a teammate (anyone with the
+// billing token) says hello with 400,000 event globs, about 5 MB of JSON,
+// well under the frame limit. The relay takes them, and matches every
+// billing delivery against all of them while it publishes, which it does
+// under its relay-wide locks (the buffer's and the server's): about 1.1 s
+// a delivery. Two senders posting to billing in a loop then hold up every
+// channel: the first 14-byte POST to another channel took 2.4 s and 11.0 s
+// in two team-mode runs (in open mode, the worst of 10 took 5.4 s). In open
+// mode nobody needs a token for this.
+func TestHugeEventFilterDoesNotStallTheRelay(t *testing.T) {
+	_, relayURL := startRelay(t, "--admin-token", teamAdmin)
+	billing := createChannel(t, relayURL, "billing")
+	other := createChannel(t, relayURL, "other")
+	events := make([]string, 400_000)
+	for i := range events {
+		events[i] = fmt.Sprintf("*a*a*a*%d", i)
+	}
+	hostile := dialRaw(t, relayURL)
+	hostile.send(&wire.Hello{Channel: "billing", Token: billing.Token, AgentID: "agt_filter", AgentKey: "filter-key-0123456789",
+		Events: events, Binary: true})
+	if _, ok := hostile.read().(*wire.Welcome); !ok {
+		return // refused: nothing to stall
+	}
+
+	stop := make(chan struct{})
+	var senders sync.WaitGroup
+	t.Cleanup(func() { close(stop); senders.Wait() })
+	action := strings.Repeat("a", 250)
+	for range 2 {
+		senders.Add(1)
+		go func() {
+			defer senders.Done()
+			client := &http.Client{Timeout: 20 * time.Second}
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if resp, err := client.Post(billing.URL, "application/json", strings.NewReader(`{"action":"`+action+`"}`)); err == nil {
+					resp.Body.Close()
+				}
+			}
+		}()
+	}
+	for i := range 5 {
+		start := time.Now()
+		resp, err := http.Post(other.URL, "application/json", strings.NewReader(`{"action":"x"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if took := time.Since(start); took > time.Second {
+			t.Fatalf("POST %d to channel other took %v (answered %d) while billing has an agent with %d event globs",
+				i, took.Round(10*time.Millisecond), resp.StatusCode, len(events))
+		}
 	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -254,24 +253,6 @@ func TestLargeAnswersReachSenders(t *testing.T) {
 	_ = json.Valid
 }
 
-// peakKiB reads a process's peak resident set size (VmHWM) from /proc.
-func peakKiB(t *testing.T, pid int) int {
-	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "VmHWM:") {
-			var kib int
-			fmt.Sscanf(strings.TrimPrefix(l, "VmHWM:"), "%d", &kib)
-			return kib
-		}
-	}
-	t.Fatal("no VmHWM")
-	return 0
-}
-
 // relayMemoryBound is the most the relay may hold resident while 200
 // senders post 4 MiB each at once (800 MiB together) to a slow app. What
 // it holds is bounded by its budgets (relay/budget.go): 128 MiB of bodies
@@ -459,20 +440,4 @@ func TestRelayFullDiskTellsTheTruth(t *testing.T) {
 			t.Errorf("%s: answered 200, but the app saw it %d times", id, app.seen[id])
 		}
 	}
-}
-
-// channelCursor reads the furthest cursor of channel from the relay's
-// buffer under data, read-only.
-func channelCursor(t *testing.T, data, channel string) int64 {
-	t.Helper()
-	conn, err := sql.Open("sqlite", "file:"+filepath.Join(data, "relay.db")+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	var seq int64
-	if err := conn.QueryRow(`SELECT COALESCE(MAX(seq), 0) FROM cursors WHERE channel = ?`, channel).Scan(&seq); err != nil {
-		t.Fatal(err)
-	}
-	return seq
 }

@@ -92,6 +92,8 @@ func (f *relayFlags) config(e *env) (relay.Config, error) {
 		return c, usageError{"--rate: " + err.Error()}
 	}
 	switch {
+	case c.Window > relay.MaxWindow:
+		return c, usagef("--window %d: at most %d (what an agent holds at once)", c.Window, relay.MaxWindow)
 	case (c.TLSCert == "") != (c.TLSKey == ""):
 		return c, usagef("--tls-cert and --tls-key go together")
 	case f.adminToken != "" && len(f.adminToken) < 16:

@@ -6,6 +6,7 @@ package agent
 
 import (
 	"context"
+	crand "crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -49,8 +50,11 @@ type Agent struct {
 	outstanding atomic.Int64
 	// acked counts acks written to relays: the agent's progress.
 	acked atomic.Int64
-	conn  live.RelayStatus // guarded by mu
-	mu    sync.Mutex
+	// instance names this run of the agent to relays, which refuse a
+	// second run of one store (a copy) while the first is connected.
+	instance string
+	conn     live.RelayStatus // guarded by mu
+	mu       sync.Mutex
 
 	// While the store cannot write, handlers retry their records and no
 	// new delivery is forwarded (see retryRecord and mayForward).
@@ -86,7 +90,7 @@ func New(cfg Config) (*Agent, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	a := &Agent{cfg: cfg, log: log, writable: make(chan struct{}), handling: map[string]chan struct{}{}}
+	a := &Agent{cfg: cfg, log: log, instance: crand.Text(), writable: make(chan struct{}), handling: map[string]chan struct{}{}}
 	close(a.writable)
 	return a, nil
 }
@@ -128,9 +132,12 @@ func (a *Agent) emit(e live.Event) {
 	a.cfg.Bus.Publish(e)
 }
 
-// maxOutstanding bounds the deliveries an agent holds at once (received, not
-// yet acked): four times the relay's default window.
-const maxOutstanding = 1024
+// maxOutstanding bounds the deliveries an agent holds at once (received,
+// not yet done with): twice the most a relay may be set to keep in flight
+// (relay.MaxWindow, 1024). A delivery's slot is freed after its ack is
+// written, and the relay may send the next one as soon as it reads the ack:
+// the agent can hold a few more than the window for a moment.
+const maxOutstanding = 2048
 
 // Backoff bounds for reconnecting.
 const (

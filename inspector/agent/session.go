@@ -68,6 +68,7 @@ func (a *Agent) dial(ctx context.Context) (*wire.Conn, error) {
 		Token:    a.cfg.Token,
 		AgentID:  agentID,
 		AgentKey: agentKey,
+		Instance: a.instance,
 		Events:   a.cfg.Events,
 		Agent:    "hooktap " + a.cfg.Version,
 		Binary:   true,

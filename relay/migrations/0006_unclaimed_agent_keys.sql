@@ -1,12 +1,17 @@
--- A delivery that no agent has claimed: none subscribed to its event when
--- it came in, or the agents that had it in flight or queued left before
--- acknowledging it. New agents start after the channel's furthest cursor,
--- so these would reach nobody; an agent whose filter matches gets them
--- first when it connects, and the first acknowledgement clears the mark.
--- Most deliveries are claimed at once: the partial index costs nothing for
--- them.
-ALTER TABLE deliveries ADD COLUMN unclaimed INTEGER NOT NULL DEFAULT 0;
-CREATE INDEX deliveries_unclaimed ON deliveries(channel, seq) WHERE unclaimed = 1;
+-- Deliveries no agent has acknowledged yet, with their event, so that an
+-- agent's filter can be matched without reading the delivery. A row is
+-- written with its delivery and deleted by the first acknowledgement. An
+-- agent that connects gets those up to where it starts that its filter
+-- matches and that no connected agent is still going to take: what arrived
+-- while no agent subscribed to it, and what an agent had in flight when it
+-- went away, crashes of the relay included. Deliveries from before this
+-- migration count as claimed.
+CREATE TABLE unclaimed (
+	channel TEXT    NOT NULL,
+	seq     INTEGER NOT NULL,
+	action  TEXT    NOT NULL DEFAULT '',
+	PRIMARY KEY (channel, seq)
+) WITHOUT ROWID;
 
 -- An agent id is bound to a key only that agent's store holds: the hex
 -- SHA-256 of the key given in the agent's first hello ('' for cursors

@@ -52,7 +52,8 @@ type Conn struct {
 	ws     *websocket.Conn
 	wmu    sync.Mutex // one writer at a time
 	done   chan struct{}
-	binary atomic.Bool // deliveries and acks go in binary frames
+	binary atomic.Bool                   // deliveries and acks go in binary frames
+	pong   atomic.Pointer[chan struct{}] // told of pongs while Alive waits
 
 	closeOnce sync.Once
 }
@@ -174,6 +175,28 @@ func (c *Conn) Ping() error {
 	return err
 }
 
+// Alive pings the peer and reports whether it answers within timeout: a
+// peer that is gone, behind a connection that looks open, does not. Run
+// must be reading. Only one Alive at a time.
+func (c *Conn) Alive(timeout time.Duration) bool {
+	ch := make(chan struct{}, 1)
+	c.pong.Store(&ch)
+	defer c.pong.Store(nil)
+	if c.Ping() != nil {
+		return false
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-ch:
+		return true
+	case <-c.done:
+		return false
+	case <-t.C:
+		return false
+	}
+}
+
 // Done is closed when the connection is closing.
 func (c *Conn) Done() <-chan struct{} { return c.done }
 
@@ -217,6 +240,12 @@ func (c *Conn) Run(ctx context.Context, handle func(Message) error) error {
 
 	_ = c.ws.SetReadDeadline(time.Now().Add(PongWait))
 	c.ws.SetPongHandler(func(string) error {
+		if p := c.pong.Load(); p != nil {
+			select {
+			case *p <- struct{}{}:
+			default:
+			}
+		}
 		select {
 		case <-c.done: // closing: keep the short deadline
 			return nil

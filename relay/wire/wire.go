@@ -36,6 +36,7 @@ const (
 	CodeVersion        = "unsupported_version"
 	CodeReplaced       = "replaced"
 	CodeAgentTaken     = "agent_taken" // the agent id is bound to another key
+	CodeUnavailable    = "unavailable" // the relay cannot serve the agent now: retry later
 	CodeShutdown       = "shutdown"
 )
 
@@ -54,7 +55,10 @@ type Hello struct {
 	// AgentKey is a secret only the agent's store holds: the relay binds
 	// AgentID to it on first use, so that knowing an id is not enough to
 	// resume as that agent.
-	AgentKey string   `json:"agent_key,omitempty"`
+	AgentKey string `json:"agent_key,omitempty"`
+	// Instance is new for every run of an agent: two runs with the same
+	// id and key at once are two copies of one store.
+	Instance string   `json:"instance,omitempty"`
 	Events   []string `json:"events,omitempty"` // action globs; empty means all
 	Agent    string   `json:"agent,omitempty"`  // software and version, informational
 	// Binary says the agent reads and writes deliveries and acks in binary

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hooktap/hooktap/inspector/testenv"
+)
+
+// TestRelayFullDiskNewAgentKeepsTrying: three deliveries are accepted (202)
+// while no agent is connected, then the relay's disk fills up. A new agent
+// (a teammate's first run, or a fresh --db) connects to fetch them: the
+// relay cannot write the new agent's cursor, refuses it with "relay storage
+// error" under the code for a bad request, and `listen` takes that as a
+// refusal for good and exits 1 ("hooktap: refused by relay: relay storage
+// error") instead of retrying. Once the disk has room, nobody is there to
+// receive the three accepted deliveries. A full disk is a passing state,
+// like a lost connection: the agent should keep trying and get them.
+func TestRelayFullDiskNewAgentKeepsTrying(t *testing.T) {
+	if !testenv.AsRoot(t) {
+		return
+	}
+	disk := testenv.SmallDisk(t, 4<<20)
+	app := newCountingApp(t, 0)
+	_, relayURL := startRelay(t, "--data", filepath.Join(disk, "relay"))
+	var want []string
+	for i := range 3 {
+		status, evt := postEvent(relayURL+"/h/full", i)
+		if status != http.StatusAccepted {
+			t.Fatalf("post %d: %d", i, status)
+		}
+		want = append(want, evt)
+	}
+	testenv.FillDisk(t, filepath.Join(disk, "filler"))
+
+	listen := startProc(t, "listen", "--relay", relayURL, "--channel", "full", "--forward-to", app.URL,
+		"--db", filepath.Join(t.TempDir(), "new.db"), "--no-tui", "--json", "--no-web")
+	select {
+	case err := <-listen.done:
+		listen.done <- err // for Cleanup
+		t.Fatalf("listen gave up while the relay's disk was full (%v); stderr: %s", err, listen.stderr)
+	case <-time.After(3 * time.Second): // still trying: what a passing state deserves
+	}
+	if err := os.Remove(filepath.Join(disk, "filler")); err != nil {
+		t.Fatal(err)
+	}
+	app.waitFor(t, want, 40*time.Second)
+}
+
+// TestRelayFullDiskSlowAppNo503ForDelivered: the relay's disk is full and
+// the app takes longer than --response-timeout. The relay publishes the
+// delivery to the agent while it tries to commit it; the commit fails, the
+// agent's answer does not come in time, and the sender gets "503 could not
+// store the delivery; retry later". But the agent still has it and
+// forwards it: the app gets it, and the sender's retry will be a second
+// delivery (issue 15, point 5, for answers slower than the timeout).
+func TestRelayFullDiskSlowAppNo503ForDelivered(t *testing.T) {
+	if !testenv.AsRoot(t) {
+		return
+	}
+	disk := testenv.SmallDisk(t, 8<<20)
+	app := newBigApp(t, []byte("ok"), 2*time.Second)
+	_, relayURL := startRelay(t, "--data", filepath.Join(disk, "relay"), "--response-timeout", "1s")
+	listen := startProc(t, "listen", "--relay", relayURL, "--channel", "full", "--forward-to", app.URL,
+		"--db", filepath.Join(t.TempDir(), "agent.db"), "--no-tui", "--json", "--no-web")
+	listen.line(t, `"type":"ready"`)
+	testenv.FillDisk(t, filepath.Join(disk, "filler"))
+
+	status, body, err := postBig(relayURL+"/h/full", "evt_slow", []byte(`{"id":"evt_slow","action":"payable.created"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen.line(t, `"type":"delivery"`) // the agent has forwarded and recorded it
+	app.mu.Lock()
+	seen := app.seen["evt_slow"]
+	app.mu.Unlock()
+	if status == http.StatusServiceUnavailable && seen > 0 {
+		t.Fatalf("the sender was told %d %q (retry), but the app got the delivery %d time(s): its retry will be a duplicate", status, body, seen)
+	}
+}
+
+// TestAgentStoppedWhileDiskFullSaysSo: the agent's disk is full; a delivery
+// is forwarded (the app has it) and its record fails. Stopped before there
+// is room again, the agent cannot keep what it could not record: when it
+// comes back, the relay sends the delivery again and it is forwarded again
+// (README, Reliability: at most --concurrency of them). The agent says so
+// on the way out, and the delivery is stored once.
+func TestAgentStoppedWhileDiskFullSaysSo(t *testing.T) {
+	if !testenv.AsRoot(t) {
+		return
+	}
+	disk := testenv.SmallDisk(t, 6<<20)
+	db := filepath.Join(disk, "a.db")
+	app := newCountingApp(t, 0)
+	_, relayURL := startRelay(t, "--response-timeout", "500ms")
+	args := []string{"listen", "--relay", relayURL, "--channel", "full", "--forward-to", app.URL, "--db", db,
+		"--no-tui", "--json", "--no-web"}
+	agent := startProc(t, args...)
+	agent.line(t, `"type":"ready"`)
+	if status, _ := postPadded(relayURL+"/h/full", 0); status != http.StatusOK {
+		t.Fatalf("before the disk filled: %d", status)
+	}
+	testenv.FillDisk(t, filepath.Join(disk, "filler"))
+	status, evt := postPadded(relayURL+"/h/full", 1)
+	if status != http.StatusAccepted {
+		t.Fatalf("with the store's disk full: %d, want 202 (kept)", status)
+	}
+	app.waitFor(t, []string{evt}, 10*time.Second) // forwarded; its record fails
+	agent.line(t, `"type":"store"`)
+	agent.stop(t)
+	if !strings.Contains(agent.stderr.String(), "stopping with a delivery forwarded and not recorded") {
+		t.Errorf("the agent stopped without a word about the delivery it could not record:\n%s", agent.stderr)
+	}
+
+	if err := os.Remove(filepath.Join(disk, "filler")); err != nil {
+		t.Fatal(err)
+	}
+	agent = startProc(t, args...)
+	agent.line(t, `"type":"ready"`)
+	agent.line(t, `"type":"delivery"`) // the resent one, recorded now
+	app.mu.Lock()
+	seen := app.seen[evt]
+	app.mu.Unlock()
+	if seen != 2 {
+		t.Errorf("%s reached the app %d times, want twice: once before the stop, once after", evt, seen)
+	}
+	agent.stop(t)
+	if n := storedEvents(t, db)[evt]; n != 1 {
+		t.Errorf("%s stored %d times, want once", evt, n)
+	}
+}
