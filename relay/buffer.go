@@ -31,6 +31,8 @@ type Buffer struct {
 	smu      sync.Mutex
 	settled  map[string]int64
 	progress chan struct{} // closed, and replaced, whenever settled moves
+
+	claims claims // what no agent has acked, until it is written (claims.go)
 }
 
 // OpenBuffer opens or creates the buffer database at path.
@@ -40,7 +42,7 @@ func OpenBuffer(ctx context.Context, path string) (*Buffer, error) {
 		return nil, err
 	}
 	return &Buffer{db: db, w: sqlitedb.NewWriter(db.W, 512), heads: map[string]int64{},
-		settled: map[string]int64{}, progress: make(chan struct{})}, nil
+		settled: map[string]int64{}, progress: make(chan struct{}), claims: newClaims()}, nil
 }
 
 // Expect tells the buffer's writer that n more appends (n < 0: fewer) are
@@ -131,12 +133,14 @@ func (b *Buffer) Append(ctx context.Context, d *wire.Delivery, publish func()) e
 	}
 	d.Seq = h + 1
 	b.heads[d.Channel] = d.Seq
-	if publish != nil {
-		publish()
-	}
 	action := ""
 	if d.Fields != nil {
 		action = d.Fields.Action
+	}
+	claim := Claim{d.Channel, d.Seq}
+	b.track(claim, action) // before an agent can ack it
+	if publish != nil {
+		publish()
 	}
 	// Submitted under the lock so that seqs commit in order.
 	channel, seq := d.Channel, d.Seq
@@ -144,12 +148,13 @@ func (b *Buffer) Append(ctx context.Context, d *wire.Delivery, publish func()) e
 		_, err := tx.Exec(`INSERT INTO deliveries(channel, seq, id, received_at, method, path, query, header, body, remote_addr, host, proto)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			d.Channel, d.Seq, d.ID, d.ReceivedAt.UnixMicro(), d.Method, d.Path, d.Query, hdr, d.Body, d.RemoteAddr, d.Host, d.Proto)
-		if err != nil {
-			return err
-		}
-		_, err = tx.Exec(`INSERT INTO unclaimed(channel, seq, action) VALUES (?, ?, ?)`, channel, seq, action)
 		return err
-	}, func(error) { b.settle(channel, seq) })
+	}, func(err error) {
+		if err != nil {
+			b.untrack(claim)
+		}
+		b.settle(channel, seq)
+	})
 	b.mu.Unlock()
 	// Not abandoned when ctx ends: a commit takes milliseconds at most, and
 	// the sender is owed the truth about it.
@@ -195,6 +200,7 @@ func decodeHeader(b []byte) http.Header {
 
 // Forget removes one delivery (used when the sender was told to retry).
 func (b *Buffer) Forget(channel string, seq int64) {
+	b.untrack(Claim{channel, seq})
 	b.w.Go(func(tx *sqlitedb.Tx) error {
 		if _, err := tx.Exec(`DELETE FROM deliveries WHERE channel = ? AND seq = ?`, channel, seq); err != nil {
 			return err

@@ -70,17 +70,10 @@ type Cursor struct {
 	Seq              int64
 }
 
-// Claim is a delivery an agent acknowledged: it is no longer unclaimed.
-type Claim struct {
-	Channel string
-	Seq     int64
-}
-
-// SetCursors saves agents' positions and deletes the unclaimed rows of
-// what they acknowledged; the channel reports the commit. Callers need not
-// wait: a lost update only means a redelivery, which agents recognise by
-// id.
-func (b *Buffer) SetCursors(cs []Cursor, claims []Claim) <-chan error {
+// SetCursors saves agents' positions; the channel reports the commit.
+// Callers need not wait: a lost update only means a redelivery, which
+// agents recognise by id.
+func (b *Buffer) SetCursors(cs []Cursor) <-chan error {
 	now := time.Now().UnixMicro()
 	return b.w.Go(func(tx *sqlitedb.Tx) error {
 		for _, c := range cs {
@@ -93,39 +86,8 @@ func (b *Buffer) SetCursors(cs []Cursor, claims []Claim) <-chan error {
 				return err
 			}
 		}
-		for _, c := range claims {
-			if _, err := tx.Exec(`DELETE FROM unclaimed WHERE channel = ? AND seq = ?`, c.Channel, c.Seq); err != nil {
-				return err
-			}
-		}
 		return nil
 	})
-}
-
-// Pending is a delivery no agent has acknowledged yet, and its event.
-type Pending struct {
-	Seq    int64
-	Action string
-}
-
-// Unclaimed returns up to limit of the unclaimed deliveries of channel with
-// after < seq <= through, in order; more reports whether there may be
-// others after them.
-func (b *Buffer) Unclaimed(ctx context.Context, channel string, after, through int64, limit int) (ps []Pending, more bool, err error) {
-	rows, err := b.db.R.QueryContext(ctx, `SELECT seq, action FROM unclaimed WHERE channel = ? AND seq > ? AND seq <= ?
-		ORDER BY seq LIMIT ?`, channel, after, through, limit)
-	if err != nil {
-		return nil, false, fmt.Errorf("read unclaimed: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var p Pending
-		if err := rows.Scan(&p.Seq, &p.Action); err != nil {
-			return nil, false, fmt.Errorf("read unclaimed: %w", err)
-		}
-		ps = append(ps, p)
-	}
-	return ps, len(ps) == limit, rows.Err()
 }
 
 // Deliveries returns the deliveries of channel with the given seqs that

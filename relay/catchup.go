@@ -72,7 +72,7 @@ const adoptPage = 1000
 
 // wants reports whether the session should take an unclaimed delivery: its
 // filter matches, it does not have it in flight, no ack of it is on its
-// way to the buffer, and no other session is going to take it.
+// way, and no other session is going to take it.
 func (ss *session) wants(p Pending) bool {
 	if !MatchEvents(ss.events, p.Action) {
 		return false
@@ -80,7 +80,7 @@ func (ss *session) wants(p Pending) bool {
 	ss.mu.Lock()
 	_, flying := ss.inflight[p.Seq]
 	ss.mu.Unlock()
-	return !flying && !ss.srv.beingClaimed(ss.channel, p.Seq) && !ss.srv.owedElsewhere(ss, p)
+	return !flying && !ss.srv.owedElsewhere(ss, p)
 }
 
 // owedElsewhere reports whether a session of me's channel other than me

@@ -203,7 +203,7 @@ func TestPruneForgetsIdleCursors(t *testing.T) {
 	buf := srv.Buffer()
 	// agt_gone is up to date; agt_waiting is still before the delivery.
 	// Both were last seen long ago.
-	<-buf.SetCursors([]Cursor{{Channel: "team", AgentID: "agt_gone", Seq: d.Seq}}, nil)
+	<-buf.SetCursors([]Cursor{{Channel: "team", AgentID: "agt_gone", Seq: d.Seq}})
 	err := buf.w.Do(t.Context(), func(tx *sqlitedb.Tx) error {
 		_, err := tx.Exec(`UPDATE cursors SET updated_at = 0 WHERE agent_id != 'agt_here'`)
 		return err

@@ -165,6 +165,7 @@ func (s *Server) accept(r *http.Request, channel string, body []byte) (accepted,
 	s.buf.Expect(-1)
 	err := s.buf.Append(r.Context(), d, publish)
 	acc.seq = d.Seq
+	s.scheduleFlush() // its claim is written if no agent acks it soon
 	return acc, err
 }
 

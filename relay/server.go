@@ -18,6 +18,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -72,8 +73,7 @@ type Server struct {
 
 	dirtyMu  sync.Mutex
 	dirty    map[*session]struct{} // sessions whose cursor moved
-	claims   []Claim               // acks to write: their deliveries are claimed
-	claiming map[Claim]struct{}    // claims not yet written
+	flushing atomic.Bool           // a flush of cursors and claims is scheduled
 
 	upgrader websocket.Upgrader
 	ctx      context.Context // sessions live under it
@@ -129,7 +129,6 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		bodies:     newBudgets(cfg.MaxBody),
 		frameLimit: wire.FrameLimit(cfg.MaxBody),
 		dirty:      map[*session]struct{}{},
-		claiming:   map[Claim]struct{}{},
 		ctx:        sctx,
 		cancel:     cancel,
 		upgrader: websocket.Upgrader{
@@ -257,6 +256,7 @@ func (s *Server) Close() error {
 	s.cancel()
 	s.sessions.Wait()
 	s.flushCursors()
+	<-s.buf.FlushClaims(0) // what no agent acked is there after a restart
 	return s.buf.Close()
 }
 
