@@ -23,7 +23,7 @@ build: ## build bin/hooktap
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/hooktap
 
 test: ## run every test with the race detector
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout 20m ./...
 
 bench: ## run the benchmarks and print the performance table
 	$(GO) run ./cmd/hooktap-bench
