@@ -22,6 +22,7 @@ type Query struct {
 	Since      time.Time // received at or after
 	Search     string    // full text over bodies and headers
 	Before     int64     // only deliveries older than this seq (paging)
+	After      int64     // only deliveries newer than this seq (recorded since)
 	Limit      int       // default 50
 }
 
@@ -122,6 +123,9 @@ func (q Query) where() (string, []any, error) {
 	}
 	if q.Before > 0 {
 		add("d.seq < ?", q.Before)
+	}
+	if q.After > 0 {
+		add("d.seq > ?", q.After)
 	}
 	if len(conds) == 0 {
 		return "", nil, nil
