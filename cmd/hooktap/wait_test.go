@@ -84,7 +84,7 @@ func TestWaitForDelivery(t *testing.T) {
 
 	w := startProc(t, "wait", "--db", db, "--for", "payable.*d", "--status", "2xx", "--timeout", "20s", "--json")
 	waitBegun(t, w)
-	send("fail_paid", "payable.paid")     // answered 500
+	send("fail_paid", "payable.paid")    // answered 500
 	send("other", "counterpart.created") // another event
 	newPaid := send("new_paid", "payable.paid")
 	out, code := waitExit(t, w)
