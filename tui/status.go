@@ -98,6 +98,12 @@ func (m *Model) titleBar() string {
 		if s.conn.Target != "" {
 			parts = append(parts, "→ "+s.conn.Target)
 		}
+		switch n := len(s.conn.Routes); {
+		case n == 1:
+			parts = append(parts, st.Dim.Render("+1 route"))
+		case n > 1:
+			parts = append(parts, st.Dim.Render(fmt.Sprintf("+%d routes", n)))
+		}
 		if m.opts.WebURL != "" {
 			parts = append(parts, st.Dim.Render("web "+m.opts.WebURL))
 		}

@@ -251,6 +251,7 @@ type connJSON struct {
 	Relay   string     `json:"relay,omitempty"`
 	URL     string     `json:"url,omitempty"`
 	Target  string     `json:"target,omitempty"`
+	Routes  []string   `json:"routes,omitempty"`
 	RetryAt *time.Time `json:"retry_at,omitempty"`
 	Error   string     `json:"error,omitempty"`
 }
@@ -259,7 +260,7 @@ func connOf(c live.RelayStatus) *connJSON {
 	if c.State == "" {
 		return nil
 	}
-	j := &connJSON{State: string(c.State), Relay: c.Relay, URL: c.URL, Target: c.Target, Error: c.Err}
+	j := &connJSON{State: string(c.State), Relay: c.Relay, URL: c.URL, Target: c.Target, Routes: c.Routes, Error: c.Err}
 	if !c.RetryAt.IsZero() {
 		t := c.RetryAt
 		j.RetryAt = &t

@@ -25,6 +25,7 @@ import (
 // agentFlags are the flags listen and dev share.
 type agentFlags struct {
 	forwardTo string
+	routes    []string // EVENTS=URL, first match wins
 	channel   string
 	token     string
 	db        string
@@ -42,6 +43,13 @@ type agentFlags struct {
 
 func (f *agentFlags) register(fs *flag.FlagSet, e *env) {
 	fs.StringVar(&f.forwardTo, "forward-to", "", "URL of your app's webhook endpoint, e.g. http://localhost:3000/webhooks")
+	fs.Func("route", "send the events matching a glob elsewhere: 'payable.*=http://localhost:3000/payables' (repeatable; first match wins)", func(v string) error {
+		if _, err := forward.ParseRoute(v, 0, forward.New); err != nil {
+			return err
+		}
+		f.routes = append(f.routes, v)
+		return nil
+	})
 	fs.StringVar(&f.token, "token", envOr(e, "HOOKTAP_TOKEN", ""), "agent token for the channel (or HOOKTAP_TOKEN)")
 	fs.StringVar(&f.db, "db", defaultDB(e), "SQLite file that records deliveries (or HOOKTAP_DB)")
 	fs.StringVar(&f.events, "events", "", "only these events, comma-separated globs: payable.*,counterpart.created")
@@ -156,6 +164,14 @@ func runAgent(ctx context.Context, e *env, f *agentFlags, relayURL string) error
 	if err != nil {
 		return usageError{err.Error()}
 	}
+	var routes []forward.Route
+	for _, v := range f.routes {
+		r, err := forward.ParseRoute(v, 0, newForwarder)
+		if err != nil {
+			return usageError{err.Error()}
+		}
+		routes = append(routes, r)
+	}
 	st, err := store.Open(ctx, f.db)
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
@@ -191,6 +207,7 @@ func runAgent(ctx context.Context, e *env, f *agentFlags, relayURL string) error
 		Events:      splitList(f.events),
 		Store:       st,
 		Forwarder:   fwd,
+		Routes:      routes,
 		Secret:      f.secret,
 		Bus:         bus,
 		Report:      report,
@@ -229,10 +246,11 @@ func newReporter(w io.Writer, jsonOut bool, db string) *reporter {
 }
 
 type readyLine struct {
-	Type      string `json:"type"`
-	URL       string `json:"url"`
-	ForwardTo string `json:"forward_to"`
-	DB        string `json:"db"`
+	Type      string   `json:"type"`
+	URL       string   `json:"url"`
+	ForwardTo string   `json:"forward_to"`
+	Routes    []string `json:"routes,omitempty"`
+	DB        string   `json:"db"`
 }
 
 // storeLine says that the store stopped writing (deliveries are held and
@@ -256,6 +274,7 @@ type deliveryLine struct {
 	Status     int           `json:"status"`
 	Error      string        `json:"error,omitempty"`
 	DurationMS float64       `json:"duration_ms"`
+	Target     string        `json:"target,omitempty"`
 	Signature  signing.State `json:"signature"`
 }
 
@@ -273,7 +292,7 @@ func (r *reporter) report(ev live.Event) {
 			r.encode.Encode(deliveryLine{
 				Type: "delivery", ID: d.ID, ReceivedAt: d.ReceivedAt.Format(time.RFC3339Nano),
 				Method: d.Method, Path: d.Path, ObjectType: d.ObjectType, Action: d.Action, EntityID: d.EntityID,
-				Status: d.Status, Error: d.Error, DurationMS: d.DurationMS, Signature: d.Signature,
+				Status: d.Status, Error: d.Error, DurationMS: d.DurationMS, Target: d.Target, Signature: d.Signature,
 			})
 			return
 		}
@@ -287,7 +306,7 @@ func (r *reporter) conn(c live.RelayStatus) {
 	if r.json {
 		if c.State == live.StateConnected && !r.ready {
 			r.ready = true
-			r.encode.Encode(readyLine{Type: "ready", URL: c.URL, ForwardTo: c.Target, DB: r.db})
+			r.encode.Encode(readyLine{Type: "ready", URL: c.URL, ForwardTo: c.Target, Routes: c.Routes, DB: r.db})
 		}
 		return
 	}
@@ -295,7 +314,12 @@ func (r *reporter) conn(c live.RelayStatus) {
 	case live.StateConnected:
 		if !r.ready {
 			r.ready = true
-			fmt.Fprintf(r.w, "hooktap is ready\n  Webhook URL    %s\n  Forwarding to  %s\n  Recording in   %s\n\n", c.URL, c.Target, r.db)
+			fmt.Fprintf(r.w, "hooktap is ready\n  Webhook URL    %s\n  Forwarding to  %s\n", c.URL, c.Target)
+			for _, route := range c.Routes {
+				events, to, _ := strings.Cut(route, "=")
+				fmt.Fprintf(r.w, "    %s  → %s\n", events, to)
+			}
+			fmt.Fprintf(r.w, "  Recording in   %s\n\n", r.db)
 		} else if prev != live.StateConnected {
 			fmt.Fprintf(r.w, "%s  reconnected to %s\n", clock(time.Now()), c.Relay)
 		}

@@ -29,10 +29,11 @@ type Config struct {
 	Token       string
 	Events      []string // action globs to subscribe to; empty: all
 	Store       *store.Store
-	Forwarder   *forward.Forwarder
-	Secret      string           // verifies signatures; "" marks signed deliveries no-secret
-	Bus         *live.Bus        // optional: live events for UIs (lossy)
-	Report      func(live.Event) // optional: called in order for every event (lossless)
+	Forwarder   *forward.Forwarder // where deliveries go unless a route takes them
+	Routes      []forward.Route    // first match wins
+	Secret      string             // verifies signatures; "" marks signed deliveries no-secret
+	Bus         *live.Bus          // optional: live events for UIs (lossy)
+	Report      func(live.Event)   // optional: called in order for every event (lossless)
 	Logger      *slog.Logger
 	Concurrency int // deliveries forwarded at once; default 64
 	Version     string
@@ -116,6 +117,10 @@ func agentURL(relay string) (string, error) {
 func (a *Agent) setStatus(c live.RelayStatus) {
 	c.Relay = a.cfg.Relay
 	c.Target = a.cfg.Forwarder.Target()
+	c.Routes = nil
+	for _, r := range a.cfg.Routes {
+		c.Routes = append(c.Routes, r.Events+"="+r.Target())
+	}
 	a.mu.Lock()
 	if c.URL == "" && c.State != live.StateOffline {
 		c.URL = a.conn.URL

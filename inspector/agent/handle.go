@@ -62,7 +62,8 @@ func (a *Agent) handle(j job) {
 		a.cfg.Store.Expect(-1) // no longer soon
 		inserted <- a.cfg.Store.Insert(d)
 	})
-	att := a.cfg.Forwarder.Forward(ctx, forward.RequestOf(d))
+	fw := forward.Pick(a.cfg.Routes, a.cfg.Forwarder, d.Action)
+	att := fw.Forward(ctx, forward.RequestOf(d))
 	att.DeliveryID, att.Kind = d.ID, store.KindForward
 	var err error
 	if slow.Stop() {

@@ -27,6 +27,7 @@ type RelayStatus struct {
 	Relay   string    // relay base URL
 	URL     string    // ingress URL, once welcomed
 	Target  string    // forward target
+	Routes  []string  // EVENTS=URL routes, taken before Target
 	RetryAt time.Time // when reconnecting: next try
 	Err     string    // last error, when not connected
 }

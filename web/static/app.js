@@ -279,7 +279,9 @@
     }
     $("conn-text").textContent = text;
     box.title = c.error ? c.error : (c.relay || "relay connection");
-    $("ingress").textContent = c.url ? c.url + (c.target ? "  →  " + c.target : "") : "";
+    const routes = c.routes && c.routes.length ? "  +" + c.routes.length + (c.routes.length === 1 ? " route" : " routes") : "";
+    $("ingress").textContent = c.url ? c.url + (c.target ? "  →  " + c.target : "") + routes : "";
+    $("ingress").title = (c.routes || []).join("\n");
   }
 
   // showStore says, while the agent's store cannot write, that deliveries
