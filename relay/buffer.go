@@ -122,7 +122,7 @@ func (b *Buffer) Head(ctx context.Context, channel string) (int64, error) {
 // (under the buffer's lock: it must not block), so that agents get d while
 // it is being committed; whoever reads the buffer after a publish first
 // waits for Settled. d is unclaimed until an agent acks it (Unclaimed);
-// its event is d.Fields.Action.
+// its event is read from d.Fields.
 func (b *Buffer) Append(ctx context.Context, d *wire.Delivery, publish func()) error {
 	hdr := encodeHeader(d.Header)
 	b.mu.Lock()
@@ -133,12 +133,8 @@ func (b *Buffer) Append(ctx context.Context, d *wire.Delivery, publish func()) e
 	}
 	d.Seq = h + 1
 	b.heads[d.Channel] = d.Seq
-	action := ""
-	if d.Fields != nil {
-		action = d.Fields.Action
-	}
 	claim := Claim{d.Channel, d.Seq}
-	b.track(claim, action) // before an agent can ack it
+	b.track(claim, EventOf(d.Fields)) // before an agent can ack it
 	if publish != nil {
 		publish()
 	}

@@ -28,7 +28,7 @@ func (ss *session) catchUp(ctx context.Context) bool {
 		// Only what existed when the agent connected may have reached it
 		// before; later deliveries are new to it.
 		d.Resumed = d.Seq <= ss.resumeTo
-		return ss.send(ctx, d, d.Fields.Action, wire.Size(d), b)
+		return ss.send(ctx, d, EventOf(d.Fields), wire.Size(d), b)
 	})
 }
 
@@ -74,7 +74,7 @@ const adoptPage = 1000
 // filter matches, it does not have it in flight, no ack of it is on its
 // way, and no other session is going to take it.
 func (ss *session) wants(p Pending) bool {
-	if !MatchEvents(ss.events, p.Action) {
+	if !ss.filter.Match(p.Event) {
 		return false
 	}
 	ss.mu.Lock()
@@ -100,7 +100,7 @@ func (s *Server) owedElsewhere(me *session, p Pending) bool {
 		_, flying := o.inflight[p.Seq]
 		ahead := o.sentSeq < p.Seq
 		o.mu.Unlock()
-		if flying || ahead && MatchEvents(o.events, p.Action) {
+		if flying || ahead && o.filter.Match(p.Event) {
 			return true
 		}
 	}

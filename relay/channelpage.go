@@ -172,7 +172,8 @@ func (f *pageFeed) Agents(channel string) []page.Agent {
 	}
 	out := make([]page.Agent, 0, len(ch.sessions))
 	for ss := range ch.sessions {
-		out = append(out, page.Agent{ID: agentLabel(ss.agentID), Events: ss.events})
+		out = append(out, page.Agent{ID: agentLabel(ss.agentID), Events: ss.filter.Events,
+			ObjectTypes: ss.filter.ObjectTypes, EntityIDs: ss.filter.EntityIDs})
 	}
 	return out
 }

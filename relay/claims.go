@@ -39,8 +39,8 @@ type claims struct {
 }
 
 type fresh struct {
-	action string
-	since  time.Time
+	ev    Event
+	since time.Time
 }
 
 func newClaims() claims {
@@ -48,9 +48,9 @@ func newClaims() claims {
 }
 
 // track notes a new delivery: unclaimed.
-func (b *Buffer) track(c Claim, action string) {
+func (b *Buffer) track(c Claim, ev Event) {
 	b.claims.mu.Lock()
-	b.claims.fresh[c] = fresh{action, time.Now()}
+	b.claims.fresh[c] = fresh{ev, time.Now()}
 	b.claims.mu.Unlock()
 }
 
@@ -90,12 +90,12 @@ func (b *Buffer) FlushClaims(minAge time.Duration) <-chan error {
 	cutoff := time.Now().Add(-minAge)
 	type row struct {
 		Claim
-		action string
+		ev Event
 	}
 	var add []row
 	for c, f := range b.claims.fresh {
 		if !f.since.After(cutoff) {
-			add = append(add, row{c, f.action})
+			add = append(add, row{c, f.ev})
 			delete(b.claims.fresh, c)
 		}
 	}
@@ -111,7 +111,8 @@ func (b *Buffer) FlushClaims(minAge time.Duration) <-chan error {
 	}
 	return b.w.GoThen(func(tx *sqlitedb.Tx) error {
 		for _, r := range add {
-			if _, err := tx.Exec(`INSERT OR IGNORE INTO unclaimed(channel, seq, action) VALUES (?, ?, ?)`, r.Channel, r.Seq, r.action); err != nil {
+			if _, err := tx.Exec(`INSERT OR IGNORE INTO unclaimed(channel, seq, action, object_type, entity_id) VALUES (?, ?, ?, ?, ?)`,
+				r.Channel, r.Seq, r.ev.Action, r.ev.ObjectType, r.ev.EntityID); err != nil {
 				return err
 			}
 		}
@@ -127,7 +128,7 @@ func (b *Buffer) FlushClaims(minAge time.Duration) <-chan error {
 		if err != nil { // back for the next flush
 			for _, r := range add {
 				if _, acked := b.claims.drop[r.Claim]; !acked {
-					b.claims.fresh[r.Claim] = fresh{r.action, time.Time{}}
+					b.claims.fresh[r.Claim] = fresh{r.ev, time.Time{}}
 				}
 			}
 			return
@@ -140,8 +141,8 @@ func (b *Buffer) FlushClaims(minAge time.Duration) <-chan error {
 
 // Pending is a delivery no agent has acknowledged yet, and its event.
 type Pending struct {
-	Seq    int64
-	Action string
+	Seq int64
+	Event
 }
 
 // Unclaimed returns up to limit of the unclaimed deliveries of channel with
@@ -149,7 +150,7 @@ type Pending struct {
 // yet, without those whose ack is on its way. more reports whether there
 // may be others after them.
 func (b *Buffer) Unclaimed(ctx context.Context, channel string, after, through int64, limit int) (ps []Pending, more bool, err error) {
-	rows, err := b.db.R.QueryContext(ctx, `SELECT seq, action FROM unclaimed WHERE channel = ? AND seq > ? AND seq <= ?
+	rows, err := b.db.R.QueryContext(ctx, `SELECT seq, action, object_type, entity_id FROM unclaimed WHERE channel = ? AND seq > ? AND seq <= ?
 		ORDER BY seq LIMIT ?`, channel, after, through, limit)
 	if err != nil {
 		return nil, false, fmt.Errorf("read unclaimed: %w", err)
@@ -157,7 +158,7 @@ func (b *Buffer) Unclaimed(ctx context.Context, channel string, after, through i
 	defer rows.Close()
 	for rows.Next() {
 		var p Pending
-		if err := rows.Scan(&p.Seq, &p.Action); err != nil {
+		if err := rows.Scan(&p.Seq, &p.Action, &p.ObjectType, &p.EntityID); err != nil {
 			return nil, false, fmt.Errorf("read unclaimed: %w", err)
 		}
 		ps = append(ps, p)
@@ -177,7 +178,7 @@ func (b *Buffer) Unclaimed(ctx context.Context, channel string, after, through i
 	})
 	for c, f := range b.claims.fresh {
 		if c.Channel == channel && c.Seq > after && c.Seq <= through {
-			ps = append(ps, Pending{c.Seq, f.action})
+			ps = append(ps, Pending{c.Seq, f.ev})
 		}
 	}
 	slices.SortFunc(ps, func(a, b Pending) int { return cmp.Compare(a.Seq, b.Seq) })

@@ -160,7 +160,7 @@ func (s *Server) accept(r *http.Request, channel string, body []byte) (accepted,
 	// Published in seq order as soon as the write is on its way: the agent
 	// works while the relay commits; the sender's answer waits for both.
 	publish := func() {
-		acc.connected, acc.matched, acc.live = s.publish(d, acc.action)
+		acc.connected, acc.matched, acc.live = s.publish(d, EventOf(&f))
 	}
 	s.buf.Expect(-1)
 	err := s.buf.Append(r.Context(), d, publish)

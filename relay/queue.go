@@ -4,16 +4,16 @@ import "github.com/hooktap/hooktap/relay/wire"
 
 // item is a delivery on its way to a session.
 type item struct {
-	d      *wire.Delivery
-	action string
-	size   int // wire.Size(d)
+	d    *wire.Delivery
+	ev   Event
+	size int // wire.Size(d)
 }
 
 // publish offers d to every session of its channel. It reports how many
 // sessions are connected, how many subscribe to d's event, and how many took
 // it live (subscribed, and not behind).
-func (s *Server) publish(d *wire.Delivery, action string) (connected, matched, live int) {
-	it := item{d, action, wire.Size(d)}
+func (s *Server) publish(d *wire.Delivery, ev Event) (connected, matched, live int) {
+	it := item{d, ev, wire.Size(d)}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ch := s.channels[d.Channel]
@@ -37,7 +37,7 @@ func (s *Server) publish(d *wire.Delivery, action string) (connected, matched, l
 // subscribes to it and whether it will send it now; a full queue makes the
 // session catch up from the buffer instead.
 func (ss *session) offer(it item) (match, live bool) {
-	match = MatchEvents(ss.events, it.action)
+	match = ss.filter.Match(it.ev)
 	ss.qmu.Lock()
 	if len(ss.queue) < ss.srv.cfg.Window && (len(ss.queue) == 0 || ss.queueBytes+it.size <= maxQueueBytes) {
 		ss.queue = append(ss.queue, it)
@@ -146,7 +146,7 @@ func (ss *session) drain() bool {
 				continue
 			}
 		}
-		if !ss.send(ctx, it.d, it.action, it.size, &b) {
+		if !ss.send(ctx, it.d, it.ev, it.size, &b) {
 			return false
 		}
 	}

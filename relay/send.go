@@ -35,8 +35,8 @@ func (ss *session) flush(ctx context.Context, b *batch) bool {
 // send adds d (of size bytes) to b if the agent's filter matches, once
 // there is room for it in the window; while it waits, what b holds is
 // written. It reports false when the session is over.
-func (ss *session) send(ctx context.Context, d *wire.Delivery, action string, size int, b *batch) bool {
-	if !MatchEvents(ss.events, action) {
+func (ss *session) send(ctx context.Context, d *wire.Delivery, ev Event, size int, b *batch) bool {
+	if !ss.filter.Match(ev) {
 		ss.mu.Lock()
 		ss.sentSeq = d.Seq
 		moved := ss.advance()

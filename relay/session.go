@@ -29,7 +29,7 @@ type session struct {
 	channel  string
 	agentID  string
 	instance string // the agent's run (Hello.Instance)
-	events   []string
+	filter   Filter
 
 	// Deliveries queued in memory, at most Window of them and
 	// maxQueueBytes; the slice is released when empty, so an idle session
@@ -170,7 +170,7 @@ func (s *Server) open(ctx context.Context, conn *wire.Conn, h *wire.Hello, p pee
 		channel:  h.Channel,
 		agentID:  h.AgentID,
 		instance: h.Instance,
-		events:   h.Events,
+		filter:   Filter{Events: h.Events, ObjectTypes: h.ObjectTypes, EntityIDs: h.EntityIDs},
 		room:     make(chan struct{}, 1),
 		sentSeq:  start,
 		cursor:   start,
@@ -227,7 +227,7 @@ func checkHello(h *wire.Hello) string {
 	case len(h.AgentKey) < 16 || len(h.AgentKey) > 128:
 		return "hello without an agent key: this relay needs a newer hooktap"
 	}
-	if err := ValidatePatterns(h.Events); err != nil {
+	if err := (Filter{h.Events, h.ObjectTypes, h.EntityIDs}).Validate(); err != nil {
 		return err.Error()
 	}
 	return ""

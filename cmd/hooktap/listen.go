@@ -30,6 +30,8 @@ type agentFlags struct {
 	token     string
 	db        string
 	events    string
+	objects   listFlag // --object-type, repeatable or comma-separated
+	entities  listFlag // --entity-id, likewise
 	secret    string
 	noTUI     bool
 	json      bool
@@ -53,6 +55,8 @@ func (f *agentFlags) register(fs *flag.FlagSet, e *env) {
 	fs.StringVar(&f.token, "token", envOr(e, "HOOKTAP_TOKEN", ""), "agent token for the channel (or HOOKTAP_TOKEN)")
 	fs.StringVar(&f.db, "db", defaultDB(e), "SQLite file that records deliveries (or HOOKTAP_DB)")
 	fs.StringVar(&f.events, "events", "", "only these events, comma-separated globs: payable.*,counterpart.created")
+	fs.Var(&f.objects, "object-type", "only these object types, e.g. payable (repeatable, or comma-separated)")
+	fs.Var(&f.entities, "entity-id", "only the events of these entities (repeatable, or comma-separated)")
 	fs.StringVar(&f.secret, "secret", envOr(e, "HOOKTAP_SECRET", ""), "webhook signing secret, to verify deliveries (or HOOKTAP_SECRET)")
 	fs.BoolVar(&f.noTUI, "no-tui", false, "print one line per delivery instead of the terminal UI")
 	fs.BoolVar(&f.json, "json", false, "print JSON lines (a ready line, then one per delivery)")
@@ -70,12 +74,32 @@ func (f *agentFlags) check() error {
 	if !relay.ValidChannel(f.channel) {
 		return usagef("bad --channel %q: use 1-64 letters, digits, '.', '_' or '-'", f.channel)
 	}
-	if err := relay.ValidatePatterns(splitList(f.events)); err != nil {
+	if err := f.filter().Validate(); err != nil {
 		return usageError{err.Error()}
 	}
 	if _, err := f.retention.retention(); err != nil {
 		return err
 	}
+	return nil
+}
+
+// filter is what the agent asks the relay for.
+func (f *agentFlags) filter() relay.Filter {
+	return relay.Filter{Events: splitList(f.events), ObjectTypes: f.objects, EntityIDs: f.entities}
+}
+
+// listFlag is a flag that may be given several times, each time with one
+// value or several separated by commas.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(v string) error {
+	vs := splitList(v)
+	if len(vs) == 0 {
+		return errors.New("empty value")
+	}
+	*l = append(*l, vs...)
 	return nil
 }
 
@@ -205,6 +229,8 @@ func runAgent(ctx context.Context, e *env, f *agentFlags, relayURL string) error
 		Channel:     f.channel,
 		Token:       f.token,
 		Events:      splitList(f.events),
+		ObjectTypes: f.objects,
+		EntityIDs:   f.entities,
 		Store:       st,
 		Forwarder:   fwd,
 		Routes:      routes,

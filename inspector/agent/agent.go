@@ -28,6 +28,8 @@ type Config struct {
 	Channel     string
 	Token       string
 	Events      []string // action globs to subscribe to; empty: all
+	ObjectTypes []string // object types to subscribe to; empty: all
+	EntityIDs   []string // entities to subscribe to; empty: all
 	Store       *store.Store
 	Forwarder   *forward.Forwarder // where deliveries go unless a route takes them
 	Routes      []forward.Route    // first match wins

@@ -70,8 +70,11 @@ func (a *Agent) dial(ctx context.Context) (*wire.Conn, error) {
 		AgentKey: agentKey,
 		Instance: a.instance,
 		Events:   a.cfg.Events,
-		Agent:    "hooktap " + a.cfg.Version,
-		Binary:   true,
+		// Filtered at the relay like Events.
+		ObjectTypes: a.cfg.ObjectTypes,
+		EntityIDs:   a.cfg.EntityIDs,
+		Agent:       "hooktap " + a.cfg.Version,
+		Binary:      true,
 	}
 	if err := conn.Send(ctx, hello); err != nil {
 		ws.Close()

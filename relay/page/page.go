@@ -27,8 +27,10 @@ type Item struct {
 
 // Agent is one agent connected to the channel.
 type Agent struct {
-	ID     string   `json:"id"`
-	Events []string `json:"events"` // its event filter; empty: all
+	ID          string   `json:"id"`
+	Events      []string `json:"events"`                 // its event filter; empty: all
+	ObjectTypes []string `json:"object_types,omitempty"` // and its object types
+	EntityIDs   []string `json:"entity_ids,omitempty"`   // and its entities
 }
 
 // Source is what the page shows; the relay implements it.

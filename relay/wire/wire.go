@@ -60,7 +60,10 @@ type Hello struct {
 	// id and key at once are two copies of one store.
 	Instance string   `json:"instance,omitempty"`
 	Events   []string `json:"events,omitempty"` // action globs; empty means all
-	Agent    string   `json:"agent,omitempty"`  // software and version, informational
+	// Object types and entity ids to receive (exact); empty means all.
+	ObjectTypes []string `json:"object_types,omitempty"`
+	EntityIDs   []string `json:"entity_ids,omitempty"`
+	Agent       string   `json:"agent,omitempty"` // software and version, informational
 	// Binary says the agent reads and writes deliveries and acks in binary
 	// frames (binary.go); the relay agrees in Welcome.Binary.
 	Binary bool `json:"binary,omitempty"`

@@ -55,8 +55,10 @@
       const id = document.createElement("code");
       id.textContent = a.id;
       li.appendChild(id);
-      li.appendChild(document.createTextNode(
-        a.events && a.events.length ? "  events: " + a.events.join(", ") : "  all events"));
+      const filter = [a.events && a.events.length ? "events: " + a.events.join(", ") : "all events"];
+      if (a.object_types && a.object_types.length) filter.push("object types: " + a.object_types.join(", "));
+      if (a.entity_ids && a.entity_ids.length) filter.push("entities: " + a.entity_ids.join(", "));
+      li.appendChild(document.createTextNode("  " + filter.join("; ")));
       agents.appendChild(li);
     }
   }
