@@ -13,7 +13,7 @@ import (
 
 func cmdEvents(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 {
-		return usagef("events needs a subcommand: list, show, export, import or prune")
+		return usagef("events needs a subcommand: list, show, export, import, prune or save")
 	}
 	switch args[0] {
 	case "list", "ls":
@@ -26,8 +26,10 @@ func cmdEvents(ctx context.Context, e *env, args []string) error {
 		return eventsImport(ctx, e, args[1:])
 	case "prune":
 		return eventsPrune(ctx, e, args[1:])
+	case "save":
+		return eventsSave(ctx, e, args[1:])
 	}
-	return usagef("unknown events subcommand %q: use list, show, export, import or prune", args[0])
+	return usagef("unknown events subcommand %q: use list, show, export, import, prune or save", args[0])
 }
 
 // filterFlags are the flags that select deliveries (list and export).

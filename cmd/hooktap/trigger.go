@@ -25,11 +25,18 @@ const defaultTriggerTo = "http://127.0.0.1:8789/h/dev"
 
 func cmdTrigger(ctx context.Context, e *env, args []string) error {
 	var f triggerFlags
-	fs := newFlags(e, "trigger", "trigger EVENT [--to URL] [--secret S] [--scheme X] [--entity-id ID] [--set path=value]... [--count N] [--api-version V] [--json]\n       hooktap trigger --list")
+	fs := newFlags(e, "trigger", "trigger EVENT [--to URL] [--secret S] [--scheme X] [--entity-id ID] [--set path=value]... [--count N] [--api-version V] [--json]\n"+
+		"       hooktap trigger --fixture FILE | --from ID[,ID...] [--db FILE] [--to URL] [--secret S] [--set path=value]... [--count N] [--json]\n"+
+		"       hooktap trigger --list")
 	f.register(fs, e)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
+	}
+	if f.fixture != "" || f.from != "" {
+		schemeSet := false
+		fs.Visit(func(fl *flag.Flag) { schemeSet = schemeSet || fl.Name == "scheme" })
+		return triggerFixture(ctx, e, &f, schemeSet, pos)
 	}
 	if f.list {
 		if len(pos) > 0 {
@@ -75,6 +82,7 @@ func cmdTrigger(ctx context.Context, e *env, args []string) error {
 // triggerFlags are trigger's flags.
 type triggerFlags struct {
 	to, scheme, entityID, apiVersion string
+	fixture, from, db                string // a fixture file, or recorded deliveries, to send instead of EVENT
 	secret                           secretFlag
 	sets                             assignments
 	count                            int
@@ -89,6 +97,9 @@ func (f *triggerFlags) register(fs *flag.FlagSet, e *env) {
 	fs.Var(&f.sets, "set", "change a JSON field of the payload: `path=value`, e.g. object.status=paid (repeatable)")
 	fs.IntVar(&f.count, "count", 1, "how many events to send, each with fresh ids")
 	fs.StringVar(&f.apiVersion, "api-version", catalog.DefaultAPIVersion, "payload shape: "+strings.Join(catalog.APIVersions(), ", "))
+	fs.StringVar(&f.fixture, "fixture", "", "send the steps of a fixture `file` (hooktap events save writes them; - reads stdin)")
+	fs.StringVar(&f.from, "from", "", "send recorded deliveries again as new events: `ids`, comma-separated, one step each")
+	fs.StringVar(&f.db, "db", defaultDB(e), "SQLite file of recorded deliveries, for --from (or HOOKTAP_DB)")
 	fs.BoolVar(&f.list, "list", false, "print the event catalog and exit")
 	fs.BoolVar(&f.json, "json", false, "print JSON lines")
 }
@@ -188,27 +199,32 @@ type triggerReport struct {
 }
 
 func (o triggerReport) line(t *trigger, r triggerRequest, a *store.Attempt) error {
-	delivery := a.Header.Get(relay.HeaderDelivery) // through a relay: the id events list shows
+	l := triggerLine{Type: "trigger", Event: t.event.Action(), EventID: r.eventID, URL: a.Target,
+		Status: a.Status, DurationMS: a.DurationMS(), Error: a.Error,
+		Delivery: a.Header.Get(relay.HeaderDelivery)} // through a relay: the id events list shows
+	if t.secret != "" {
+		l.Scheme = t.scheme.Name()
+	}
 	if o.json {
-		l := triggerLine{Type: "trigger", Event: t.event.Action(), EventID: r.eventID, URL: a.Target,
-			Status: a.Status, DurationMS: a.DurationMS(), Error: a.Error, Delivery: delivery}
-		if t.secret != "" {
-			l.Scheme = t.scheme.Name()
-		}
 		return o.enc.Encode(l)
 	}
-	status := fmt.Sprint(a.Status)
-	if a.Status == 0 {
+	return printTriggerLine(o.w, l)
+}
+
+// printTriggerLine prints one sent event for people.
+func printTriggerLine(w io.Writer, l triggerLine) error {
+	status := fmt.Sprint(l.Status)
+	if l.Status == 0 {
 		status = "ERR"
 	}
-	line := fmt.Sprintf("%s  %-3s  %-36s %8.1fms  %s", clock(time.Now()), status, t.event.Action(), a.DurationMS(), r.eventID)
-	if delivery != "" {
-		line += "  delivery " + delivery
+	line := fmt.Sprintf("%s  %-3s  %-36s %8.1fms  %s", clock(time.Now()), status, l.Event, l.DurationMS, l.EventID)
+	if l.Delivery != "" {
+		line += "  delivery " + l.Delivery
 	}
-	if a.Error != "" {
-		line += "  " + a.Error
+	if l.Error != "" {
+		line += "  " + l.Error
 	}
-	_, err := fmt.Fprintln(o.w, line)
+	_, err := fmt.Fprintln(w, line)
 	return err
 }
 
