@@ -20,6 +20,7 @@ import (
 	"github.com/hooktap/hooktap/inspector/forward"
 	"github.com/hooktap/hooktap/inspector/live"
 	"github.com/hooktap/hooktap/inspector/store"
+	"github.com/hooktap/hooktap/relay/wire"
 )
 
 // Config configures an Agent.
@@ -37,7 +38,8 @@ type Config struct {
 	Bus         *live.Bus          // optional: live events for UIs (lossy)
 	Report      func(live.Event)   // optional: called in order for every event (lossless)
 	Logger      *slog.Logger
-	Concurrency int // deliveries forwarded at once; default 64
+	Concurrency int           // deliveries forwarded at once; default 64
+	Heartbeat   time.Duration // how often the relay is pinged; default DefaultHeartbeat
 	Version     string
 }
 
@@ -89,6 +91,12 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 64
 	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = DefaultHeartbeat
+	}
+	if cfg.Heartbeat > MaxHeartbeat {
+		return nil, fmt.Errorf("heartbeat every %s: at most %s (the relay's read deadline)", cfg.Heartbeat, MaxHeartbeat)
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -116,6 +124,29 @@ func agentURL(relay string) (string, error) {
 	return u.String(), nil
 }
 
+// Heartbeat bounds: a stall is noticed within two heartbeats.
+const (
+	DefaultHeartbeat = 10 * time.Second
+	MaxHeartbeat     = wire.PingPeriod // the relay's reads time out without pings
+)
+
+// beat notes a heartbeat from the relay and its round trip.
+func (a *Agent) beat(rtt time.Duration) {
+	a.mu.Lock()
+	c := a.conn
+	c.Heartbeat, c.RTT = time.Now(), rtt
+	a.conn = c
+	a.mu.Unlock()
+	a.emit(live.Event{Kind: live.EventRelay, Relay: c})
+}
+
+// lastBeat is when the relay last answered a heartbeat.
+func (a *Agent) lastBeat() time.Time {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.conn.Heartbeat
+}
+
 func (a *Agent) setStatus(c live.RelayStatus) {
 	c.Relay = a.cfg.Relay
 	c.Target = a.cfg.Forwarder.Target()
@@ -126,6 +157,11 @@ func (a *Agent) setStatus(c live.RelayStatus) {
 	a.mu.Lock()
 	if c.URL == "" && c.State != live.StateOffline {
 		c.URL = a.conn.URL
+	}
+	if c.State == live.StateConnected {
+		c.Heartbeat = time.Now() // the welcome is one
+	} else {
+		c.Heartbeat = a.conn.Heartbeat // the last, for "no heartbeat for ..."
 	}
 	a.conn = c
 	a.mu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -31,10 +32,13 @@ func (a *Agent) session(ctx context.Context, work chan<- job) error {
 	}
 	stopDrain := l.drainOnShutdown()
 	defer stopDrain()
-	go keepAlive(conn)
+	go l.heartbeat()
 	err = conn.Run(l.keep, l.read)
 	if l.refused != nil {
 		return l.refused
+	}
+	if err := l.stalled.Load(); err != nil {
+		return *err
 	}
 	var ce *websocket.CloseError
 	if errors.As(err, &ce) && ce.Text != "" {
@@ -83,18 +87,37 @@ func (a *Agent) dial(ctx context.Context) (*wire.Conn, error) {
 	return conn, nil
 }
 
-// keepAlive pings the relay, whose reads time out without pings, until
-// the connection ends.
-func keepAlive(conn *wire.Conn) {
-	t := time.NewTicker(wire.PingPeriod)
+// heartbeat pings the relay every interval and waits at most an interval
+// for its pong, until the connection ends. Each pong is a heartbeat, with
+// its round trip, for the UIs. A relay that stops answering (frozen, or
+// gone behind a connection that looks open) is noticed at most two
+// intervals after its last heartbeat: the connection is closed, and the
+// agent reconnects.
+func (l *link) heartbeat() {
+	every := l.agent.cfg.Heartbeat
+	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
 		select {
 		case <-t.C:
-			conn.Ping()
-		case <-conn.Done():
+		case <-l.conn.Done():
 			return
 		}
+		sent := time.Now()
+		if !l.conn.Alive(every) {
+			select {
+			case <-l.conn.Done():
+				return // ended for another reason
+			default:
+			}
+			err := fmt.Errorf("the relay stopped answering: no heartbeat for %s", time.Since(l.agent.lastBeat()).Round(time.Second))
+			l.stalled.Store(&err)
+			l.agent.log.Warn("relay connection stalled; reconnecting", "err", err)
+			l.conn.Close(websocket.CloseGoingAway, "no heartbeat")
+			return
+		}
+		l.agent.beat(time.Since(sent))
+		t.Reset(every - time.Since(sent))
 	}
 }
 
@@ -108,7 +131,8 @@ type link struct {
 	acks     *acker
 	inflight tracker
 	welcomed bool
-	refused  error // a refusal that retrying cannot fix
+	refused  error                 // a refusal that retrying cannot fix
+	stalled  atomic.Pointer[error] // the heartbeat's verdict, when the relay stopped answering
 }
 
 // drainOnShutdown makes the connection, once stop ends, take no new

@@ -30,6 +30,10 @@ type RelayStatus struct {
 	Routes  []string  // EVENTS=URL routes, taken before Target
 	RetryAt time.Time // when reconnecting: next try
 	Err     string    // last error, when not connected
+	// The relay's last answer to a heartbeat (or the welcome), and the
+	// heartbeat's round trip; zero before the first.
+	Heartbeat time.Time
+	RTT       time.Duration
 }
 
 // StoreHealth says whether the agent can record deliveries. While its store
