@@ -288,6 +288,8 @@ func (m *Model) onEvent(ev live.Event) tea.Cmd {
 		m.list.webhookURL = ev.Relay.URL
 	case live.EventStore:
 		m.status.store = ev.Store
+	case live.EventApp:
+		m.status.app = ev.App
 	case live.EventReceived:
 		m.status.received()
 		return m.list.received()

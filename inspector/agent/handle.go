@@ -64,6 +64,7 @@ func (a *Agent) handle(j job) {
 	})
 	att := a.cfg.Forwarder.Forward(ctx, forward.RequestOf(d))
 	att.DeliveryID, att.Kind = d.ID, store.KindForward
+	a.noteForward(att)
 	var err error
 	if slow.Stop() {
 		a.cfg.Store.Expect(-1)
