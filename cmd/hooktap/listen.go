@@ -225,7 +225,7 @@ type reporter struct {
 	// what was last said of the app
 	appSeen, appUp bool
 	appErr         string
-	encode *json.Encoder
+	encode         *json.Encoder
 }
 
 func newReporter(w io.Writer, jsonOut bool, db string) *reporter {
