@@ -289,6 +289,9 @@ func (m *Model) onEvent(ev live.Event) tea.Cmd {
 	case live.EventStore:
 		m.status.store = ev.Store
 	case live.EventApp:
+		if ev.App.Listening != m.status.app.Listening {
+			m.status.message = "" // the change shows in its place
+		}
 		m.status.app = ev.App
 	case live.EventReceived:
 		m.status.received()

@@ -151,7 +151,8 @@ func (s *statusBar) appText(width int) string {
 }
 
 // statusLine is the filter being typed, else a store that cannot write,
-// else an app that does not listen, else a bad filter, else the last message, else the filter applied; and
+// else a bad filter, else the last message (an action's result), else an
+// app that does not listen, else the filter applied; and
 // on the right the new deliveries above the page, the count, the rate and
 // the follow mode.
 func (m *Model) statusLine() string {
@@ -174,14 +175,14 @@ func (m *Model) statusLine() string {
 		left = m.filter.View()
 	case s.store.Failing():
 		left = st.Error.Render(s.storeText())
-	case s.app.Down():
-		left = st.Error.Render(s.appText(m.width - ansi.StringWidth(r) - 1))
 	case m.filter.err != "":
 		left = st.Error.Render(m.filter.err)
 	case s.message != "" && s.messageErr:
 		left = st.Error.Render(s.message)
 	case s.message != "":
 		left = st.Message.Render(s.message)
+	case s.app.Down():
+		left = st.Error.Render(s.appText(m.width - ansi.StringWidth(r) - 1))
 	case m.list.queryText != "":
 		left = st.Dim.Render("filter: ") + m.list.queryText
 	}
