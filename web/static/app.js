@@ -17,6 +17,7 @@
     nextBefore: 0,
     status: null,
     conn: null,       // the relay connection, with the webhook URL once known
+    listed: false,    // the first page has been shown
     loading: false,
   };
 
@@ -125,6 +126,7 @@
     const rows = $("rows");
     rows.replaceChildren(...state.items.map(rowFor));
     markSelected();
+    state.listed = true;
     renderEmpty();
     $("older").hidden = !state.nextBefore;
   }
@@ -133,6 +135,7 @@
   // URL, it shows commands to paste in a shell to send a first delivery.
   function renderEmpty() {
     const empty = $("empty");
+    if (!state.listed) return; // not before the first page: it may have deliveries
     empty.hidden = state.items.length > 0;
     if (empty.hidden) return;
     const c = state.conn;
