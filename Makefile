@@ -17,7 +17,7 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-7s %s\n", $$1, $$2}'
 
 run: ## relay, agent and UI in one process on localhost (FORWARD_TO=url to change the app)
-	$(GO) run ./cmd/hooktap dev --forward-to $(FORWARD_TO)
+	HOOKTAP_SECRET="$${SECRET:-$$HOOKTAP_SECRET}" $(GO) run ./cmd/hooktap dev --forward-to $(FORWARD_TO)
 
 build: ## build bin/hooktap
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/hooktap

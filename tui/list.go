@@ -340,6 +340,9 @@ func (l *listModel) View() string {
 		lines = append(lines, st.Error.Render(fit("  "+l.loadErr.Error(), l.width)))
 	case len(l.page) == 0 && !l.loading && l.loadWant > 0:
 		lines = append(lines, st.Dim.Render(fit(l.emptyText(), l.width)))
+		if l.queryText == "" && l.webhookURL != "" {
+			lines = append(lines, l.tryIt()...)
+		}
 	}
 	for i, d := range l.page {
 		if i >= n {
@@ -358,9 +361,22 @@ func (l *listModel) emptyText() string {
 		return "  No deliveries match " + strconv.Quote(l.queryText) + " (esc clears the filter)."
 	}
 	if l.webhookURL != "" {
-		return "  No deliveries yet. POST a webhook to " + l.webhookURL
+		return "  No deliveries yet. Send a test webhook to " + l.webhookURL + ":"
 	}
 	return "  No deliveries yet."
+}
+
+// tryIt is what to paste in a shell to send a first delivery: a curl
+// command, and hooktap trigger for a realistic payload. Not dimmed, and
+// not cut mid-quote when there is room: it is meant to be copied.
+func (l *listModel) tryIt() []string {
+	lines := []string{""}
+	for _, line := range strings.Split(store.ExampleCurl(l.webhookURL), "\n") {
+		lines = append(lines, fit("    "+line, l.width))
+	}
+	lines = append(lines, "", l.styles.Dim.Render(fit("  or a realistic Monite payload (signed when HOOKTAP_SECRET is set):", l.width)),
+		"", fit("    "+store.ExampleTrigger(l.webhookURL), l.width))
+	return lines
 }
 
 // columns are the list's flexible column widths at a window width.

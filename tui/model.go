@@ -288,6 +288,11 @@ func (m *Model) onEvent(ev live.Event) tea.Cmd {
 		m.list.webhookURL = ev.Relay.URL
 	case live.EventStore:
 		m.status.store = ev.Store
+	case live.EventApp:
+		if ev.App.Listening != m.status.app.Listening {
+			m.status.message = "" // the change shows in its place
+		}
+		m.status.app = ev.App
 	case live.EventReceived:
 		m.status.received()
 		return m.list.received()

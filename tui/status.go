@@ -17,6 +17,7 @@ import (
 type statusBar struct {
 	*common
 	conn       live.RelayStatus
+	app        live.AppHealth   // whether the app listens on the forward target
 	store      live.StoreHealth // the agent's store: failing while it cannot write
 	count      int64
 	counting   bool
@@ -96,7 +97,7 @@ func (m *Model) titleBar() string {
 			parts = append(parts, s.conn.URL)
 		}
 		if s.conn.Target != "" {
-			parts = append(parts, "→ "+s.conn.Target)
+			parts = append(parts, s.targetText())
 		}
 		switch n := len(s.conn.Routes); {
 		case n == 1:
@@ -121,15 +122,43 @@ func (s *statusBar) connText() string {
 		if wait := s.conn.RetryAt.Sub(s.now()); wait > 0 {
 			text += fmt.Sprintf(" in %ds", int((wait+time.Second-1)/time.Second))
 		}
+		if s.conn.Reason != "" {
+			text += " (" + s.conn.Reason + ")"
+		}
 		return st.Waiting.Render(text)
 	case live.StateConnecting, "":
 		return st.Waiting.Render("◌ connecting")
+	case live.StateRefused:
+		return st.Offline.Render("○ refused: " + s.conn.Reason)
 	}
 	return st.Offline.Render("○ offline")
 }
 
+// targetText is the forward target, green while the app listens there and
+// red while nothing does.
+func (s *statusBar) targetText() string {
+	text := "→ " + s.conn.Target
+	switch {
+	case s.app.Down():
+		return s.styles.Offline.Render(text)
+	case s.app.Checked:
+		return s.styles.Connected.Render(text)
+	}
+	return text
+}
+
+// appText says that nothing listens on the forward target, with the
+// advice when there is room for it.
+func (s *statusBar) appText(width int) string {
+	if text := s.app.Problem(); ansi.StringWidth(text) <= width {
+		return text
+	}
+	return s.app.Short()
+}
+
 // statusLine is the filter being typed, else a store that cannot write,
-// else a bad filter, else the last message, else the filter applied; and
+// else a bad filter, else the last message (an action's result), else an
+// app that does not listen, else the filter applied; and
 // on the right the new deliveries above the page, the count, the rate and
 // the follow mode.
 func (m *Model) statusLine() string {
@@ -158,6 +187,8 @@ func (m *Model) statusLine() string {
 		left = st.Error.Render(s.message)
 	case s.message != "":
 		left = st.Message.Render(s.message)
+	case s.app.Down():
+		left = st.Error.Render(s.appText(m.width - ansi.StringWidth(r) - 1))
 	case m.list.queryText != "":
 		left = st.Dim.Render("filter: ") + m.list.queryText
 	}

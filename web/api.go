@@ -234,6 +234,7 @@ type statusResponse struct {
 	Version    string    `json:"version"`
 	Live       bool      `json:"live"` // /api/events streams new deliveries
 	Conn       *connJSON `json:"conn,omitempty"`
+	App        *appJSON  `json:"app,omitempty"` // once the agent checked the forward target
 	Deliveries int64     `json:"deliveries"`
 	HasSecret  bool      `json:"has_secret"` // resend can sign without a secret in the request
 	Schemes    []string  `json:"schemes"`
@@ -254,18 +255,43 @@ type connJSON struct {
 	Routes  []string   `json:"routes,omitempty"`
 	RetryAt *time.Time `json:"retry_at,omitempty"`
 	Error   string     `json:"error,omitempty"`
+	Reason  string     `json:"reason,omitempty"` // the error in a few words
+	// Commands to paste in a shell to send a first webhook to URL.
+	TryCurl    string `json:"try_curl,omitempty"`
+	TryTrigger string `json:"try_trigger,omitempty"`
 }
 
 func connOf(c live.RelayStatus) *connJSON {
 	if c.State == "" {
 		return nil
 	}
-	j := &connJSON{State: string(c.State), Relay: c.Relay, URL: c.URL, Target: c.Target, Routes: c.Routes, Error: c.Err}
+	j := &connJSON{State: string(c.State), Relay: c.Relay, URL: c.URL, Target: c.Target, Routes: c.Routes, Error: c.Err, Reason: c.Reason}
 	if !c.RetryAt.IsZero() {
 		t := c.RetryAt
 		j.RetryAt = &t
 	}
+	if c.URL != "" {
+		j.TryCurl, j.TryTrigger = store.ExampleCurl(c.URL), store.ExampleTrigger(c.URL)
+	}
 	return j
+}
+
+// appJSON is whether the app listens on the forward target.
+type appJSON struct {
+	Target    string     `json:"target"`
+	Addr      string     `json:"addr"`
+	Listening bool       `json:"listening"`
+	Error     string     `json:"error,omitempty"`   // why not: "connection refused", ...
+	Problem   string     `json:"problem,omitempty"` // what to say, and do, while down
+	Since     *time.Time `json:"since,omitempty"`   // when listening last changed
+}
+
+func appOf(h live.AppHealth) *appJSON {
+	if !h.Checked {
+		return nil
+	}
+	t := h.Since
+	return &appJSON{Target: h.Target, Addr: h.Addr, Listening: h.Listening, Error: h.Err, Problem: h.Problem(), Since: &t}
 }
 
 // storeJSON is the store's health in the live event "store".
@@ -299,6 +325,7 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 		st.Conn = connOf(s.conn())
 	}
 	if s.bus != nil {
+		st.App = appOf(s.bus.App())
 		h := storeOf(s.bus.Store())
 		st.StoreError, st.StoreCause, st.StoreSince, st.StoreWaiting = h.Error, h.Cause, h.Since, h.Waiting
 	}

@@ -14,11 +14,13 @@ import (
 const heartbeat = 15 * time.Second
 
 // liveEvent is the data of one Server-Sent Event. Its event name is "conn",
-// "delivery" (received), "attempt" (an attempt finished) or "store" (the
-// store stopped or resumed writing, or how many deliveries wait changed).
+// "delivery" (received), "attempt" (an attempt finished), "store" (the
+// store stopped or resumed writing, or how many deliveries wait changed) or
+// "app" (the app started or stopped listening on the forward target).
 type liveEvent struct {
 	Conn     *connJSON            `json:"conn,omitempty"`
 	Store    *storeJSON           `json:"store,omitempty"`
+	App      *appJSON             `json:"app,omitempty"`
 	Delivery *summary             `json:"delivery,omitempty"`
 	Attempt  *store.RecordAttempt `json:"attempt,omitempty"`
 }
@@ -79,6 +81,11 @@ func encodeEvent(ev live.Event) (string, []byte) {
 		}
 	case live.EventStore:
 		name, le.Store = "store", storeOf(ev.Store)
+	case live.EventApp:
+		name, le.App = "app", appOf(ev.App)
+		if le.App == nil {
+			return "", nil
+		}
 	case live.EventReceived, live.EventAttempt:
 		if ev.Delivery == nil {
 			return "", nil

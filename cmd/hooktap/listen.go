@@ -261,10 +261,14 @@ type reporter struct {
 	w      io.Writer
 	json   bool
 	db     string
-	ready  bool
+	ready  bool // the relay connection was up once
 	state  live.State
+	reason string
 	full   bool // the store cannot write
-	encode *json.Encoder
+	// what was last said of the app
+	appSeen, appUp bool
+	appErr         string
+	encode         *json.Encoder
 }
 
 func newReporter(w io.Writer, jsonOut bool, db string) *reporter {
@@ -277,6 +281,25 @@ type readyLine struct {
 	ForwardTo string   `json:"forward_to"`
 	Routes    []string `json:"routes,omitempty"`
 	DB        string   `json:"db"`
+}
+
+// connectionLine is a change of the relay connection. RetryIn is in
+// seconds, while reconnecting.
+type connectionLine struct {
+	Type    string  `json:"type"`
+	State   string  `json:"state"` // connecting, connected, reconnecting, refused
+	Relay   string  `json:"relay"`
+	Reason  string  `json:"reason,omitempty"`
+	RetryIn float64 `json:"retry_in,omitempty"`
+}
+
+// appLine says whether something listens on the forward target, at start
+// and when that changes.
+type appLine struct {
+	Type      string `json:"type"`
+	Listening bool   `json:"listening"`
+	Target    string `json:"target"`
+	Reason    string `json:"reason,omitempty"` // "nothing is listening on localhost:3000"
 }
 
 // storeLine says that the store stopped writing (deliveries are held and
@@ -312,6 +335,8 @@ func (r *reporter) report(ev live.Event) {
 		r.conn(ev.Relay)
 	case live.EventStore:
 		r.store(ev.Store)
+	case live.EventApp:
+		r.app(ev.App)
 	case live.EventAttempt:
 		d := ev.Delivery
 		if r.json {
@@ -326,33 +351,94 @@ func (r *reporter) report(ev live.Event) {
 	}
 }
 
+// conn prints each change of the relay connection once: as a connection
+// line with --json (and the ready line the first time it is up), else in
+// words, with the banner the first time it is up.
 func (r *reporter) conn(c live.RelayStatus) {
-	prev := r.state
-	r.state = c.State
+	prev, prevReason := r.state, r.reason
+	r.state, r.reason = c.State, c.Reason
 	if r.json {
+		r.connLine(c)
 		if c.State == live.StateConnected && !r.ready {
 			r.ready = true
 			r.encode.Encode(readyLine{Type: "ready", URL: c.URL, ForwardTo: c.Target, Routes: c.Routes, DB: r.db})
 		}
 		return
 	}
+	if c.State == prev && c.Reason == prevReason {
+		return
+	}
+	now := clock(time.Now())
 	switch c.State {
+	case live.StateConnecting:
+		fmt.Fprintf(r.w, "%s  connecting to relay %s\n", now, c.Relay)
 	case live.StateConnected:
 		if !r.ready {
 			r.ready = true
-			fmt.Fprintf(r.w, "hooktap is ready\n  Webhook URL    %s\n  Forwarding to  %s\n", c.URL, c.Target)
-			for _, route := range c.Routes {
-				events, to, _ := strings.Cut(route, "=")
-				fmt.Fprintf(r.w, "    %s  → %s\n", events, to)
-			}
-			fmt.Fprintf(r.w, "  Recording in   %s\n\n", r.db)
-		} else if prev != live.StateConnected {
-			fmt.Fprintf(r.w, "%s  reconnected to %s\n", clock(time.Now()), c.Relay)
+			r.banner(c)
+		} else {
+			fmt.Fprintf(r.w, "%s  reconnected to %s\n", now, c.Relay)
 		}
 	case live.StateReconnecting:
-		if prev == live.StateConnected || prev == live.StateConnecting {
-			fmt.Fprintf(r.w, "%s  relay connection lost (%s); reconnecting\n", clock(time.Now()), c.Err)
+		switch {
+		case !r.ready:
+			fmt.Fprintf(r.w, "%s  cannot connect to relay %s (%s); retrying — never connected\n", now, c.Relay, c.Reason)
+		case prev == live.StateConnected:
+			fmt.Fprintf(r.w, "%s  relay connection lost (%s); reconnecting\n", now, c.Reason)
+		default:
+			fmt.Fprintf(r.w, "%s  relay still unreachable (%s); retrying\n", now, c.Reason)
 		}
+	case live.StateOffline:
+		if !r.ready {
+			fmt.Fprintf(r.w, "%s  stopped; never connected to relay %s\n", now, c.Relay)
+		}
+	}
+	// StateRefused: the command exits with the reason on stderr.
+}
+
+// connLine prints the connection's state as a JSON line; a shutdown
+// (offline) is not a connection state scripts wait for.
+func (r *reporter) connLine(c live.RelayStatus) {
+	if c.State == live.StateOffline {
+		return
+	}
+	l := connectionLine{Type: "connection", State: string(c.State), Relay: c.Relay, Reason: c.Reason}
+	if c.State == live.StateReconnecting {
+		l.RetryIn = float64(max(time.Until(c.RetryAt), 0).Milliseconds()) / 1000
+	}
+	r.encode.Encode(l)
+}
+
+// banner says where webhooks go, and how to send one.
+func (r *reporter) banner(c live.RelayStatus) {
+	fmt.Fprintf(r.w, "hooktap is ready\n  Webhook URL    %s\n  Forwarding to  %s\n", c.URL, c.Target)
+	for _, route := range c.Routes {
+		events, to, _ := strings.Cut(route, "=")
+		fmt.Fprintf(r.w, "    %s  → %s\n", events, to)
+	}
+	fmt.Fprintf(r.w, "  Recording in   %s\n\n", r.db)
+	fmt.Fprintf(r.w, "Send a test webhook:\n%s\n\nor a realistic Monite payload (signed when HOOKTAP_SECRET is set):\n  %s\n\n",
+		indent(store.ExampleCurl(c.URL), "  "), store.ExampleTrigger(c.URL))
+}
+
+func indent(s, prefix string) string {
+	return prefix + strings.ReplaceAll(s, "\n", "\n"+prefix)
+}
+
+// app prints whether the app listens, when that changes.
+func (r *reporter) app(h live.AppHealth) {
+	if r.appSeen && h.Listening == r.appUp && h.Err == r.appErr {
+		return
+	}
+	first := !r.appSeen
+	r.appSeen, r.appUp, r.appErr = true, h.Listening, h.Err
+	switch {
+	case r.json:
+		r.encode.Encode(appLine{Type: "app", Listening: h.Listening, Target: h.Target, Reason: h.Short()})
+	case h.Down():
+		fmt.Fprintf(r.w, "%s  %s\n", clock(time.Now()), h.Problem())
+	case !first:
+		fmt.Fprintf(r.w, "%s  your app is listening on %s\n", clock(time.Now()), h.Addr)
 	}
 }
 

@@ -41,11 +41,18 @@ type Config struct {
 	Concurrency int           // deliveries forwarded at once; default 64
 	Heartbeat   time.Duration // how often the relay is pinged; default DefaultHeartbeat
 	Version     string
+	// AppCheckEvery is how often the agent dials the forward target to
+	// see whether the app listens; default appCheckEvery.
+	AppCheckEvery time.Duration
 }
 
 // ErrRefused wraps a relay's refusal that retrying cannot fix (a wrong
 // token, an unknown channel).
 var ErrRefused = errors.New("refused by relay")
+
+// ErrNotRelay wraps the answer of a server that is not a hooktap relay (an
+// app, a web server) to the agent's connection: retrying cannot fix it.
+var ErrNotRelay = errors.New("not a hooktap relay")
 
 // Agent keeps a session with a relay open and handles its deliveries.
 type Agent struct {
@@ -67,6 +74,9 @@ type Agent struct {
 	failing  int              // handlers retrying a record
 	writable chan struct{}    // closed while the store writes
 	health   live.StoreHealth // as last published
+
+	appMu sync.Mutex
+	app   live.AppHealth // as last published
 
 	reclaimMu sync.Mutex
 	reclaimed time.Time // when the store last reclaimed space for a failed record
@@ -96,6 +106,9 @@ func New(cfg Config) (*Agent, error) {
 	}
 	if cfg.Heartbeat > MaxHeartbeat {
 		return nil, fmt.Errorf("heartbeat every %s: at most %s (the relay's read deadline)", cfg.Heartbeat, MaxHeartbeat)
+	}
+	if cfg.AppCheckEvery <= 0 {
+		cfg.AppCheckEvery = appCheckEvery
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -190,7 +203,8 @@ const (
 
 // Run connects and reconnects, with exponential backoff and jitter, until
 // ctx ends (then it returns nil after in-flight deliveries finish) or the
-// relay refuses the agent for good (an error wrapping ErrRefused).
+// relay refuses the agent for good (an error wrapping ErrRefused), or the
+// URL turns out not to be a relay's (ErrNotRelay).
 func (a *Agent) Run(ctx context.Context) error {
 	// Long-lived workers rather than a goroutine per delivery: their
 	// stacks have grown to what forwarding and recording need once.
@@ -211,6 +225,14 @@ func (a *Agent) Run(ctx context.Context) error {
 		close(work) // what was received is still handled
 		workers.Wait()
 	}()
+	// The app is checked first, so that "nothing is listening" is said
+	// at start, and then all along.
+	a.checkApp(ctx)
+	appCtx, stopApp := context.WithCancel(ctx)
+	appDone := make(chan struct{})
+	go func() { defer close(appDone); a.watchApp(appCtx) }()
+	defer func() { stopApp(); <-appDone }()
+
 	backoff := backoffMin
 	a.setStatus(live.RelayStatus{State: live.StateConnecting})
 	stalls := stallWatch{log: a.log}
@@ -221,8 +243,8 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.setStatus(live.RelayStatus{State: live.StateOffline})
 			return nil
 		}
-		if errors.Is(err, ErrRefused) {
-			a.setStatus(live.RelayStatus{State: live.StateOffline, Err: err.Error()})
+		if errors.Is(err, ErrRefused) || errors.Is(err, ErrNotRelay) {
+			a.setStatus(live.RelayStatus{State: live.StateRefused, Err: err.Error(), Reason: reason(err)})
 			return err
 		}
 		msg := ""
@@ -242,7 +264,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		// after a relay restart.
 		wait := backoff/2 + rand.N(backoff/2+1)
 		a.log.Debug("relay connection lost", "err", msg, "retry_in", wait)
-		a.setStatus(live.RelayStatus{State: live.StateReconnecting, RetryAt: time.Now().Add(wait), Err: msg})
+		a.setStatus(live.RelayStatus{State: live.StateReconnecting, RetryAt: time.Now().Add(wait), Err: msg, Reason: reason(err)})
 		select {
 		case <-ctx.Done():
 			a.setStatus(live.RelayStatus{State: live.StateOffline})

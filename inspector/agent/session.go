@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -61,8 +65,8 @@ func (a *Agent) dial(ctx context.Context) (*wire.Conn, error) {
 	}
 	ws, resp, err := dialer.DialContext(ctx, u, nil)
 	if err != nil {
-		if resp != nil && resp.StatusCode == http.StatusNotFound {
-			return nil, fmt.Errorf("%w: %s is not a hooktap relay (404 on %s)", ErrRefused, a.cfg.Relay, u)
+		if resp != nil {
+			return nil, handshakeError(a.cfg.Relay, u, resp)
 		}
 		return nil, fmt.Errorf("connect to relay: %w", err)
 	}
@@ -85,6 +89,41 @@ func (a *Agent) dial(ctx context.Context) (*wire.Conn, error) {
 		return nil, err
 	}
 	return conn, nil
+}
+
+// handshakeError explains an HTTP answer to the agent's WebSocket request.
+// A relay always upgrades the connection (and refuses, if it must, inside
+// it); a proxy in front of a relay that is restarting answers 502-504 or
+// 429, which is worth retrying. Anything else comes from a server that is
+// not a relay: an app, a web server, a wrong URL.
+func handshakeError(relay, endpoint string, resp *http.Response) error {
+	status := fmt.Sprintf("%d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
+	if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
+		return fmt.Errorf("connect to relay: %s answered %s", endpoint, status)
+	}
+	return fmt.Errorf("%s is %w: it answered %s to %s, where a relay takes agents (check --relay)", relay, ErrNotRelay, status, endpoint)
+}
+
+// reason says in a few words why a session ended, for status lines.
+func reason(err error) string {
+	var dnsErr *net.DNSError
+	var ne net.Error
+	switch {
+	case err == nil:
+		return "connection closed"
+	case errors.Is(err, ErrRefused), errors.Is(err, ErrNotRelay):
+		return err.Error()
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.As(err, &dnsErr):
+		return "unknown host " + dnsErr.Name
+	case errors.As(err, &ne) && ne.Timeout():
+		return "timed out"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET),
+		websocket.IsUnexpectedCloseError(err):
+		return "connection lost"
+	}
+	return strings.TrimPrefix(err.Error(), "connect to relay: ")
 }
 
 // heartbeat pings the relay every interval and waits at most an interval

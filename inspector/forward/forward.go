@@ -125,6 +125,53 @@ func (f *Forwarder) roundTrip(ctx context.Context, req *http.Request, body []byt
 // Target is the base URL deliveries go to.
 func (f *Forwarder) Target() string { return f.target.String() }
 
+// Addr is the target's host:port, the port filled in from the scheme.
+func (f *Forwarder) Addr() string {
+	if f.target.Port() != "" {
+		return f.target.Host
+	}
+	port := "80"
+	if f.target.Scheme == "https" {
+		port = "443"
+	}
+	return net.JoinHostPort(f.target.Hostname(), port)
+}
+
+// Probe dials the target and hangs up: whether something listens there,
+// at the cost of one TCP handshake (no request reaches the app). The error
+// is in a few words: "connection refused", ...
+func (f *Forwarder) Probe(ctx context.Context) error {
+	d := net.Dialer{Timeout: probeTimeout}
+	c, err := d.DialContext(ctx, "tcp", f.Addr())
+	if err != nil {
+		return errors.New(describeDialError(err))
+	}
+	return c.Close()
+}
+
+// probeTimeout bounds a probe: a local app accepts at once, and a firewall
+// that drops packets should not hold the check for the dial's full timeout.
+const probeTimeout = 2 * time.Second
+
+// describeDialError says in a few words why a dial failed.
+func describeDialError(err error) string {
+	var dnsErr *net.DNSError
+	var ne net.Error
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.As(err, &dnsErr):
+		return "unknown host " + dnsErr.Name
+	case errors.As(err, &ne) && ne.Timeout():
+		return "timed out"
+	}
+	return err.Error()
+}
+
+// AppDown reports whether a forward's attempt failed because nothing
+// listens on the target (rather than the app failing to answer).
+func AppDown(a *store.Attempt) bool { return a.Status == 0 && a.Error == refusedError }
+
 // URL is where a request with the given path suffix and query goes. A
 // suffix with dot segments or control characters is refused.
 func (f *Forwarder) URL(suffix, query string) (*url.URL, error) {
@@ -199,12 +246,15 @@ func forwardHeader(r Request) http.Header {
 	return h
 }
 
+// refusedError is an attempt's error when nothing listens on the target.
+const refusedError = "connection refused (is the app running?)"
+
 // describeForwardError says in a few words why the app gave no answer.
 func describeForwardError(err error) (msg string, timeout bool) {
 	var ne net.Error
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return "connection refused (is the app running?)", false
+		return refusedError, false
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		return "timed out waiting for the app", true
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):

@@ -18,10 +18,12 @@ const (
 	StateConnecting   State = "connecting"
 	StateConnected    State = "connected"
 	StateReconnecting State = "reconnecting"
-	StateOffline      State = "offline" // stopped, or refused for good
+	StateRefused      State = "refused" // for good: a wrong token, not a hooktap relay
+	StateOffline      State = "offline" // stopped
 )
 
-// RelayStatus is a snapshot of the agent's connection to its relay.
+// RelayStatus is a snapshot of the agent's connection to its relay. (The
+// heartbeat's age and round-trip time, once measured, belong here too.)
 type RelayStatus struct {
 	State   State
 	Relay   string    // relay base URL
@@ -34,6 +36,43 @@ type RelayStatus struct {
 	// heartbeat's round trip; zero before the first.
 	Heartbeat time.Time
 	RTT       time.Duration
+	Reason    string // Err in a few words, for status lines: "connection refused"
+}
+
+// AppHealth is what the agent knows of the app it forwards to: whether
+// something listens on the forward target, from a TCP dial every few
+// seconds and from the outcome of real forwards. (The app's last answer
+// and error rate, once counted, belong here too.)
+type AppHealth struct {
+	Target    string    // forward target URL
+	Addr      string    // its host:port, as dialed
+	Checked   bool      // false until the first check
+	Listening bool      // something accepted a connection
+	Err       string    // why not, when not listening: "connection refused", ...
+	Since     time.Time // when Listening last changed (or the first check)
+}
+
+// Down reports whether a check found the app unreachable.
+func (h AppHealth) Down() bool { return h.Checked && !h.Listening }
+
+// Problem says, when the app is down, what is wrong and what to do, in
+// one line for people (the same words in every UI).
+func (h AppHealth) Problem() string {
+	if !h.Down() {
+		return ""
+	}
+	return h.Short() + " — start your app, or use --forward-to / FORWARD_TO="
+}
+
+// Short is Problem without the advice, for narrow lines.
+func (h AppHealth) Short() string {
+	if !h.Down() {
+		return ""
+	}
+	if h.Err == "" || h.Err == "connection refused" {
+		return "nothing is listening on " + h.Addr
+	}
+	return "cannot reach " + h.Addr + ": " + h.Err
 }
 
 // StoreHealth says whether the agent can record deliveries. While its store
@@ -64,6 +103,7 @@ const (
 	EventReceived                      // a delivery was received (Delivery set)
 	EventAttempt                       // an attempt finished (Delivery and Attempt set)
 	EventStore                         // the store's health changed (Store set)
+	EventApp                           // the app's health changed (App set)
 )
 
 // Event is what subscribers to a Bus receive.
@@ -71,6 +111,7 @@ type Event struct {
 	Kind     EventKind
 	Relay    RelayStatus
 	Store    StoreHealth
+	App      AppHealth
 	Delivery *store.Delivery // summary only: no header, body or history
 	Attempt  *store.Attempt
 }
@@ -82,6 +123,7 @@ type Bus struct {
 	subs  map[chan Event]struct{}
 	relay RelayStatus
 	store StoreHealth
+	app   AppHealth
 }
 
 // NewBus returns an empty bus.
@@ -89,7 +131,8 @@ func NewBus() *Bus { return &Bus{subs: map[chan Event]struct{}{}} }
 
 // Subscribe returns a channel of events with room for buf of them, and a
 // function that ends the subscription. A new subscriber first receives the
-// current connection state, and the store's health while it is failing.
+// current connection state, the app's health once checked, and the
+// store's health while it is failing.
 func (b *Bus) Subscribe(buf int) (<-chan Event, func()) {
 	if buf < 1 {
 		buf = 1
@@ -99,6 +142,9 @@ func (b *Bus) Subscribe(buf int) (<-chan Event, func()) {
 	b.subs[ch] = struct{}{}
 	if b.relay.State != "" {
 		ch <- Event{Kind: EventRelay, Relay: b.relay}
+	}
+	if b.app.Checked && len(ch) < cap(ch) {
+		ch <- Event{Kind: EventApp, App: b.app}
 	}
 	if b.store.Failing() && len(ch) < cap(ch) {
 		ch <- Event{Kind: EventStore, Store: b.store}
@@ -126,6 +172,8 @@ func (b *Bus) Publish(e Event) {
 		b.relay = e.Relay
 	case EventStore:
 		b.store = e.Store
+	case EventApp:
+		b.app = e.App
 	}
 	for ch := range b.subs {
 		select {
@@ -147,4 +195,11 @@ func (b *Bus) Store() StoreHealth {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.store
+}
+
+// App is the latest app health published.
+func (b *Bus) App() AppHealth {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.app
 }

@@ -97,6 +97,28 @@ func CurlCommand(d *Delivery, target string) string {
 	return b.String()
 }
 
+// exampleBody is the webhook the UIs suggest sending to try a channel:
+// short enough that its curl line fits 80 columns, and a real event name,
+// so that the list shows its action.
+const exampleBody = `{"action":"payable.created","object":{"id":"pay_1"}}`
+
+// ExampleCurl is a POSIX sh command, to copy and paste, that POSTs an
+// example webhook to webhookURL: shown while no delivery has arrived yet.
+func ExampleCurl(webhookURL string) string {
+	d := &Delivery{
+		Method: http.MethodPost,
+		Header: http.Header{"Content-Type": {"application/json"}},
+		Body:   []byte(exampleBody),
+	}
+	return CurlCommand(d, webhookURL)
+}
+
+// ExampleTrigger is the hooktap command that sends a realistic, signed
+// example event to webhookURL.
+func ExampleTrigger(webhookURL string) string {
+	return "hooktap trigger payable.created --to " + shellWord(webhookURL)
+}
+
 // curlMethod is the options that make curl send method.
 func curlMethod(method string, body bool) string {
 	switch {

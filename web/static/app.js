@@ -16,6 +16,8 @@
     query: "",
     nextBefore: 0,
     status: null,
+    conn: null,       // the relay connection, with the webhook URL once known
+    listed: false,    // the first page has been shown
     loading: false,
   };
 
@@ -124,16 +126,30 @@
     const rows = $("rows");
     rows.replaceChildren(...state.items.map(rowFor));
     markSelected();
-    const empty = $("empty");
-    if (state.items.length === 0) {
-      empty.textContent = state.query
-        ? "No delivery matches this filter."
-        : "No deliveries yet. Webhooks sent to the relay URL show up here as they arrive.";
-      empty.hidden = false;
-    } else {
-      empty.hidden = true;
-    }
+    state.listed = true;
+    renderEmpty();
     $("older").hidden = !state.nextBefore;
+  }
+
+  // renderEmpty says why the list is empty; with no filter and a webhook
+  // URL, it shows commands to paste in a shell to send a first delivery.
+  function renderEmpty() {
+    const empty = $("empty");
+    if (!state.listed) return; // not before the first page: it may have deliveries
+    empty.hidden = state.items.length > 0;
+    if (empty.hidden) return;
+    const c = state.conn;
+    if (state.query) {
+      empty.replaceChildren("No delivery matches this filter.");
+    } else if (c && c.url && c.try_curl) {
+      empty.replaceChildren(
+        el("p", {}, "No deliveries yet. Send a test webhook to " + c.url + ":"),
+        el("pre", { id: "try-curl", class: "try mono" }, c.try_curl),
+        el("p", {}, "or a realistic Monite payload (signed when HOOKTAP_SECRET is set):"),
+        el("pre", { id: "try-trigger", class: "try mono" }, c.try_trigger));
+    } else {
+      empty.replaceChildren("No deliveries yet. Webhooks sent to the relay URL show up here as they arrive.");
+    }
   }
 
   function markSelected() {
@@ -252,6 +268,7 @@
     const es = new EventSource("/api/events");
     es.addEventListener("conn", (ev) => showConn(JSON.parse(ev.data).conn));
     es.addEventListener("store", (ev) => showStore(JSON.parse(ev.data).store));
+    es.addEventListener("app", (ev) => showApp(JSON.parse(ev.data).app));
     es.addEventListener("delivery", (ev) => onDelivery(JSON.parse(ev.data).delivery, null));
     es.addEventListener("attempt", (ev) => {
       const data = JSON.parse(ev.data);
@@ -277,11 +294,26 @@
       const s = Math.max(0, Math.round((new Date(c.retry_at) - Date.now()) / 1000));
       text += " in " + s + "s";
     }
+    if ((c.state === "reconnecting" || c.state === "refused") && c.reason) text += " (" + c.reason + ")";
     $("conn-text").textContent = text;
     box.title = c.error ? c.error : (c.relay || "relay connection");
     const routes = c.routes && c.routes.length ? "  +" + c.routes.length + (c.routes.length === 1 ? " route" : " routes") : "";
     $("ingress").textContent = c.url ? c.url + (c.target ? "  →  " + c.target : "") + routes : "";
     $("ingress").title = (c.routes || []).join("\n");
+    if (c.url || !state.conn) state.conn = c; // keep the URL through reconnects
+    renderEmpty();
+  }
+
+  // showApp says whether the app listens on the forward target: in red,
+  // with what to do, while nothing does; in green once it does.
+  function showApp(a) {
+    const box = $("app");
+    box.hidden = !a;
+    if (!a) return;
+    box.className = "app " + (a.listening ? "up" : "down");
+    box.setAttribute("role", a.listening ? "status" : "alert");
+    box.textContent = a.listening ? "● app listening on " + a.addr : a.problem;
+    box.title = a.target + (a.error ? ": " + a.error : "");
   }
 
   // showStore says, while the agent's store cannot write, that deliveries
@@ -303,6 +335,7 @@
       if (!st.live) showConn(null);
       else if (st.conn) showConn(st.conn);
       showStore({ error: st.store_error, cause: st.store_cause, waiting: st.store_waiting });
+      showApp(st.app);
       $("secret-box").hidden = st.has_secret;
       return st;
     } catch (e) {

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestMakeRunSecret runs the Quickstart's `make run` with SECRET= on make's
+// command line, and with HOOKTAP_SECRET in the environment: either way the
+// agent has the secret, so a resend (the TUI's R) is signed and the app's
+// own signature check passes; the secret is never printed. `go run` is
+// replaced (GO=) by a script that runs the test's binary with what make
+// passes, plus free ports.
+func TestMakeRunSecret(t *testing.T) {
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Fatal("make not found: install it (apt-get install -y make)")
+	}
+	const secret = "whsec_make_run_secret_0123456789"
+	cases := []struct {
+		name    string
+		args    []string
+		env     []string
+		signing bool
+	}{
+		{"SECRET on make's command line", []string{"SECRET=" + secret}, nil, true},
+		{"HOOKTAP_SECRET in the environment", nil, []string{"HOOKTAP_SECRET=" + secret}, true},
+		{"no secret", nil, nil, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			app := newRecordingApp(t, moniteCheck(secret))
+			out := startMakeRun(t, app.URL+"/webhooks", tc.args, tc.env)
+			web := out.match(t, webLine)
+			ingress := out.match(t, regexp.MustCompile(`"type":"ready","url":"([^"]+)"`))
+			resp, err := http.Post(ingress, "application/json", strings.NewReader(`{"action":"payable.created","object":{"id":"pay_1"}}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			id := out.match(t, regexp.MustCompile(`"type":"delivery","id":"([^"]+)"`))
+
+			page, err := http.Get(web + "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			html, _ := io.ReadAll(page.Body)
+			page.Body.Close()
+			token := regexp.MustCompile(`hooktap-token" content="([A-Z2-7]+)"`).FindSubmatch(html)
+			if token == nil {
+				t.Fatal("no token in the page")
+			}
+			req, _ := http.NewRequest("POST", web+"/api/deliveries/"+id+"/resend", strings.NewReader(`{}`))
+			req.Header.Set("X-Hooktap-Token", string(token[1]))
+			req.Header.Set("Content-Type", "application/json")
+			resp, err = http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got struct {
+				Attempt struct{ Status int }
+				Error   string
+			}
+			json.NewDecoder(resp.Body).Decode(&got)
+			resp.Body.Close()
+			if tc.signing && (resp.StatusCode != 200 || got.Attempt.Status != 200) {
+				t.Errorf("resend: %d %+v, want the app's 200 for a valid signature", resp.StatusCode, got)
+			}
+			if !tc.signing && resp.StatusCode != http.StatusUnprocessableEntity {
+				t.Errorf("resend without a secret: %d %+v, want 422", resp.StatusCode, got)
+			}
+			if strings.Contains(out.text(), secret) {
+				t.Errorf("the secret was printed:\n%s", out.text())
+			}
+		})
+	}
+}
+
+// makeRun is what a running `make run` printed.
+type makeRun struct{ out *lockedWriter }
+
+func (m *makeRun) text() string {
+	m.out.mu.Lock()
+	defer m.out.mu.Unlock()
+	return m.out.w.(*bytes.Buffer).String()
+}
+
+// match waits until the output has a match of re and returns its first group.
+func (m *makeRun) match(t *testing.T, re *regexp.Regexp) string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if g := re.FindStringSubmatch(m.text()); g != nil {
+			return g[1]
+		}
+		time.Sleep(20 * time.Millisecond) // output into a buffer: nothing to wait on
+	}
+	t.Fatalf("make run printed no %s:\n%s", re, m.text())
+	return ""
+}
+
+// startMakeRun runs `make run` in the repository with forward as
+// FORWARD_TO, stopping it (its whole process group) when the test ends.
+func startMakeRun(t *testing.T, forward string, args, env []string) *makeRun {
+	t.Helper()
+	dir := t.TempDir()
+	goRun := filepath.Join(dir, "gorun")
+	script := "#!/bin/sh\n# stands for go run ./cmd/hooktap\nshift 2\nexec " + hooktapBin(t) +
+		` "$@" --addr 127.0.0.1:0 --web 127.0.0.1:0 --json --data ` + dir + "/relay --db " + dir + "/dev.db\n"
+	if err := os.WriteFile(goRun, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("make", append([]string{"-C", "../..", "--no-print-directory", "run", "GO=" + goRun, "FORWARD_TO=" + forward}, args...)...)
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); k != "SECRET" && k != "HOOKTAP_SECRET" && k != "MAKEFLAGS" && k != "MFLAGS" {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out := &makeRun{out: &lockedWriter{w: &bytes.Buffer{}}}
+	cmd.Stdout, cmd.Stderr = out.out, out.out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		cmd.Wait()
+	})
+	return out
+}

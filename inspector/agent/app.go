@@ -1,0 +1,80 @@
+package agent
+
+import (
+	"context"
+	"time"
+
+	"github.com/hooktap/hooktap/inspector/forward"
+	"github.com/hooktap/hooktap/inspector/live"
+	"github.com/hooktap/hooktap/inspector/store"
+)
+
+// appCheckEvery is how often the agent dials the app to see whether it
+// listens: soon enough that the UIs turn green within seconds of the app
+// coming up, and one TCP handshake each time.
+const appCheckEvery = 3 * time.Second
+
+// watchApp checks the app every cfg.AppCheckEvery until ctx ends (Run
+// checks once first). Real forwards tell their outcome in between
+// (noteForward).
+func (a *Agent) watchApp(ctx context.Context) {
+	t := time.NewTicker(a.cfg.AppCheckEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			a.checkApp(ctx)
+		}
+	}
+}
+
+func (a *Agent) checkApp(ctx context.Context) {
+	err := a.cfg.Forwarder.Probe(ctx)
+	if ctx.Err() != nil {
+		return // a check cut short says nothing of the app
+	}
+	if err != nil {
+		a.setApp(false, err.Error())
+		return
+	}
+	a.setApp(true, "")
+}
+
+// noteForward takes what a forward learnt of the app: an answer means it
+// listens, a refused connection that nothing does. Timeouts and other
+// failures say nothing about listening.
+func (a *Agent) noteForward(att *store.Attempt) {
+	switch {
+	case att.Status > 0:
+		a.setApp(true, "")
+	case forward.AppDown(att):
+		a.setApp(false, "connection refused")
+	}
+}
+
+// setApp publishes the app's health when it changed.
+func (a *Agent) setApp(listening bool, reason string) {
+	a.appMu.Lock()
+	defer a.appMu.Unlock()
+	h := a.app
+	if h.Checked && h.Listening == listening && h.Err == reason {
+		return
+	}
+	if !h.Checked || h.Listening != listening {
+		h.Since = time.Now()
+		a.log.Debug("app health", "listening", listening, "err", reason)
+	}
+	h.Target, h.Addr = a.cfg.Forwarder.Target(), a.cfg.Forwarder.Addr()
+	h.Checked, h.Listening, h.Err = true, listening, reason
+	a.app = h
+	a.emit(live.Event{Kind: live.EventApp, App: h}) // under appMu: in order
+}
+
+// App is what the agent knows of the app's health.
+func (a *Agent) App() live.AppHealth {
+	a.appMu.Lock()
+	defer a.appMu.Unlock()
+	return a.app
+}
