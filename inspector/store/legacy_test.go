@@ -28,3 +28,20 @@ func TestReadRecordsLegacyWithoutAttempts(t *testing.T) {
 		}
 	}
 }
+
+// What `events show --json` printed before the one record ("header", a
+// count in "attempts", a "history" of legacy attempts) is not an export:
+// import refuses it, as it did then, rather than storing it without its
+// headers, bodies and durations.
+func TestReadRecordsRefusesOldShowJSON(t *testing.T) {
+	line := `{"id":"dlv_old","received_at":"2026-11-01T12:00:00Z","method":"POST","path":"/x","attempts":1,` +
+		`"header":{"X-A":["1"]},"body":"hi","signature":"unsigned","history":[{"kind":"forward","target":"http://app",` +
+		`"started_at":"2026-11-01T12:00:00Z","duration_us":1000,"status":200,"header":{"Y":["z"]},"body":"ok"}]}`
+	err := ReadRecords(strings.NewReader(line), func(d *Delivery) error {
+		t.Errorf("read as a delivery with header %q and %d attempts", d.Header, len(d.History))
+		return nil
+	})
+	if err == nil || strings.Contains(err.Error(), "\n") {
+		t.Errorf("err = %v, want one line", err)
+	}
+}
