@@ -49,3 +49,31 @@ func TestEditAndResend(t *testing.T) {
 		t.Fatalf("attempts: %d, last %+v", n, d.History[n-1])
 	}
 }
+
+// A JSON body saved as something that is no longer JSON goes out as saved,
+// and the status line says so, as `resend --edit` warns on stderr.
+func TestEditNotJSONWarns(t *testing.T) {
+	s := openStore(t)
+	srv, got := app(t)
+	seed(t, s, 0, 1, srv.URL+"/webhooks")
+	editor := filepath.Join(t.TempDir(), "editor.sh")
+	if err := os.WriteFile(editor, []byte("#!/bin/sh\nprintf '{\"edited\":' > \"$1\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	opts := testOptions(s)
+	opts.Secret, opts.Editor = "whsec_test", editor
+	m := newModel(context.Background(), opts)
+	defer m.Close()
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(120, 30))
+	waitScreen(t, tm, "▸ 09:30:00")
+	tm.Send(keyMsg("e"))
+	r := nextRequest(t, got)
+	if body, _ := io.ReadAll(r.Body); string(body) != `{"edited":` {
+		t.Fatalf("app got %s", body)
+	}
+	waitScreen(t, tm, "resend (edited, not JSON any more): 202 in")
+	if err := tm.Quit(); err != nil {
+		t.Fatal(err)
+	}
+	tm.WaitFinished(t, teatest.WithFinalTimeout(patience))
+}

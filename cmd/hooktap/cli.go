@@ -128,6 +128,14 @@ func newFlags(e *env, name, synopsis string) *flag.FlagSet {
 // parse parses flags that may come before, between or after positional
 // arguments, and returns the positional ones.
 func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	if !wantsHelp(args) {
+		// A bad flag is one line, which main prints: the flag package
+		// would print it and the whole usage before.
+		usage, out := fs.Usage, fs.Output()
+		fs.Usage = func() {}
+		fs.SetOutput(io.Discard)
+		defer func() { fs.Usage = usage; fs.SetOutput(out) }()
+	}
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -146,6 +154,19 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+}
+
+// wantsHelp reports whether args ask for a command's usage.
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-help", "--h", "--help":
+			return true
+		}
+	}
+	return false
 }
 
 // dataDir is where hooktap keeps its files: $XDG_DATA_HOME/hooktap or

@@ -352,13 +352,20 @@ func TestEventsErrors(t *testing.T) {
 		{"prune needs a rule", []string{"events", "prune", "--db", db}, true, "needs --keep"},
 		{"import no file", []string{"events", "import", "--db", db}, true, "needs one file"},
 		{"import missing file", []string{"events", "import", "--db", db, missing + ".jsonl"}, false, "no such file"},
+		{"unknown flag", []string{"events", "list", "--db", db, "--bogus"}, true, "flag provided but not defined: -bogus"},
+		{"bad --set", []string{"resend", "--db", db, "--set", "bad", "aaaa"}, true, `"bad" is not path=value`},
 		{"listen bad keep", []string{"listen", "--relay", "http://127.0.0.1:1", "--channel", "x", "--forward-to", "http://127.0.0.1:2", "--db", missing, "--keep", "3x"}, true, "bad --keep"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out, _, err := evRun(t, "", tt.args...)
+			out, errOut, err := evRun(t, "", tt.args...)
 			if err == nil {
 				t.Fatalf("no error; stdout %q", out)
+			}
+			// main prints err as the one line; nothing else before it
+			// (the flag package would add the whole usage).
+			if errOut != "" {
+				t.Errorf("stderr %q besides the error", errOut)
 			}
 			var ue usageError
 			if isUsage := errors.As(err, &ue); isUsage != tt.usage {
@@ -377,5 +384,16 @@ func TestEventsErrors(t *testing.T) {
 	}
 	if after, _ := os.ReadFile(corrupt); !bytes.Equal(after, corruptBefore) {
 		t.Errorf("the corrupt file was written to")
+	}
+}
+
+// -h still prints a command's usage (and is no error), while a bad flag is
+// one line.
+func TestFlagHelp(t *testing.T) {
+	for _, args := range [][]string{{"events", "list", "-h"}, {"replay", "--help"}} {
+		out, errOut, err := evRun(t, "", args...)
+		if err != nil || !strings.HasPrefix(errOut, "Usage: hooktap "+args[0]) || !strings.Contains(errOut, "-db") || out != "" {
+			t.Errorf("%v: err %v, stderr %q", args, err, errOut)
+		}
 	}
 }

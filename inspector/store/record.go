@@ -152,15 +152,19 @@ func encodeBody(b []byte) (*string, string) {
 
 // decodeRecord reads one record, of either shape: a Record, or a
 // legacyRecord (exports made before the record had one shape; their
-// "attempts" is a list).
+// "attempts" is a list, and their headers are under "header", which a
+// Record would silently drop).
 func decodeRecord(line []byte) (*Delivery, error) {
 	var probe struct {
-		Attempts json.RawMessage `json:"attempts"`
+		Attempts     json.RawMessage `json:"attempts"`
+		Header       json.RawMessage `json:"header"`
+		HeaderBase64 json.RawMessage `json:"header_base64"`
 	}
 	if err := json.Unmarshal(line, &probe); err != nil {
 		return nil, err
 	}
-	if a := bytes.TrimSpace(probe.Attempts); len(a) > 0 && a[0] == '[' {
+	a := bytes.TrimSpace(probe.Attempts)
+	if len(a) > 0 && a[0] == '[' || probe.Header != nil || probe.HeaderBase64 != nil {
 		var lr legacyRecord
 		if err := json.Unmarshal(line, &lr); err != nil {
 			return nil, err

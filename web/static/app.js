@@ -391,6 +391,17 @@
     fillHeaders(t, h);
     return t;
   }
+  // headersOf is a message's headers (a delivery, an attempt's request or
+  // response): those whose values are not UTF-8 come under headers_base64,
+  // and show with their bad bytes as U+FFFD, as in the TUI.
+  function headersOf(m) {
+    const h = Object.assign({}, (m && m.headers) || {});
+    const utf8 = new TextDecoder();
+    for (const [n, vs] of Object.entries((m && m.headers_base64) || {})) {
+      h[n] = vs.map((v) => utf8.decode(Uint8Array.from(atob(v), (c) => c.charCodeAt(0))));
+    }
+    return h;
+  }
   function fillHeaders(table, h) {
     const names = Object.keys(h || {}).sort();
     const rows = [];
@@ -445,7 +456,7 @@
     if (d.scheme) sig.append(el("span", { class: "muted" }, d.scheme + "  "));
     if (d.signature_reason) sig.append(el("span", null, d.signature_reason));
 
-    fillHeaders($("d-headers"), d.headers);
+    fillHeaders($("d-headers"), headersOf(d));
     $("d-body-size").textContent = size(d.body_size);
     fillBody($("d-body"), d.body, d.body_encoding, ((d.headers || {})["Content-Type"] || [""])[0]);
 
@@ -471,12 +482,12 @@
     const inner = el("div", { class: "inner" });
     if (a.error) inner.append(el("div", { class: "err" }, a.error));
     if (a.request) {
-      inner.append(el("h3", null, "Sent headers (re-signed)"), headerTable(a.request.headers));
+      inner.append(el("h3", null, "Sent headers (re-signed)"), headerTable(headersOf(a.request)));
       inner.append(el("h3", null, "Sent body ", el("span", { class: "muted" }, size(a.request.body_size))),
         bodyBlock(a.request.body, a.request.body_encoding));
     }
     if (a.status) {
-      inner.append(el("h3", null, "Response headers"), headerTable(a.response.headers));
+      inner.append(el("h3", null, "Response headers"), headerTable(headersOf(a.response)));
       inner.append(el("h3", null, "Response body ", el("span", { class: "muted" }, size(a.response.body_size))),
         bodyBlock(a.response.body, a.response.body_encoding));
     }
