@@ -116,7 +116,11 @@ func (s *statusBar) connText() string {
 	st := s.styles
 	switch s.conn.State {
 	case live.StateConnected:
-		return st.Connected.Render("● connected")
+		text := "● connected"
+		if s.conn.RTT > 0 {
+			text += " " + fmtRTT(s.conn.RTT)
+		}
+		return st.Connected.Render(text)
 	case live.StateReconnecting:
 		text := "◌ reconnecting"
 		if wait := s.conn.RetryAt.Sub(s.now()); wait > 0 {
@@ -125,6 +129,9 @@ func (s *statusBar) connText() string {
 		if s.conn.Reason != "" {
 			text += " (" + s.conn.Reason + ")"
 		}
+		if s.conn.Stalled { // the relay froze or the network went: red until welcomed again
+			return st.Offline.Render("○ relay not answering, " + strings.TrimPrefix(text, "◌ "))
+		}
 		return st.Waiting.Render(text)
 	case live.StateConnecting, "":
 		return st.Waiting.Render("◌ connecting")
@@ -132,6 +139,14 @@ func (s *statusBar) connText() string {
 		return st.Offline.Render("○ refused: " + s.conn.Reason)
 	}
 	return st.Offline.Render("○ offline")
+}
+
+// fmtRTT is a heartbeat's round trip, short.
+func fmtRTT(d time.Duration) string {
+	if d < 10*time.Millisecond {
+		return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
+	}
+	return d.Round(time.Millisecond).String()
 }
 
 // targetText is the forward target, green while the app listens there and
@@ -170,6 +185,9 @@ func (m *Model) statusLine() string {
 	right = append(right, comma(s.count)+" deliveries")
 	if m.opts.Bus != nil {
 		right = append(right, fmt.Sprintf("%d/min", len(s.arrivals)))
+	}
+	if a := s.app; a.Failures > 0 {
+		right = append(right, st.Error.Render(fmt.Sprintf("%d%% failed", int(a.ErrorRate()*100+0.5))))
 	}
 	if m.list.follow {
 		right = append(right, st.Connected.Render("FOLLOW"))

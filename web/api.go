@@ -256,6 +256,12 @@ type connJSON struct {
 	RetryAt *time.Time `json:"retry_at,omitempty"`
 	Error   string     `json:"error,omitempty"`
 	Reason  string     `json:"reason,omitempty"` // the error in a few words
+	// The last heartbeat the relay answered, its age and round trip;
+	// stalled while the relay stopped answering them.
+	HeartbeatAt    *time.Time `json:"heartbeat_at,omitempty"`
+	HeartbeatAgeMS *int64     `json:"heartbeat_age_ms,omitempty"`
+	RTTMS          float64    `json:"rtt_ms,omitempty"`
+	Stalled        bool       `json:"stalled,omitempty"`
 	// Commands to paste in a shell to send a first webhook to URL.
 	TryCurl    string `json:"try_curl,omitempty"`
 	TryTrigger string `json:"try_trigger,omitempty"`
@@ -273,6 +279,11 @@ func connOf(c live.RelayStatus) *connJSON {
 	if c.URL != "" {
 		j.TryCurl, j.TryTrigger = store.ExampleCurl(c.URL), store.ExampleTrigger(c.URL)
 	}
+	if !c.Heartbeat.IsZero() {
+		t, age := c.Heartbeat, time.Since(c.Heartbeat).Milliseconds()
+		j.HeartbeatAt, j.HeartbeatAgeMS = &t, &age
+	}
+	j.RTTMS, j.Stalled = float64(c.RTT.Microseconds())/1000, c.Stalled
 	return j
 }
 
@@ -284,6 +295,13 @@ type appJSON struct {
 	Error     string     `json:"error,omitempty"`   // why not: "connection refused", ...
 	Problem   string     `json:"problem,omitempty"` // what to say, and do, while down
 	Since     *time.Time `json:"since,omitempty"`   // when listening last changed
+	// The app's last answer (0: none), and over the last minute the
+	// forwards and those that got no 2xx.
+	LastStatus  int        `json:"last_status,omitempty"`
+	LastAt      *time.Time `json:"last_at,omitempty"`
+	Forwards1m  int        `json:"forwards_1m"`
+	Failures1m  int        `json:"failures_1m"`
+	ErrorRate1m float64    `json:"error_rate_1m"`
 }
 
 func appOf(h live.AppHealth) *appJSON {
@@ -291,7 +309,13 @@ func appOf(h live.AppHealth) *appJSON {
 		return nil
 	}
 	t := h.Since
-	return &appJSON{Target: h.Target, Addr: h.Addr, Listening: h.Listening, Error: h.Err, Problem: h.Problem(), Since: &t}
+	j := &appJSON{Target: h.Target, Addr: h.Addr, Listening: h.Listening, Error: h.Err, Problem: h.Problem(), Since: &t,
+		LastStatus: h.LastStatus, Forwards1m: h.Forwards, Failures1m: h.Failures, ErrorRate1m: h.ErrorRate()}
+	if !h.LastAt.IsZero() {
+		at := h.LastAt
+		j.LastAt = &at
+	}
+	return j
 }
 
 // storeJSON is the store's health in the live event "store".

@@ -63,6 +63,7 @@ func commands() []command {
 		{"resend", "send a recorded delivery again, re-signed (optionally edited)", cmdResend},
 		{"trigger", "send a sample Monite event, signed (--list shows them)", cmdTrigger},
 		{"verify", "check a recorded delivery's signature with a secret", cmdVerify},
+		{"status", "ask a running agent how its relay, app and store are doing", cmdStatus},
 		{"wait", "wait until a matching delivery is recorded (for CI scripts)", cmdWait},
 		{"version", "print the version", func(_ context.Context, e *env, _ []string) error {
 			fmt.Fprintln(e.stdout, "hooktap", buildVersion())

@@ -36,6 +36,7 @@ type agentFlags struct {
 	noTUI     bool
 	json      bool
 	verbose   bool
+	heartbeat time.Duration
 	workers   int    // deliveries forwarded at once
 	web       string // web inspector address
 	noWeb     bool
@@ -63,6 +64,7 @@ func (f *agentFlags) register(fs *flag.FlagSet, e *env) {
 	fs.BoolVar(&f.verbose, "verbose", false, "log debug detail to stderr")
 	f.retention.register(fs)
 	fs.IntVar(&f.workers, "concurrency", 64, "deliveries forwarded to the app at once")
+	fs.DurationVar(&f.heartbeat, "heartbeat", agent.DefaultHeartbeat, "how often to check that the relay answers; a relay silent for two is reconnected")
 	fs.StringVar(&f.web, "web", "127.0.0.1:4040", "address of the web inspector")
 	fs.BoolVar(&f.noWeb, "no-web", false, "do not serve the web inspector")
 }
@@ -73,6 +75,9 @@ func (f *agentFlags) check() error {
 	}
 	if !relay.ValidChannel(f.channel) {
 		return usagef("bad --channel %q: use 1-64 letters, digits, '.', '_' or '-'", f.channel)
+	}
+	if f.heartbeat < 100*time.Millisecond || f.heartbeat > agent.MaxHeartbeat {
+		return usagef("--heartbeat must be between 100ms and %s", agent.MaxHeartbeat)
 	}
 	if err := f.filter().Validate(); err != nil {
 		return usageError{err.Error()}
@@ -240,6 +245,7 @@ func runAgent(ctx context.Context, e *env, f *agentFlags, relayURL string) error
 		Logger:      newLogger(logTo, f.verbose),
 		Version:     buildVersion(),
 		Concurrency: f.workers,
+		Heartbeat:   f.heartbeat,
 	})
 	if err != nil {
 		return usageError{err.Error()}

@@ -62,6 +62,8 @@ type Agent struct {
 	outstanding atomic.Int64
 	// acked counts acks written to relays: the agent's progress.
 	acked atomic.Int64
+	// welcomes counts the sessions a relay welcomed.
+	welcomes atomic.Int64
 	// instance names this run of the agent to relays, which refuse a
 	// second run of one store (a copy) while the first is connected.
 	instance string
@@ -75,8 +77,9 @@ type Agent struct {
 	writable chan struct{}    // closed while the store writes
 	health   live.StoreHealth // as last published
 
-	appMu sync.Mutex
-	app   live.AppHealth // as last published
+	appMu   sync.Mutex
+	app     live.AppHealth // as last published
+	answers answers        // the app's answers of the last minute
 
 	reclaimMu sync.Mutex
 	reclaimed time.Time // when the store last reclaimed space for a failed record
@@ -236,9 +239,18 @@ func (a *Agent) Run(ctx context.Context) error {
 	backoff := backoffMin
 	a.setStatus(live.RelayStatus{State: live.StateConnecting})
 	stalls := stallWatch{log: a.log}
+	stalled := false
 	for {
-		started, acked := time.Now(), a.acked.Load()
+		started, acked, welcomes := time.Now(), a.acked.Load(), a.welcomes.Load()
 		err := a.session(ctx, work)
+		// A relay that stopped answering stays "stalled" (red) until a
+		// session is welcomed again.
+		if a.welcomes.Load() > welcomes {
+			stalled = false
+		}
+		if errors.Is(err, errStalled) {
+			stalled = true
+		}
 		if ctx.Err() != nil {
 			a.setStatus(live.RelayStatus{State: live.StateOffline})
 			return nil
@@ -264,7 +276,8 @@ func (a *Agent) Run(ctx context.Context) error {
 		// after a relay restart.
 		wait := backoff/2 + rand.N(backoff/2+1)
 		a.log.Debug("relay connection lost", "err", msg, "retry_in", wait)
-		a.setStatus(live.RelayStatus{State: live.StateReconnecting, RetryAt: time.Now().Add(wait), Err: msg, Reason: reason(err)})
+		a.setStatus(live.RelayStatus{State: live.StateReconnecting, RetryAt: time.Now().Add(wait), Err: msg, Reason: reason(err),
+			Stalled: stalled})
 		select {
 		case <-ctx.Done():
 			a.setStatus(live.RelayStatus{State: live.StateOffline})

@@ -31,6 +31,7 @@ func (a *Agent) watchApp(ctx context.Context) {
 }
 
 func (a *Agent) checkApp(ctx context.Context) {
+	a.publishAnswers()
 	err := a.cfg.Forwarder.Probe(ctx)
 	if ctx.Err() != nil {
 		return // a check cut short says nothing of the app
@@ -46,6 +47,9 @@ func (a *Agent) checkApp(ctx context.Context) {
 // listens, a refused connection that nothing does. Timeouts and other
 // failures say nothing about listening.
 func (a *Agent) noteForward(att *store.Attempt) {
+	a.appMu.Lock()
+	a.answers.add(time.Now(), att.Status)
+	a.appMu.Unlock()
 	switch {
 	case att.Status > 0:
 		a.setApp(true, "")
@@ -68,8 +72,56 @@ func (a *Agent) setApp(listening bool, reason string) {
 	}
 	h.Target, h.Addr = a.cfg.Forwarder.Target(), a.cfg.Forwarder.Addr()
 	h.Checked, h.Listening, h.Err = true, listening, reason
+	h.LastStatus, h.LastAt, h.Forwards, h.Failures = a.answers.summary(time.Now())
 	a.app = h
 	a.emit(live.Event{Kind: live.EventApp, App: h}) // under appMu: in order
+}
+
+// publishAnswers publishes the app's answers of the last minute when they
+// changed: at each check, not at each forward, so that a busy agent does
+// not flood the UIs.
+func (a *Agent) publishAnswers() {
+	a.appMu.Lock()
+	defer a.appMu.Unlock()
+	h := a.app
+	h.LastStatus, h.LastAt, h.Forwards, h.Failures = a.answers.summary(time.Now())
+	if h == a.app || !h.Checked {
+		return
+	}
+	a.app = h
+	a.emit(live.Event{Kind: live.EventApp, App: h})
+}
+
+// answers counts the app's answers over the last minute, a second at a
+// time.
+type answers struct {
+	secs       [60]struct{ sec, n, failed int64 }
+	lastStatus int
+	lastAt     time.Time
+}
+
+func (w *answers) add(now time.Time, status int) {
+	sec := now.Unix()
+	b := &w.secs[sec%60]
+	if b.sec != sec {
+		b.sec, b.n, b.failed = sec, 0, 0
+	}
+	b.n++
+	if status < 200 || status > 299 {
+		b.failed++
+	}
+	w.lastStatus, w.lastAt = status, now
+}
+
+func (w *answers) summary(now time.Time) (last int, at time.Time, n, failed int) {
+	cut := now.Unix() - 60
+	for _, b := range w.secs {
+		if b.sec > cut {
+			n += int(b.n)
+			failed += int(b.failed)
+		}
+	}
+	return w.lastStatus, w.lastAt, n, failed
 }
 
 // App is what the agent knows of the app's health.

@@ -104,6 +104,9 @@ func handshakeError(relay, endpoint string, resp *http.Response) error {
 	return fmt.Errorf("%s is %w: it answered %s to %s, where a relay takes agents (check --relay)", relay, ErrNotRelay, status, endpoint)
 }
 
+// errStalled ends a connection whose relay stopped answering heartbeats.
+var errStalled = errors.New("the relay stopped answering")
+
 // reason says in a few words why a session ended, for status lines.
 func reason(err error) string {
 	var dnsErr *net.DNSError
@@ -111,7 +114,7 @@ func reason(err error) string {
 	switch {
 	case err == nil:
 		return "connection closed"
-	case errors.Is(err, ErrRefused), errors.Is(err, ErrNotRelay):
+	case errors.Is(err, ErrRefused), errors.Is(err, ErrNotRelay), errors.Is(err, errStalled):
 		return err.Error()
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "connection refused"
@@ -149,7 +152,7 @@ func (l *link) heartbeat() {
 				return // ended for another reason
 			default:
 			}
-			err := fmt.Errorf("the relay stopped answering: no heartbeat for %s", time.Since(l.agent.lastBeat()).Round(time.Second))
+			err := fmt.Errorf("%w: no heartbeat for %s", errStalled, time.Since(l.agent.lastBeat()).Round(time.Second))
 			l.stalled.Store(&err)
 			l.agent.log.Warn("relay connection stalled; reconnecting", "err", err)
 			l.conn.Close(websocket.CloseGoingAway, "no heartbeat")
@@ -209,6 +212,7 @@ func (l *link) read(m wire.Message) error {
 			l.acks.setLimit(m.MaxFrame)
 		}
 		l.welcomed = true
+		a.welcomes.Add(1)
 		a.setStatus(live.RelayStatus{State: live.StateConnected, URL: m.URL})
 		a.log.Info("connected to relay", "url", m.URL)
 	case *wire.Delivery:

@@ -36,7 +36,10 @@ type RelayStatus struct {
 	// heartbeat's round trip; zero before the first.
 	Heartbeat time.Time
 	RTT       time.Duration
-	Reason    string // Err in a few words, for status lines: "connection refused"
+	// Stalled: the last connection ended because the relay stopped
+	// answering heartbeats (it froze, or the network went away).
+	Stalled bool
+	Reason  string // Err in a few words, for status lines: "connection refused"
 }
 
 // AppHealth is what the agent knows of the app it forwards to: whether
@@ -50,6 +53,20 @@ type AppHealth struct {
 	Listening bool      // something accepted a connection
 	Err       string    // why not, when not listening: "connection refused", ...
 	Since     time.Time // when Listening last changed (or the first check)
+	// The app's answers: the last one, and over the last minute how many
+	// forwards there were and how many got no 2xx (a provider retries those).
+	LastStatus int // 0: no answer
+	LastAt     time.Time
+	Forwards   int
+	Failures   int
+}
+
+// ErrorRate is the share of the last minute's forwards that got no 2xx.
+func (h AppHealth) ErrorRate() float64 {
+	if h.Forwards == 0 {
+		return 0
+	}
+	return float64(h.Failures) / float64(h.Forwards)
 }
 
 // Down reports whether a check found the app unreachable.

@@ -283,7 +283,7 @@
 
   function showConn(c) {
     const box = $("conn");
-    box.className = "conn " + (c ? c.state : "");
+    box.className = "conn " + (c ? c.state : "") + (c && c.stalled ? " stalled" : "");
     if (!c) {
       $("conn-text").textContent = "store only";
       box.title = "browsing a store; no agent is running in this process";
@@ -295,8 +295,10 @@
       text += " in " + s + "s";
     }
     if ((c.state === "reconnecting" || c.state === "refused") && c.reason) text += " (" + c.reason + ")";
+    if (c.state === "reconnecting" && c.stalled) text = "relay not answering, " + text;
+    if (c.state === "connected" && c.rtt_ms) text += " " + (c.rtt_ms < 10 ? c.rtt_ms.toFixed(1) : Math.round(c.rtt_ms)) + "ms";
     $("conn-text").textContent = text;
-    box.title = c.error ? c.error : (c.relay || "relay connection");
+    box.title = c.error ? c.error : (c.relay || "relay connection") + (c.heartbeat_at ? "\nlast heartbeat " + new Date(c.heartbeat_at).toLocaleTimeString() : "");
     const routes = c.routes && c.routes.length ? "  +" + c.routes.length + (c.routes.length === 1 ? " route" : " routes") : "";
     $("ingress").textContent = c.url ? c.url + (c.target ? "  →  " + c.target : "") + routes : "";
     $("ingress").title = (c.routes || []).join("\n");
@@ -312,7 +314,10 @@
     if (!a) return;
     box.className = "app " + (a.listening ? "up" : "down");
     box.setAttribute("role", a.listening ? "status" : "alert");
-    box.textContent = a.listening ? "● app listening on " + a.addr : a.problem;
+    let text = a.listening ? "● app listening on " + a.addr : a.problem;
+    if (a.listening && a.last_status) text += " · last " + a.last_status;
+    if (a.failures_1m) text += " · " + Math.round(a.error_rate_1m * 100) + "% failed (1 min)";
+    box.textContent = text;
     box.title = a.target + (a.error ? ": " + a.error : "");
   }
 
