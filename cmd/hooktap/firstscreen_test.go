@@ -95,7 +95,9 @@ func TestProcessAppNotListening(t *testing.T) {
 		down.Reason != "nothing is listening on "+addr {
 		t.Fatalf("app line %+v %v", down, err)
 	}
-	jsonl.line(t, `"type":"ready"`)
+	if ready := jsonl.line(t, `"type":"ready"`); !strings.Contains(ready, `"app_listening":false,"app_problem":"nothing is listening on `+addr+`"`) {
+		t.Errorf("ready line %s does not say the app is not listening", ready)
+	}
 	status := func() map[string]any {
 		resp, err := http.Get(stderrLine(t, jsonl, webLine) + "/api/status")
 		if err != nil {

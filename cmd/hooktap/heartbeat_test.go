@@ -45,7 +45,9 @@ func TestFrozenRelayIsNoticed(t *testing.T) {
 	appOn(t, app)
 	agent := startProc(t, listenCmd(relayURL, "hb", "http://"+app, filepath.Join(t.TempDir(), "hb.db"),
 		"--json", "--web", "127.0.0.1:0", "--heartbeat", every.String())...)
-	agent.line(t, `"type":"ready"`)
+	if ready := agent.line(t, `"type":"ready"`); !strings.Contains(ready, `"app_listening":true`) {
+		t.Errorf("ready line %s does not say the app listens", ready)
+	}
 	web := stderrLine(t, agent, webLine)
 	webAddr := strings.TrimPrefix(web, "http://")
 

@@ -273,6 +273,7 @@ type reporter struct {
 	full   bool // the store cannot write
 	// what was last said of the app
 	appSeen, appUp bool
+	appProblem     string // the app's problem in a few words, while down
 	appErr         string
 	encode         *json.Encoder
 }
@@ -287,6 +288,10 @@ type readyLine struct {
 	ForwardTo string   `json:"forward_to"`
 	Routes    []string `json:"routes,omitempty"`
 	DB        string   `json:"db"`
+	// Whether the app answered the agent's check of the forward target
+	// (checked before connecting), and why not.
+	AppListening bool   `json:"app_listening"`
+	AppProblem   string `json:"app_problem,omitempty"`
 }
 
 // connectionLine is a change of the relay connection. RetryIn is in
@@ -367,7 +372,8 @@ func (r *reporter) conn(c live.RelayStatus) {
 		r.connLine(c)
 		if c.State == live.StateConnected && !r.ready {
 			r.ready = true
-			r.encode.Encode(readyLine{Type: "ready", URL: c.URL, ForwardTo: c.Target, Routes: c.Routes, DB: r.db})
+			r.encode.Encode(readyLine{Type: "ready", URL: c.URL, ForwardTo: c.Target, Routes: c.Routes, DB: r.db,
+				AppListening: r.appUp, AppProblem: r.appProblem})
 		}
 		return
 	}
@@ -437,7 +443,7 @@ func (r *reporter) app(h live.AppHealth) {
 		return
 	}
 	first := !r.appSeen
-	r.appSeen, r.appUp, r.appErr = true, h.Listening, h.Err
+	r.appSeen, r.appUp, r.appErr, r.appProblem = true, h.Listening, h.Err, h.Short()
 	switch {
 	case r.json:
 		r.encode.Encode(appLine{Type: "app", Listening: h.Listening, Target: h.Target, Reason: h.Short()})
