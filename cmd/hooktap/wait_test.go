@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -130,5 +132,35 @@ func TestWaitUsageErrors(t *testing.T) {
 		if code != 2 || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and one line", args, code, stderr)
 		}
+	}
+}
+
+// TestWaitInAScript runs hooktap wait the way the README shows, in sh: in
+// the background, then the event, then the shell's wait.
+func TestWaitInAScript(t *testing.T) {
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer app.Close()
+	_, relayURL := startRelay(t)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "ci.db")
+	agent := startProc(t, listenArgs(relayURL, "sh", app.URL, db)...)
+	agent.line(t, `"type":"ready"`)
+	script := `set -e
+"$HOOKTAP" wait --db "$DB" --for payable.paid --status 2xx --timeout 20s --json > paid.json 2> wait.err &
+w=$!
+# the event happens once wait has begun
+until grep -q "waiting for a delivery" wait.err; do sleep 0.05; done
+curl -sS -o /dev/null -H 'Content-Type: application/json' \
+  -d '{"action":"payable.paid","object_type":"payable","entity_id":"ent_script","object":{"id":"p"}}' "$INGRESS"
+wait $w
+grep -q '"entity_id":"ent_script"' paid.json
+echo ok
+`
+	cmd := exec.Command("sh", "-c", script)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "HOOKTAP="+hooktapBin(t), "DB="+db, "INGRESS="+relayURL+"/h/sh")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "ok") {
+		t.Fatalf("script: %v\n%s", err, out)
 	}
 }
