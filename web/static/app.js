@@ -312,7 +312,7 @@
     const box = $("app");
     box.hidden = !a;
     if (!a) return;
-    box.className = "app " + (a.listening ? "up" : "down");
+    box.className = "app " + (a.listening ? "up" : "down") + (a.listening && a.failures_1m ? " failing" : "");
     box.setAttribute("role", a.listening ? "status" : "alert");
     let text = a.listening ? "● app listening on " + a.addr : a.problem;
     if (a.listening && a.last_status) text += " · last " + a.last_status;
