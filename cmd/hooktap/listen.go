@@ -68,6 +68,9 @@ func (f *agentFlags) check() error {
 	if _, err := f.retention.retention(); err != nil {
 		return err
 	}
+	if !f.noWeb {
+		return checkAddr("web", f.web)
+	}
 	return nil
 }
 
@@ -100,6 +103,9 @@ func cmdDev(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if err := f.check(); err != nil {
+		return err
+	}
+	if err := checkAddr("addr", *addr); err != nil {
 		return err
 	}
 	if *data == "" {
