@@ -9,20 +9,33 @@ VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo d
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK         := bin/tools/staticcheck-$(STATICCHECK_VERSION)/staticcheck
 LDFLAGS    := -s -w -X main.version=$(VERSION)
+# run, build and install compile with the same flags, so that they share
+# Go's build cache: make run after make build (or install) compiles nothing.
+BUILDFLAGS := -trimpath -ldflags '$(LDFLAGS)'
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test bench fuzz lint fmt vet tidy clean
+.PHONY: help run build install deps test bench fuzz lint fmt vet tidy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-7s %s\n", $$1, $$2}'
 
-run: ## relay, agent and UI in one process on localhost (FORWARD_TO=url to change the app)
-	$(GO) run ./cmd/hooktap dev --forward-to $(FORWARD_TO)
+run: build ## relay, agent and UI in one process on localhost (FORWARD_TO=url to change the app)
+	$(BIN) dev --forward-to $(FORWARD_TO)
 
 build: ## build bin/hooktap
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/hooktap
+	$(GO) build $(BUILDFLAGS) -o $(BIN) ./cmd/hooktap
 
-test: ## run every test with the race detector
+install: ## install hooktap to $(go env GOBIN), else $(go env GOPATH)/bin (~/go/bin)
+	$(GO) install $(BUILDFLAGS) ./cmd/hooktap
+	@dir=$$($(GO) env GOBIN); gopath=$$($(GO) env GOPATH); [ -n "$$dir" ] || dir=$${gopath%%:*}/bin; \
+	echo "installed $$dir/hooktap"; \
+	case ":$$PATH:" in *":$$dir:"*) ;; *) echo "$$dir is not on your PATH: add it, e.g. export PATH=\"\$$PATH:$$dir\"";; esac
+
+deps: ## install what the tests need when missing: Chromium and curl (apt-get, as root), staticcheck
+	@sh .ci/testdeps
+	@$(MAKE) --no-print-directory $(STATICCHECK)
+
+test: deps ## run every test with the race detector (installs what they need first)
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 bench: ## run the benchmarks and print the performance table
