@@ -69,6 +69,7 @@ func commands() []command {
 		{"resend", "send a recorded delivery again, re-signed (optionally edited)", cmdResend},
 		{"trigger", "send a sample Monite event, signed (--list shows them)", cmdTrigger},
 		{"verify", "check a recorded delivery's signature with a secret", cmdVerify},
+		{"config", "show the settings in effect and where each came from (hooktap.toml, profiles)", cmdConfig},
 		{"version", "print the version", cmdVersion},
 	}
 }
@@ -151,6 +152,8 @@ func commandNames() []string {
 type flagsInfo struct {
 	e        *env
 	synopsis string
+	config   bool     // the command reads the config file
+	sources  []source // where each config key's value came from, once parsed
 }
 
 var (
@@ -165,8 +168,11 @@ func newFlags(e *env, name, synopsis string) *flag.FlagSet {
 	fs.SetOutput(io.Discard) // parse reports errors, in one line
 	fs.Usage = func() {}
 	flagsMu.Lock()
-	flagsInfos[fs] = flagsInfo{e: e, synopsis: synopsis}
+	flagsInfos[fs] = flagsInfo{e: e, synopsis: synopsis, config: configCommands[name]}
 	flagsMu.Unlock()
+	if configCommands[name] {
+		fs.String("profile", envOr(e, "HOOKTAP_PROFILE", ""), "`name` of a [profiles.NAME] table in hooktap.toml or ~/.config/hooktap/config.toml (or HOOKTAP_PROFILE)")
+	}
 	if e.sawFlags != nil {
 		e.sawFlags(fs)
 	}
@@ -219,14 +225,41 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		}
 		args = fs.Args()
 		if len(args) == 0 {
-			return pos, nil
+			return pos, configure(fs)
 		}
 		if args[0] == "--" {
-			return append(pos, args[1:]...), nil
+			return append(pos, args[1:]...), configure(fs)
 		}
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+}
+
+// configure applies the config file to a parsed flag set of a command that
+// reads it, and keeps where each value came from for config show.
+func configure(fs *flag.FlagSet) error {
+	flagsMu.Lock()
+	info := flagsInfos[fs]
+	flagsMu.Unlock()
+	if !info.config {
+		return nil
+	}
+	sources, err := applyConfig(info.e, fs)
+	if err != nil {
+		return err
+	}
+	flagsMu.Lock()
+	info.sources = sources
+	flagsInfos[fs] = info
+	flagsMu.Unlock()
+	return nil
+}
+
+// configSources is where each config key's value in effect came from.
+func configSources(fs *flag.FlagSet) []source {
+	flagsMu.Lock()
+	defer flagsMu.Unlock()
+	return flagsInfos[fs].sources
 }
 
 // nearest returns the candidate closest to s by edit distance, or "" when
