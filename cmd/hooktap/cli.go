@@ -70,7 +70,9 @@ func commands() []command {
 		{"trigger", "send a sample Monite event, signed (--list shows them)", cmdTrigger},
 		{"verify", "check a recorded delivery's signature with a secret", cmdVerify},
 		{"config", "show the settings in effect and where each came from (hooktap.toml, profiles)", cmdConfig},
+		{"completion", "print a shell completion script: bash, zsh or fish", cmdCompletion},
 		{"version", "print the version", cmdVersion},
+		{"__complete", "", cmdComplete},
 	}
 }
 
