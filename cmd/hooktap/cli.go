@@ -70,6 +70,7 @@ func commands() []command {
 		{"trigger", "send a sample Monite event, signed (--list shows them)", cmdTrigger},
 		{"verify", "check a recorded delivery's signature with a secret", cmdVerify},
 		{"config", "show the settings in effect and where each came from (hooktap.toml, profiles)", cmdConfig},
+		{"healthcheck", "exit 0 if a relay answers on /healthz (for container health checks)", cmdHealthcheck},
 		{"completion", "print a shell completion script: bash, zsh or fish", cmdCompletion},
 		{"version", "print the version", cmdVersion},
 		{"__complete", "", cmdComplete},

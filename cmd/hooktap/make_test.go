@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -18,7 +19,9 @@ import (
 // makeOut runs make in dir with a deadline and returns its output.
 func makeOut(t *testing.T, dir string, env []string, args ...string) (string, int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	// A cold build of everything takes minutes on a loaded machine (.ci/run
+	// runs make install first, so that the tests find the cache warm).
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "make", append([]string{"--no-print-directory", "-C", dir}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
@@ -32,8 +35,9 @@ func makeOut(t *testing.T, dir string, env []string, args ...string) (string, in
 	return string(out), code
 }
 
-// goFlags returns, for each go command that make -n prints for target, the
-// flags between the verb and ./cmd/hooktap (without -o FILE).
+// goFlags returns, for each go command that make -n prints for target,
+// its environment (but GOOS and GOARCH) and flags: what comes before
+// ./cmd/hooktap, without -o FILE and the verb.
 func goFlags(t *testing.T, target string) []string {
 	t.Helper()
 	out, code := makeOut(t, "../..", nil, "-n", target)
@@ -42,16 +46,23 @@ func goFlags(t *testing.T, target string) []string {
 	}
 	var flags []string
 	for _, l := range strings.Split(out, "\n") {
-		verb, rest, ok := strings.Cut(strings.TrimSpace(l), " ")
-		if !ok || verb != "go" {
+		before, _, ok := strings.Cut(l, "./cmd/hooktap")
+		f := strings.Fields(before)
+		i := slices.Index(f, "go")
+		if !ok || i < 0 || i+1 == len(f) || !slices.Contains([]string{"build", "install", "run"}, f[i+1]) {
 			continue
 		}
-		cmd, rest, _ := strings.Cut(rest, " ")
-		before, _, ok := strings.Cut(rest, "./cmd/hooktap")
-		if !ok || (cmd != "build" && cmd != "install" && cmd != "run") {
-			continue
+		var kept []string
+		for j := 0; j < len(f); j++ {
+			switch {
+			case j == i || j == i+1, strings.HasPrefix(f[j], "GOOS="), strings.HasPrefix(f[j], "GOARCH="):
+			case f[j] == "-o":
+				j++
+			default:
+				kept = append(kept, f[j])
+			}
 		}
-		flags = append(flags, strings.TrimSpace(strings.Replace(before, "-o bin/hooktap ", "", 1)))
+		flags = append(flags, strings.Join(kept, " "))
 	}
 	return flags
 }
@@ -61,7 +72,7 @@ func TestMakeRunBuildInstallShareFlags(t *testing.T) {
 	if len(want) != 1 || want[0] == "" {
 		t.Fatalf("make -n build: go build lines %q", want)
 	}
-	for _, target := range []string{"run", "install"} {
+	for _, target := range []string{"run", "install", "dist"} {
 		got := goFlags(t, target)
 		if len(got) == 0 {
 			t.Errorf("make -n %s runs no go build of ./cmd/hooktap", target)
@@ -71,6 +82,29 @@ func TestMakeRunBuildInstallShareFlags(t *testing.T) {
 				t.Errorf("make %s builds with %q, make build with %q: the build cache is not shared", target, g, want[0])
 			}
 		}
+	}
+}
+
+// TestMakeDistPlatforms checks make dist's plan: the six platforms, static,
+// and a checksum file. (Building them all takes minutes; .ci/run builds the
+// container image's binary for real.)
+func TestMakeDistPlatforms(t *testing.T) {
+	out, code := makeOut(t, "../..", nil, "-n", "dist")
+	if code != 0 {
+		t.Fatalf("make -n dist: exit %d\n%s", code, out)
+	}
+	for _, os := range []string{"linux", "darwin", "windows"} {
+		for _, arch := range []string{"amd64", "arm64"} {
+			if !strings.Contains(out, "GOOS="+os+" GOARCH="+arch+" CGO_ENABLED=0 go build") {
+				t.Errorf("make dist does not build %s/%s statically:\n%s", os, arch, out)
+			}
+		}
+	}
+	if !strings.Contains(out, "> SHA256SUMS") {
+		t.Errorf("make dist writes no SHA256SUMS:\n%s", out)
+	}
+	if !strings.Contains(goFlags(t, "build")[0], "CGO_ENABLED=0") {
+		t.Errorf("make build is not static (CGO_ENABLED=0): the image and release binaries would differ from it")
 	}
 }
 

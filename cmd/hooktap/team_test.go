@@ -44,9 +44,10 @@ func hooktapOut(t *testing.T, env []string, args ...string) (string, string, int
 // hooktapOutIn is hooktapOut in working directory dir ("": the test's).
 func hooktapOutIn(t *testing.T, dir string, env []string, args ...string) (string, string, int) {
 	t.Helper()
+	bin := hooktapBin(t) // built before the clock starts
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, hooktapBin(t), args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = dir
 	cmd.Env = append(append(os.Environ(), hooktapTestEnv(t)...), env...)
 	var stdout, stderr bytes.Buffer
