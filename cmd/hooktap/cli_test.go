@@ -30,6 +30,10 @@ func TestCLIHelpForEveryCommand(t *testing.T) {
 			t.Errorf("help %v: exit %d, stderr %q, stdout differs from -h: %.80q", args, hcode, herr, hout)
 		}
 	}
+	// Flags are written as the README and the error lines write them.
+	if out, _, _ := hooktapOut(t, nil, "listen", "-h"); !strings.Contains(out, "\n  --forward-to string\n") {
+		t.Errorf("listen -h does not show --forward-to:\n%s", out)
+	}
 	out, _, code := hooktapOut(t, nil, "events", "--help")
 	for _, c := range events {
 		if code != 0 || !strings.Contains(out, "  "+c+" ") {
