@@ -9,20 +9,48 @@ VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo d
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK         := bin/tools/staticcheck-$(STATICCHECK_VERSION)/staticcheck
 LDFLAGS    := -s -w -X main.version=$(VERSION)
+# run, build, install, dist and the container image compile with the same
+# flags, so that they share Go's build cache (make run after make build
+# compiles nothing), and every binary is static: CGO_ENABLED=0, the SQLite is
+# pure Go.
+BUILDFLAGS := -trimpath -ldflags '$(LDFLAGS)'
+GOBUILD    := CGO_ENABLED=0 $(GO) build $(BUILDFLAGS)
+# make dist: release binaries for these platforms, with SHA256SUMS.
+DIST_PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+DIST_FILES     := $(foreach p,$(DIST_PLATFORMS),dist/hooktap_$(subst /,_,$(p))$(if $(findstring windows,$(p)),.exe))
+SHA256SUM      := $(shell command -v sha256sum >/dev/null 2>&1 && echo sha256sum || echo shasum -a 256)
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test bench fuzz lint fmt vet tidy clean
+.PHONY: help run build install dist deps test bench fuzz lint fmt vet tidy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-7s %s\n", $$1, $$2}'
 
-run: ## relay, agent and UI in one process on localhost (FORWARD_TO=url to change the app)
-	HOOKTAP_SECRET="$${SECRET:-$$HOOKTAP_SECRET}" $(GO) run ./cmd/hooktap dev --forward-to $(FORWARD_TO)
+run: build ## relay, agent and UI in one process on localhost (FORWARD_TO=url to change the app; SECRET= or HOOKTAP_SECRET to sign resends)
+	HOOKTAP_SECRET="$${SECRET:-$$HOOKTAP_SECRET}" $(BIN) dev --forward-to $(FORWARD_TO)
 
-build: ## build bin/hooktap
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/hooktap
+build: ## build bin/hooktap (static; the Dockerfile builds with this target)
+	$(GOBUILD) -o $(BIN) ./cmd/hooktap
 
-test: ## run every test with the race detector
+install: ## install hooktap to $(go env GOBIN), else $(go env GOPATH)/bin (~/go/bin)
+	CGO_ENABLED=0 $(GO) install $(BUILDFLAGS) ./cmd/hooktap
+	@dir=$$($(GO) env GOBIN); gopath=$$($(GO) env GOPATH); [ -n "$$dir" ] || dir=$${gopath%%:*}/bin; \
+	echo "installed $$dir/hooktap"; \
+	case ":$$PATH:" in *":$$dir:"*) ;; *) echo "$$dir is not on your PATH: add it, e.g. export PATH=\"\$$PATH:$$dir\"";; esac
+
+dist: ## cross-compile release binaries into dist/ (linux, darwin, windows x amd64, arm64) with SHA256SUMS
+	rm -rf dist
+	@$(MAKE) --no-print-directory $(DIST_FILES)
+	cd dist && $(SHA256SUM) hooktap_* > SHA256SUMS
+
+dist/hooktap_%:
+	GOOS=$(word 1,$(subst _, ,$(basename $*))) GOARCH=$(word 2,$(subst _, ,$(basename $*))) $(GOBUILD) -o $@ ./cmd/hooktap
+
+deps: ## install what the tests need when missing: Chromium and curl (apt-get, as root), staticcheck
+	@sh .ci/testdeps
+	@$(MAKE) --no-print-directory $(STATICCHECK)
+
+test: deps ## run every test with the race detector (installs what they need first)
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 bench: ## run the benchmarks and print the performance table
@@ -52,4 +80,4 @@ tidy: ## tidy go.mod and go.sum
 	$(GO) mod tidy
 
 clean: ## remove build output
-	rm -rf bin
+	rm -rf bin dist

@@ -54,8 +54,7 @@ func parseChannels(e *env, args []string) (*channelsCmd, error) {
 		return nil, err
 	}
 	if len(pos) == 0 {
-		fs.Usage()
-		return nil, usagef("channels needs a subcommand: create, list, delete, rotate-token or rotate-url")
+		return nil, usagef("channels needs a subcommand: create, list, delete, rotate-token or rotate-url (see hooktap channels -h)")
 	}
 	c.sub, pos = pos[0], pos[1:]
 	wantName := map[string]bool{"create": true, "delete": true, "rotate-token": true, "rotate-url": true, "list": false}

@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 	"runtime/pprof"
+	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/hooktap/hooktap/inspector/store"
 )
@@ -42,11 +45,14 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	// sawFlags, when set, is told of every flag set a command makes
+	// (completion lists the flags this way).
+	sawFlags func(*flag.FlagSet)
 }
 
 type command struct {
 	name    string
-	summary string
+	summary string // empty: left out of the help (for scripts)
 	run     func(ctx context.Context, e *env, args []string) error
 }
 
@@ -65,11 +71,24 @@ func commands() []command {
 		{"verify", "check a recorded delivery's signature with a secret", cmdVerify},
 		{"status", "ask a running agent how its relay, app and store are doing", cmdStatus},
 		{"wait", "wait until a matching delivery is recorded (for CI scripts)", cmdWait},
-		{"version", "print the version", func(_ context.Context, e *env, _ []string) error {
-			fmt.Fprintln(e.stdout, "hooktap", buildVersion())
-			return nil
-		}},
+		{"config", "show the settings in effect and where each came from (hooktap.toml, profiles)", cmdConfig},
+		{"healthcheck", "exit 0 if a relay answers on /healthz (for container health checks)", cmdHealthcheck},
+		{"completion", "print a shell completion script: bash, zsh or fish", cmdCompletion},
+		{"version", "print the version", cmdVersion},
+		{"__complete", "", cmdComplete},
 	}
+}
+
+func cmdVersion(_ context.Context, e *env, args []string) error {
+	pos, err := parse(newFlags(e, "version", "version"), args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("version takes no arguments")
+	}
+	fmt.Fprintln(e.stdout, "hooktap", buildVersion())
+	return nil
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -90,6 +109,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	name := args[0]
 	switch name {
 	case "help", "-h", "--help", "-help":
+		if len(args) > 1 && name == "help" {
+			// help X [Y] is X [Y] -h.
+			return run(ctx, append(args[1:len(args):len(args)], "-h"), stdin, stdout, stderr)
+		}
 		usage(stdout)
 		return nil
 	case "--version", "-version", "-v":
@@ -104,70 +127,180 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return err
 		}
 	}
+	if near := nearest(name, commandNames()); near != "" {
+		return usagef("unknown command %q: did you mean %q? (see hooktap help)", name, near)
+	}
 	return usagef("unknown command %q (see hooktap help)", name)
 }
 
 func usage(w io.Writer) {
 	fmt.Fprintf(w, "hooktap %s: a local tunnel and inspector for webhooks\n\nUsage: hooktap <command> [flags]\n\nCommands:\n", buildVersion())
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+		if c.summary != "" {
+			fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+		}
 	}
-	fmt.Fprintln(w, "\nRun 'hooktap <command> -h' for a command's flags.")
+	fmt.Fprintln(w, "\nRun 'hooktap <command> -h' (or 'hooktap help <command>') for a command's flags.")
 }
 
+// commandNames lists the commands a user may type (hidden ones too).
+func commandNames() []string {
+	var names []string
+	for _, c := range commands() {
+		names = append(names, c.name)
+	}
+	return names
+}
+
+// flagsInfo is what parse needs to know about a command's flag set: where
+// its help goes and how it is called.
+type flagsInfo struct {
+	e        *env
+	synopsis string
+	config   bool     // the command reads the config file
+	sources  []source // where each config key's value came from, once parsed
+}
+
+var (
+	flagsMu    sync.Mutex
+	flagsInfos = map[*flag.FlagSet]flagsInfo{}
+)
+
 // newFlags returns a flag set that reports errors instead of exiting.
+// parse prints its help on -h, and one line for a bad flag.
 func newFlags(e *env, name, synopsis string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(e.stderr, "Usage: hooktap %s\n\nFlags:\n", synopsis)
-		fs.PrintDefaults()
+	fs.SetOutput(io.Discard) // parse reports errors, in one line
+	fs.Usage = func() {}
+	flagsMu.Lock()
+	flagsInfos[fs] = flagsInfo{e: e, synopsis: synopsis, config: configCommands[name]}
+	flagsMu.Unlock()
+	if configCommands[name] {
+		fs.String("profile", envOr(e, "HOOKTAP_PROFILE", ""), "`name` of a [profiles.NAME] table in hooktap.toml or ~/.config/hooktap/config.toml (or HOOKTAP_PROFILE)")
+	}
+	if e.sawFlags != nil {
+		e.sawFlags(fs)
 	}
 	return fs
 }
 
-// parse parses flags that may come before, between or after positional
-// arguments, and returns the positional ones.
-func parse(fs *flag.FlagSet, args []string) ([]string, error) {
-	if !wantsHelp(args) {
-		// A bad flag is one line, which main prints: the flag package
-		// would print it and the whole usage before.
-		usage, out := fs.Usage, fs.Output()
-		fs.Usage = func() {}
-		fs.SetOutput(io.Discard)
-		defer func() { fs.Usage = usage; fs.SetOutput(out) }()
+// printHelp writes a command's usage and flags to stdout (asked for, so not
+// an error).
+func printHelp(fs *flag.FlagSet) {
+	flagsMu.Lock()
+	info := flagsInfos[fs]
+	flagsMu.Unlock()
+	if info.e == nil {
+		return
 	}
+	w := info.e.stdout
+	fmt.Fprintf(w, "Usage: hooktap %s\n", info.synopsis)
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	if n > 0 {
+		fmt.Fprintf(w, "\nFlags:\n")
+		var b strings.Builder
+		fs.SetOutput(&b)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+		// --name, as the README and the error lines write flags.
+		io.WriteString(w, strings.ReplaceAll("\n"+b.String(), "\n  -", "\n  --")[1:])
+	}
+}
+
+// flagError turns the flag package's error into one line that says where
+// help is.
+func flagError(fs *flag.FlagSet, err error) error {
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+		msg = "unknown flag --" + name
+	}
+	return usagef("%s (see hooktap %s -h)", msg, fs.Name())
+}
+
+// parse parses flags that may come before, between or after positional
+// arguments, and returns the positional ones. -h prints the command's help
+// and returns flag.ErrHelp.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
+				printHelp(fs)
 				return nil, err
 			}
-			return nil, usageError{err.Error()}
+			return nil, flagError(fs, err)
 		}
 		args = fs.Args()
 		if len(args) == 0 {
-			return pos, nil
+			return pos, configure(fs)
 		}
 		if args[0] == "--" {
-			return append(pos, args[1:]...), nil
+			return append(pos, args[1:]...), configure(fs)
 		}
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
 }
 
-// wantsHelp reports whether args ask for a command's usage.
-func wantsHelp(args []string) bool {
-	for _, a := range args {
-		switch a {
-		case "--":
-			return false
-		case "-h", "-help", "--h", "--help":
-			return true
+// configure applies the config file to a parsed flag set of a command that
+// reads it, and keeps where each value came from for config show.
+func configure(fs *flag.FlagSet) error {
+	flagsMu.Lock()
+	info := flagsInfos[fs]
+	flagsMu.Unlock()
+	if !info.config {
+		return nil
+	}
+	sources, err := applyConfig(info.e, fs)
+	if err != nil {
+		return err
+	}
+	flagsMu.Lock()
+	info.sources = sources
+	flagsInfos[fs] = info
+	flagsMu.Unlock()
+	return nil
+}
+
+// configSources is where each config key's value in effect came from.
+func configSources(fs *flag.FlagSet) []source {
+	flagsMu.Lock()
+	defer flagsMu.Unlock()
+	return flagsInfos[fs].sources
+}
+
+// nearest returns the candidate closest to s by edit distance, or "" when
+// none is close enough to be what was meant.
+func nearest(s string, candidates []string) string {
+	best, bestD := "", max(2, len(s)/3)+1
+	for _, c := range candidates {
+		if d := editDistance(s, c); d < bestD {
+			best, bestD = c, d
 		}
 	}
-	return false
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // dataDir is where hooktap keeps its files: $XDG_DATA_HOME/hooktap or
@@ -206,6 +339,19 @@ func newLogger(w io.Writer, verbose bool) *slog.Logger {
 		level = slog.LevelDebug
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// checkAddr checks a HOST:PORT flag before anything listens on it, so
+// that nonsense is a usage error (exit 2), not a failure to listen.
+func checkAddr(flagName, addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err == nil {
+		_, err = strconv.ParseUint(port, 10, 16)
+	}
+	if err != nil {
+		return usagef("bad --%s %q: want HOST:PORT, e.g. 127.0.0.1:8789 (:0 picks a free port)", flagName, addr)
+	}
+	return nil
 }
 
 // splitList splits a comma-separated flag value.

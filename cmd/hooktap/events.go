@@ -11,11 +11,31 @@ import (
 	"github.com/hooktap/hooktap/inspector/store"
 )
 
+// eventsCommands are events' subcommands, for its help and completion.
+var eventsCommands = [][2]string{
+	{"list", "list recorded deliveries, newest first, filtered"},
+	{"show", "show one delivery: request, answer, every attempt"},
+	{"export", "write deliveries as JSON lines (or HAR) to stdout"},
+	{"import", "read an export back, idempotently by id"},
+	{"prune", "delete old deliveries: --keep AGE, --max-deliveries N"},
+	{"save", "write deliveries as a fixture file, for trigger --fixture"},
+}
+
 func cmdEvents(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 {
-		return usagef("events needs a subcommand: list, show, export, import, prune or save")
+		return usagef("events needs a subcommand: list, show, export, import, prune or save (see hooktap events -h)")
 	}
 	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		if args[0] == "help" && len(args) > 1 {
+			return cmdEvents(ctx, e, []string{args[1], "-h"})
+		}
+		fmt.Fprintf(e.stdout, "Usage: hooktap events <subcommand> [flags]\n\nSubcommands:\n")
+		for _, c := range eventsCommands {
+			fmt.Fprintf(e.stdout, "  %-7s %s\n", c[0], c[1])
+		}
+		fmt.Fprintln(e.stdout, "\nRun 'hooktap events <subcommand> -h' for its flags.")
+		return nil
 	case "list", "ls":
 		return eventsList(ctx, e, args[1:])
 	case "show":
@@ -28,6 +48,13 @@ func cmdEvents(ctx context.Context, e *env, args []string) error {
 		return eventsPrune(ctx, e, args[1:])
 	case "save":
 		return eventsSave(ctx, e, args[1:])
+	}
+	names := []string{"list", "ls"}
+	for _, c := range eventsCommands[1:] {
+		names = append(names, c[0])
+	}
+	if near := nearest(args[0], names); near != "" {
+		return usagef("unknown events subcommand %q: did you mean %q? (see hooktap events -h)", args[0], near)
 	}
 	return usagef("unknown events subcommand %q: use list, show, export, import, prune or save", args[0])
 }

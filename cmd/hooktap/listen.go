@@ -85,6 +85,9 @@ func (f *agentFlags) check() error {
 	if _, err := f.retention.retention(); err != nil {
 		return err
 	}
+	if !f.noWeb {
+		return checkAddr("web", f.web)
+	}
 	return nil
 }
 
@@ -137,6 +140,9 @@ func cmdDev(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if err := f.check(); err != nil {
+		return err
+	}
+	if err := checkAddr("addr", *addr); err != nil {
 		return err
 	}
 	if *data == "" {

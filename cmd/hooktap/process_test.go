@@ -65,8 +65,22 @@ func startProc(t *testing.T, args ...string) *proc {
 // are cleared first, so that the developer's environment does not leak in.
 func startProcEnv(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
+	return startProcIn(t, "", env, args...)
+}
+
+// hooktapTestEnv clears what hooktap reads from the developer's
+// environment: its variables, data and config directories.
+func hooktapTestEnv(t *testing.T) []string {
+	return []string{"XDG_DATA_HOME=" + t.TempDir(), "XDG_CONFIG_HOME=" + t.TempDir(), "HOOKTAP_DB=", "HOOKTAP_TOKEN=",
+		"HOOKTAP_ADMIN_TOKEN=", "HOOKTAP_METRICS_TOKEN=", "HOOKTAP_RELAY=", "HOOKTAP_PROFILE="}
+}
+
+// startProcIn is startProcEnv in working directory dir ("": the test's).
+func startProcIn(t *testing.T, dir string, env []string, args ...string) *proc {
+	t.Helper()
 	cmd := exec.Command(hooktapBin(t), args...)
-	cmd.Env = append(append(os.Environ(), "XDG_DATA_HOME="+t.TempDir(), "HOOKTAP_DB=", "HOOKTAP_TOKEN=", "HOOKTAP_ADMIN_TOKEN=", "HOOKTAP_METRICS_TOKEN="), env...)
+	cmd.Dir = dir
+	cmd.Env = append(append(os.Environ(), hooktapTestEnv(t)...), env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -87,6 +87,9 @@ func (f *relayFlags) register(fs *flag.FlagSet, e *env) {
 // config checks the flags and returns the relay's configuration.
 func (f *relayFlags) config(e *env) (relay.Config, error) {
 	c := f.cfg
+	if err := checkAddr("addr", f.addr); err != nil {
+		return c, err
+	}
 	perSec, err := relay.ParseRate(f.rate)
 	if err != nil {
 		return c, usageError{"--rate: " + err.Error()}

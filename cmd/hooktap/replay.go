@@ -44,6 +44,10 @@ func (s *secretFlag) Set(v string) error {
 	return nil
 }
 
+// setFrom sets the secret from an environment variable that the config
+// file's secret_env names.
+func (s *secretFlag) setFrom(v, source string) { s.value, s.source = v, source }
+
 // register adds --secret, defaulting to HOOKTAP_SECRET.
 func (s *secretFlag) register(fs *flag.FlagSet, e *env, usage string) {
 	if v := e.getenv("HOOKTAP_SECRET"); v != "" {

@@ -38,10 +38,18 @@ const teamAdmin = "admin-token-for-tests-0123456789"
 // exit code.
 func hooktapOut(t *testing.T, env []string, args ...string) (string, string, int) {
 	t.Helper()
+	return hooktapOutIn(t, "", env, args...)
+}
+
+// hooktapOutIn is hooktapOut in working directory dir ("": the test's).
+func hooktapOutIn(t *testing.T, dir string, env []string, args ...string) (string, string, int) {
+	t.Helper()
+	bin := hooktapBin(t) // built before the clock starts
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, hooktapBin(t), args...)
-	cmd.Env = append(append(os.Environ(), "XDG_DATA_HOME="+t.TempDir(), "HOOKTAP_DB=", "HOOKTAP_TOKEN=", "HOOKTAP_ADMIN_TOKEN=", "HOOKTAP_METRICS_TOKEN="), env...)
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = dir
+	cmd.Env = append(append(os.Environ(), hooktapTestEnv(t)...), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

@@ -25,6 +25,9 @@ func cmdWeb(ctx context.Context, e *env, args []string) error {
 	if len(pos) > 0 {
 		return usagef("web takes no arguments, got %q", pos[0])
 	}
+	if err := checkAddr("addr", *addr); err != nil {
+		return err
+	}
 	st, err := store.OpenExisting(ctx, *db)
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
