@@ -387,12 +387,12 @@ func TestEventsErrors(t *testing.T) {
 	}
 }
 
-// -h still prints a command's usage (and is no error), while a bad flag is
-// one line.
+// -h prints a command's usage on stdout (and is no error), while a bad
+// flag is one line.
 func TestFlagHelp(t *testing.T) {
 	for _, args := range [][]string{{"events", "list", "-h"}, {"replay", "--help"}} {
 		out, errOut, err := evRun(t, "", args...)
-		if err != nil || !strings.HasPrefix(errOut, "Usage: hooktap "+args[0]) || !strings.Contains(errOut, "-db") || out != "" {
+		if err != nil || !strings.HasPrefix(out, "Usage: hooktap "+args[0]) || !strings.Contains(out, "--db") || errOut != "" {
 			t.Errorf("%v: err %v, stderr %q", args, err, errOut)
 		}
 	}

@@ -19,8 +19,8 @@ import (
 // command line, and with HOOKTAP_SECRET in the environment: either way the
 // agent has the secret, so a resend (the TUI's R) is signed and the app's
 // own signature check passes; the secret is never printed. `go run` is
-// replaced (GO=) by a script that runs the test's binary with what make
-// passes, plus free ports.
+// built (GO= a go with nothing to build) and run as the test's binary
+// (BIN=), with free ports.
 func TestMakeRunSecret(t *testing.T) {
 	if _, err := exec.LookPath("make"); err != nil {
 		t.Fatal("make not found: install it (apt-get install -y make)")
@@ -113,13 +113,15 @@ func (m *makeRun) match(t *testing.T, re *regexp.Regexp) string {
 func startMakeRun(t *testing.T, forward string, args, env []string) *makeRun {
 	t.Helper()
 	dir := t.TempDir()
-	goRun := filepath.Join(dir, "gorun")
-	script := "#!/bin/sh\n# stands for go run ./cmd/hooktap\nshift 2\nexec " + hooktapBin(t) +
+	// make run builds BIN, then runs it: GO= stands for a go whose build
+	// has nothing to do, BIN= for the test's binary with free ports.
+	noGo, bin := filepath.Join(dir, "go"), filepath.Join(dir, "hooktap")
+	wrapper := "#!/bin/sh\n# stands for bin/hooktap\nexec " + hooktapBin(t) +
 		` "$@" --addr 127.0.0.1:0 --web 127.0.0.1:0 --json --data ` + dir + "/relay --db " + dir + "/dev.db\n"
-	if err := os.WriteFile(goRun, []byte(script), 0o755); err != nil {
-		t.Fatal(err)
+	if os.WriteFile(noGo, []byte("#!/bin/sh\nexit 0\n"), 0o755) != nil || os.WriteFile(bin, []byte(wrapper), 0o755) != nil {
+		t.Fatal("cannot write the stand-ins")
 	}
-	cmd := exec.Command("make", append([]string{"-C", "../..", "--no-print-directory", "run", "GO=" + goRun, "FORWARD_TO=" + forward}, args...)...)
+	cmd := exec.Command("make", append([]string{"-C", "../..", "--no-print-directory", "run", "GO=" + noGo, "BIN=" + bin, "FORWARD_TO=" + forward}, args...)...)
 	for _, kv := range os.Environ() {
 		if k, _, _ := strings.Cut(kv, "="); k != "SECRET" && k != "HOOKTAP_SECRET" && k != "MAKEFLAGS" && k != "MFLAGS" {
 			cmd.Env = append(cmd.Env, kv)
