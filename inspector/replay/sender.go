@@ -152,7 +152,7 @@ func (s *Sender) Resend(ctx context.Context, id string, o ResendOptions) (*store
 	}
 	a := send(ctx, f, req)
 	a.DeliveryID, a.Kind = d.ID, store.KindResend
-	a.RequestHeader, a.RequestBody = h, body
+	a.RequestHeader, a.RequestBody = forward.SentHeader(req), body
 	return s.record(ctx, d, a)
 }
 
@@ -193,8 +193,7 @@ func (s *Sender) record(ctx context.Context, d *store.Delivery, a *store.Attempt
 		return d, a, fmt.Errorf("record attempt: %w", err)
 	}
 	d.History = append(d.History, a)
-	d.Attempts++
-	d.Status, d.Error, d.DurationMS, d.Target = a.Status, a.Error, a.DurationMS(), a.Target
+	d.Apply(a)
 	s.Bus.Publish(live.Event{Kind: live.EventAttempt, Delivery: d.Summary(), Attempt: a})
 	return d, a, nil
 }

@@ -203,12 +203,8 @@ func (s *Store) Import(ctx context.Context, ds []*Delivery) (ImportStats, error)
 func importDelivery(tx *sqlitedb.Tx, d *Delivery, hdr storedHeader, isNew *bool, added *int) error {
 	// A new delivery is written with its summary and attempts at once; a
 	// known one gets only the attempts it lacks.
-	var last *Attempt
-	if n := len(d.History); n > 0 {
-		last = d.History[n-1]
-	}
 	c := *d
-	seq, inserted, err := insertDeliveryRow(tx, &c, hdr, last, len(d.History))
+	seq, inserted, err := insertDeliveryRow(tx, &c, hdr, d.History)
 	if err != nil {
 		return err
 	}
