@@ -49,3 +49,34 @@ func TestEditAndResend(t *testing.T) {
 		t.Fatalf("attempts: %d, last %+v", n, d.History[n-1])
 	}
 }
+
+// TestEditSendsAsResendEdit: an edit made in the pretty-printed body goes
+// out compacted, as `resend --edit` sends it, since the stored body was
+// compact (one implementation: jsonedit.Draft).
+func TestEditSendsAsResendEdit(t *testing.T) {
+	s := openStore(t)
+	srv, got := app(t)
+	seed(t, s, 0, 1, srv.URL+"/webhooks")
+	editor := filepath.Join(t.TempDir(), "editor.sh")
+	script := "#!/bin/sh\nsed -i 's/\"paid\": false/\"paid\": true/' \"$1\"\n"
+	if err := os.WriteFile(editor, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	opts := testOptions(s)
+	opts.Secret, opts.Editor = "whsec_test", editor
+	m := newModel(context.Background(), opts)
+	defer m.Close()
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(100, 30))
+	waitScreen(t, tm, "▸ 09:30:00")
+	tm.Send(keyMsg("e"))
+	body, _ := io.ReadAll(nextRequest(t, got).Body)
+	want := strings.Replace(string(delivery(0).Body), `"paid":false`, `"paid":true`, 1)
+	if string(body) != want {
+		t.Errorf("sent\n%s\nwant (compacted, as resend --edit sends it)\n%s", body, want)
+	}
+	waitScreen(t, tm, "resend (edited): 202 in")
+	if err := tm.Quit(); err != nil {
+		t.Fatal(err)
+	}
+	tm.WaitFinished(t, teatest.WithFinalTimeout(patience))
+}
