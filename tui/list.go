@@ -396,6 +396,9 @@ func (l *listModel) row(d *store.Delivery, cols columns, selected bool) string {
 	}
 	sig := sigMark(d.Signature)
 	path := requestTarget(d)
+	if d.Elsewhere != nil {
+		path += "  last: " + d.Elsewhere.String()
+	}
 	if selected {
 		line := fmt.Sprintf("▸ %-8s  %-3s  %-6s %s  %s  %9s  %3d  %s", when, statusText(d), fit(d.Method, 6),
 			fit(action, cols.action), fit(d.EntityID, cols.entity), dur, d.Attempts, sig)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -15,6 +16,7 @@ func eventsExport(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "events export", "events export [--format json|har] [filters] > FILE")
 	db := dbFlag(fs, e)
 	format := fs.String("format", "json", "json (hooktap's lossless JSON lines, for import) or har (HAR 1.2)")
+	limit := fs.Int("limit", 0, "only the newest N matches (0: all); written oldest first either way")
 	var f filterFlags
 	f.register(fs)
 	pos, err := parse(fs, args)
@@ -28,6 +30,10 @@ func eventsExport(ctx context.Context, e *env, args []string) error {
 	if *format != "json" && *format != "har" {
 		return usagef("bad --format %q: use json or har", *format)
 	}
+	if *limit < 0 {
+		return usagef("bad --limit %d: use 0 (all) or more", *limit)
+	}
+	q.Limit = *limit
 	st, err := openStore(ctx, *db)
 	if err != nil {
 		return err
@@ -75,6 +81,9 @@ func eventsImport(ctx context.Context, e *env, args []string) error {
 	n := 0
 	err = store.ReadRecords(r, func(*store.Delivery) error { n++; return nil })
 	r.Close()
+	if errors.Is(err, store.ErrHAR) {
+		return usageError{err.Error()}
+	}
 	if err != nil {
 		return fmt.Errorf("import %s: %w (nothing imported)", pos[0], err)
 	}

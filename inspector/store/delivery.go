@@ -118,6 +118,20 @@ func Ties(target string, a *Attempt) bool {
 	return a.Kind == KindForward || target == "" || a.Target == target
 }
 
+// Latest is the attempt d's summary shows: the last one that tied to its
+// target (see Ties); nil when there is none.
+func (d *Delivery) Latest() *Attempt {
+	var sum Delivery
+	var latest *Attempt
+	for _, a := range d.History {
+		if Ties(sum.Target, a) {
+			latest = a
+		}
+		sum.Apply(a)
+	}
+	return latest
+}
+
 // Apply makes a the latest attempt of d's summary, or d's Elsewhere when a
 // does not tie to d's target.
 func (d *Delivery) Apply(a *Attempt) {

@@ -119,8 +119,14 @@ type ImportStats struct {
 	Skipped    int // deliveries already in the store
 }
 
+// ErrHAR is what ReadRecords says of a HAR file: it has lost what a
+// delivery is (its channel, its arrival, the relay's id), so it is not
+// imported as one.
+var ErrHAR = errors.New("this is a HAR file; hooktap imports its own JSON lines (hooktap events export --format json)")
+
 // ReadRecords decodes an export, calling fn for each record. It stops at the
-// first malformed record with an error that names its line.
+// first malformed record with an error that names its line, and at once
+// with ErrHAR when the input is a HAR log.
 func ReadRecords(r io.Reader, fn func(*Delivery) error) error {
 	dec := json.NewDecoder(bufio.NewReaderSize(r, 1<<16))
 	for n := 1; ; n++ {
@@ -131,6 +137,9 @@ func ReadRecords(r io.Reader, fn func(*Delivery) error) error {
 			}
 			return fmt.Errorf("record %d: %w", n, err)
 		}
+		if n == 1 && isHAR(line) {
+			return ErrHAR
+		}
 		d, err := decodeRecord(line)
 		if err != nil {
 			return fmt.Errorf("record %d: %w", n, err)
@@ -139,6 +148,16 @@ func ReadRecords(r io.Reader, fn func(*Delivery) error) error {
 			return err
 		}
 	}
+}
+
+// isHAR reports whether a JSON value is a HAR document: {"log": {"entries": ...}}.
+func isHAR(v json.RawMessage) bool {
+	var doc struct {
+		Log *struct {
+			Entries json.RawMessage `json:"entries"`
+		} `json:"log"`
+	}
+	return json.Unmarshal(v, &doc) == nil && doc.Log != nil && doc.Log.Entries != nil
 }
 
 // importBatch is how many deliveries one import write holds: one op of the
