@@ -90,7 +90,7 @@ type ResendOptions struct {
 	To     string   // base URL; "" for the original target
 	Secret string   // overrides Sender.Secret
 	Scheme string   // overrides the delivery's scheme
-	Body   []byte   // replaces the stored body (an editor's result); nil keeps it
+	Body   []byte   // replaces the stored body (an edit, compacted if the stored one is); nil keeps it
 	Set    []string // "json.path=value" edits applied to the body
 	NewID  bool     // a new event/message id instead of the stored one
 }
@@ -115,7 +115,7 @@ func (s *Sender) Resend(ctx context.Context, id string, o ResendOptions) (*store
 	}
 	body := d.Body
 	if o.Body != nil {
-		body = o.Body
+		body = jsonedit.LikeStored(d.Body, o.Body)
 	}
 	msgID := messageID(d)
 	if o.NewID {
