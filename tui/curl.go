@@ -37,8 +37,7 @@ func (c *curlModel) wrap() {
 // header, continued with " \\") to width for the screen. A line too wide is
 // broken between its arguments (an option stays with its value),
 // continued with " \\" too, so that what shows can still be copied by
-// hand; only an argument wider than the screen is cut, at its spaces when
-// it has any.
+// hand; only an argument wider than the screen is cut, at its edge.
 func wrapCommand(cmd string, width int) string {
 	var out []string
 	for _, l := range strings.Split(cmd, "\n") {
@@ -50,8 +49,10 @@ func wrapCommand(cmd string, width int) string {
 		cont := strings.HasSuffix(l, " \\")
 		var args []string
 		for _, arg := range shellArgs(strings.TrimSuffix(strings.TrimSpace(l), " \\")) {
-			// An option and its value too wide together: a line each.
-			if opt, value, ok := strings.Cut(arg, " "); ok && valued(opt) && len(indent)+2+ansi.StringWidth(arg)+2 > width {
+			// An option and its value too wide together, but the value
+			// fits alone: a line each.
+			if opt, value, ok := strings.Cut(arg, " "); ok && valued(opt) && len(indent)+2+ansi.StringWidth(arg)+2 > width &&
+				len(indent)+4+ansi.StringWidth(value)+2 <= width {
 				args = append(args, opt, value)
 				continue
 			}
@@ -74,7 +75,14 @@ func wrapCommand(cmd string, width int) string {
 		}
 		out = append(out, line)
 	}
-	return ansi.Wrap(strings.Join(out, "\n"), width, "")
+	// What is still too wide is one argument (a long body): it goes on
+	// where it starts, cut at the screen's edge.
+	for i, l := range out {
+		if ansi.StringWidth(l) > width {
+			out[i] = ansi.Hardwrap(l, width, true)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // shellArgs splits one line of a command at the spaces sh splits at
