@@ -33,7 +33,8 @@ func scanFull(r scanner) (*Delivery, error) {
 
 // Each calls fn with every delivery q selects (with q.Limit > 0, the newest
 // q.Limit of them), oldest first, with headers, body and attempts. It reads
-// in pages, so a long export does not hold one read transaction open.
+// in pages, so a long export does not hold one read transaction open. A
+// Progress in ctx hears of each delivery.
 func (s *Store) Each(ctx context.Context, q Query, fn func(*Delivery) error) error {
 	where, args, err := q.where()
 	if err != nil {
@@ -43,6 +44,17 @@ func (s *Store) Each(ctx context.Context, q Query, fn func(*Delivery) error) err
 		return err
 	}
 	var after int64
+	progress, total := progressOf(ctx), int64(0)
+	if hasProgress(ctx) {
+		if total, err = s.CountMatching(ctx, q); err != nil {
+			return err
+		}
+		if q.Limit > 0 {
+			total = min(total, int64(q.Limit))
+		}
+		progress(0, total)
+	}
+	var done int64
 	if q.Limit > 0 {
 		var oldest sql.NullInt64
 		err := s.db.R.QueryRowContext(ctx, `SELECT MIN(seq) FROM (SELECT d.seq AS seq`+q.from()+where+` ORDER BY `+q.newestFirst()+` LIMIT ?)`,
@@ -90,6 +102,8 @@ func (s *Store) Each(ctx context.Context, q Query, fn func(*Delivery) error) err
 			if err := fn(d); err != nil {
 				return err
 			}
+			done++
+			progress(done, total)
 		}
 		after = ds[len(ds)-1].Seq
 	}
