@@ -24,7 +24,7 @@ func TestReplayElsewhereShownApart(t *testing.T) {
 	defer m.Close()
 	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(200, 30))
 	const apart = "last: replay → http://staging.example/hooks 500"
-	waitScreen(t, tm, "▸ 09:30:01  204", apart)
+	waitScreen(t, tm, "▸ 09:30:01  204", "2↪", apart)
 	tm.Send(keyMsg("enter"))
 	waitScreen(t, tm, "replay → http://staging.example/hooks 500")
 	tm.Send(keyMsg("tab"))

@@ -399,19 +399,22 @@ func (l *listModel) row(d *store.Delivery, cols columns, selected bool) string {
 	}
 	sig := sigMark(d.Signature)
 	path := requestTarget(d)
+	att := strconv.Itoa(d.Attempts)
 	if d.Elsewhere != nil {
+		// Marked at any width; said in full where the path shows.
+		att += "↪"
 		path += "  last: " + d.Elsewhere.String()
 	}
 	if selected {
-		line := fmt.Sprintf("▸ %-*s  %-3s  %-6s %s  %s  %9s  %3d  %s", cols.time, when, statusText(d), fit(d.Method, 6),
-			fit(action, cols.action), fit(d.EntityID, cols.entity), dur, d.Attempts, sig)
+		line := fmt.Sprintf("▸ %-*s  %-3s  %-6s %s  %s  %9s  %3s  %s", cols.time, when, statusText(d), fit(d.Method, 6),
+			fit(action, cols.action), fit(d.EntityID, cols.entity), dur, att, sig)
 		if cols.path > 0 {
 			line += "  " + path
 		}
 		return st.Selected.Render(fit(line, l.width))
 	}
-	line := fmt.Sprintf("  %-*s  %s  %-6s %s  %s  %9s  %3d  %s", cols.time, when, st.statusCell(d.Status, d.Attempts > 0), fit(d.Method, 6),
-		fit(action, cols.action), st.Dim.Render(fit(d.EntityID, cols.entity)), dur, d.Attempts, st.sigStyle(d.Signature).Render(sig))
+	line := fmt.Sprintf("  %-*s  %s  %-6s %s  %s  %9s  %3s  %s", cols.time, when, st.statusCell(d.Status, d.Attempts > 0), fit(d.Method, 6),
+		fit(action, cols.action), st.Dim.Render(fit(d.EntityID, cols.entity)), dur, att, st.sigStyle(d.Signature).Render(sig))
 	if cols.path > 0 {
 		line += "  " + st.Dim.Render(path)
 	}

@@ -90,6 +90,21 @@ func msSince(start time.Time) float64 {
 	return float64(time.Since(start).Microseconds()/100) / 10
 }
 
+// countingReader tells bar how much of total has been read.
+type countingReader struct {
+	r     io.Reader
+	bar   *progressBar
+	read  int64
+	total int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.read += int64(n)
+	c.bar.set(c.read, max(c.total, c.read))
+	return n, err
+}
+
 // importChunk is how many deliveries an import hands the writer at a time.
 const importChunk = 1000
 
@@ -106,13 +121,18 @@ func eventsImport(ctx context.Context, e *env, args []string) error {
 	}
 	// The file is checked whole before anything is written.
 	var open func() (io.ReadCloser, error)
+	var size int64
 	if pos[0] == "-" {
 		data, err := io.ReadAll(e.stdin)
 		if err != nil {
 			return fmt.Errorf("read stdin: %w", err)
 		}
+		size = int64(len(data))
 		open = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
 	} else {
+		if fi, err := os.Stat(pos[0]); err == nil {
+			size = fi.Size()
+		}
 		open = func() (io.ReadCloser, error) { return os.Open(pos[0]) }
 	}
 	r, err := open()
@@ -120,7 +140,9 @@ func eventsImport(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("import: %w", err)
 	}
 	n := 0
-	err = store.ReadRecords(r, func(*store.Delivery) error { n++; return nil })
+	check := newProgress(e, "checking (bytes)")
+	err = store.ReadRecords(&countingReader{r: r, bar: check, total: size}, func(*store.Delivery) error { n++; return nil })
+	check.finish()
 	r.Close()
 	if errors.Is(err, store.ErrHAR) {
 		return usageError{err.Error()}
