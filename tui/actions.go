@@ -25,9 +25,10 @@ type (
 	}
 	// editMsg is the end of an editor session on a body.
 	editMsg struct {
-		id   string
-		body []byte
-		err  error
+		id      string
+		body    []byte
+		warning string // the edited body is no longer valid JSON
+		err     error
 	}
 	// copiedMsg is the end of a copy to the clipboard; curl is set when
 	// the copied text is to be shown.
@@ -128,8 +129,8 @@ func editBody(d *store.Delivery, editor string) tea.Cmd {
 		if err != nil {
 			return editMsg{id: d.ID, err: fmt.Errorf("editor %s: %w", editor, err)}
 		}
-		body, _, err := draft.Result() // nil: unchanged, the stored body goes out re-signed
-		return editMsg{id: d.ID, body: body, err: err}
+		body, warning, err := draft.Result() // nil: unchanged, the stored body goes out re-signed
+		return editMsg{id: d.ID, body: body, warning: warning, err: err}
 	})
 }
 
@@ -138,8 +139,12 @@ func (m *Model) onEdit(msg editMsg) tea.Cmd {
 		m.status.say("", msg.err)
 		return nil
 	}
+	what := "resend (edited)"
+	if msg.warning != "" {
+		what = "resend (edited, not valid JSON)" // sent as saved, as resend --edit warns
+	}
 	m.status.say("resending "+short(msg.id, 12)+" with the edited body…", nil)
-	return m.resendCmd("resend (edited)", msg.id, msg.body)
+	return m.resendCmd(what, msg.id, msg.body)
 }
 
 // onAction shows an action's result and reloads what shows the new
