@@ -47,7 +47,10 @@ func eventsExport(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	}
-	bar := newProgress(e, "exporting")
+	var bar *progressBar
+	if !isTerminal(e.stdout) { // on the screen, the records themselves show the progress
+		bar = newProgress(e, "exporting")
+	}
 	pctx := store.WithProgress(ctx, bar.progress())
 	var n int
 	if *format == "har" {
