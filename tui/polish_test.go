@@ -11,6 +11,8 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/exp/teatest"
+
+	"github.com/hooktap/hooktap/inspector/live"
 )
 
 // lockedBuffer is a program's output, read while it writes.
@@ -151,4 +153,32 @@ func TestCurlWrapsAtArguments(t *testing.T) {
 			t.Errorf("line wider than 60: %q", l)
 		}
 	}
+}
+
+// TestFilteredCountFollowsArrivals: under a filter the count says how many
+// match of how many there are, and counts again as deliveries arrive.
+func TestFilteredCountFollowsArrivals(t *testing.T) {
+	s := openStore(t)
+	seed(t, s, 0, 2, "http://127.0.0.1:9/webhooks") // 200, 204
+	bus := live.NewBus()
+	opts := testOptions(s)
+	opts.Bus = bus
+	m := newModel(context.Background(), opts)
+	defer m.Close()
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(100, 30))
+	waitScreen(t, tm, "09:30:01")
+	for _, k := range "/status:2xx" {
+		tm.Send(keyMsg(string(k)))
+	}
+	tm.Send(keyMsg("enter"))
+	waitScreen(t, tm, "2 of 2 deliveries")
+	for _, i := range []int{2, 5} { // 404, then 200
+		seed(t, s, i, 1, "http://127.0.0.1:9/webhooks")
+		bus.Publish(live.Event{Kind: live.EventReceived, Delivery: delivery(i)})
+	}
+	waitScreen(t, tm, "3 of 4 deliveries")
+	if err := tm.Quit(); err != nil {
+		t.Fatal(err)
+	}
+	tm.WaitFinished(t, teatest.WithFinalTimeout(patience))
 }

@@ -23,13 +23,14 @@ type statusBar struct {
 	counting bool
 	// The filter applied and how many deliveries it matches ("3 of 6");
 	// matchingFor is the filter text matching was counted for.
-	query       store.Query
-	queryText   string
-	matching    int64
-	matchingFor string
-	arrivals    []time.Time // receipt times over the last minute
-	message     string
-	messageErr  bool
+	query        store.Query
+	queryText    string
+	matching     int64
+	matchingFor  string
+	matchedTotal int64
+	arrivals     []time.Time // receipt times over the last minute
+	message      string
+	messageErr   bool
 }
 
 type (
@@ -53,7 +54,7 @@ func (s *statusBar) Update(msg tea.Msg) tea.Cmd {
 	case countMsg:
 		s.counting = false
 		if msg.err == nil {
-			s.count, s.matching, s.matchingFor = msg.n, msg.matching, msg.query
+			s.count, s.matching, s.matchingFor, s.matchedTotal = msg.n, msg.matching, msg.query, msg.n
 		}
 		if msg.query != s.queryText {
 			return s.countCmd() // the filter changed meanwhile
@@ -74,10 +75,15 @@ func (s *statusBar) countCmd() tea.Cmd {
 	}
 	s.counting = true
 	ctx, st, q, text := s.ctx, s.opts.Store, s.query, s.queryText
+	// A search over a large store costs more than a count: it is counted
+	// again only when the filter or the number of deliveries changed.
+	// (received bumps count ahead of a count: matchedTotal is the count
+	// matching went with.)
+	prevTotal, prevMatching, counted := s.matchedTotal, s.matching, s.matchingFor == text
 	return func() tea.Msg {
 		n, err := st.Count(ctx)
-		msg := countMsg{n: n, query: text, err: err}
-		if err == nil && text != "" {
+		msg := countMsg{n: n, matching: prevMatching, query: text, err: err}
+		if err == nil && text != "" && (n != prevTotal || !counted) {
 			msg.matching, msg.err = st.CountMatching(ctx, q)
 		}
 		return msg
