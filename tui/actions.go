@@ -27,7 +27,7 @@ type (
 	editMsg struct {
 		id      string
 		body    []byte
-		notJSON bool // a JSON body saved as something else (sent as saved)
+		warning string // the edited body is no longer valid JSON
 		err     error
 	}
 	// copiedMsg is the end of a copy to the clipboard; curl is set when
@@ -130,7 +130,7 @@ func editBody(d *store.Delivery, editor string) tea.Cmd {
 			return editMsg{id: d.ID, err: fmt.Errorf("editor %s: %w", editor, err)}
 		}
 		body, warning, err := draft.Result() // nil: unchanged, the stored body goes out re-signed
-		return editMsg{id: d.ID, body: body, notJSON: warning != "", err: err}
+		return editMsg{id: d.ID, body: body, warning: warning, err: err}
 	})
 }
 
@@ -139,11 +139,11 @@ func (m *Model) onEdit(msg editMsg) tea.Cmd {
 		m.status.say("", msg.err)
 		return nil
 	}
-	m.status.say("resending "+short(msg.id, 12)+" with the edited body…", nil)
 	what := "resend (edited)"
-	if msg.notJSON {
-		what = "resend (edited, not JSON any more)" // as resend --edit warns
+	if msg.warning != "" {
+		what = "resend (edited, not valid JSON)" // sent as saved, as resend --edit warns
 	}
+	m.status.say("resending "+short(msg.id, 12)+" with the edited body…", nil)
 	return m.resendCmd(what, msg.id, msg.body)
 }
 

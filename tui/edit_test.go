@@ -50,6 +50,37 @@ func TestEditAndResend(t *testing.T) {
 	}
 }
 
+// TestEditSendsAsResendEdit: an edit made in the pretty-printed body goes
+// out compacted, as `resend --edit` sends it, since the stored body was
+// compact (one implementation: jsonedit.Draft).
+func TestEditSendsAsResendEdit(t *testing.T) {
+	s := openStore(t)
+	srv, got := app(t)
+	seed(t, s, 0, 1, srv.URL+"/webhooks")
+	editor := filepath.Join(t.TempDir(), "editor.sh")
+	script := "#!/bin/sh\nsed -i 's/\"paid\": false/\"paid\": true/' \"$1\"\n"
+	if err := os.WriteFile(editor, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	opts := testOptions(s)
+	opts.Secret, opts.Editor = "whsec_test", editor
+	m := newModel(context.Background(), opts)
+	defer m.Close()
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(100, 30))
+	waitScreen(t, tm, "▸ 09:30:00")
+	tm.Send(keyMsg("e"))
+	body, _ := io.ReadAll(nextRequest(t, got).Body)
+	want := strings.Replace(string(delivery(0).Body), `"paid":false`, `"paid":true`, 1)
+	if string(body) != want {
+		t.Errorf("sent\n%s\nwant (compacted, as resend --edit sends it)\n%s", body, want)
+	}
+	waitScreen(t, tm, "resend (edited): 202 in")
+	if err := tm.Quit(); err != nil {
+		t.Fatal(err)
+	}
+	tm.WaitFinished(t, teatest.WithFinalTimeout(patience))
+}
+
 // A JSON body saved as something that is no longer JSON goes out as saved,
 // and the status line says so, as `resend --edit` warns on stderr.
 func TestEditNotJSONWarns(t *testing.T) {
@@ -71,7 +102,7 @@ func TestEditNotJSONWarns(t *testing.T) {
 	if body, _ := io.ReadAll(r.Body); string(body) != `{"edited":` {
 		t.Fatalf("app got %s", body)
 	}
-	waitScreen(t, tm, "resend (edited, not JSON any more): 202 in")
+	waitScreen(t, tm, "resend (edited, not valid JSON): 202 in")
 	if err := tm.Quit(); err != nil {
 		t.Fatal(err)
 	}

@@ -327,8 +327,10 @@ func (l *listModel) FullHelp() [][]key.Binding {
 // View is the column header and the loaded page, height lines.
 func (l *listModel) View() string {
 	st := l.styles
-	cols := layoutFor(l.width)
-	head := fmt.Sprintf("  %-8s  %-3s  %-6s %s  %s  %9s  %3s  %s", "TIME", "ST", "METHOD",
+	tw := l.timeWidth()
+	cols := layoutFor(l.width - (tw - 8))
+	cols.time = tw
+	head := fmt.Sprintf("  %-*s  %-3s  %-6s %s  %s  %9s  %3s  %s", tw, "TIME", "ST", "METHOD",
 		fit("ACTION", cols.action), fit("ENTITY", cols.entity), "DURATION", "ATT", "S")
 	if cols.path > 0 {
 		head += "  " + "PATH"
@@ -379,8 +381,9 @@ func (l *listModel) tryIt() []string {
 	return lines
 }
 
-// columns are the list's flexible column widths at a window width.
-type columns struct{ action, entity, path int }
+// columns are the list's flexible column widths at a window width, and
+// the time column's (8, or 12 with a date in it).
+type columns struct{ action, entity, path, time int }
 
 func layoutFor(width int) columns {
 	// marker 2, time 8, status 3, method 6, duration 9, attempts 3,
@@ -412,30 +415,50 @@ func (l *listModel) row(d *store.Delivery, cols columns, selected bool) string {
 	}
 	sig := sigMark(d.Signature)
 	path := requestTarget(d)
+	att := strconv.Itoa(d.Attempts)
+	if d.Elsewhere != nil {
+		// Marked at any width; said in full where the path shows.
+		att += "↪"
+		path += "  last: " + d.Elsewhere.String()
+	}
 	if selected {
-		line := fmt.Sprintf("▸ %-8s  %-3s  %-6s %s  %s  %9s  %3d  %s", when, statusText(d), fit(d.Method, 6),
-			fit(action, cols.action), fit(d.EntityID, cols.entity), dur, d.Attempts, sig)
+		line := fmt.Sprintf("▸ %-*s  %-3s  %-6s %s  %s  %9s  %3s  %s", cols.time, when, statusText(d), fit(d.Method, 6),
+			fit(action, cols.action), fit(d.EntityID, cols.entity), dur, att, sig)
 		if cols.path > 0 {
 			line += "  " + path
 		}
 		return st.Selected.Render(fit(line, l.width))
 	}
-	line := fmt.Sprintf("  %-8s  %s  %-6s %s  %s  %9s  %3d  %s", when, st.statusCell(d.Status, d.Attempts > 0), fit(d.Method, 6),
-		fit(action, cols.action), st.Dim.Render(fit(d.EntityID, cols.entity)), dur, d.Attempts, st.sigStyle(d.Signature).Render(sig))
+	line := fmt.Sprintf("  %-*s  %s  %-6s %s  %s  %9s  %3s  %s", cols.time, when, st.statusCell(d.Status, d.Attempts > 0), fit(d.Method, 6),
+		fit(action, cols.action), st.Dim.Render(fit(d.EntityID, cols.entity)), dur, att, st.sigStyle(d.Signature).Render(sig))
 	if cols.path > 0 {
 		line += "  " + st.Dim.Render(path)
 	}
 	return fit(line, l.width)
 }
 
-// when is the time of day a delivery came, or its date when not today.
+// when is the time of day a delivery came, or its date and time when not
+// today ("Nov 28 14:05"; with the year when not this year: "2025-11-28").
 func (l *listModel) when(d *store.Delivery) string {
 	t := d.ReceivedAt.In(l.opts.Location)
 	now := l.now().In(l.opts.Location)
-	if y1, m1, d1 := t.Date(); y1 != now.Year() || m1 != now.Month() || d1 != now.Day() {
-		return t.Format("Jan 02")
+	switch y, m, day := t.Date(); {
+	case y != now.Year():
+		return t.Format("2006-01-02")
+	case m != now.Month() || day != now.Day():
+		return t.Format("Jan 02 15:04")
 	}
 	return t.Format("15:04:05")
+}
+
+// timeWidth is the time column's width: wider when a row on the page
+// is not from today, so that its date fits beside its time.
+func (l *listModel) timeWidth() int {
+	w := 8
+	for _, d := range l.page {
+		w = max(w, len(l.when(d)))
+	}
+	return w
 }
 
 func statusText(d *store.Delivery) string {

@@ -135,7 +135,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case filterMsg:
 		return m, m.filter.Update(msg)
 	case queryMsg:
-		return m, m.list.setQuery(msg)
+		return m, tea.Batch(m.list.setQuery(msg), m.status.setQuery(msg.query, msg.text))
 	case detailMsg:
 		return m, m.detail.Update(msg)
 	case actionMsg:

@@ -55,6 +55,9 @@ func (v *detailModel) requestPane(d *store.Delivery) string {
 	field("object id", d.ObjectID)
 	field("event id", d.EventID)
 	field("signature", v.signatureText(d))
+	if d.Elsewhere != nil {
+		field("last", d.Elsewhere.String())
+	}
 	b.WriteString("\n" + st.Label.Render("Headers") + "\n")
 	b.WriteString(v.headerLines(d.Header))
 	b.WriteString("\n" + st.Label.Render("Body") + "\n")
@@ -85,8 +88,12 @@ func (v *detailModel) responsePane(d *store.Delivery) string {
 	if len(d.History) == 0 {
 		return st.Dim.Render("Not forwarded yet.")
 	}
-	a := d.History[len(d.History)-1]
+	// The answer of the row's own target; a replay elsewhere is apart.
+	a := d.Latest()
 	var b strings.Builder
+	if d.Elsewhere != nil {
+		fmt.Fprintf(&b, "%s\n", st.Dim.Render("last: "+d.Elsewhere.String()+" (in attempts)"))
+	}
 	fmt.Fprintf(&b, "%s  %s  %s  %s\n", st.statusCell(a.Status, true), st.Dim.Render(string(a.Kind)), fmtMS(a.DurationMS()), a.Target)
 	fmt.Fprintf(&b, "%s\n", st.Dim.Render("at "+a.StartedAt.In(v.opts.Location).Format("2006-01-02 15:04:05.000")))
 	if a.Error != "" {

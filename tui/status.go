@@ -9,6 +9,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/hooktap/hooktap/inspector/live"
+	"github.com/hooktap/hooktap/inspector/store"
 )
 
 // statusBar is what the title and status lines say beside the screens:
@@ -16,20 +17,29 @@ import (
 // deliveries there are and at what rate, and the last message.
 type statusBar struct {
 	*common
-	conn       live.RelayStatus
-	app        live.AppHealth   // whether the app listens on the forward target
-	store      live.StoreHealth // the agent's store: failing while it cannot write
-	count      int64
-	counting   bool
-	arrivals   []time.Time // receipt times over the last minute
-	message    string
-	messageErr bool
+	conn     live.RelayStatus
+	app      live.AppHealth   // whether the app listens on the forward target
+	store    live.StoreHealth // the agent's store: failing while it cannot write
+	count    int64
+	counting bool
+	// The filter applied and how many deliveries it matches ("3 of 6");
+	// matchingFor is the filter text matching was counted for.
+	query        store.Query
+	queryText    string
+	matching     int64
+	matchingFor  string
+	matchedTotal int64
+	arrivals     []time.Time // receipt times over the last minute
+	message      string
+	messageErr   bool
 }
 
 type (
 	countMsg struct {
-		n   int64
-		err error
+		n        int64
+		matching int64
+		query    string // the filter text matching was counted for
+		err      error
 	}
 	tickMsg time.Time
 )
@@ -45,7 +55,10 @@ func (s *statusBar) Update(msg tea.Msg) tea.Cmd {
 	case countMsg:
 		s.counting = false
 		if msg.err == nil {
-			s.count = msg.n
+			s.count, s.matching, s.matchingFor, s.matchedTotal = msg.n, msg.matching, msg.query, msg.n
+		}
+		if msg.query != s.queryText {
+			return s.countCmd() // the filter changed meanwhile
 		}
 	case tickMsg:
 		cut := time.Time(msg).Add(-time.Minute)
@@ -62,11 +75,39 @@ func (s *statusBar) countCmd() tea.Cmd {
 		return nil
 	}
 	s.counting = true
-	ctx, st := s.ctx, s.opts.Store
+	ctx, st, q, text := s.ctx, s.opts.Store, s.query, s.queryText
+	// A search over a large store costs more than a count: it is counted
+	// again only when the filter or the number of deliveries changed.
+	// (received bumps count ahead of a count: matchedTotal is the count
+	// matching went with.)
+	prevTotal, prevMatching, counted := s.matchedTotal, s.matching, s.matchingFor == text
 	return func() tea.Msg {
 		n, err := st.Count(ctx)
-		return countMsg{n, err}
+		msg := countMsg{n: n, matching: prevMatching, query: text, err: err}
+		if err == nil && text != "" && (n != prevTotal || !counted) {
+			msg.matching, msg.err = st.CountMatching(ctx, q)
+		}
+		return msg
 	}
+}
+
+// setQuery counts what the filter applied matches, at once.
+func (s *statusBar) setQuery(q store.Query, text string) tea.Cmd {
+	s.query, s.queryText = q, text
+	return s.countCmd()
+}
+
+// countText is "1 delivery", "6 deliveries", or "3 of 6 deliveries" under
+// a filter.
+func (s *statusBar) countText() string {
+	noun := "deliveries"
+	if s.count == 1 {
+		noun = "delivery"
+	}
+	if s.queryText != "" && s.matchingFor == s.queryText {
+		return comma(s.matching) + " of " + comma(s.count) + " " + noun
+	}
+	return comma(s.count) + " " + noun
 }
 
 // received counts a delivery at once; the next count makes it exact.
@@ -182,7 +223,7 @@ func (m *Model) statusLine() string {
 	if m.list.newer > 0 {
 		right = append(right, st.Message.Render(fmt.Sprintf("▲ %d new (g)", m.list.newer)))
 	}
-	right = append(right, comma(s.count)+" deliveries")
+	right = append(right, s.countText())
 	if m.opts.Bus != nil {
 		right = append(right, fmt.Sprintf("%d/min", len(s.arrivals)))
 	}

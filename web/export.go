@@ -49,7 +49,10 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	limit := defaultExport
+	limit := 0 // JSON lines: every match unless a limit is asked for
+	if format == "har" {
+		limit = defaultExport
+	}
 	if l := v.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 {
@@ -58,11 +61,14 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = min(n, maxExport)
 	}
+	// The newest limit matches, written oldest first, as `hooktap events
+	// export --limit` writes them.
+	q.Limit = limit
 	stamp := time.Now().UTC().Format("20060102-150405")
 	w.Header().Set("Cache-Control", "no-store")
 	if format == "json" {
-		// hooktap's own export (see store.Record): JSON lines, oldest
-		// first, every match, which `hooktap events import` reads back.
+		// hooktap's own export (see store.Record): JSON lines, which
+		// `hooktap events import` reads back.
 		w.Header().Set("Content-Type", "application/x-ndjson; charset=utf-8")
 		w.Header().Set("Content-Disposition", `attachment; filename="hooktap-`+stamp+`.jsonl"`)
 		if _, err := s.store.Export(r.Context(), w, q); err != nil {
@@ -71,9 +77,7 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	// HAR of the newest limit matches, the same log `hooktap events export
-	// --format har` writes.
-	q.Limit = limit
+	// The same log `hooktap events export --format har` writes.
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="hooktap-`+stamp+`.har"`)
 	if _, err := s.store.ExportHAR(r.Context(), w, q, s.version); err != nil {

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,9 +14,11 @@ import (
 )
 
 func eventsExport(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "events export", "events export [--format json|har] [filters] > FILE")
+	fs := newFlags(e, "events export", "events export [--format json|har] [--limit N] [--json] [filters] > FILE")
 	db := dbFlag(fs, e)
 	format := fs.String("format", "json", "json (hooktap's lossless JSON lines, for import) or har (HAR 1.2)")
+	limit := fs.Int("limit", 0, "only the newest N matches (0: all); written oldest first either way")
+	jsonOut := fs.Bool("json", false, "when done, print a JSON summary line on stderr (stdout carries the export)")
 	var f filterFlags
 	f.register(fs)
 	pos, err := parse(fs, args)
@@ -28,28 +32,89 @@ func eventsExport(ctx context.Context, e *env, args []string) error {
 	if *format != "json" && *format != "har" {
 		return usagef("bad --format %q: use json or har", *format)
 	}
+	if *limit < 0 {
+		return usagef("bad --limit %d: use 0 (all) or more", *limit)
+	}
+	q.Limit = *limit
 	st, err := openStore(ctx, *db)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if *format == "har" {
-		_, err = st.ExportHAR(ctx, e.stdout, q, buildVersion())
-	} else {
-		_, err = st.Export(ctx, e.stdout, q)
+	start := time.Now()
+	if q.Search != "" {
+		if err := indexWithProgress(ctx, e, st); err != nil {
+			return err
+		}
 	}
+	var bar *progressBar
+	if !isTerminal(e.stdout) { // on the screen, the records themselves show the progress
+		bar = newProgress(e, "exporting")
+	}
+	pctx := store.WithProgress(ctx, bar.progress())
+	var n int
+	if *format == "har" {
+		n, err = st.ExportHAR(pctx, e.stdout, q, buildVersion())
+	} else {
+		n, err = st.Export(pctx, e.stdout, q)
+	}
+	bar.finish()
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
+	if *jsonOut {
+		unit := "deliveries"
+		if *format == "har" {
+			unit = "entries" // one per attempt
+		}
+		return printJSONLine(e.stderr, map[string]any{"type": "export", "format": *format, unit: n, "duration_ms": msSince(start)})
+	}
 	return nil
+}
+
+// indexWithProgress brings the full-text index up to date before a search,
+// with a bar while it catches up (after an upgrade, or a large import).
+func indexWithProgress(ctx context.Context, e *env, st *store.Store) error {
+	bar := newProgress(e, "indexing for search")
+	err := st.IndexNow(store.WithProgress(ctx, bar.progress()))
+	bar.finish()
+	return err
+}
+
+// printJSONLine writes v as one line of JSON.
+func printJSONLine(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// msSince is the time since start in milliseconds, to 0.1 ms.
+func msSince(start time.Time) float64 {
+	return float64(time.Since(start).Microseconds()/100) / 10
+}
+
+// countingReader tells bar how much of total has been read.
+type countingReader struct {
+	r     io.Reader
+	bar   *progressBar
+	read  int64
+	total int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.read += int64(n)
+	c.bar.set(c.read, max(c.total, c.read))
+	return n, err
 }
 
 // importChunk is how many deliveries an import hands the writer at a time.
 const importChunk = 1000
 
 func eventsImport(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "events import", "events import FILE (an export; - for stdin)")
+	fs := newFlags(e, "events import", "events import [--json] FILE (an export; - for stdin)")
 	db := fs.String("db", defaultDB(e), "SQLite file to import into, created if missing (or HOOKTAP_DB)")
+	jsonOut := fs.Bool("json", false, "print the summary as one JSON line")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -59,13 +124,18 @@ func eventsImport(ctx context.Context, e *env, args []string) error {
 	}
 	// The file is checked whole before anything is written.
 	var open func() (io.ReadCloser, error)
+	var size int64
 	if pos[0] == "-" {
 		data, err := io.ReadAll(e.stdin)
 		if err != nil {
 			return fmt.Errorf("read stdin: %w", err)
 		}
+		size = int64(len(data))
 		open = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
 	} else {
+		if fi, err := os.Stat(pos[0]); err == nil {
+			size = fi.Size()
+		}
 		open = func() (io.ReadCloser, error) { return os.Open(pos[0]) }
 	}
 	r, err := open()
@@ -73,8 +143,13 @@ func eventsImport(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("import: %w", err)
 	}
 	n := 0
-	err = store.ReadRecords(r, func(*store.Delivery) error { n++; return nil })
+	check := newProgress(e, "checking (bytes)")
+	err = store.ReadRecords(&countingReader{r: r, bar: check, total: size}, func(*store.Delivery) error { n++; return nil })
+	check.finish()
 	r.Close()
+	if errors.Is(err, store.ErrHAR) {
+		return usageError{err.Error()}
+	}
 	if err != nil {
 		return fmt.Errorf("import %s: %w (nothing imported)", pos[0], err)
 	}
@@ -84,6 +159,10 @@ func eventsImport(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer st.Close()
+	start := time.Now()
+	bar := newProgress(e, "importing")
+	defer bar.finish()
+	var read int64
 	if r, err = open(); err != nil {
 		return fmt.Errorf("import: %w", err)
 	}
@@ -95,6 +174,8 @@ func eventsImport(ctx context.Context, e *env, args []string) error {
 		total.Deliveries += st.Deliveries
 		total.Attempts += st.Attempts
 		total.Skipped += st.Skipped
+		read += int64(len(chunk))
+		bar.set(read, int64(n))
 		chunk = chunk[:0]
 		return err
 	}
@@ -108,8 +189,13 @@ func eventsImport(ctx context.Context, e *env, args []string) error {
 	if err == nil {
 		err = flush()
 	}
+	bar.finish()
 	if err != nil {
 		return err
+	}
+	if *jsonOut {
+		return printJSONLine(e.stdout, map[string]any{"type": "import", "deliveries": total.Deliveries, "attempts": total.Attempts,
+			"skipped": total.Skipped, "db": st.Path(), "duration_ms": msSince(start)})
 	}
 	fmt.Fprintf(e.stdout, "imported %d deliveries and %d attempts into %s (%d already there)\n",
 		total.Deliveries, total.Attempts, st.Path(), total.Skipped)

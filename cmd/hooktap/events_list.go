@@ -40,6 +40,11 @@ func eventsList(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer st.Close()
+	if q.Search != "" {
+		if err := indexWithProgress(ctx, e, st); err != nil {
+			return err
+		}
+	}
 	ds, err := st.List(ctx, q)
 	if err != nil {
 		return err

@@ -84,6 +84,9 @@ func writeDelivery(w io.Writer, d *store.Delivery) {
 		from = strings.TrimSpace(from + " via " + d.Host)
 	}
 	field("from", from)
+	if d.Elsewhere != nil {
+		field("last", d.Elsewhere.String())
+	}
 
 	fmt.Fprintln(w, "\nRequest headers")
 	writeHeaders(w, d.Header, "  ")

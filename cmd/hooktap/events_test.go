@@ -352,7 +352,7 @@ func TestEventsErrors(t *testing.T) {
 		{"prune needs a rule", []string{"events", "prune", "--db", db}, true, "needs --keep"},
 		{"import no file", []string{"events", "import", "--db", db}, true, "needs one file"},
 		{"import missing file", []string{"events", "import", "--db", db, missing + ".jsonl"}, false, "no such file"},
-		{"unknown flag", []string{"events", "list", "--db", db, "--bogus"}, true, "flag provided but not defined: -bogus"},
+		{"unknown flag", []string{"events", "list", "--db", db, "--bogus"}, true, "unknown flag --bogus (see hooktap events list -h)"},
 		{"bad --set", []string{"resend", "--db", db, "--set", "bad", "aaaa"}, true, `"bad" is not path=value`},
 		{"listen bad keep", []string{"listen", "--relay", "http://127.0.0.1:1", "--channel", "x", "--forward-to", "http://127.0.0.1:2", "--db", missing, "--keep", "3x"}, true, "bad --keep"},
 	}

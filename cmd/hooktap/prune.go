@@ -47,10 +47,11 @@ func (f *retentionFlags) retention() (store.Retention, error) {
 }
 
 func eventsPrune(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "events prune", "events prune [--keep 30d] [--max-deliveries N]")
+	fs := newFlags(e, "events prune", "events prune [--keep 30d] [--max-deliveries N] [--json]")
 	db := dbFlag(fs, e)
 	var rf retentionFlags
 	rf.register(fs)
+	jsonOut := fs.Bool("json", false, "print the summary as one JSON line")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -70,13 +71,19 @@ func eventsPrune(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer st.Close()
-	n, err := st.Prune(ctx, r, time.Now())
+	start := time.Now()
+	bar := newProgress(e, "pruning")
+	n, err := st.Prune(store.WithProgress(ctx, bar.progress()), r, time.Now())
+	bar.finish()
 	if err != nil {
 		return err
 	}
 	left, err := st.Count(ctx)
 	if err != nil {
 		return err
+	}
+	if *jsonOut {
+		return printJSONLine(e.stdout, map[string]any{"type": "prune", "pruned": n, "left": left, "duration_ms": msSince(start)})
 	}
 	fmt.Fprintf(e.stdout, "pruned %d deliveries, %d left\n", n, left)
 	return nil

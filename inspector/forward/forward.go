@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -248,6 +249,25 @@ func forwardHeader(r Request) http.Header {
 
 // refusedError is an attempt's error when nothing listens on the target.
 const refusedError = "connection refused (is the app running?)"
+
+// SentHeader is the header the app receives when r is forwarded, for
+// recording what a resend sent: forwardHeader's, with the Content-Length
+// net/http writes for r's body (the stored one may be the original's,
+// before an edit) and without the empty User-Agent that only keeps Go from
+// adding its own. The Host line is the target's.
+func SentHeader(r Request) http.Header {
+	h := forwardHeader(r)
+	if v := h["User-Agent"]; len(v) == 1 && v[0] == "" {
+		delete(h, "User-Agent")
+	}
+	switch {
+	case len(r.Body) > 0:
+		h.Set("Content-Length", strconv.Itoa(len(r.Body)))
+	case r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch:
+		h.Set("Content-Length", "0") // net/http says so for an empty body of these
+	}
+	return h
+}
 
 // describeForwardError says in a few words why the app gave no answer.
 func describeForwardError(err error) (msg string, timeout bool) {

@@ -19,11 +19,10 @@ var ErrEmptyEdit = errors.New("the edited body is empty; aborted, nothing was se
 // pretty-printed, and compacted again if it was compact and still is valid
 // JSON; an empty file aborts; a body saved unchanged goes out as stored.
 type Draft struct {
-	path       string
-	original   []byte
-	shown      []byte
-	isJSON     bool
-	wasCompact bool
+	path     string
+	original []byte
+	shown    []byte
+	isJSON   bool
 }
 
 // NewDraft writes body to a temporary file for editing. Remove it when
@@ -32,9 +31,7 @@ func NewDraft(body []byte) (*Draft, error) {
 	d := &Draft{original: body, shown: body, isJSON: json.Valid(body)}
 	pattern := "hooktap-body-*.txt"
 	if d.isJSON {
-		var pretty, compact bytes.Buffer
-		json.Compact(&compact, body)
-		d.wasCompact = bytes.Equal(compact.Bytes(), body)
+		var pretty bytes.Buffer
 		if json.Indent(&pretty, body, "", "  ") == nil {
 			pretty.WriteByte('\n')
 			d.shown = pretty.Bytes()
@@ -88,15 +85,29 @@ func (d *Draft) Result() (body []byte, warning string, err error) {
 	case bytes.Equal(saved, d.shown):
 		return nil, "", nil
 	case d.isJSON && json.Valid(saved):
-		if d.wasCompact {
-			var b bytes.Buffer
-			json.Compact(&b, saved)
-			return b.Bytes(), "", nil
-		}
+		return LikeStored(d.original, saved), "", nil
 	case d.isJSON:
 		return saved, "the edited body is no longer valid JSON; sending it as saved", nil
 	}
 	return saved, "", nil
+}
+
+// LikeStored is an edited JSON body in the stored body's form: compacted
+// when the stored one was compact JSON (as providers send it), as it is
+// otherwise. Every edit by hand goes through it: `resend --edit`, the
+// TUI's e and the web inspector's Edit & resend.
+func LikeStored(stored, edited []byte) []byte {
+	if !json.Valid(stored) || !json.Valid(edited) {
+		return edited
+	}
+	var b bytes.Buffer
+	json.Compact(&b, stored)
+	if !bytes.Equal(b.Bytes(), stored) {
+		return edited
+	}
+	b.Reset()
+	json.Compact(&b, edited)
+	return b.Bytes()
 }
 
 // Remove deletes the draft's file.

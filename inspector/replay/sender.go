@@ -90,7 +90,7 @@ type ResendOptions struct {
 	To     string   // base URL; "" for the original target
 	Secret string   // overrides Sender.Secret
 	Scheme string   // overrides the delivery's scheme
-	Body   []byte   // replaces the stored body (an editor's result); nil keeps it
+	Body   []byte   // replaces the stored body (an edit, compacted if the stored one is); nil keeps it
 	Set    []string // "json.path=value" edits applied to the body
 	NewID  bool     // a new event/message id instead of the stored one
 }
@@ -115,7 +115,7 @@ func (s *Sender) Resend(ctx context.Context, id string, o ResendOptions) (*store
 	}
 	body := d.Body
 	if o.Body != nil {
-		body = o.Body
+		body = jsonedit.LikeStored(d.Body, o.Body)
 	}
 	msgID := messageID(d)
 	if o.NewID {
@@ -152,7 +152,7 @@ func (s *Sender) Resend(ctx context.Context, id string, o ResendOptions) (*store
 	}
 	a := send(ctx, f, req)
 	a.DeliveryID, a.Kind = d.ID, store.KindResend
-	a.RequestHeader, a.RequestBody = h, body
+	a.RequestHeader, a.RequestBody = forward.SentHeader(req), body
 	return s.record(ctx, d, a)
 }
 
@@ -193,8 +193,7 @@ func (s *Sender) record(ctx context.Context, d *store.Delivery, a *store.Attempt
 		return d, a, fmt.Errorf("record attempt: %w", err)
 	}
 	d.History = append(d.History, a)
-	d.Attempts++
-	d.Status, d.Error, d.DurationMS, d.Target = a.Status, a.Error, a.DurationMS(), a.Target
+	d.Apply(a)
 	s.Bus.Publish(live.Event{Kind: live.EventAttempt, Delivery: d.Summary(), Attempt: a})
 	return d, a, nil
 }

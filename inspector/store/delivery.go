@@ -7,7 +7,10 @@
 package store
 
 import (
+	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hooktap/hooktap/inspector/signing"
@@ -60,6 +63,9 @@ type Delivery struct {
 	DurationMS float64 `json:"duration_ms"`
 	Attempts   int     `json:"attempts"`
 	Target     string  `json:"target,omitempty"`
+	// Elsewhere is the latest replay or resend sent to another target
+	// than the one the row is tied to (see Ties); nil when none was.
+	Elsewhere *Elsewhere `json:"last_elsewhere,omitempty"`
 
 	// History holds every attempt, oldest first; filled by Store.Get only.
 	History []*Attempt `json:"-"`
@@ -81,6 +87,60 @@ type Attempt struct {
 	Body          []byte
 	Error         string
 	Timeout       bool
+}
+
+// Elsewhere is an attempt sent to another target than a delivery's own:
+// shown apart ("last: replay → URL 200"), it leaves the delivery's status
+// and target those of the original forward.
+type Elsewhere struct {
+	Kind   Kind   `json:"kind"`
+	Target string `json:"target"`
+	Status int    `json:"status"` // 0: no answer, see error
+	Error  string `json:"error,omitempty"`
+}
+
+// String is how the UIs show e apart from the row: "replay → URL 500",
+// or the error when the app gave no answer.
+func (e *Elsewhere) String() string {
+	result := e.Error
+	if e.Status != 0 {
+		result = strconv.Itoa(e.Status)
+	}
+	return strings.TrimSpace(fmt.Sprintf("%s → %s %s", e.Kind, e.Target, result))
+}
+
+// Ties reports whether attempt a becomes the latest of a delivery whose
+// row is tied to target: every forward does, and a replay or resend does
+// when it went to that target (or the delivery has none yet). A replay to
+// another URL (--to) is kept apart instead, so that trying a payload
+// against a second app does not repaint the row of the first.
+func Ties(target string, a *Attempt) bool {
+	return a.Kind == KindForward || target == "" || a.Target == target
+}
+
+// Latest is the attempt d's summary shows: the last one that tied to its
+// target (see Ties); nil when there is none.
+func (d *Delivery) Latest() *Attempt {
+	var sum Delivery
+	var latest *Attempt
+	for _, a := range d.History {
+		if Ties(sum.Target, a) {
+			latest = a
+		}
+		sum.Apply(a)
+	}
+	return latest
+}
+
+// Apply makes a the latest attempt of d's summary, or d's Elsewhere when a
+// does not tie to d's target.
+func (d *Delivery) Apply(a *Attempt) {
+	d.Attempts++
+	if !Ties(d.Target, a) {
+		d.Elsewhere = &Elsewhere{Kind: a.Kind, Target: a.Target, Status: a.Status, Error: a.Error}
+		return
+	}
+	d.Status, d.Error, d.DurationMS, d.Target = a.Status, a.Error, a.DurationMS(), a.Target
 }
 
 // DurationMS is the attempt's duration in milliseconds.

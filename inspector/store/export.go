@@ -33,7 +33,8 @@ func scanFull(r scanner) (*Delivery, error) {
 
 // Each calls fn with every delivery q selects (with q.Limit > 0, the newest
 // q.Limit of them), oldest first, with headers, body and attempts. It reads
-// in pages, so a long export does not hold one read transaction open.
+// in pages, so a long export does not hold one read transaction open. A
+// Progress in ctx hears of each delivery.
 func (s *Store) Each(ctx context.Context, q Query, fn func(*Delivery) error) error {
 	where, args, err := q.where()
 	if err != nil {
@@ -43,6 +44,17 @@ func (s *Store) Each(ctx context.Context, q Query, fn func(*Delivery) error) err
 		return err
 	}
 	var after int64
+	progress, total := progressOf(ctx), int64(0)
+	if hasProgress(ctx) {
+		if total, err = s.CountMatching(ctx, q); err != nil {
+			return err
+		}
+		if q.Limit > 0 {
+			total = min(total, int64(q.Limit))
+		}
+		progress(0, total)
+	}
+	var done int64
 	if q.Limit > 0 {
 		var oldest sql.NullInt64
 		err := s.db.R.QueryRowContext(ctx, `SELECT MIN(seq) FROM (SELECT d.seq AS seq`+q.from()+where+` ORDER BY `+q.newestFirst()+` LIMIT ?)`,
@@ -90,6 +102,8 @@ func (s *Store) Each(ctx context.Context, q Query, fn func(*Delivery) error) err
 			if err := fn(d); err != nil {
 				return err
 			}
+			done++
+			progress(done, total)
 		}
 		after = ds[len(ds)-1].Seq
 	}
@@ -119,8 +133,14 @@ type ImportStats struct {
 	Skipped    int // deliveries already in the store
 }
 
+// ErrHAR is what ReadRecords says of a HAR file: it has lost what a
+// delivery is (its channel, its arrival, the relay's id), so it is not
+// imported as one.
+var ErrHAR = errors.New("this is a HAR file; hooktap imports its own JSON lines (hooktap events export --format json)")
+
 // ReadRecords decodes an export, calling fn for each record. It stops at the
-// first malformed record with an error that names its line.
+// first malformed record with an error that names its line, and at once
+// with ErrHAR when the input is a HAR log.
 func ReadRecords(r io.Reader, fn func(*Delivery) error) error {
 	dec := json.NewDecoder(bufio.NewReaderSize(r, 1<<16))
 	for n := 1; ; n++ {
@@ -131,6 +151,9 @@ func ReadRecords(r io.Reader, fn func(*Delivery) error) error {
 			}
 			return fmt.Errorf("record %d: %w", n, err)
 		}
+		if n == 1 && isHAR(line) {
+			return ErrHAR
+		}
 		d, err := decodeRecord(line)
 		if err != nil {
 			return fmt.Errorf("record %d: %w", n, err)
@@ -139,6 +162,16 @@ func ReadRecords(r io.Reader, fn func(*Delivery) error) error {
 			return err
 		}
 	}
+}
+
+// isHAR reports whether a JSON value is a HAR document: {"log": {"entries": ...}}.
+func isHAR(v json.RawMessage) bool {
+	var doc struct {
+		Log *struct {
+			Entries json.RawMessage `json:"entries"`
+		} `json:"log"`
+	}
+	return json.Unmarshal(v, &doc) == nil && doc.Log != nil && doc.Log.Entries != nil
 }
 
 // importBatch is how many deliveries one import write holds: one op of the
@@ -203,12 +236,8 @@ func (s *Store) Import(ctx context.Context, ds []*Delivery) (ImportStats, error)
 func importDelivery(tx *sqlitedb.Tx, d *Delivery, hdr storedHeader, isNew *bool, added *int) error {
 	// A new delivery is written with its summary and attempts at once; a
 	// known one gets only the attempts it lacks.
-	var last *Attempt
-	if n := len(d.History); n > 0 {
-		last = d.History[n-1]
-	}
 	c := *d
-	seq, inserted, err := insertDeliveryRow(tx, &c, hdr, last, len(d.History))
+	seq, inserted, err := insertDeliveryRow(tx, &c, hdr, d.History)
 	if err != nil {
 		return err
 	}

@@ -147,12 +147,10 @@ func harEntries(d *Delivery) []harEntry {
 		if u, err := url.Parse(target); err == nil && u.IsAbs() {
 			query = u.RawQuery
 		}
-		proto := d.Proto
-		if proto == "" {
-			proto = "HTTP/1.1"
-		}
+		// Every attempt went to the app over HTTP/1.1 (the forwarder speaks
+		// nothing else); d.Proto is the scheme the relay was reached by.
 		req := harRequest{
-			Method: d.Method, URL: target, HTTPVersion: proto, Cookies: []harNV{}, Headers: harHeaders(hdr),
+			Method: d.Method, URL: target, HTTPVersion: "HTTP/1.1", Cookies: []harNV{}, Headers: harHeaders(hdr),
 			QueryString: harQuery(query), HeadersSize: -1, BodySize: len(body),
 		}
 		if body != nil {
@@ -185,8 +183,10 @@ func harEntries(d *Delivery) []harEntry {
 	return out
 }
 
-// ExportHAR writes the deliveries q selects as one HAR 1.2 log, one entry per
-// attempt (request as sent to the app, and its response), oldest first.
+// ExportHAR writes the deliveries q selects (with q.Limit > 0, the newest
+// q.Limit of them) as one HAR 1.2 log, one entry per attempt (request as
+// sent to the app, and its response), oldest first, as Export orders them
+// and as a HAR's entries are in time order.
 // version goes into the log's creator.
 func (s *Store) ExportHAR(ctx context.Context, w io.Writer, q Query, version string) (int, error) {
 	// Entries are streamed: the log's head and tail are written around them

@@ -31,21 +31,34 @@ func (s *Store) Prune(ctx context.Context, r Retention, now time.Time) (int64, e
 		return 0, nil
 	}
 	var total int64
+	var cutoff int64 // with MaxDeliveries, the newest seq to delete
 	if r.MaxDeliveries > 0 {
-		var cutoff int64 // the newest seq to delete
 		err := s.db.R.QueryRowContext(ctx, `SELECT COALESCE((SELECT seq FROM deliveries ORDER BY seq DESC LIMIT 1 OFFSET ?), 0)`,
 			r.MaxDeliveries).Scan(&cutoff)
 		if err != nil {
 			return 0, fmt.Errorf("prune: %w", err)
 		}
-		n, err := s.deleteWhere(ctx, `seq <= ?`, cutoff)
+	}
+	before := now.Add(-r.MaxAge).UnixMicro()
+	p := pruneProgress{report: progressOf(ctx)}
+	if hasProgress(ctx) {
+		// How many the two conditions delete together, for a bar.
+		err := s.db.R.QueryRowContext(ctx, `SELECT COUNT(*) FROM deliveries WHERE seq <= ? OR (? AND received_at < ?)`,
+			cutoff, r.MaxAge > 0, before).Scan(&p.total)
+		if err != nil {
+			return 0, fmt.Errorf("prune: %w", err)
+		}
+		p.report(0, p.total)
+	}
+	if r.MaxDeliveries > 0 {
+		n, err := s.deleteWhere(ctx, `seq <= ?`, cutoff, &p)
 		total += n
 		if err != nil {
 			return total, err
 		}
 	}
 	if r.MaxAge > 0 {
-		n, err := s.deleteWhere(ctx, `received_at < ?`, now.Add(-r.MaxAge).UnixMicro())
+		n, err := s.deleteWhere(ctx, `received_at < ?`, before, &p)
 		total += n
 		if err != nil {
 			return total, err
@@ -54,11 +67,22 @@ func (s *Store) Prune(ctx context.Context, r Retention, now time.Time) (int64, e
 	return total, nil
 }
 
+// pruneProgress counts a prune's deletes for its Progress.
+type pruneProgress struct {
+	report      Progress
+	done, total int64
+}
+
+func (p *pruneProgress) add(n int64) {
+	p.done += n
+	p.report(p.done, max(p.total, p.done))
+}
+
 // deleteWhere deletes the deliveries cond selects, pruneBatch at a time:
 // first their entries in the full-text index (its own file, which no
 // trigger reaches), then the rows. A crash in between leaves rows that
 // search no longer finds, and that the next prune deletes.
-func (s *Store) deleteWhere(ctx context.Context, cond string, arg any) (int64, error) {
+func (s *Store) deleteWhere(ctx context.Context, cond string, arg any, p *pruneProgress) (int64, error) {
 	s.indexMu.Lock() // nothing is indexed while its entries are deleted
 	defer s.indexMu.Unlock()
 	var total int64
@@ -116,6 +140,7 @@ func (s *Store) deleteWhere(ctx context.Context, cond string, arg any) (int64, e
 			return total, fmt.Errorf("prune: %w", err)
 		}
 		total += n
+		p.add(n)
 		if len(seqs) < pruneBatch {
 			return total, nil
 		}

@@ -269,6 +269,14 @@ const indexChunkSQL = `INSERT OR REPLACE INTO deliveries_fts(rowid, header_text,
 func (s *Store) indexPending(ctx context.Context) error {
 	s.indexMu.Lock()
 	defer s.indexMu.Unlock()
+	progress, done, total := progressOf(ctx), int64(0), int64(0)
+	if hasProgress(ctx) {
+		err := s.db.R.QueryRowContext(ctx, `SELECT COUNT(*) FROM deliveries WHERE seq > (SELECT through FROM search.indexed)`).Scan(&total)
+		if err != nil {
+			return fmt.Errorf("index deliveries: %w", err)
+		}
+		progress(0, total)
+	}
 	for {
 		var n int64
 		err := s.sw.Do(ctx, func(tx *sqlitedb.Tx) error {
@@ -291,6 +299,8 @@ func (s *Store) indexPending(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("index deliveries: %w", err)
 		}
+		done += n
+		progress(done, max(total, done))
 		if n < indexChunk {
 			return nil
 		}

@@ -187,7 +187,7 @@ func (r *Record) decode() (*Delivery, error) {
 	d := r.Delivery
 	d.RelaySeq, d.RemoteAddr, d.Host, d.Proto = r.RelaySeq, r.RemoteAddr, r.Host, r.Proto
 	d.ReceivedAt = d.ReceivedAt.UTC()
-	d.Status, d.Error, d.DurationMS, d.Attempts, d.Target = 0, "", 0, 0, "" // import rebuilds them
+	d.Status, d.Error, d.DurationMS, d.Attempts, d.Target, d.Elsewhere = 0, "", 0, 0, "", nil // import rebuilds them
 	var err error
 	if d.Path, err = fromRaw(r.Delivery.Path, r.PathBase64, "delivery "+r.ID+" path"); err != nil {
 		return nil, err

@@ -351,31 +351,40 @@ func (s *Store) Insert(d *Delivery) <-chan error {
 }
 
 func insertDelivery(tx *sqlitedb.Tx, d *Delivery, hdr storedHeader) error {
-	_, _, err := insertDeliveryRow(tx, d, hdr, nil, 0)
+	_, _, err := insertDeliveryRow(tx, d, hdr, nil)
 	return err
 }
 
-// insertDeliveryRow inserts d, with last as its latest of attempts (nil and
-// 0 for a delivery not forwarded yet); the index's writer finds it past its
-// watermark. It reports the row's seq and false when d's id is stored already.
-func insertDeliveryRow(tx *sqlitedb.Tx, d *Delivery, hdr storedHeader, last *Attempt, attempts int) (int64, bool, error) {
+// insertDeliveryRow inserts d with history as its attempts so far (none
+// for a delivery not forwarded yet), the summary columns made from them as
+// Delivery.Apply makes them; the index's writer finds it past its
+// watermark. It reports the row's seq and false when d's id is stored
+// already.
+func insertDeliveryRow(tx *sqlitedb.Tx, d *Delivery, hdr storedHeader, history []*Attempt) (int64, bool, error) {
 	if d.Signature == "" {
 		d.Signature = signing.Unsigned
 	}
+	sum := Delivery{}
 	var status, duration any // NULL until forwarded
-	var errText, target string
-	if last != nil {
-		status, duration, errText, target = last.Status, last.Duration.Microseconds(), last.Error, last.Target
+	for _, a := range history {
+		if Ties(sum.Target, a) {
+			status, duration = a.Status, a.Duration.Microseconds()
+		}
+		sum.Apply(a)
+	}
+	ew := sum.Elsewhere
+	if ew == nil {
+		ew = &Elsewhere{}
 	}
 	res, err := tx.Exec(`INSERT INTO deliveries(id, channel, relay_seq, received_at, method, path, query, header, header_raw, body,
 			remote_addr, host, proto, object_type, action, entity_id, object_id, event_id, scheme, signature, signature_reason,
-			status, error, duration_us, attempts, target)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			status, error, duration_us, attempts, target, elsewhere_kind, elsewhere_target, elsewhere_status, elsewhere_error)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT(id) DO NOTHING`,
 		d.ID, d.Channel, d.RelaySeq, d.ReceivedAt.UnixMicro(), d.Method, d.Path, d.Query, hdr.json, hdr.rawArg(), d.Body,
 		d.RemoteAddr, d.Host, d.Proto, d.ObjectType, d.Action, d.EntityID, d.ObjectID, d.EventID,
 		d.Scheme, d.Signature, d.SignatureReason,
-		status, errText, duration, attempts, target)
+		status, sum.Error, duration, sum.Attempts, sum.Target, ew.Kind, ew.Target, ew.Status, ew.Error)
 	if err != nil {
 		return 0, false, err
 	}
@@ -405,7 +414,8 @@ func insertAttemptRow(tx *sqlitedb.Tx, seq int64, a *Attempt, reqHdr, respHdr st
 }
 
 // AddAttempt records an attempt of the delivery a.DeliveryID and makes it
-// the delivery's latest. The channel receives the result once committed.
+// the delivery's latest, or its Elsewhere when it went to another target
+// (see Ties). The channel receives the result once committed.
 func (s *Store) AddAttempt(a *Attempt) <-chan error {
 	reqHdr, respHdr := storeRequestHeader(a.RequestHeader), storeHeader(a.Header)
 	return s.w.Go(func(tx *sqlitedb.Tx) error {
@@ -415,13 +425,19 @@ func (s *Store) AddAttempt(a *Attempt) <-chan error {
 
 func insertAttempt(tx *sqlitedb.Tx, a *Attempt, reqHdr, respHdr storedHeader) error {
 	var seq int64
-	if err := tx.QueryRow(`SELECT seq FROM deliveries WHERE id = ?`, a.DeliveryID).Scan(&seq); err != nil {
+	var target string
+	if err := tx.QueryRow(`SELECT seq, target FROM deliveries WHERE id = ?`, a.DeliveryID).Scan(&seq, &target); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("%w: %s", ErrNotFound, a.DeliveryID)
 		}
 		return err
 	}
 	if err := insertAttemptRow(tx, seq, a, reqHdr, respHdr); err != nil {
+		return err
+	}
+	if !Ties(target, a) {
+		_, err := tx.Exec(`UPDATE deliveries SET attempts = attempts + 1, elsewhere_kind = ?, elsewhere_target = ?,
+			elsewhere_status = ?, elsewhere_error = ? WHERE seq = ?`, a.Kind, a.Target, a.Status, a.Error, seq)
 		return err
 	}
 	_, err := tx.Exec(`UPDATE deliveries SET status = ?, error = ?, duration_us = ?, attempts = attempts + 1, target = ? WHERE seq = ?`,
@@ -435,7 +451,7 @@ func insertAttempt(tx *sqlitedb.Tx, a *Attempt, reqHdr, respHdr storedHeader) er
 func (s *Store) Record(d *Delivery, a *Attempt) <-chan error {
 	hdr, reqHdr, respHdr := storeHeader(d.Header), storeRequestHeader(a.RequestHeader), storeHeader(a.Header)
 	done := s.w.Go(func(tx *sqlitedb.Tx) error {
-		seq, inserted, err := insertDeliveryRow(tx, d, hdr, a, 1)
+		seq, inserted, err := insertDeliveryRow(tx, d, hdr, []*Attempt{a})
 		if err != nil {
 			return err
 		}
@@ -459,7 +475,8 @@ func Wait(ctx context.Context, done <-chan error) error {
 }
 
 const summaryColumns = `seq, id, channel, relay_seq, received_at, method, path, query, object_type, action, entity_id, object_id,
-	event_id, scheme, signature, signature_reason, status, error, duration_us, attempts, target`
+	event_id, scheme, signature, signature_reason, status, error, duration_us, attempts, target,
+	elsewhere_kind, elsewhere_target, elsewhere_status, elsewhere_error`
 
 type scanner interface{ Scan(...any) error }
 
@@ -467,11 +484,15 @@ func scanSummary(r scanner, extra ...any) (*Delivery, error) {
 	d := &Delivery{}
 	var us int64
 	var status, dur sql.NullInt64
+	var ew Elsewhere
 	dest := []any{&d.Seq, &d.ID, &d.Channel, &d.RelaySeq, &us, &d.Method, &d.Path, &d.Query, &d.ObjectType,
 		&d.Action, &d.EntityID, &d.ObjectID, &d.EventID, &d.Scheme, &d.Signature, &d.SignatureReason,
-		&status, &d.Error, &dur, &d.Attempts, &d.Target}
+		&status, &d.Error, &dur, &d.Attempts, &d.Target, &ew.Kind, &ew.Target, &ew.Status, &ew.Error}
 	if err := r.Scan(append(dest, extra...)...); err != nil {
 		return nil, err
+	}
+	if ew.Kind != "" {
+		d.Elsewhere = &ew
 	}
 	d.ReceivedAt = time.UnixMicro(us).UTC()
 	d.Status = int(status.Int64)

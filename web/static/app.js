@@ -107,13 +107,23 @@
 
   // ---- list -------------------------------------------------------------
 
+  // breakable is text with line-break chances after its dots and
+  // underscores (payable.submitted_for_approval), for narrow windows.
+  function breakable(text) {
+    const out = [];
+    for (const part of text.split(/(?<=[._])/)) out.push(part, el("wbr"));
+    out.pop();
+    return out;
+  }
+
   function rowFor(d) {
     const sc = statusClass(d);
     const tr = el("tr", { "data-id": d.id },
       el("td", { class: "c-time", title: dateTime(d.received_at) }, clock(d.received_at)),
-      el("td", { class: "c-status" }, el("span", { class: "st s-" + sc, title: d.error || null }, statusText(d))),
+      el("td", { class: "c-status" }, el("span", { class: "st s-" + sc, title: d.error || null }, statusText(d)),
+        d.last_elsewhere ? el("span", { class: "away", title: "last: " + elsewhereText(d.last_elsewhere) }, " ↪") : null),
       el("td", { class: "c-method" }, d.method),
-      el("td", { class: "c-action", title: d.path || "/" }, d.action || (d.path || "/")),
+      el("td", { class: "c-action", title: d.path || "/" }, ...breakable(d.action || (d.path || "/"))),
       el("td", { class: "c-entity", title: d.entity_id || null }, short(d.entity_id) || "–"),
       el("td", { class: "c-dur num" }, d.attempts ? ms(d.duration_ms) : ""),
       el("td", { class: "c-att num" }, String(d.attempts || 0)),
@@ -435,6 +445,40 @@
     else pre.textContent = b;
   }
 
+  // elsewhere says where a replay or resend to another target went, apart
+  // from the row (store.Elsewhere.String).
+  function elsewhereText(e) {
+    return (e.kind + " → " + e.target + " " + (e.status ? String(e.status) : (e.error || ""))).trim();
+  }
+
+  // latest is the attempt the row shows: the last that went to the row's
+  // own target, as store.Ties decides; a replay elsewhere is apart.
+  function latest(d) {
+    let target = "", last = null;
+    for (const a of d.history || []) {
+      if (a.kind === "forward" || target === "" || a.target === target) { last = a; target = a.target; }
+    }
+    return last;
+  }
+
+  function renderResponse(d) {
+    const a = latest(d);
+    const err = $("d-resp-error");
+    err.hidden = true;
+    if (!a) {
+      $("d-resp-line").textContent = "not forwarded yet";
+      $("d-resp-size").textContent = "";
+      fillHeaders($("d-resp-headers"), {});
+      fillBody($("d-resp-body"), "", "text");
+      return;
+    }
+    $("d-resp-line").textContent = (a.status ? a.status : (a.timeout ? "TIMEOUT" : "no answer")) + " · " + a.kind + " · " + ms(a.duration_ms);
+    if (a.error) { err.textContent = a.error; err.hidden = false; }
+    $("d-resp-size").textContent = size(a.response.body_size);
+    fillHeaders($("d-resp-headers"), a.response.headers);
+    fillBody($("d-resp-body"), a.response.body, a.response.body_encoding, ((a.response.headers || {})["Content-Type"] || [""])[0]);
+  }
+
   function renderDetail(d) {
     $("detail-empty").hidden = true;
     $("detail-body").hidden = false;
@@ -464,17 +508,61 @@
     fillHeaders($("d-headers"), headersOf(d));
     $("d-body-size").textContent = size(d.body_size);
     fillBody($("d-body"), d.body, d.body_encoding, ((d.headers || {})["Content-Type"] || [""])[0]);
+    renderResponse(d);
+    const away = $("d-elsewhere");
+    away.hidden = !d.last_elsewhere;
+    away.textContent = d.last_elsewhere ? "last: " + elsewhereText(d.last_elsewhere) + " (not this row's status)" : "";
 
     const list = $("d-attempts");
     if (!d.history || d.history.length === 0) {
       list.replaceChildren(el("div", { class: "muted" }, "Not forwarded yet."));
     } else {
-      const items = d.history.slice().reverse().map((a, i) => attemptBlock(a, i === 0));
+      const items = d.history.slice().reverse().map((a, i) => attemptBlock(a, i === 0, d));
       list.replaceChildren(...items);
     }
   }
 
-  function attemptBlock(a, open) {
+  // textOf is a body as the page shows it: JSON re-indented, else as is.
+  function textOf(b) {
+    const nodes = prettyJSON(b);
+    return nodes ? nodes.map((x) => x.textContent).join("") : b;
+  }
+
+  // diffLines is a line diff of two texts (longest common subsequence):
+  // [[" " | "-" | "+", line], ...]; null when they are too long to compare
+  // here.
+  function diffLines(a, b) {
+    const x = a.split("\n"), y = b.split("\n");
+    if (x.length * y.length > 4e6) return null;
+    const n = x.length, m = y.length;
+    const L = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
+    for (let i = n - 1; i >= 0; i--) {
+      for (let j = m - 1; j >= 0; j--) {
+        L[i][j] = x[i] === y[j] ? L[i + 1][j + 1] + 1 : Math.max(L[i + 1][j], L[i][j + 1]);
+      }
+    }
+    const out = [];
+    let i = 0, j = 0;
+    while (i < n || j < m) {
+      if (i < n && j < m && x[i] === y[j]) { out.push([" ", x[i]]); i++; j++; }
+      else if (j < m && (i === n || L[i][j + 1] >= L[i + 1][j])) { out.push(["+", y[j]]); j++; }
+      else { out.push(["-", x[i]]); i++; }
+    }
+    return out;
+  }
+
+  // diffBlock shows what an attempt sent against the original body.
+  function diffBlock(original, sent) {
+    const lines = diffLines(textOf(original), textOf(sent));
+    if (!lines) return el("div", { class: "muted" }, "too large to compare here");
+    const pre = el("pre", { class: "code diff" });
+    for (const [op, line] of lines) {
+      pre.append(el("span", { class: op === "+" ? "d-add" : op === "-" ? "d-del" : "d-same" }, op + " " + line + "\n"));
+    }
+    return pre;
+  }
+
+  function attemptBlock(a, open, d) {
     const sc = !a.status ? "error" : Math.floor(a.status / 100) + "xx";
     const det = el("details", { class: "attempt" },
       el("summary", null,
@@ -488,8 +576,14 @@
     if (a.error) inner.append(el("div", { class: "err" }, a.error));
     if (a.request) {
       inner.append(el("h3", null, "Sent headers (re-signed)"), headerTable(headersOf(a.request)));
-      inner.append(el("h3", null, "Sent body ", el("span", { class: "muted" }, size(a.request.body_size))),
-        bodyBlock(a.request.body, a.request.body_encoding));
+      const edited = a.request.body != null && a.request.body !== d.body;
+      if (edited && a.request.body_encoding !== "base64" && d.body_encoding !== "base64") {
+        inner.append(el("h3", null, "Sent body against the original ", el("span", { class: "muted" }, size(a.request.body_size))),
+          diffBlock(d.body || "", a.request.body));
+      } else {
+        inner.append(el("h3", null, "Sent body ", el("span", { class: "muted" }, edited ? size(a.request.body_size) : "the original")),
+          bodyBlock(a.request.body, a.request.body_encoding));
+      }
     }
     if (a.status) {
       inner.append(el("h3", null, "Response headers"), headerTable(headersOf(a.response)));
@@ -709,7 +803,7 @@
       case "Enter": openSelected(); break;
       case "/": $("filter").focus(); $("filter").select(); break;
       case "r": send("replay"); break;
-      case "s": send("resend"); break;
+      case "R": send("resend"); break; // R, as in the terminal UI
       case "e": openEditor(); break;
       case "c": copyCurl(); break;
       case "t": toggleTheme(); break;
