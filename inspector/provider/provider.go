@@ -1,0 +1,167 @@
+// Package provider is hooktap's provider emulator: a local Monite that
+// developers' own API clients talk to. It keeps webhook subscriptions (and
+// the legacy webhook settings) in SQLite, emits events to every matching
+// enabled subscription signed with that subscription's secret, retries
+// failed deliveries on Monk's documented schedule and logs every attempt.
+//
+// Due times of retries live in the database, not in timers: a restart, a
+// crash or a jump of the clock resumes them.
+package provider
+
+import (
+	"context"
+	"crypto/rand"
+	"embed"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hooktap/hooktap/relay/sqlitedb"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// DefaultSchedule is Monk's documented backoff between attempts: 6 in all
+// (1 + 5 retries), ~15 s, 30 s, 1 m, 2 m, 5 m. Monite publishes none.
+var DefaultSchedule = []time.Duration{15 * time.Second, 30 * time.Second, time.Minute, 2 * time.Minute, 5 * time.Minute}
+
+// DefaultTimeout is how long one attempt may take, as both providers say.
+const DefaultTimeout = 10 * time.Second
+
+// MaxBody bounds an API request's body.
+const MaxBody = 1 << 20
+
+// Config sets up a Provider.
+type Config struct {
+	DataDir string // the SQLite file is DataDir/provider.db
+	// Token, when set, is the only bearer token the API accepts; otherwise
+	// any non-empty one does, as a sandbox's partner token would.
+	Token    string
+	Schedule []time.Duration // delays before retries; nil means DefaultSchedule
+	Scale    float64         // multiplies every delay (0 means 1), for tests and demos
+	Timeout  time.Duration   // per attempt; 0 means DefaultTimeout
+	// Self lists the addresses (host:port) the API is served on, so that a
+	// subscription cannot point back at the emulator.
+	Self      []string
+	Logger    *slog.Logger
+	UserAgent string
+	// Now is the clock (tests); nil means time.Now.
+	Now func() time.Time
+}
+
+// Provider is a running emulator: its API (Handler) and its deliverer (Run).
+type Provider struct {
+	cfg    Config
+	db     *sqlitedb.DB
+	log    *slog.Logger
+	client *http.Client
+	wake   chan struct{}
+
+	mu       sync.Mutex
+	inflight map[string]bool // deliveries being attempted right now
+	events   []func(Delivery)
+}
+
+// Open opens (or creates) the emulator's database under cfg.DataDir.
+func Open(ctx context.Context, cfg Config) (*Provider, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("provider: no data directory")
+	}
+	if cfg.Schedule == nil {
+		cfg.Schedule = DefaultSchedule
+	}
+	if cfg.Scale == 0 {
+		cfg.Scale = 1
+	}
+	if cfg.Scale < 0 || math.IsNaN(cfg.Scale) || math.IsInf(cfg.Scale, 0) {
+		return nil, fmt.Errorf("provider: retry scale %v must be positive", cfg.Scale)
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = "hooktap-provider"
+	}
+	db, err := sqlitedb.Open(ctx, filepath.Join(cfg.DataDir, "provider.db"), migrations, sqlitedb.Options{})
+	if err != nil {
+		return nil, err
+	}
+	p := &Provider{
+		cfg: cfg, db: db, log: cfg.Logger,
+		wake:     make(chan struct{}, 1),
+		inflight: map[string]bool{},
+		client: &http.Client{
+			Timeout: cfg.Timeout,
+			// Providers do not follow redirects: a 3xx is a failed attempt.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+			Transport:     &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 8, IdleConnTimeout: 30 * time.Second},
+		},
+	}
+	return p, nil
+}
+
+// Close closes the database.
+func (p *Provider) Close() error { return p.db.Close() }
+
+// Path is the database file.
+func (p *Provider) Path() string { return p.db.Path }
+
+// OnAttempt registers f to be told about every finished attempt (the
+// delivery as it stands after it).
+func (p *Provider) OnAttempt(f func(Delivery)) {
+	p.mu.Lock()
+	p.events = append(p.events, f)
+	p.mu.Unlock()
+}
+
+// now is the clock, in unix microseconds.
+func (p *Provider) now() int64 { return p.cfg.Now().UnixMicro() }
+
+// newSecret returns a fresh whsec_ secret: 256 random bits.
+func newSecret() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return "whsec_" + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// isSelf reports whether host (host:port of a subscription URL) is the
+// emulator's own address.
+func (p *Provider) isSelf(host string) bool {
+	for _, s := range p.cfg.Self {
+		if sameAddr(host, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// sameAddr compares host:port pairs, taking every loopback or unspecified
+// address (and localhost) as the same host.
+func sameAddr(a, b string) bool {
+	ah, ap, errA := net.SplitHostPort(a)
+	bh, bp, errB := net.SplitHostPort(b)
+	if errA != nil || errB != nil || ap != bp {
+		return false
+	}
+	return strings.EqualFold(ah, bh) || (isLocal(ah) && isLocal(bh))
+}
+
+func isLocal(h string) bool {
+	h = strings.Trim(strings.ToLower(h), "[]")
+	return h == "localhost" || h == "" || h == "0.0.0.0" || h == "::" || h == "::1" || strings.HasPrefix(h, "127.")
+}
