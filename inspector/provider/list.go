@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,7 +39,11 @@ const maxOffset = 1 << 30
 // parseList reads limit, order, sort, the filters named in allowed and
 // pagination_token, answering 422 itself.
 func parseList(c *call, endpoint string, allowed []string) (*listQuery, bool) {
-	q := c.r.URL.Query()
+	q, err := url.ParseQuery(c.r.URL.RawQuery)
+	if err != nil {
+		c.invalid(loc("query"), "the query string is not valid: %v", err)
+		return nil, false
+	}
 	if tok := q.Get("pagination_token"); tok != "" {
 		lq, msg := decodeToken(tok, endpoint, allowed)
 		if msg != "" {

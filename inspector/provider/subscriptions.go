@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/hooktap/hooktap/relay/sqlitedb"
+	"net"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -161,7 +162,7 @@ func (p *Provider) checkURL(u string) string {
 	if port == "" {
 		port = map[string]string{"http": "80", "https": "443"}[pu.Scheme]
 	}
-	if p.isSelf(pu.Hostname() + ":" + port) {
+	if p.isSelf(net.JoinHostPort(pu.Hostname(), port)) {
 		return "url points at the emulator itself; use your app's (or hooktap's webhook) URL"
 	}
 	return ""
