@@ -66,7 +66,7 @@ func startProc(t *testing.T, args ...string) *proc {
 func startProcEnv(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(hooktapBin(t), args...)
-	cmd.Env = append(append(os.Environ(), "XDG_DATA_HOME="+t.TempDir(), "HOOKTAP_DB=", "HOOKTAP_TOKEN=", "HOOKTAP_ADMIN_TOKEN=", "HOOKTAP_METRICS_TOKEN="), env...)
+	cmd.Env = append(append(os.Environ(), "XDG_DATA_HOME="+t.TempDir(), "HOOKTAP_DB=", "HOOKTAP_TOKEN=", "HOOKTAP_ADMIN_TOKEN=", "HOOKTAP_METRICS_TOKEN=", "HOOKTAP_PROVIDER_TOKEN="), env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -41,7 +41,7 @@ func hooktapOut(t *testing.T, env []string, args ...string) (string, string, int
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, hooktapBin(t), args...)
-	cmd.Env = append(append(os.Environ(), "XDG_DATA_HOME="+t.TempDir(), "HOOKTAP_DB=", "HOOKTAP_TOKEN=", "HOOKTAP_ADMIN_TOKEN=", "HOOKTAP_METRICS_TOKEN="), env...)
+	cmd.Env = append(append(os.Environ(), "XDG_DATA_HOME="+t.TempDir(), "HOOKTAP_DB=", "HOOKTAP_TOKEN=", "HOOKTAP_ADMIN_TOKEN=", "HOOKTAP_METRICS_TOKEN=", "HOOKTAP_PROVIDER_TOKEN="), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

@@ -25,7 +25,7 @@ const defaultTriggerTo = "http://127.0.0.1:8789/h/dev"
 
 func cmdTrigger(ctx context.Context, e *env, args []string) error {
 	var f triggerFlags
-	fs := newFlags(e, "trigger", "trigger EVENT [--to URL] [--secret S] [--scheme X] [--entity-id ID] [--set path=value]... [--count N] [--api-version V] [--json]\n       hooktap trigger --list")
+	fs := newFlags(e, "trigger", "trigger EVENT [--to URL | --provider URL] [--secret S] [--scheme X] [--entity-id ID] [--set path=value]... [--count N] [--api-version V] [--json]\n       hooktap trigger --list")
 	f.register(fs, e)
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -36,6 +36,9 @@ func cmdTrigger(ctx context.Context, e *env, args []string) error {
 			return usagef("trigger --list takes no event")
 		}
 		return printCatalog(e, f.json)
+	}
+	if f.provider != "" {
+		return triggerProvider(ctx, e, fs, &f, pos)
 	}
 	t, err := f.check(pos)
 	if err != nil {
@@ -75,6 +78,7 @@ func cmdTrigger(ctx context.Context, e *env, args []string) error {
 // triggerFlags are trigger's flags.
 type triggerFlags struct {
 	to, scheme, entityID, apiVersion string
+	provider, providerToken          string
 	secret                           secretFlag
 	sets                             assignments
 	count                            int
@@ -89,6 +93,8 @@ func (f *triggerFlags) register(fs *flag.FlagSet, e *env) {
 	fs.Var(&f.sets, "set", "change a JSON field of the payload: `path=value`, e.g. object.status=paid (repeatable)")
 	fs.IntVar(&f.count, "count", 1, "how many events to send, each with fresh ids")
 	fs.StringVar(&f.apiVersion, "api-version", catalog.DefaultAPIVersion, "payload shape: "+strings.Join(catalog.APIVersions(), ", "))
+	fs.StringVar(&f.provider, "provider", "", "make the provider emulator at this `URL` (e.g. http://127.0.0.1:8790) emit the event to its subscriptions")
+	fs.StringVar(&f.providerToken, "provider-token", envOr(e, "HOOKTAP_PROVIDER_TOKEN", "hooktap"), "bearer `token` for --provider (or HOOKTAP_PROVIDER_TOKEN)")
 	fs.BoolVar(&f.list, "list", false, "print the event catalog and exit")
 	fs.BoolVar(&f.json, "json", false, "print JSON lines")
 }
