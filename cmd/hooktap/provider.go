@@ -20,7 +20,7 @@ func cmdProvider(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "provider", "provider [--addr 127.0.0.1:8790] [--data DIR] [--token T] [--retry-schedule 15s,30s,1m,2m,5m] [--retry-scale 1]\n       hooktap provider secrets [--data DIR] [--json]")
 	addr := fs.String("addr", "127.0.0.1:8790", "address of the emulated Monite API")
 	var pf providerFlags
-	pf.register(fs, e, "data")
+	pf.register(fs, e, "")
 	verbose := fs.Bool("verbose", false, "log every subscription change and delivery attempt to stderr")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -79,11 +79,11 @@ type providerFlags struct {
 	scale                 float64
 }
 
-// register adds the flags; dataFlag names the data directory's (dev has
-// its own --data, the relay's).
-func (f *providerFlags) register(fs *flag.FlagSet, e *env, dataFlag string) {
-	fs.StringVar(&f.data, dataFlag, "", "directory of the emulator's SQLite state (default: the user's data directory)")
-	fs.StringVar(&f.token, "token", envOr(e, "HOOKTAP_PROVIDER_TOKEN", ""), "the only bearer `token` the API accepts (default: any; or HOOKTAP_PROVIDER_TOKEN)")
+// register adds the flags under their names in provider; dev prefixes
+// --data and --token with provider- (its own are the relay's and the agent's).
+func (f *providerFlags) register(fs *flag.FlagSet, e *env, prefix string) {
+	fs.StringVar(&f.data, prefix+"data", "", "directory of the emulator's SQLite state (default: the user's data directory)")
+	fs.StringVar(&f.token, prefix+"token", envOr(e, "HOOKTAP_PROVIDER_TOKEN", ""), "the only bearer `token` the API accepts (default: any; or HOOKTAP_PROVIDER_TOKEN)")
 	fs.StringVar(&f.schedule, "retry-schedule", "15s,30s,1m,2m,5m", "delays before each retry (Monk's: 6 attempts in all)")
 	fs.Float64Var(&f.scale, "retry-scale", 1, "multiply every retry delay, e.g. 0.01 for tests and demos")
 }

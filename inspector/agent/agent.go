@@ -24,13 +24,16 @@ import (
 
 // Config configures an Agent.
 type Config struct {
-	Relay       string // relay base URL, http(s)://host[:port]
-	Channel     string
-	Token       string
-	Events      []string // action globs to subscribe to; empty: all
-	Store       *store.Store
-	Forwarder   *forward.Forwarder
-	Secret      string           // verifies signatures; "" marks signed deliveries no-secret
+	Relay     string // relay base URL, http(s)://host[:port]
+	Channel   string
+	Token     string
+	Events    []string // action globs to subscribe to; empty: all
+	Store     *store.Store
+	Forwarder *forward.Forwarder
+	Secret    string // verifies signatures; "" marks signed deliveries no-secret
+	// SecretFor, when set, names the secret for one delivery ("" for
+	// Secret): hooktap dev looks up the emulator's subscription there.
+	SecretFor   func(*store.Delivery) string
 	Bus         *live.Bus        // optional: live events for UIs (lossy)
 	Report      func(live.Event) // optional: called in order for every event (lossless)
 	Logger      *slog.Logger

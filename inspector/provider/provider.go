@@ -20,6 +20,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -49,8 +50,9 @@ type Config struct {
 	Schedule []time.Duration // delays before retries; nil means DefaultSchedule
 	Scale    float64         // multiplies every delay (0 means 1), for tests and demos
 	Timeout  time.Duration   // per attempt; 0 means DefaultTimeout
-	// Self lists the addresses (host:port) the API is served on, so that a
-	// subscription cannot point back at the emulator.
+	// Self lists where the API is served, host:port with an optional path
+	// prefix (hooktap dev serves the relay beside it: 127.0.0.1:8789/v1),
+	// so that a subscription cannot point back at the emulator.
 	Self      []string
 	Logger    *slog.Logger
 	UserAgent string
@@ -69,6 +71,7 @@ type Provider struct {
 	mu       sync.Mutex
 	inflight map[string]bool // deliveries being attempted right now
 	events   []func(Delivery)
+	changes  []func(Subscription)
 }
 
 // Open opens (or creates) the emulator's database under cfg.DataDir.
@@ -129,6 +132,25 @@ func (p *Provider) OnAttempt(f func(Delivery)) {
 	p.mu.Unlock()
 }
 
+// OnChange registers f to be told about every subscription created,
+// changed or given a new secret (secret included): how hooktap dev learns
+// the secrets of the subscriptions that point at it.
+func (p *Provider) OnChange(f func(Subscription)) {
+	p.mu.Lock()
+	p.changes = append(p.changes, f)
+	p.mu.Unlock()
+}
+
+// changed tells OnChange's functions about s.
+func (p *Provider) changed(s *Subscription) {
+	p.mu.Lock()
+	fs := slices.Clone(p.changes)
+	p.mu.Unlock()
+	for _, f := range fs {
+		f(*s)
+	}
+}
+
 // now is the clock, in unix microseconds.
 func (p *Provider) now() int64 { return p.cfg.Now().UnixMicro() }
 
@@ -139,11 +161,15 @@ func newSecret() string {
 	return "whsec_" + base64.RawURLEncoding.EncodeToString(b)
 }
 
-// isSelf reports whether host (host:port of a subscription URL) is the
-// emulator's own address.
-func (p *Provider) isSelf(host string) bool {
+// isSelf reports whether a subscription URL's host:port and path reach
+// the emulator's own API.
+func (p *Provider) isSelf(hostport, path string) bool {
 	for _, s := range p.cfg.Self {
-		if sameAddr(host, s) {
+		addr, prefix := s, ""
+		if i := strings.Index(s, "/"); i >= 0 {
+			addr, prefix = s[:i], s[i:]
+		}
+		if sameAddr(hostport, addr) && (prefix == "" || path == prefix || strings.HasPrefix(path, prefix+"/")) {
 			return true
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -162,7 +163,7 @@ func (p *Provider) checkURL(u string) string {
 	if port == "" {
 		port = map[string]string{"http": "80", "https": "443"}[pu.Scheme]
 	}
-	if p.isSelf(net.JoinHostPort(pu.Hostname(), port)) {
+	if p.isSelf(net.JoinHostPort(pu.Hostname(), port), path.Clean("/"+pu.Path)) {
 		return "url points at the emulator itself; use your app's (or hooktap's webhook) URL"
 	}
 	return ""
@@ -193,6 +194,7 @@ func (p *Provider) createSub(c *call, kind string) {
 		return
 	}
 	p.log.Info("subscription created", "id", s.ID, "kind", kind, "object_type", s.ObjectType, "url", s.URL)
+	p.changed(s)
 	if kind == kindSetting {
 		c.reply(http.StatusOK, s) // the legacy API answers 200
 		return
@@ -266,6 +268,7 @@ func (p *Provider) patchSub(c *call, kind string) {
 		s.ObjectType, s.URL, string(tj), s.apiVersion, s.updatedAt, s.ID) {
 		return
 	}
+	p.changed(s)
 	c.reply(http.StatusOK, s.shown())
 }
 
@@ -318,6 +321,7 @@ func (p *Provider) regenerate(c *call) {
 	s.Secret, s.updatedAt = newSecret(), p.now()
 	if p.update(c, `UPDATE subscriptions SET secret = ?, updated_at = ? WHERE id = ?`, s.Secret, s.updatedAt, s.ID) {
 		p.log.Info("subscription secret regenerated", "id", s.ID)
+		p.changed(s)
 		c.reply(http.StatusOK, s)
 	}
 }
@@ -357,4 +361,32 @@ func subscriptions(ctx context.Context, db *sql.DB) ([]Subscription, error) {
 		out = append(out, *s)
 	}
 	return out, rows.Err()
+}
+
+// SecretFor returns the secret to verify a delivery that came to url with
+// body: the secret of the subscription named by the body's
+// webhook_subscription_id, else of the one subscription delivering to url
+// whose secret verifies (verify says), else "".
+func (p *Provider) SecretFor(ctx context.Context, url string, body []byte, verify func(secret string) bool) string {
+	var b struct {
+		SubscriptionID string `json:"webhook_subscription_id"`
+	}
+	if json.Unmarshal(body, &b) == nil && b.SubscriptionID != "" {
+		var secret string
+		if p.db.R.QueryRowContext(ctx, `SELECT secret FROM subscriptions WHERE id = ?`, b.SubscriptionID).Scan(&secret) == nil {
+			return secret
+		}
+	}
+	rows, err := p.db.R.QueryContext(ctx, `SELECT secret FROM subscriptions WHERE url = ? ORDER BY created_at DESC LIMIT 16`, url)
+	if err != nil {
+		return ""
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var secret string
+		if rows.Scan(&secret) == nil && verify(secret) {
+			return secret
+		}
+	}
+	return ""
 }
