@@ -190,3 +190,67 @@ func TestProviderKill9LosesNoRetry(t *testing.T) {
 		t.Fatalf("app saw %d requests, verified %v, timestamps %v", len(app.got), app.got, app.stamps)
 	}
 }
+
+// TestDevProviderEndToEnd is the whole loop in one hooktap dev: a Monite
+// client subscribes to the webhook URL at the printed API, the app takes
+// its secret from hooktap provider secrets, and an event travels emulator →
+// relay → agent → app, retried through the tunnel when the app fails once.
+func TestDevProviderEndToEnd(t *testing.T) {
+	app := newSignedApp(t, 500, 200)
+	pdata := t.TempDir()
+	dev := startProc(t, "dev", "--addr", "127.0.0.1:0", "--forward-to", app.URL+"/webhooks", "--db", t.TempDir()+"/agent.db",
+		"--data", t.TempDir(), "--provider-data", pdata, "--no-web", "--json", "--print-secret", "--retry-schedule", "1500ms")
+	var ready struct {
+		URL         string `json:"url"`
+		ProviderAPI string `json:"provider_api"`
+	}
+	if err := json.Unmarshal([]byte(dev.line(t, `"type":"ready"`)), &ready); err != nil || ready.ProviderAPI == "" ||
+		ready.ProviderAPI != strings.TrimSuffix(ready.URL, "/h/dev")+"/v1" {
+		t.Fatalf("ready line: %+v %v", ready, err)
+	}
+	var sub struct{ ID, Secret, URL string }
+	if code := moniteCall(t, "POST", ready.ProviderAPI+"/webhook_subscriptions",
+		map[string]any{"object_type": "payable", "url": ready.URL + "/billing", "event_types": []string{"created"}}, &sub); code != 201 {
+		t.Fatalf("create: %d", code)
+	}
+	var printed struct{ Secret, URL string }
+	json.Unmarshal([]byte(dev.line(t, `"type":"secret"`)), &printed)
+	out, errOut, code := hooktapOut(t, nil, "provider", "secrets", "--data", pdata, "--json")
+	var listed struct{ ID, Secret string }
+	json.Unmarshal([]byte(out), &listed)
+	if code != 0 || listed.ID != sub.ID || listed.Secret != sub.Secret || printed.Secret != sub.Secret || printed.URL != sub.URL {
+		t.Fatalf("secrets: provider secrets %d %q %s; dev printed %+v", code, out, errOut, printed)
+	}
+	app.mu.Lock()
+	app.secret = listed.Secret
+	app.mu.Unlock()
+
+	var emitted struct{ Deliveries []struct{ ID string } }
+	if code := moniteCall(t, "POST", ready.ProviderAPI+"/_emulator/events", map[string]any{"action": "payable.created"}, &emitted); code != 201 || len(emitted.Deliveries) != 1 {
+		t.Fatalf("emit: %d %+v", code, emitted)
+	}
+	app.wait(t, 2)
+	for i := range 2 {
+		var d struct {
+			Type, Action, Signature string
+			Status                  int
+		}
+		json.Unmarshal([]byte(dev.line(t, `"type":"delivery"`)), &d)
+		if d.Action != "payable.created" || d.Signature != "valid" || d.Status != []int{500, 200}[i] {
+			t.Fatalf("agent's delivery %d: %+v (the agent should know the subscription's secret)", i+1, d)
+		}
+	}
+	var log moniteLog
+	deadline := time.Now().Add(10 * time.Second)
+	for moniteCall(t, "GET", ready.ProviderAPI+"/webhook_deliveries", nil, &log); len(log.Data) != 1 || !log.Data[0].WasSuccessful; moniteCall(t, "GET", ready.ProviderAPI+"/webhook_deliveries", nil, &log) {
+		if time.Now().After(deadline) {
+			t.Fatalf("log: %+v", log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	app.mu.Lock()
+	defer app.mu.Unlock()
+	if log.Data[0].RequestsMadeCount != 2 || !app.got[0] || !app.got[1] || app.stamps[0] == app.stamps[1] {
+		t.Fatalf("log %+v; app verified %v with timestamps %v", log.Data[0], app.got, app.stamps)
+	}
+}
