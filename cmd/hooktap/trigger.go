@@ -88,7 +88,7 @@ type triggerFlags struct {
 func (f *triggerFlags) register(fs *flag.FlagSet, e *env) {
 	fs.StringVar(&f.to, "to", defaultTriggerTo, "where to POST: a relay ingress URL (the full path) or your app's endpoint")
 	f.secret.register(fs, e, "signing `secret`; without one the request goes unsigned")
-	fs.StringVar(&f.scheme, "scheme", signing.DefaultScheme, "signing scheme: "+strings.Join(signing.Names(), ", "))
+	fs.StringVar(&f.scheme, "scheme", "", "signing scheme: "+strings.Join(signing.Names(), ", ")+" (default: monite; monk for Monk's events)")
 	fs.StringVar(&f.entityID, "entity-id", "", "entity_id in the payload (default: one random id for the run)")
 	fs.Var(&f.sets, "set", "change a JSON field of the payload: `path=value`, e.g. object.status=paid (repeatable)")
 	fs.IntVar(&f.count, "count", 1, "how many events to send, each with fresh ids")
@@ -126,7 +126,14 @@ func (f *triggerFlags) check(pos []string) (*trigger, error) {
 	if f.count < 1 {
 		return nil, usagef("--count must be at least 1")
 	}
-	sc, err := signing.Lookup(f.scheme)
+	scheme := f.scheme
+	if scheme == "" {
+		scheme = signing.DefaultScheme
+		if ev.Flavor == catalog.FlavorMonk {
+			scheme = "monk"
+		}
+	}
+	sc, err := signing.Lookup(scheme)
 	if err != nil {
 		return nil, usageError{err.Error()}
 	}
@@ -249,6 +256,11 @@ func printCatalog(e *env, jsonOut bool) error {
 				return err
 			}
 		}
+		for _, ev := range catalog.MonkEvents() {
+			if err := enc.Encode(map[string]string{"action": ev.Action(), "object_type": ev.ObjectType, "provider": "monk"}); err != nil {
+				return err
+			}
+		}
 		return nil
 	}
 	versions := catalog.APIVersions()
@@ -265,6 +277,11 @@ func printCatalog(e *env, jsonOut bool) error {
 	for _, t := range order {
 		fmt.Fprintf(e.stdout, "%-*s  %s\n", width, t, strings.Join(groups[t], ", "))
 	}
-	fmt.Fprintf(e.stdout, "\n%d events. Send one with: hooktap trigger payable.created\n", len(catalog.All()))
+	var monk []string
+	for _, ev := range catalog.MonkEvents() {
+		monk = append(monk, ev.Action())
+	}
+	fmt.Fprintf(e.stdout, "\nMonk's events (flat camelCase bodies, signed with monk): %s\n", strings.Join(monk, ", "))
+	fmt.Fprintf(e.stdout, "\n%d events. Send one with: hooktap trigger payable.created\n", len(catalog.All())+len(monk))
 	return nil
 }
