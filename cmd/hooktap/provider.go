@@ -17,7 +17,7 @@ func cmdProvider(ctx context.Context, e *env, args []string) error {
 	if len(args) > 0 && args[0] == "secrets" {
 		return cmdProviderSecrets(ctx, e, args[1:])
 	}
-	fs := newFlags(e, "provider", "provider [--addr 127.0.0.1:8790] [--data DIR] [--token T] [--retry-schedule 15s,30s,1m,2m,5m] [--retry-scale 1]\n       hooktap provider secrets [--data DIR] [--json]")
+	fs := newFlags(e, "provider", "provider [--addr 127.0.0.1:8790] [--data DIR] [--token T] [--flavor monite|monk] [--retry-schedule 15s,30s,1m,2m,5m] [--retry-scale 1]\n       hooktap provider secrets [--data DIR] [--json]")
 	addr := fs.String("addr", "127.0.0.1:8790", "address of the emulated Monite API")
 	var pf providerFlags
 	pf.register(fs, e, "")
@@ -75,8 +75,8 @@ func serveProvider(ctx context.Context, p *provider.Provider, ln net.Listener) e
 
 // providerFlags are the emulator's flags that provider and dev share.
 type providerFlags struct {
-	data, token, schedule string
-	scale                 float64
+	data, token, schedule, flavor string
+	scale                         float64
 }
 
 // register adds the flags under their names in provider; dev prefixes
@@ -84,6 +84,7 @@ type providerFlags struct {
 func (f *providerFlags) register(fs *flag.FlagSet, e *env, prefix string) {
 	fs.StringVar(&f.data, prefix+"data", "", "directory of the emulator's SQLite state (default: the user's data directory)")
 	fs.StringVar(&f.token, prefix+"token", envOr(e, "HOOKTAP_PROVIDER_TOKEN", ""), "the only bearer `token` the API accepts (default: any; or HOOKTAP_PROVIDER_TOKEN)")
+	fs.StringVar(&f.flavor, prefix+"flavor", "monite", "provider to emulate: monite, or monk (Monk's events, bodies and X-Monk-* headers)")
 	fs.StringVar(&f.schedule, "retry-schedule", "15s,30s,1m,2m,5m", "delays before each retry (Monk's: 6 attempts in all)")
 	fs.Float64Var(&f.scale, "retry-scale", 1, "multiply every retry delay, e.g. 0.01 for tests and demos")
 }
@@ -104,10 +105,13 @@ func (f *providerFlags) config(e *env) (provider.Config, error) {
 	if !(f.scale > 0) || f.scale > 1000 {
 		return provider.Config{}, usagef("--retry-scale must be above 0 and at most 1000, got %v", f.scale)
 	}
+	if f.flavor != "monite" && f.flavor != "monk" {
+		return provider.Config{}, usagef("--flavor must be monite or monk, got %q", f.flavor)
+	}
 	if f.data == "" {
 		f.data = dataDir(e) + "/provider"
 	}
-	return provider.Config{DataDir: f.data, Token: f.token, Schedule: sched, Scale: f.scale, UserAgent: "hooktap-provider/" + buildVersion()}, nil
+	return provider.Config{DataDir: f.data, Token: f.token, Schedule: sched, Scale: f.scale, Flavor: f.flavor, UserAgent: "hooktap-provider/" + buildVersion()}, nil
 }
 
 // parseSchedule reads "15s,30s,1m": the delays before each retry. An empty

@@ -280,3 +280,50 @@ func TestPayloadFollowsVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestMonkFlavor: as Monk, the emulator sends Monk's flat bodies with its
+// headers and X-Monk-Signature, and the delivery id stays the same across
+// retries so that handlers can test their idempotency.
+func TestMonkFlavor(t *testing.T) {
+	clk := newClock()
+	em := startEmulator(t, provider.Config{Flavor: "monk", Now: clk.now})
+	m := client(t, em.URL)
+	m.version = "" // Monk has no API versions
+	var e apiError
+	if code := m.do("POST", "/webhook_subscriptions", map[string]any{"object_type": "payable", "url": "https://a.b"}, &e); code != 422 {
+		t.Fatalf("a Monite object type as Monk: %d", code)
+	}
+	a := newApp(t, 503, 200)
+	s := m.create("invoice", a.URL, "created")
+	if code := m.do("POST", "/_emulator/events", map[string]any{"action": "payable.created"}, &e); code != 422 || !strings.Contains(e.Detail[0].Msg, "Monite") {
+		t.Fatalf("a Monite event as Monk: %d %+v", code, e)
+	}
+	m.emit("invoice.created")
+	var first received
+	for i := range 2 {
+		r := a.next(t)
+		h := r.header
+		ts, sig, _ := strings.Cut(strings.TrimPrefix(h.Get("X-Monk-Signature"), "t="), ",v1=")
+		if _, ok := verifyMonite("t="+ts+",v1="+sig, r.body, s.Secret); !ok || h.Get("Monite-Signature") != "" {
+			t.Fatalf("attempt %d: X-Monk-Signature %q does not verify", i+1, h.Get("X-Monk-Signature"))
+		}
+		if h.Get("User-Agent") != "Monk-Webhook/1.0" || h.Get("X-Monk-Event") != "invoice.created" || h.Get("X-Monk-Delivery-Id") == "" {
+			t.Fatalf("attempt %d headers: %v", i+1, h)
+		}
+		var body map[string]any
+		json.Unmarshal(r.body, &body)
+		if body["id"] == nil || body["createdAt"] == nil || body["updatedAt"] == nil || body["object"] != nil || body["webhook_subscription_id"] != nil {
+			t.Fatalf("not Monk's body: %s", r.body)
+		}
+		if i == 0 {
+			first = r
+			waitFor(t, "attempt 1 logged", func() bool { l := m.log(""); return len(l) == 1 && l[0].RequestsMadeCount == 1 })
+			clk.advance(time.Hour)
+			continue
+		}
+		if h.Get("X-Monk-Delivery-Id") != first.header.Get("X-Monk-Delivery-Id") || string(r.body) != string(first.body) {
+			t.Fatalf("the retry changed the delivery id or body: %q vs %q", h.Get("X-Monk-Delivery-Id"), first.header.Get("X-Monk-Delivery-Id"))
+		}
+	}
+	waitFor(t, "success", func() bool { l := m.log(""); return len(l) == 1 && l[0].WasSuccessful && l[0].RequestsMadeCount == 2 })
+}

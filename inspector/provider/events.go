@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"slices"
 	"sort"
+	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/hooktap/hooktap/inspector/catalog"
@@ -60,6 +62,11 @@ func (p *Provider) Emit(ctx context.Context, req EmitRequest) (*Emitted, error) 
 	if err != nil {
 		return nil, &InputError{loc("body", "action"), err.Error()}
 	}
+	if (ev.Flavor == catalog.FlavorMonk) != p.monk() {
+		other := map[bool]string{true: "Monk", false: "Monite"}[ev.Flavor == catalog.FlavorMonk]
+		return nil, &InputError{loc("body", "action"), fmt.Sprintf("%s is one of %s's events; this emulator plays %s (hooktap provider --flavor %s)",
+			ev.Action(), other, map[bool]string{true: "Monk", false: "Monite"}[p.monk()], strings.ToLower(other))}
+	}
 	if len(req.Set) > maxSets {
 		return nil, &InputError{loc("body", "set"), fmt.Sprintf("at most %d fields to set", maxSets)}
 	}
@@ -84,7 +91,7 @@ func (p *Provider) Emit(ctx context.Context, req EmitRequest) (*Emitted, error) 
 		}
 		return applySets(body, req.Set)
 	}
-	resource, err := eventResource(payload)
+	resource, err := p.eventResource(payload, eventID.String(), ev, now)
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +117,7 @@ func (p *Provider) Emit(ctx context.Context, req EmitRequest) (*Emitted, error) 
 		d := EmittedTo{ID: uuid.NewString(), SubscriptionID: s.ID, URL: s.URL}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries(id, event_id, subscription_id, url, scheme, body, action, object_type,
 			entity_id, created_at, updated_at, state, next_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,'pending',?)`,
-			d.ID, eventID.String(), s.ID, s.URL, "monite", body, ev.Action(), ev.ObjectType, req.EntityID,
+			d.ID, eventID.String(), s.ID, s.URL, p.scheme(), body, ev.Action(), ev.ObjectType, req.EntityID,
 			now.UnixMicro(), now.UnixMicro(), now.UnixMicro()); err != nil {
 			return nil, err
 		}
@@ -141,11 +148,21 @@ func applySets(body []byte, sets map[string]json.RawMessage) ([]byte, error) {
 }
 
 // eventResource is the event as GET /v1/events shows it: the newest
-// payload shape without the subscription it went to.
-func eventResource(payload func(version, subID string) ([]byte, error)) (json.RawMessage, error) {
+// payload shape without the subscription it went to. Monk's bodies are the
+// object alone, so its events wrap it.
+func (p *Provider) eventResource(payload func(version, subID string) ([]byte, error), id string, ev catalog.Event, now time.Time) (json.RawMessage, error) {
 	body, err := payload(catalog.DefaultAPIVersion, "")
 	if err != nil {
 		return nil, err
+	}
+	if p.monk() {
+		return json.Marshal(struct {
+			ID         string          `json:"id"`
+			CreatedAt  string          `json:"created_at"`
+			Action     string          `json:"action"`
+			ObjectType string          `json:"object_type"`
+			Object     json.RawMessage `json:"object"`
+		}{id, stamp(now.UnixMicro()), ev.Action(), ev.ObjectType, body})
 	}
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(body, &m); err != nil {

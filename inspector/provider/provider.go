@@ -25,6 +25,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hooktap/hooktap/inspector/catalog"
 	"github.com/hooktap/hooktap/relay/sqlitedb"
 )
 
@@ -35,6 +36,9 @@ var migrations embed.FS
 // (1 + 5 retries), ~15 s, 30 s, 1 m, 2 m, 5 m. Monite publishes none.
 var DefaultSchedule = []time.Duration{15 * time.Second, 30 * time.Second, time.Minute, 2 * time.Minute, 5 * time.Minute}
 
+// FlavorMonite is the default flavor: Monite.
+const FlavorMonite = "monite"
+
 // DefaultTimeout is how long one attempt may take, as both providers say.
 const DefaultTimeout = 10 * time.Second
 
@@ -44,6 +48,10 @@ const MaxBody = 1 << 20
 // Config sets up a Provider.
 type Config struct {
 	DataDir string // the SQLite file is DataDir/provider.db
+	// Flavor is the provider emulated: "" or "monite" (Monite's API, events
+	// and Monite-Signature), or "monk" (the same API as a stand-in for
+	// Monk's dashboard; Monk's events, bodies and X-Monk-* headers).
+	Flavor string
 	// Token, when set, is the only bearer token the API accepts; otherwise
 	// any non-empty one does, as a sandbox's partner token would.
 	Token    string
@@ -78,6 +86,13 @@ type Provider struct {
 func Open(ctx context.Context, cfg Config) (*Provider, error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("provider: no data directory")
+	}
+	switch cfg.Flavor {
+	case "", FlavorMonite:
+		cfg.Flavor = FlavorMonite
+	case catalog.FlavorMonk:
+	default:
+		return nil, fmt.Errorf("provider: unknown flavor %q (monite or monk)", cfg.Flavor)
 	}
 	if cfg.Schedule == nil {
 		cfg.Schedule = DefaultSchedule
@@ -130,6 +145,25 @@ func (p *Provider) OnAttempt(f func(Delivery)) {
 	p.mu.Lock()
 	p.events = append(p.events, f)
 	p.mu.Unlock()
+}
+
+// monk reports whether the emulator plays Monk.
+func (p *Provider) monk() bool { return p.cfg.Flavor == catalog.FlavorMonk }
+
+// catalog is the events of the provider emulated.
+func (p *Provider) catalog() []catalog.Event {
+	if p.monk() {
+		return catalog.MonkEvents()
+	}
+	return catalog.All()
+}
+
+// scheme is how deliveries are signed.
+func (p *Provider) scheme() string {
+	if p.monk() {
+		return "monk"
+	}
+	return "monite"
 }
 
 // OnChange registers f to be told about every subscription created,

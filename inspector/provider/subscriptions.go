@@ -75,9 +75,9 @@ func (s *Subscription) shown() *Subscription {
 }
 
 // objectTypes are the object types of the catalog: what can be subscribed.
-func objectTypes() []string {
+func (p *Provider) objectTypes() []string {
 	var types []string
-	for _, e := range catalog.All() {
+	for _, e := range p.catalog() {
 		if !slices.Contains(types, e.ObjectType) {
 			types = append(types, e.ObjectType)
 		}
@@ -97,8 +97,8 @@ func (p *Provider) checkFields(c *call, f subFields, create bool) bool {
 		c.invalid(loc("body", "url"), "field required")
 		return false
 	}
-	if f.ObjectType != nil && !slices.Contains(objectTypes(), *f.ObjectType) {
-		c.invalid(loc("body", "object_type"), "unknown object_type %q; one of: %s", *f.ObjectType, strings.Join(objectTypes(), ", "))
+	if f.ObjectType != nil && !slices.Contains(p.objectTypes(), *f.ObjectType) {
+		c.invalid(loc("body", "object_type"), "unknown object_type %q; one of: %s", *f.ObjectType, strings.Join(p.objectTypes(), ", "))
 		return false
 	}
 	if f.URL != nil {
@@ -112,15 +112,15 @@ func (p *Provider) checkFields(c *call, f subFields, create bool) bool {
 
 // checkEventTypes checks that every event type is an event of objectType:
 // its name ("created") or its action ("payable.created").
-func checkEventTypes(c *call, objectType string, types []string) bool {
+func (p *Provider) checkEventTypes(c *call, objectType string, types []string) bool {
 	if len(types) > 100 {
 		c.invalid(loc("body", "event_types"), "at most 100 event types")
 		return false
 	}
 	for i, t := range types {
-		if !matchesEvent(objectType, t) {
+		if !p.matchesEvent(objectType, t) {
 			var names []string
-			for _, e := range catalog.All() {
+			for _, e := range p.catalog() {
 				if e.ObjectType == objectType {
 					names = append(names, e.Name)
 				}
@@ -133,8 +133,8 @@ func checkEventTypes(c *call, objectType string, types []string) bool {
 }
 
 // matchesEvent reports whether event type t names an event of objectType.
-func matchesEvent(objectType, t string) bool {
-	for _, e := range catalog.All() {
+func (p *Provider) matchesEvent(objectType, t string) bool {
+	for _, e := range p.catalog() {
 		if e.ObjectType == objectType && (t == e.Name || t == e.Action()) {
 			return true
 		}
@@ -178,7 +178,7 @@ func (p *Provider) createSub(c *call, kind string) {
 	if f.EventTypes != nil && *f.EventTypes != nil {
 		types = *f.EventTypes
 	}
-	if !checkEventTypes(c, *f.ObjectType, types) {
+	if !p.checkEventTypes(c, *f.ObjectType, types) {
 		return
 	}
 	now := p.now()
@@ -204,7 +204,7 @@ func (p *Provider) createSub(c *call, kind string) {
 
 // shape is the payload shape for subscriptions made in this call.
 func (c *call) shape() string {
-	if c.version == "" {
+	if c.version == "" || shapeFor(c.version) == "" {
 		return catalog.Legacy
 	}
 	return shapeFor(c.version)
@@ -256,7 +256,7 @@ func (p *Provider) patchSub(c *call, kind string) {
 			s.EventTypes = *f.EventTypes
 		}
 	}
-	if !checkEventTypes(c, s.ObjectType, s.EventTypes) {
+	if !p.checkEventTypes(c, s.ObjectType, s.EventTypes) {
 		return
 	}
 	if c.version != "" {
