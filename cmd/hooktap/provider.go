@@ -46,8 +46,11 @@ func cmdProvider(ctx context.Context, e *env, args []string) error {
 	}
 	defer p.Close()
 	base := "http://" + ln.Addr().String()
-	fmt.Fprintf(e.stdout, "hooktap provider %s listening on %s\n  Monite API:  %s/v1  (Authorization: Bearer <%s>, x-monite-version: 2024-05-25)\n  state:       %s\n",
-		buildVersion(), ln.Addr(), base, pf.tokenHint(), p.Path())
+	api := fmt.Sprintf("Monite API:  %s/v1  (Authorization: Bearer <%s>, x-monite-version: 2024-05-25)", base, pf.tokenHint())
+	if cfg.Flavor == "monk" {
+		api = fmt.Sprintf("Monk emulator: subscriptions at %s/v1/webhook_subscriptions  (Authorization: Bearer <%s>)", base, pf.tokenHint())
+	}
+	fmt.Fprintf(e.stdout, "hooktap provider %s listening on %s\n  %s\n  state:       %s\n", buildVersion(), ln.Addr(), api, p.Path())
 	return serveProvider(ctx, p, ln)
 }
 

@@ -127,7 +127,8 @@ func Open(ctx context.Context, cfg Config) (*Provider, error) {
 			Timeout: cfg.Timeout,
 			// Providers do not follow redirects: a 3xx is a failed attempt.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-			Transport:     &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 8, IdleConnTimeout: 30 * time.Second},
+			// No proxy from the environment, and no Accept-Encoding of Go's own.
+			Transport: &http.Transport{Proxy: nil, DisableCompression: true, MaxIdleConnsPerHost: 8, IdleConnTimeout: 30 * time.Second},
 		},
 	}
 	return p, nil
