@@ -79,6 +79,7 @@ func serveProvider(ctx context.Context, p *provider.Provider, ln net.Listener) e
 // providerFlags are the emulator's flags that provider and dev share.
 type providerFlags struct {
 	data, token, schedule, flavor string
+	allowHosts                    string
 	scale                         float64
 }
 
@@ -89,6 +90,7 @@ func (f *providerFlags) register(fs *flag.FlagSet, e *env, prefix string) {
 	fs.StringVar(&f.token, prefix+"token", envOr(e, "HOOKTAP_PROVIDER_TOKEN", ""), "the only bearer `token` the API accepts (default: any; or HOOKTAP_PROVIDER_TOKEN)")
 	fs.StringVar(&f.flavor, prefix+"flavor", "monite", "provider to emulate: monite, or monk (Monk's events, bodies and X-Monk-* headers)")
 	fs.StringVar(&f.schedule, "retry-schedule", "15s,30s,1m,2m,5m", "delays before each retry (Monk's: 6 attempts in all)")
+	fs.StringVar(&f.allowHosts, prefix+"allow-host", "", "host `names` (comma-separated) the API answers besides IP addresses, localhost and host.docker.internal")
 	fs.Float64Var(&f.scale, "retry-scale", 1, "multiply every retry delay, e.g. 0.01 for tests and demos")
 }
 
@@ -114,7 +116,7 @@ func (f *providerFlags) config(e *env) (provider.Config, error) {
 	if f.data == "" {
 		f.data = dataDir(e) + "/provider"
 	}
-	return provider.Config{DataDir: f.data, Token: f.token, Schedule: sched, Scale: f.scale, Flavor: f.flavor, UserAgent: "hooktap-provider/" + buildVersion()}, nil
+	return provider.Config{DataDir: f.data, Token: f.token, Schedule: sched, Scale: f.scale, Flavor: f.flavor, AllowHosts: splitList(f.allowHosts), UserAgent: "hooktap-provider/" + buildVersion()}, nil
 }
 
 // parseSchedule reads "15s,30s,1m": the delays before each retry. An empty

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -52,6 +53,10 @@ func (p *Provider) api(h func(*call)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
 		c := &call{w: w, r: r, version: strings.TrimSpace(r.Header.Get("X-Monite-Version"))}
+		if !p.allowedHost(r.Host) {
+			c.fail(http.StatusForbidden, "requests must be addressed to an IP address or localhost, not %q (hooktap provider --allow-host NAME allows a name)", r.Host)
+			return
+		}
 		if !p.authorized(r) {
 			w.Header().Set("WWW-Authenticate", "Bearer")
 			c.fail(http.StatusUnauthorized, "not authenticated: send Authorization: Bearer <token>")
@@ -72,6 +77,27 @@ func (p *Provider) api(h func(*call)) http.HandlerFunc {
 		}
 		h(c)
 	}
+}
+
+// allowedHost refuses requests addressed to a name that is not local: a web
+// page whose name was rebound to 127.0.0.1 (DNS rebinding) could otherwise
+// use the API, which takes any token, from the developer's browser.
+func (p *Provider) allowedHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.ToLower(strings.Trim(host, "[]"))
+	switch {
+	case net.ParseIP(host) != nil, host == "localhost", strings.HasSuffix(host, ".localhost"), host == "host.docker.internal":
+		return true
+	}
+	for _, a := range p.cfg.AllowHosts {
+		if strings.EqualFold(a, host) {
+			return true
+		}
+	}
+	return false
 }
 
 // authorized checks the bearer token: any non-empty one, or exactly the

@@ -306,3 +306,25 @@ func TestStateSurvivesRestart(t *testing.T) {
 		t.Fatalf("after restart: %d %+v", code, got)
 	}
 }
+
+// TestRebindingRefused: a request addressed to a name that is not local
+// (a DNS rebinding page in the developer's browser) is refused, even with a
+// token, unless the name is allowed.
+func TestRebindingRefused(t *testing.T) {
+	em := startEmulator(t, provider.Config{AllowHosts: []string{"devbox"}})
+	for host, want := range map[string]int{"evil.example": 403, "evil.example:8790": 403, "localhost:8790": 200,
+		"127.0.0.1": 200, "[::1]:8790": 200, "app.localhost": 200, "host.docker.internal:8790": 200, "DEVBOX:8790": 200} {
+		req, _ := http.NewRequest("GET", em.URL+"/webhook_subscriptions", nil)
+		req.Host = host
+		req.Header.Set("Authorization", "Bearer t")
+		req.Header.Set("x-monite-version", "2024-05-25")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("Host %s: %d, want %d", host, resp.StatusCode, want)
+		}
+	}
+}

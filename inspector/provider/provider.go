@@ -61,9 +61,12 @@ type Config struct {
 	// Self lists where the API is served, host:port with an optional path
 	// prefix (hooktap dev serves the relay beside it: 127.0.0.1:8789/v1),
 	// so that a subscription cannot point back at the emulator.
-	Self      []string
-	Logger    *slog.Logger
-	UserAgent string
+	Self []string
+	// AllowHosts are host names, besides IP addresses, localhost and
+	// host.docker.internal, that requests may be addressed to (Host).
+	AllowHosts []string
+	Logger     *slog.Logger
+	UserAgent  string
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
 }
