@@ -198,7 +198,8 @@ func TestProviderKill9LosesNoRetry(t *testing.T) {
 func TestDevProviderEndToEnd(t *testing.T) {
 	app := newSignedApp(t, 500, 200)
 	pdata := t.TempDir()
-	dev := startProc(t, "dev", "--addr", "127.0.0.1:0", "--forward-to", app.URL+"/webhooks", "--db", t.TempDir()+"/agent.db",
+	agentDB := t.TempDir() + "/agent.db"
+	dev := startProc(t, "dev", "--addr", "127.0.0.1:0", "--forward-to", app.URL+"/webhooks", "--db", agentDB,
 		"--data", t.TempDir(), "--provider-data", pdata, "--no-web", "--json", "--print-secret", "--retry-schedule", "1500ms")
 	var ready struct {
 		URL         string `json:"url"`
@@ -232,12 +233,22 @@ func TestDevProviderEndToEnd(t *testing.T) {
 	app.wait(t, 2)
 	for i := range 2 {
 		var d struct {
-			Type, Action, Signature string
-			Status                  int
+			ID, Type, Action, Signature string
+			Status                      int
 		}
 		json.Unmarshal([]byte(dev.line(t, `"type":"delivery"`)), &d)
 		if d.Action != "payable.created" || d.Signature != "valid" || d.Status != []int{500, 200}[i] {
 			t.Fatalf("agent's delivery %d: %+v (the agent should know the subscription's secret)", i+1, d)
+		}
+		// The store, which the TUI and web inspector show, says which
+		// subscription and which attempt it was.
+		out, errOut, code := hooktapOut(t, nil, "events", "show", d.ID, "--json", "--db", agentDB)
+		var shown struct {
+			Header map[string][]string `json:"headers"`
+		}
+		json.Unmarshal([]byte(out), &shown)
+		if code != 0 || fmt.Sprint(shown.Header["X-Hooktap-Attempt"]) != fmt.Sprintf("[%d]", i+1) || fmt.Sprint(shown.Header["X-Hooktap-Subscription-Id"]) != "["+sub.ID+"]" {
+			t.Fatalf("events show %s: %d %s %s", d.ID, code, out, errOut)
 		}
 	}
 	var log moniteLog

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -206,6 +207,10 @@ func (p *Provider) send(ctx context.Context, d *pending) (int, string, string) {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", p.cfg.UserAgent)
+	// Not Monite's nor Monk's: hooktap's own, so that the TUI and the web
+	// inspector show which subscription and which attempt a delivery is.
+	req.Header.Set("X-Hooktap-Subscription-Id", d.SubscriptionID)
+	req.Header.Set("X-Hooktap-Attempt", strconv.Itoa(d.Attempt+1))
 	sc, err := signing.Lookup(d.scheme)
 	if err != nil {
 		return 0, "", err.Error()

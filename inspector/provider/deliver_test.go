@@ -2,6 +2,7 @@ package provider_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -34,6 +35,9 @@ func TestRetriesUntilSuccess(t *testing.T) {
 		}
 		if want := clk.now().Unix(); r.timestamp != want {
 			t.Fatalf("attempt %d signed at %d, the clock says %d", i, r.timestamp, want)
+		}
+		if r.header.Get("X-Hooktap-Attempt") != fmt.Sprint(i) || r.header.Get("X-Hooktap-Subscription-Id") != s.ID {
+			t.Fatalf("attempt %d: X-Hooktap-Attempt %q, X-Hooktap-Subscription-Id %q", i, r.header.Get("X-Hooktap-Attempt"), r.header.Get("X-Hooktap-Subscription-Id"))
 		}
 		if body != nil && string(r.body) != string(body) {
 			t.Fatalf("attempt %d body changed:\n%s\n%s", i, body, r.body)
