@@ -50,7 +50,8 @@ func cmdProvider(ctx context.Context, e *env, args []string) error {
 	if cfg.Flavor == "monk" {
 		api = fmt.Sprintf("Monk emulator: subscriptions at %s/v1/webhook_subscriptions  (Authorization: Bearer <%s>)", base, pf.tokenHint())
 	}
-	fmt.Fprintf(e.stdout, "hooktap provider %s listening on %s\n  %s\n  state:       %s\n", buildVersion(), ln.Addr(), api, p.Path())
+	fmt.Fprintf(e.stdout, "hooktap provider %s listening on %s\n  %s\n  page:        %s/v1/_emulator/  (subscriptions and the delivery log)\n  state:       %s\n",
+		buildVersion(), ln.Addr(), api, base, p.Path())
 	return serveProvider(ctx, p, ln)
 }
 

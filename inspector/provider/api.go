@@ -36,6 +36,8 @@ func (p *Provider) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/events/{id}", p.api(p.getEvent))
 	mux.HandleFunc("POST /v1/_emulator/events", p.api(p.emitEvent))
 	mux.HandleFunc("GET /v1/_emulator/deliveries/{id}/attempts", p.api(p.listAttempts))
+	mux.HandleFunc("GET /v1/_emulator/{$}", p.page("index.html", "text/html; charset=utf-8"))
+	mux.HandleFunc("GET /v1/_emulator/page.js", p.page("page.js", "text/javascript; charset=utf-8"))
 	mux.HandleFunc("/v1/", p.api(func(c *call) { c.fail(http.StatusNotFound, "no such endpoint: %s %s", c.r.Method, c.r.URL.Path) }))
 	return mux
 }
