@@ -467,6 +467,21 @@ func TestDetailPanes(t *testing.T) {
 	}
 }
 
+// TestDetailEmulatorDelivery: a delivery from hooktap's provider emulator
+// shows its subscription and attempt number.
+func TestDetailEmulatorDelivery(t *testing.T) {
+	s := openStore(t)
+	d := delivery(0)
+	d.Header.Set("X-Hooktap-Subscription-Id", "sub-123")
+	d.Header.Set("X-Hooktap-Attempt", "3")
+	stored(t, s.Insert(d))
+	m := newSized(t, testOptions(s))
+	send(t, m, keyMsg("enter"))
+	if content := ansi.Strip(m.detail.vp.View()); !strings.Contains(content, "emulator   subscription sub-123, attempt 3") {
+		t.Errorf("request pane:\n%s", content)
+	}
+}
+
 func TestColourJSON(t *testing.T) {
 	st := DefaultStyles()
 	in := "{\n  \"a\\\"b\": \"x\",\n  \"n\": -1.5e3,\n  \"t\": true,\n  \"z\": null\n}"

@@ -403,6 +403,9 @@
     add("from", d.remote_addr);
     add("host", d.host ? (d.proto ? d.proto + "://" : "") + d.host : "");
     add("target", d.target);
+    // hooktap's provider emulator says which subscription and attempt this is.
+    const hdr = (name) => ((d.headers || {})[name] || [""])[0];
+    if (hdr("X-Hooktap-Attempt")) add("emulator", "subscription " + hdr("X-Hooktap-Subscription-Id") + ", attempt " + hdr("X-Hooktap-Attempt"));
     $("d-meta").replaceChildren(...meta);
 
     const sig = $("d-sig");
