@@ -416,10 +416,16 @@ func TestBrowserEmulatorDelivery(t *testing.T) {
 		d.Header.Set("X-Hooktap-Attempt", "2")
 	}
 	d := f.add("payable.created", a.URL, 200)
+	f.web.providerPage = "http://127.0.0.1:8789/v1/_emulator/"
 	ctx := tab(t, newBrowser(t))
-	var meta string
-	run(t, ctx, opened(f.ts.URL, d.ID, into(&meta, chromedp.TextContent(css(`#d-meta`))))...)
+	var meta, link string
+	run(t, ctx, opened(f.ts.URL, d.ID, into(&meta, chromedp.TextContent(css(`#d-meta`))),
+		poll(`!document.querySelector("#provider-link").hidden`),
+		into(&link, chromedp.Evaluate[string](`document.querySelector("#provider-link").href`)))...)
 	if !strings.Contains(meta, "emulatorsubscription sub-123, attempt 2") {
 		t.Fatalf("detail meta: %q", meta)
+	}
+	if link != f.web.providerPage {
+		t.Fatalf("the header links the emulator's page at %q", link)
 	}
 }

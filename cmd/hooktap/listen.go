@@ -176,6 +176,8 @@ type agentRun struct {
 	bus    *live.Bus
 	sender *replay.Sender
 	agent  *agent.Agent
+	// providerPage is hooktap dev's emulator page, for the web inspector.
+	providerPage string
 }
 
 // runAgent opens the store, connects to the relay and reports deliveries
@@ -221,6 +223,7 @@ func runAgent(ctx context.Context, e *env, f *agentFlags, relayURL string, dp *d
 	}
 	var secretFor func(*store.Delivery) string
 	if dp != nil {
+		r.providerPage = dp.api + "/_emulator/"
 		secretFor = dp.secretFor(ctx, relayURL+"/h/"+f.channel)
 		if rep != nil {
 			rep.providerAPI = dp.api

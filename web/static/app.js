@@ -302,6 +302,9 @@
       else if (st.conn) showConn(st.conn);
       showStore({ error: st.store_error, cause: st.store_cause, waiting: st.store_waiting });
       $("secret-box").hidden = st.has_secret;
+      const pl = $("provider-link");
+      pl.hidden = !st.provider_page;
+      if (st.provider_page && /^https?:\/\//.test(st.provider_page)) pl.href = st.provider_page;
       return st;
     } catch (e) {
       $("count").textContent = e.message;
