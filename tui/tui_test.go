@@ -482,6 +482,18 @@ func TestDetailEmulatorDelivery(t *testing.T) {
 	}
 }
 
+// TestTitleShowsProviderAPI: in hooktap dev the title names the provider
+// emulator's API beside the webhook URL.
+func TestTitleShowsProviderAPI(t *testing.T) {
+	o := testOptions(openStore(t))
+	o.Bus = fullStoreBus()
+	o.ProviderAPI = "http://127.0.0.1:8789/v1"
+	m := newSized(t, o)
+	if title := ansi.Strip(m.titleBar()); !strings.Contains(title, "API http://127.0.0.1:8789/v1") {
+		t.Errorf("title: %q", title)
+	}
+}
+
 func TestColourJSON(t *testing.T) {
 	st := DefaultStyles()
 	in := "{\n  \"a\\\"b\": \"x\",\n  \"n\": -1.5e3,\n  \"t\": true,\n  \"z\": null\n}"
