@@ -328,3 +328,22 @@ func TestRebindingRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestOneEmulatorPerState: a second emulator on the same state is refused
+// (both would send every retry) until the first closes.
+func TestOneEmulatorPerState(t *testing.T) {
+	dir := t.TempDir()
+	p1, err := provider.Open(t.Context(), provider.Config{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := provider.Open(t.Context(), provider.Config{DataDir: dir}); err == nil || !strings.Contains(err.Error(), "already uses") {
+		t.Fatalf("second emulator on one state: %v", err)
+	}
+	p1.Close()
+	p2, err := provider.Open(t.Context(), provider.Config{DataDir: dir})
+	if err != nil {
+		t.Fatalf("after the first closed: %v", err)
+	}
+	p2.Close()
+}

@@ -78,6 +78,7 @@ type Provider struct {
 	log    *slog.Logger
 	client *http.Client
 	wake   chan struct{}
+	unlock func() // releases the data directory
 
 	mu       sync.Mutex
 	inflight map[string]bool // deliveries being attempted right now
@@ -118,12 +119,17 @@ func Open(ctx context.Context, cfg Config) (*Provider, error) {
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "hooktap-provider"
 	}
-	db, err := sqlitedb.Open(ctx, filepath.Join(cfg.DataDir, "provider.db"), migrations, sqlitedb.Options{})
+	unlock, err := lockDir(cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
+	db, err := sqlitedb.Open(ctx, filepath.Join(cfg.DataDir, "provider.db"), migrations, sqlitedb.Options{})
+	if err != nil {
+		unlock()
+		return nil, err
+	}
 	p := &Provider{
-		cfg: cfg, db: db, log: cfg.Logger,
+		cfg: cfg, db: db, log: cfg.Logger, unlock: unlock,
 		wake:     make(chan struct{}, 1),
 		inflight: map[string]bool{},
 		client: &http.Client{
@@ -137,8 +143,12 @@ func Open(ctx context.Context, cfg Config) (*Provider, error) {
 	return p, nil
 }
 
-// Close closes the database.
-func (p *Provider) Close() error { return p.db.Close() }
+// Close closes the database and releases the data directory.
+func (p *Provider) Close() error {
+	err := p.db.Close()
+	p.unlock()
+	return err
+}
 
 // Path is the database file.
 func (p *Provider) Path() string { return p.db.Path }
