@@ -216,3 +216,32 @@ func TestTriggerMonk(t *testing.T) {
 		}
 	}
 }
+
+// TestTriggerProviderUsage: --provider sends through the emulator's
+// subscriptions, so flags that choose a target, secret, scheme or shape are
+// refused, and a bad URL or an emulator's refusal is one clear line.
+func TestTriggerProviderUsage(t *testing.T) {
+	cleanEnv(t)
+	refusing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		w.Write([]byte(`{"error": {"message": "not authenticated"}}`))
+	}))
+	defer refusing.Close()
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"trigger", "payable.created", "--provider", refusing.URL, "--secret", "s"}, 2, "drop --secret"},
+		{[]string{"trigger", "payable.created", "--provider", refusing.URL, "--to", refusing.URL, "--scheme", "monk"}, 2, "drop --scheme, --to"},
+		{[]string{"trigger", "payable.creatd", "--provider", refusing.URL}, 2, "did you mean payable.created"},
+		{[]string{"trigger", "payable.created", "--provider", "localhost:8790"}, 2, "--provider"},
+		{[]string{"trigger", "payable.created", "--provider", refusing.URL}, 1, "answered 401: {\"error\": {\"message\": \"not authenticated\"}}"},
+	} {
+		r := execCLI(t, c.args...)
+		if r.exitCode() != c.code || r.err == nil || !strings.Contains(r.err.Error(), c.want) {
+			t.Errorf("%v: exit %d, %v; want %d and %q", c.args[1:], r.exitCode(), r.err, c.code, c.want)
+		}
+	}
+}
