@@ -351,7 +351,7 @@ func (r *reporter) conn(c live.RelayStatus) {
 			r.ready = true
 			fmt.Fprintf(r.w, "hooktap is ready\n  Webhook URL    %s\n  Forwarding to  %s\n  Recording in   %s\n", c.URL, c.Target, r.db)
 			if r.providerAPI != "" {
-				fmt.Fprintf(r.w, "  Provider API   %s  (a local Monite: point your client's base URL here)\n", r.providerAPI)
+				fmt.Fprintf(r.w, "  Provider API   %s  (the provider emulator: point your client's base URL here)\n", r.providerAPI)
 				fmt.Fprintf(r.w, "  Provider page  %s/_emulator/  (its subscriptions and delivery log)\n", r.providerAPI)
 			}
 			fmt.Fprintln(r.w)
