@@ -140,7 +140,7 @@ func appVerify(header string, body []byte, secret string) (int64, bool) {
 func TestProviderKill9LosesNoRetry(t *testing.T) {
 	data := t.TempDir()
 	app := newSignedApp(t, 500, 200)
-	p1, api := startProvider(t, data, "--retry-schedule", "3s,3s")
+	p1, api := startProvider(t, data, "--retry-schedule", "3s,3s", "--verbose")
 	var sub struct{ ID, Secret string }
 	if code := moniteCall(t, "POST", api+"/webhook_subscriptions", map[string]any{"object_type": "payable", "url": app.URL + "/hooks"}, &sub); code != 201 {
 		t.Fatalf("create: %d", code)
@@ -171,6 +171,9 @@ func TestProviderKill9LosesNoRetry(t *testing.T) {
 	p1.cmd.Process.Kill() // SIGKILL: no chance to save anything
 	<-p1.done
 	p1.done <- nil
+	if log := p1.stderr.String(); !strings.Contains(log, "delivery attempt") || strings.Contains(log, sub.Secret) {
+		t.Fatalf("the verbose log should tell the attempt and never the secret:\n%s", log)
+	}
 
 	_, api = startProvider(t, data, "--retry-schedule", "3s,3s")
 	app.wait(t, 2)
