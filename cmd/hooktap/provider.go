@@ -17,7 +17,7 @@ func cmdProvider(ctx context.Context, e *env, args []string) error {
 	if len(args) > 0 && args[0] == "secrets" {
 		return cmdProviderSecrets(ctx, e, args[1:])
 	}
-	fs := newFlags(e, "provider", "provider [--addr 127.0.0.1:8790] [--data DIR] [--token T] [--flavor monite|monk] [--retry-schedule 15s,30s,1m,2m,5m] [--retry-scale 1]\n       hooktap provider secrets [--data DIR] [--json]")
+	fs := newFlags(e, "provider", "provider [--addr 127.0.0.1:8790] [--data DIR] [--token T] [--flavor monite|monk] [--retry-schedule 15s,30s,1m,2m,5m] [--retry-scale 1] [--allow-host NAME]\n       hooktap provider secrets [--data DIR] [--json]")
 	addr := fs.String("addr", "127.0.0.1:8790", "address of the emulated Monite API")
 	var pf providerFlags
 	pf.register(fs, e, "")
