@@ -213,6 +213,10 @@ func TestFanOut(t *testing.T) {
 	if code := m.do("GET", "/events/"+id, nil, &ev); n != 0 || code != 200 || ev["action"] != "tag.created" || ev["id"] != id {
 		t.Fatalf("unmatched event: %d deliveries, GET %d %v", n, code, ev)
 	}
+	var raw json.RawMessage
+	if m.do("GET", "/events/"+id, nil, &raw); !strings.HasPrefix(string(raw), `{"id":"`+id+`","created_at":`) || strings.Contains(string(raw), "webhook_subscription_id") {
+		t.Fatalf("event not in Monite's field order, or with a subscription: %s", raw)
+	}
 	var events struct{ Data []map[string]any }
 	if m.do("GET", "/events?event_action=tag.created", nil, &events); len(events.Data) != 1 {
 		t.Fatalf("events list: %+v", events)

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/binary"
@@ -164,12 +165,44 @@ func (p *Provider) eventResource(payload func(version, subID string) ([]byte, er
 			Object     json.RawMessage `json:"object"`
 		}{id, stamp(now.UnixMicro()), ev.Action(), ev.ObjectType, body})
 	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(body, &m); err != nil {
+	out, err := dropKey(body, "webhook_subscription_id")
+	if err != nil {
 		return nil, &InputError{loc("body", "set"), "the edited event is not a JSON object"}
 	}
-	delete(m, "webhook_subscription_id")
-	return json.Marshal(m)
+	return out, nil
+}
+
+// dropKey returns the JSON object obj without key, the other members in
+// their order.
+func dropKey(obj []byte, key string) (json.RawMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(obj))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, errors.New("not an object")
+	}
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, err
+		}
+		if t == key {
+			continue
+		}
+		if b.Len() > 1 {
+			b.WriteByte(',')
+		}
+		k, _ := json.Marshal(t)
+		b.Write(k)
+		b.WriteByte(':')
+		b.Write(v)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
 }
 
 // matching returns the enabled subscriptions ev goes to. Empty event_types
