@@ -45,6 +45,9 @@ type Config struct {
 	TLSCert, TLSKey   string        // PEM files: serve HTTPS and WSS
 	Version           string
 	Logger            *slog.Logger
+	// Mount serves other handlers beside the relay's, by pattern (hooktap
+	// dev: the provider emulator at /v1/).
+	Mount map[string]http.Handler
 }
 
 // Defaults.
@@ -199,6 +202,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/channels/{name}/rotate-token", s.admin(s.apiRotate))
 	mux.HandleFunc("POST /api/channels/{name}/rotate-url", s.admin(s.apiRotateURL))
 	mux.Handle("GET /c/", s.channelPage(page.Handler(s.feed)))
+	for pattern, h := range s.cfg.Mount {
+		mux.Handle(pattern, h)
+	}
 	return mux
 }
 

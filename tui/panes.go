@@ -58,6 +58,7 @@ func (v *detailModel) requestPane(d *store.Delivery) string {
 	if d.Elsewhere != nil {
 		field("last", d.Elsewhere.String())
 	}
+	field("emulator", emulatorText(d))
 	b.WriteString("\n" + st.Label.Render("Headers") + "\n")
 	b.WriteString(v.headerLines(d.Header))
 	b.WriteString("\n" + st.Label.Render("Body") + "\n")
@@ -216,4 +217,15 @@ func colourJSON(s string, st Styles) string {
 		}
 	}
 	return b.String()
+}
+
+// emulatorText says which subscription and attempt a delivery from
+// hooktap's provider emulator is (its own X-Hooktap-* headers); "" for
+// other senders.
+func emulatorText(d *store.Delivery) string {
+	n := d.Header.Get("X-Hooktap-Attempt")
+	if n == "" {
+		return ""
+	}
+	return "subscription " + d.Header.Get("X-Hooktap-Subscription-Id") + ", attempt " + n
 }

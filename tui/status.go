@@ -137,6 +137,9 @@ func (m *Model) titleBar() string {
 		if s.conn.URL != "" {
 			parts = append(parts, s.conn.URL)
 		}
+		if m.opts.ProviderAPI != "" {
+			parts = append(parts, st.Dim.Render("API "+m.opts.ProviderAPI))
+		}
 		if s.conn.Target != "" {
 			parts = append(parts, s.targetText())
 		}

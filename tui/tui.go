@@ -30,13 +30,15 @@ type Options struct {
 	Sender *replay.Sender // replay and resend; built from Store, Bus and Secret when nil
 	Secret string         // signing secret for resends when Sender is nil
 
-	Source    string         // what the title names when browsing history; the store's path when empty
-	WebURL    string         // the web inspector beside the UI, shown in the title
-	Editor    string         // command for editing a body ("vi" when empty)
-	Clipboard io.Writer      // where OSC 52 clipboard sequences go; Run uses its output
-	Tmux      bool           // wrap OSC 52 for tmux
-	Location  *time.Location // times are shown in it; time.Local when nil
-	Now       func() time.Time
+	Source string // what the title names when browsing history; the store's path when empty
+	WebURL string // the web inspector beside the UI, shown in the title
+	// ProviderAPI is hooktap dev's provider emulator, shown in the title.
+	ProviderAPI string
+	Editor      string         // command for editing a body ("vi" when empty)
+	Clipboard   io.Writer      // where OSC 52 clipboard sequences go; Run uses its output
+	Tmux        bool           // wrap OSC 52 for tmux
+	Location    *time.Location // times are shown in it; time.Local when nil
+	Now         func() time.Time
 }
 
 // common is what every screen shares, as soft-serve's common.Common: the

@@ -467,6 +467,33 @@ func TestDetailPanes(t *testing.T) {
 	}
 }
 
+// TestDetailEmulatorDelivery: a delivery from hooktap's provider emulator
+// shows its subscription and attempt number.
+func TestDetailEmulatorDelivery(t *testing.T) {
+	s := openStore(t)
+	d := delivery(0)
+	d.Header.Set("X-Hooktap-Subscription-Id", "sub-123")
+	d.Header.Set("X-Hooktap-Attempt", "3")
+	stored(t, s.Insert(d))
+	m := newSized(t, testOptions(s))
+	send(t, m, keyMsg("enter"))
+	if content := ansi.Strip(m.detail.vp.View()); !strings.Contains(content, "emulator   subscription sub-123, attempt 3") {
+		t.Errorf("request pane:\n%s", content)
+	}
+}
+
+// TestTitleShowsProviderAPI: in hooktap dev the title names the provider
+// emulator's API beside the webhook URL.
+func TestTitleShowsProviderAPI(t *testing.T) {
+	o := testOptions(openStore(t))
+	o.Bus = fullStoreBus()
+	o.ProviderAPI = "http://127.0.0.1:8789/v1"
+	m := newSized(t, o)
+	if title := ansi.Strip(m.titleBar()); !strings.Contains(title, "API http://127.0.0.1:8789/v1") {
+		t.Errorf("title: %q", title)
+	}
+}
+
 func TestColourJSON(t *testing.T) {
 	st := DefaultStyles()
 	in := "{\n  \"a\\\"b\": \"x\",\n  \"n\": -1.5e3,\n  \"t\": true,\n  \"z\": null\n}"

@@ -239,6 +239,9 @@ type statusResponse struct {
 	HasSecret  bool      `json:"has_secret"` // resend can sign without a secret in the request
 	Schemes    []string  `json:"schemes"`
 	DB         string    `json:"db"`
+	// ProviderPage is hooktap dev's provider emulator page: its
+	// subscriptions and delivery log.
+	ProviderPage string `json:"provider_page,omitempty"`
 	// While the agent's store cannot write (a full disk): why, since when,
 	// and how many deliveries the agent holds meanwhile.
 	StoreError   string     `json:"store_error,omitempty"`
@@ -343,7 +346,7 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	st := statusResponse{
 		Version: s.version, Live: s.bus != nil, Deliveries: n, HasSecret: s.sender.Secret != "",
-		Schemes: signing.Names(), DB: s.store.Path(),
+		Schemes: signing.Names(), DB: s.store.Path(), ProviderPage: s.providerPage,
 	}
 	if s.conn != nil {
 		st.Conn = connOf(s.conn())

@@ -405,3 +405,27 @@ func screenshot(t *testing.T, browser context.Context, path string) {
 	}
 	fmt.Fprintln(os.Stderr, "screenshots:", path, darkPath)
 }
+
+// TestBrowserEmulatorDelivery: a delivery from hooktap's provider emulator
+// shows its subscription and attempt number in the detail.
+func TestBrowserEmulatorDelivery(t *testing.T) {
+	f := newFixture(t, "")
+	a := newApp(t, 200)
+	f.prepare = func(d *store.Delivery) {
+		d.Header.Set("X-Hooktap-Subscription-Id", "sub-123")
+		d.Header.Set("X-Hooktap-Attempt", "2")
+	}
+	d := f.add("payable.created", a.URL, 200)
+	f.web.providerPage = "http://127.0.0.1:8789/v1/_emulator/"
+	ctx := tab(t, newBrowser(t))
+	var meta, link string
+	run(t, ctx, opened(f.ts.URL, d.ID, into(&meta, chromedp.TextContent(css(`#d-meta`))),
+		poll(`!document.querySelector("#provider-link").hidden`),
+		into(&link, chromedp.Evaluate[string](`document.querySelector("#provider-link").href`)))...)
+	if !strings.Contains(meta, "emulatorsubscription sub-123, attempt 2") {
+		t.Fatalf("detail meta: %q", meta)
+	}
+	if link != f.web.providerPage {
+		t.Fatalf("the header links the emulator's page at %q", link)
+	}
+}

@@ -38,6 +38,9 @@ type Options struct {
 	Version string
 	// Token is the write token; empty means a random one per process.
 	Token string
+	// ProviderPage is the page of hooktap dev's provider emulator
+	// (subscriptions and delivery log), linked from the header; "" for none.
+	ProviderPage string
 }
 
 // Server is the web inspector's HTTP handler.
@@ -49,8 +52,10 @@ type Server struct {
 	log     *slog.Logger
 	version string
 	token   string
-	index   []byte // index.html with the token filled in
-	mux     *http.ServeMux
+	// providerPage is the emulator's page, linked from the header.
+	providerPage string
+	index        []byte // index.html with the token filled in
+	mux          *http.ServeMux
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -65,6 +70,8 @@ func New(o Options) *Server {
 		log:     o.Logger,
 		version: o.Version,
 		token:   o.Token,
+
+		providerPage: o.ProviderPage,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -36,6 +36,7 @@ var rules = []struct {
 	{"inspector/store", []string{"inspector/agent", "inspector/forward", "inspector/live", "inspector/replay"}, "the store is the bottom of the inspector"},
 	{"inspector/forward", []string{"inspector/agent", "inspector/live", "inspector/replay"}, "the forwarder knows requests and attempts only"},
 	{"inspector/live", []string{"inspector/agent", "inspector/forward", "inspector/replay"}, "live events carry records, nothing else"},
+	{"inspector/provider", []string{"inspector/agent", "inspector/forward", "inspector/live", "inspector/replay", "inspector/store"}, "the provider emulator is the other end: it knows signing, the catalog and JSON edits, not the agent's side"},
 }
 
 func hasPrefix(pkg, prefix string) bool { return pkg == prefix || strings.HasPrefix(pkg, prefix+"/") }

@@ -67,6 +67,7 @@ func commands() []command {
 		{"web", "serve the web inspector over a store, with no relay", cmdWeb},
 		{"replay", "send a recorded delivery again, byte for byte", cmdReplay},
 		{"resend", "send a recorded delivery again, re-signed (optionally edited)", cmdResend},
+		{"provider", "emulate Monite: its webhook API, signed deliveries, retries, a delivery log", cmdProvider},
 		{"trigger", "send a sample Monite event, signed (--list shows them)", cmdTrigger},
 		{"verify", "check a recorded delivery's signature with a secret", cmdVerify},
 		{"status", "ask a running agent how its relay, app and store are doing", cmdStatus},

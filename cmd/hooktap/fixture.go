@@ -113,6 +113,8 @@ func triggerFixture(ctx context.Context, e *env, f *triggerFlags, schemeSet bool
 		return usagef("trigger takes an event or --fixture/--from, not both")
 	case f.fixture != "" && f.from != "":
 		return usagef("give --fixture or --from, not both")
+	case f.provider != "":
+		return usagef("--fixture and --from send to --to; --provider makes the emulator emit a catalog event")
 	case f.count < 1:
 		return usagef("--count must be at least 1")
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/hooktap/hooktap/inspector/agent"
 	"github.com/hooktap/hooktap/inspector/forward"
 	"github.com/hooktap/hooktap/inspector/live"
+	"github.com/hooktap/hooktap/inspector/provider"
 	"github.com/hooktap/hooktap/inspector/replay"
 	"github.com/hooktap/hooktap/inspector/signing"
 	"github.com/hooktap/hooktap/inspector/store"
@@ -126,7 +127,7 @@ func cmdListen(ctx context.Context, e *env, args []string) error {
 	if err := f.check(); err != nil {
 		return err
 	}
-	return runAgent(ctx, e, &f, *relayURL)
+	return runAgent(ctx, e, &f, *relayURL, nil)
 }
 
 func cmdDev(ctx context.Context, e *env, args []string) error {
@@ -136,6 +137,10 @@ func cmdDev(ctx context.Context, e *env, args []string) error {
 	data := fs.String("data", "", "directory for the embedded relay's buffer (default: the user's data directory)")
 	fs.StringVar(&f.channel, "channel", "dev", "channel name")
 	f.register(fs, e)
+	var pf providerFlags
+	pf.register(fs, e, "provider-")
+	noProvider := fs.Bool("no-provider", false, "do not serve the provider emulator at /v1")
+	printSecret := fs.Bool("print-secret", false, "print the secret of every emulator subscription to the webhook URL (needs --no-tui or --json)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -144,6 +149,16 @@ func cmdDev(ctx context.Context, e *env, args []string) error {
 	}
 	if err := checkAddr("addr", *addr); err != nil {
 		return err
+	}
+	if *printSecret && (*noProvider || useTUI(e, &f)) {
+		return usagef("--print-secret prints lines: use it with --no-tui or --json, and without --no-provider")
+	}
+	var pcfg provider.Config
+	if !*noProvider {
+		var err error
+		if pcfg, err = pf.config(e); err != nil {
+			return err
+		}
 	}
 	if *data == "" {
 		*data = dataDir(e) + "/relay"
@@ -157,7 +172,21 @@ func cmdDev(ctx context.Context, e *env, args []string) error {
 		e, closeLog = logToFile(e, f.db) // the relay logs there too
 		defer closeLog()
 	}
-	srv, err := relay.New(ctx, relay.Config{DataDir: *data, Version: buildVersion(), Logger: newLogger(e.stderr, f.verbose)})
+	rcfg := relay.Config{DataDir: *data, Version: buildVersion(), Logger: newLogger(e.stderr, f.verbose)}
+	var dp *devProvider
+	if !*noProvider {
+		pcfg.Self = []string{ln.Addr().String() + "/v1"}
+		pcfg.Logger = newLogger(e.stderr, f.verbose)
+		p, err := provider.Open(ctx, pcfg)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("provider emulator: %w", err)
+		}
+		defer p.Close()
+		dp = &devProvider{p: p, api: "http://" + ln.Addr().String() + "/v1", printSecret: *printSecret}
+		rcfg.Mount = map[string]http.Handler{"/v1/": p.Handler()}
+	}
+	srv, err := relay.New(ctx, rcfg)
 	if err != nil {
 		ln.Close()
 		return err
@@ -166,12 +195,19 @@ func cmdDev(ctx context.Context, e *env, args []string) error {
 	defer cancel()
 	relayDone := make(chan error, 1)
 	go func() { relayDone <- srv.Serve(ctx, ln) }()
+	providerDone := make(chan error, 1)
+	if dp != nil {
+		go func() { providerDone <- dp.p.Run(ctx) }()
+	} else {
+		providerDone <- nil
+	}
 
-	err = runAgent(ctx, e, &f, "http://"+ln.Addr().String())
+	err = runAgent(ctx, e, &f, "http://"+ln.Addr().String(), dp)
 	cancel()
 	if rerr := <-relayDone; rerr != nil && !errors.Is(rerr, http.ErrServerClosed) && err == nil {
 		err = rerr
 	}
+	<-providerDone
 	return err
 }
 
@@ -183,12 +219,14 @@ type agentRun struct {
 	bus    *live.Bus
 	sender *replay.Sender
 	agent  *agent.Agent
+	// providerPage is hooktap dev's emulator page, for the web inspector.
+	providerPage string
 }
 
 // runAgent opens the store, connects to the relay and reports deliveries
 // until ctx ends: in the terminal UI when stdout is a terminal, else as
 // lines (or JSON lines) on stdout. The web inspector runs beside either.
-func runAgent(ctx context.Context, e *env, f *agentFlags, relayURL string) error {
+func runAgent(ctx context.Context, e *env, f *agentFlags, relayURL string, dp *devProvider) error {
 	// For developers: HOOKTAP_FORWARDER=transport forwards through net/http's
 	// Transport instead of the forwarder's own pool, for make bench to compare.
 	newForwarder := forward.New
@@ -229,8 +267,19 @@ func runAgent(ctx context.Context, e *env, f *agentFlags, relayURL string) error
 	}
 	var report func(live.Event)
 	logTo := e.stderr
+	var rep *reporter
 	if !tui {
-		report = newReporter(e.stdout, f.json, st.Path()).report
+		rep = newReporter(e.stdout, f.json, st.Path())
+		report = rep.report
+	}
+	var secretFor func(*store.Delivery) string
+	if dp != nil {
+		r.providerPage = dp.api + "/_emulator/"
+		secretFor = dp.secretFor(ctx, relayURL+"/h/"+f.channel)
+		if rep != nil {
+			rep.providerAPI = dp.api
+			dp.watch(ctx, rep, relayURL+"/h/"+f.channel)
+		}
 	}
 	st.SetLogger(newLogger(logTo, f.verbose)) // the full-text index reports trouble there
 	stopPrune := startPruning(ctx, st, f.retention, newLogger(logTo, f.verbose))
@@ -246,6 +295,7 @@ func runAgent(ctx context.Context, e *env, f *agentFlags, relayURL string) error
 		Forwarder:   fwd,
 		Routes:      routes,
 		Secret:      f.secret,
+		SecretFor:   secretFor,
 		Bus:         bus,
 		Report:      report,
 		Logger:      newLogger(logTo, f.verbose),
@@ -269,14 +319,16 @@ func runAgent(ctx context.Context, e *env, f *agentFlags, relayURL string) error
 
 // reporter prints what the agent does: human lines or JSON lines.
 type reporter struct {
-	mu     sync.Mutex
-	w      io.Writer
-	json   bool
-	db     string
-	ready  bool // the relay connection was up once
-	state  live.State
-	reason string
-	full   bool // the store cannot write
+	mu          sync.Mutex
+	providerAPI string                  // hooktap dev's emulator
+	secrets     []provider.Subscription // to print once ready (--print-secret)
+	w           io.Writer
+	json        bool
+	db          string
+	ready       bool // the relay connection was up once
+	state       live.State
+	reason      string
+	full        bool // the store cannot write
 	// what was last said of the app
 	appSeen, appUp bool
 	appProblem     string // the app's problem in a few words, while down
@@ -298,6 +350,7 @@ type readyLine struct {
 	// (checked before connecting), and why not.
 	AppListening bool   `json:"app_listening"`
 	AppProblem   string `json:"app_problem,omitempty"`
+	ProviderAPI  string `json:"provider_api,omitempty"`
 }
 
 // connectionLine is a change of the relay connection. RetryIn is in
@@ -379,7 +432,8 @@ func (r *reporter) conn(c live.RelayStatus) {
 		if c.State == live.StateConnected && !r.ready {
 			r.ready = true
 			r.encode.Encode(readyLine{Type: "ready", URL: c.URL, ForwardTo: c.Target, Routes: c.Routes, DB: r.db,
-				AppListening: r.appUp, AppProblem: r.appProblem})
+				AppListening: r.appUp, AppProblem: r.appProblem, ProviderAPI: r.providerAPI})
+			r.readied()
 		}
 		return
 	}
@@ -394,6 +448,7 @@ func (r *reporter) conn(c live.RelayStatus) {
 		if !r.ready {
 			r.ready = true
 			r.banner(c)
+			r.readied()
 		} else {
 			fmt.Fprintf(r.w, "%s  reconnected to %s\n", now, c.Relay)
 		}
@@ -434,7 +489,12 @@ func (r *reporter) banner(c live.RelayStatus) {
 		events, to, _ := strings.Cut(route, "=")
 		fmt.Fprintf(r.w, "    %s  → %s\n", events, to)
 	}
-	fmt.Fprintf(r.w, "  Recording in   %s\n\n", r.db)
+	fmt.Fprintf(r.w, "  Recording in   %s\n", r.db)
+	if r.providerAPI != "" {
+		fmt.Fprintf(r.w, "  Provider API   %s  (the provider emulator: point your client's base URL here)\n", r.providerAPI)
+		fmt.Fprintf(r.w, "  Provider page  %s/_emulator/  (its subscriptions and delivery log)\n", r.providerAPI)
+	}
+	fmt.Fprintln(r.w)
 	fmt.Fprintf(r.w, "Send a test webhook:\n%s\n\nor a realistic Monite payload (signed when HOOKTAP_SECRET is set):\n  %s\n\n",
 		indent(store.ExampleCurl(c.URL), "  "), store.ExampleTrigger(c.URL))
 }

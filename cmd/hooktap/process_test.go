@@ -72,7 +72,7 @@ func startProcEnv(t *testing.T, env []string, args ...string) *proc {
 // environment: its variables, data and config directories.
 func hooktapTestEnv(t *testing.T) []string {
 	return []string{"XDG_DATA_HOME=" + t.TempDir(), "XDG_CONFIG_HOME=" + t.TempDir(), "HOOKTAP_DB=", "HOOKTAP_TOKEN=",
-		"HOOKTAP_ADMIN_TOKEN=", "HOOKTAP_METRICS_TOKEN=", "HOOKTAP_RELAY=", "HOOKTAP_PROFILE="}
+		"HOOKTAP_ADMIN_TOKEN=", "HOOKTAP_METRICS_TOKEN=", "HOOKTAP_RELAY=", "HOOKTAP_PROFILE=", "HOOKTAP_PROVIDER_TOKEN="}
 }
 
 // startProcIn is startProcEnv in working directory dir ("": the test's).

@@ -25,7 +25,7 @@ const defaultTriggerTo = "http://127.0.0.1:8789/h/dev"
 
 func cmdTrigger(ctx context.Context, e *env, args []string) error {
 	var f triggerFlags
-	fs := newFlags(e, "trigger", "trigger EVENT [--to URL] [--secret S] [--scheme X] [--entity-id ID] [--set path=value]... [--count N] [--api-version V] [--json]\n"+
+	fs := newFlags(e, "trigger", "trigger EVENT [--to URL | --provider URL] [--secret S] [--scheme X] [--entity-id ID] [--set path=value]... [--count N] [--api-version V] [--json]\n"+
 		"       hooktap trigger --fixture FILE | --from ID[,ID...] [--db FILE] [--to URL] [--secret S] [--set path=value]... [--count N] [--json]\n"+
 		"       hooktap trigger --list")
 	f.register(fs, e)
@@ -43,6 +43,9 @@ func cmdTrigger(ctx context.Context, e *env, args []string) error {
 			return usagef("trigger --list takes no event")
 		}
 		return printCatalog(e, f.json)
+	}
+	if f.provider != "" {
+		return triggerProvider(ctx, e, fs, &f, pos)
 	}
 	t, err := f.check(pos)
 	if err != nil {
@@ -83,6 +86,7 @@ func cmdTrigger(ctx context.Context, e *env, args []string) error {
 type triggerFlags struct {
 	to, scheme, entityID, apiVersion string
 	fixture, from, db                string // a fixture file, or recorded deliveries, to send instead of EVENT
+	provider, providerToken          string
 	secret                           secretFlag
 	sets                             assignments
 	count                            int
@@ -92,7 +96,7 @@ type triggerFlags struct {
 func (f *triggerFlags) register(fs *flag.FlagSet, e *env) {
 	fs.StringVar(&f.to, "to", defaultTriggerTo, "where to POST: a relay ingress URL (the full path) or your app's endpoint")
 	f.secret.register(fs, e, "signing `secret`; without one the request goes unsigned")
-	fs.StringVar(&f.scheme, "scheme", signing.DefaultScheme, "signing scheme: "+strings.Join(signing.Names(), ", "))
+	fs.StringVar(&f.scheme, "scheme", "", "signing scheme: "+strings.Join(signing.Names(), ", ")+" (default: monite; monk for Monk's events)")
 	fs.StringVar(&f.entityID, "entity-id", "", "entity_id in the payload (default: one random id for the run)")
 	fs.Var(&f.sets, "set", "change a JSON field of the payload: `path=value`, e.g. object.status=paid (repeatable)")
 	fs.IntVar(&f.count, "count", 1, "how many events to send, each with fresh ids")
@@ -100,6 +104,8 @@ func (f *triggerFlags) register(fs *flag.FlagSet, e *env) {
 	fs.StringVar(&f.fixture, "fixture", "", "send the steps of a fixture `file` (hooktap events save writes them; - reads stdin)")
 	fs.StringVar(&f.from, "from", "", "send recorded deliveries again as new events: `ids`, comma-separated, one step each")
 	fs.StringVar(&f.db, "db", defaultDB(e), "SQLite file of recorded deliveries, for --from (or HOOKTAP_DB)")
+	fs.StringVar(&f.provider, "provider", "", "make the provider emulator at this `URL` (e.g. http://127.0.0.1:8790) emit the event to its subscriptions")
+	fs.StringVar(&f.providerToken, "provider-token", envOr(e, "HOOKTAP_PROVIDER_TOKEN", "hooktap"), "bearer `token` for --provider (or HOOKTAP_PROVIDER_TOKEN)")
 	fs.BoolVar(&f.list, "list", false, "print the event catalog and exit")
 	fs.BoolVar(&f.json, "json", false, "print JSON lines")
 }
@@ -131,7 +137,14 @@ func (f *triggerFlags) check(pos []string) (*trigger, error) {
 	if f.count < 1 {
 		return nil, usagef("--count must be at least 1")
 	}
-	sc, err := signing.Lookup(f.scheme)
+	scheme := f.scheme
+	if scheme == "" {
+		scheme = signing.DefaultScheme
+		if ev.Flavor == catalog.FlavorMonk {
+			scheme = "monk"
+		}
+	}
+	sc, err := signing.Lookup(scheme)
 	if err != nil {
 		return nil, usageError{err.Error()}
 	}
@@ -259,6 +272,11 @@ func printCatalog(e *env, jsonOut bool) error {
 				return err
 			}
 		}
+		for _, ev := range catalog.MonkEvents() {
+			if err := enc.Encode(map[string]string{"action": ev.Action(), "object_type": ev.ObjectType, "provider": "monk"}); err != nil {
+				return err
+			}
+		}
 		return nil
 	}
 	versions := catalog.APIVersions()
@@ -275,6 +293,11 @@ func printCatalog(e *env, jsonOut bool) error {
 	for _, t := range order {
 		fmt.Fprintf(e.stdout, "%-*s  %s\n", width, t, strings.Join(groups[t], ", "))
 	}
-	fmt.Fprintf(e.stdout, "\n%d events. Send one with: hooktap trigger payable.created\n", len(catalog.All()))
+	var monk []string
+	for _, ev := range catalog.MonkEvents() {
+		monk = append(monk, ev.Action())
+	}
+	fmt.Fprintf(e.stdout, "\nMonk's events (flat camelCase bodies, signed with monk): %s\n", strings.Join(monk, ", "))
+	fmt.Fprintf(e.stdout, "\n%d events. Send one with: hooktap trigger payable.created\n", len(catalog.All())+len(monk))
 	return nil
 }

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -174,7 +177,71 @@ func TestTriggerList(t *testing.T) {
 		}
 	}
 	r = execCLI(t, "trigger", "--list", "--json")
-	if n := strings.Count(r.stdout, "\n"); n != len(catalog.All()) {
-		t.Errorf("--list --json printed %d lines, want %d", n, len(catalog.All()))
+	if n := strings.Count(r.stdout, "\n"); n != len(catalog.All())+len(catalog.MonkEvents()) {
+		t.Errorf("--list --json printed %d lines, want %d", n, len(catalog.All())+len(catalog.MonkEvents()))
+	}
+}
+
+// TestTriggerMonk: Monk's events are known, shaped as Monk sends them and
+// signed with Monk's scheme and headers.
+func TestTriggerMonk(t *testing.T) {
+	cleanEnv(t)
+	const secret = "monk_secret_123"
+	app := newRecordingApp(t, nil)
+	for _, args := range [][]string{
+		{"trigger", "invoice.created", "--to", app.URL, "--scheme", "monk", "--secret", secret, "--json"},
+		{"trigger", "credit.threshold_crossed", "--to", app.URL, "--secret", secret, "--json"}, // monk by default for Monk's events
+	} {
+		r := execCLI(t, args...)
+		var l triggerLine
+		if r.err != nil || json.Unmarshal([]byte(r.stdout), &l) != nil || l.Status != 200 || l.Scheme != "monk" {
+			t.Fatalf("%v: %v %s %s", args, r.err, r.stdout, r.stderr)
+		}
+		reqs := app.requests()
+		req := reqs[len(reqs)-1]
+		h := req.Header
+		if h.Get("User-Agent") != "Monk-Webhook/1.0" || h.Get("X-Monk-Event") != args[1] || h.Get("X-Monk-Delivery-Id") != l.EventID || h.Get("Content-Type") != "application/json" {
+			t.Errorf("%s headers: %v", args[1], h)
+		}
+		ts, sig, _ := strings.Cut(strings.TrimPrefix(h.Get("X-Monk-Signature"), "t="), ",v1=")
+		mac := hmac.New(sha256.New, []byte(secret))
+		mac.Write([]byte(ts + "." + string(req.Body)))
+		if sig != hex.EncodeToString(mac.Sum(nil)) {
+			t.Errorf("%s: X-Monk-Signature %q does not verify", args[1], h.Get("X-Monk-Signature"))
+		}
+		var m map[string]any
+		json.Unmarshal(req.Body, &m)
+		if m["id"] == nil || m["createdAt"] == nil || m["updatedAt"] == nil || m["action"] != nil || m["object"] != nil {
+			t.Errorf("%s: not Monk's flat body: %s", args[1], req.Body)
+		}
+	}
+}
+
+// TestTriggerProviderUsage: --provider sends through the emulator's
+// subscriptions, so flags that choose a target, secret, scheme or shape are
+// refused, and a bad URL or an emulator's refusal is one clear line.
+func TestTriggerProviderUsage(t *testing.T) {
+	cleanEnv(t)
+	refusing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		w.Write([]byte(`{"error": {"message": "not authenticated"}}`))
+	}))
+	defer refusing.Close()
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"trigger", "payable.created", "--provider", refusing.URL, "--secret", "s"}, 2, "drop --secret"},
+		{[]string{"trigger", "payable.created", "--provider", refusing.URL, "--to", refusing.URL, "--scheme", "monk"}, 2, "drop --scheme, --to"},
+		{[]string{"trigger", "payable.creatd", "--provider", refusing.URL}, 2, "did you mean payable.created"},
+		{[]string{"trigger", "payable.created", "--provider", "localhost:8790"}, 2, "--provider"},
+		{[]string{"trigger", "payable.created", "--provider", refusing.URL}, 1, "answered 401: {\"error\": {\"message\": \"not authenticated\"}}"},
+	} {
+		r := execCLI(t, c.args...)
+		if r.exitCode() != c.code || r.err == nil || !strings.Contains(r.err.Error(), c.want) {
+			t.Errorf("%v: exit %d, %v; want %d and %q", c.args[1:], r.exitCode(), r.err, c.code, c.want)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/hooktap/hooktap/inspector/jsonedit"
 	"github.com/hooktap/hooktap/inspector/live"
@@ -115,6 +116,9 @@ func runTUI(ctx context.Context, e *env, r *agentRun) error {
 	opts := tuiOptions(e, r.store, r.bus, r.sender)
 	if !r.flags.noWeb {
 		opts.WebURL = browseURL(r.flags.web)
+	}
+	if r.providerPage != "" {
+		opts.ProviderAPI = strings.TrimSuffix(r.providerPage, "/_emulator/")
 	}
 	err := tui.Run(uiCtx, opts, e.stdin, e.stdout)
 	cancel()

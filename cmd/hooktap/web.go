@@ -65,6 +65,8 @@ func startWeb(ctx context.Context, e *env, r *agentRun) (stop func(), err error)
 		Sender:  r.sender,
 		Logger:  newLogger(e.stderr, r.flags.verbose),
 		Version: buildVersion(),
+
+		ProviderPage: r.providerPage,
 	})
 	fmt.Fprintf(e.stderr, "Web inspector  %s\n", webURL(ln.Addr()))
 	ctx, cancel := context.WithCancel(ctx)

@@ -35,8 +35,11 @@ type Config struct {
 	Forwarder   *forward.Forwarder // where deliveries go unless a route takes them
 	Routes      []forward.Route    // first match wins
 	Secret      string             // verifies signatures; "" marks signed deliveries no-secret
-	Bus         *live.Bus          // optional: live events for UIs (lossy)
-	Report      func(live.Event)   // optional: called in order for every event (lossless)
+	// SecretFor, when set, names the secret for one delivery ("" for
+	// Secret): hooktap dev looks up the emulator's subscription there.
+	SecretFor   func(*store.Delivery) string
+	Bus         *live.Bus        // optional: live events for UIs (lossy)
+	Report      func(live.Event) // optional: called in order for every event (lossless)
 	Logger      *slog.Logger
 	Concurrency int           // deliveries forwarded at once; default 64
 	Heartbeat   time.Duration // how often the relay is pinged; default DefaultHeartbeat

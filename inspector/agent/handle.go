@@ -50,7 +50,7 @@ func (a *Agent) handle(j job) {
 		return // not acked: the relay sends it again
 	}
 	d := store.FromWire(w)
-	d.Verify(a.cfg.Secret)
+	d.Verify(a.secretFor(d))
 	a.emit(live.Event{Kind: live.EventReceived, Delivery: d.Summary()})
 
 	// An app that answers within recordDelay gets the delivery and its
@@ -148,4 +148,14 @@ func (a *Agent) mayForward(j job) bool {
 	case <-j.acks.conn.Done():
 		return false
 	}
+}
+
+// secretFor is the secret that verifies d.
+func (a *Agent) secretFor(d *store.Delivery) string {
+	if a.cfg.SecretFor != nil {
+		if s := a.cfg.SecretFor(d); s != "" {
+			return s
+		}
+	}
+	return a.cfg.Secret
 }

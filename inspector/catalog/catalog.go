@@ -21,6 +21,7 @@ var ErrUnknownEvent = errors.New("unknown event")
 type Event struct {
 	ObjectType string // e.g. "payable", "counterpart_address"
 	Name       string // the part after the object type: "created", "onboarding_requirements.status_updated"
+	Flavor     string // "" for Monite's events, FlavorMonk for Monk's
 }
 
 // Action is the event's full name as sent in the payload's action field,
@@ -85,14 +86,18 @@ func init() {
 	slices.SortFunc(all, func(a, b Event) int { return cmp.Compare(a.Action(), b.Action()) })
 }
 
-// All returns every event in the catalog, sorted by action.
+// All returns every Monite event in the catalog, sorted by action
+// (MonkEvents has Monk's).
 func All() []Event { return slices.Clone(all) }
 
-// Lookup returns the event whose action is action. For an unknown action the
-// error suggests up to three close spellings.
+// Lookup returns the event whose action is action: Monite's, else Monk's.
+// For an unknown action the error suggests up to three close spellings.
 func Lookup(action string) (Event, error) {
 	a := strings.ToLower(strings.TrimSpace(action))
 	if e, ok := byAction[a]; ok {
+		return e, nil
+	}
+	if e, ok := monkByAction[a]; ok {
 		return e, nil
 	}
 	hint := ""

@@ -275,7 +275,7 @@ func TestPayloadDeterministic(t *testing.T) {
 }
 
 func TestPayloadErrors(t *testing.T) {
-	_, err := Payload(Event{"payable", "created"}, Options{APIVersion: "2022-01-01"})
+	_, err := Payload(Event{ObjectType: "payable", Name: "created"}, Options{APIVersion: "2022-01-01"})
 	if !errors.Is(err, ErrUnknownVersion) || !strings.Contains(err.Error(), "2024-05-25, 2024-01-31, 2023-09-01, 2023-06-04, legacy") {
 		t.Errorf("unknown version error = %v", err)
 	}
@@ -283,7 +283,7 @@ func TestPayloadErrors(t *testing.T) {
 		t.Error("event without name accepted")
 	}
 	// Events outside the catalog still get a payload.
-	if b, err := Payload(Event{"invoice", "created"}, Options{}); err != nil || !json.Valid(b) {
+	if b, err := Payload(Event{ObjectType: "invoice", Name: "created"}, Options{}); err != nil || !json.Valid(b) {
 		t.Errorf("custom event: %s %v", b, err)
 	}
 }

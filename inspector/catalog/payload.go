@@ -93,6 +93,9 @@ func Payload(e Event, o Options) ([]byte, error) {
 	if e.ObjectType == "" || e.Name == "" {
 		return nil, fmt.Errorf("payload: event %q needs an object type and a name", e.Action())
 	}
+	if e.Flavor == FlavorMonk {
+		return monkBody(e, o)
+	}
 	version := o.APIVersion
 	if version == "" {
 		version = DefaultAPIVersion
@@ -169,4 +172,23 @@ func describe(e Event) string {
 		return e.ObjectType + " has been " + phrase
 	}
 	return e.ObjectType + " " + phrase
+}
+
+// monkBody is Payload for Monk's events: one shape, whatever the version.
+func monkBody(e Event, o Options) ([]byte, error) {
+	src := source{o.Rand}
+	if o.EntityID == "" {
+		o.EntityID = src.uuid()
+	}
+	if o.ObjectID == "" {
+		o.ObjectID = src.uuid()
+	}
+	if o.Now.IsZero() {
+		o.Now = time.Now()
+	}
+	b, err := json.Marshal(monkPayload(e, o, src))
+	if err != nil {
+		return nil, fmt.Errorf("payload: %w", err)
+	}
+	return b, nil
 }

@@ -352,6 +352,9 @@
       showStore({ error: st.store_error, cause: st.store_cause, waiting: st.store_waiting });
       showApp(st.app);
       $("secret-box").hidden = st.has_secret;
+      const pl = $("provider-link");
+      pl.hidden = !st.provider_page;
+      if (st.provider_page && /^https?:\/\//.test(st.provider_page)) pl.href = st.provider_page;
       return st;
     } catch (e) {
       $("count").textContent = e.message;
@@ -498,6 +501,9 @@
     add("from", d.remote_addr);
     add("host", d.host ? (d.proto ? d.proto + "://" : "") + d.host : "");
     add("target", d.target);
+    // hooktap's provider emulator says which subscription and attempt this is.
+    const hdr = (name) => ((d.headers || {})[name] || [""])[0];
+    if (hdr("X-Hooktap-Attempt")) add("emulator", "subscription " + hdr("X-Hooktap-Subscription-Id") + ", attempt " + hdr("X-Hooktap-Attempt"));
     $("d-meta").replaceChildren(...meta);
 
     const sig = $("d-sig");
