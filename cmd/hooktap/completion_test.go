@@ -66,7 +66,7 @@ comp hooktap channels --json ""
 	}
 	want := map[string][]string{
 		"hooktap li":                               {"listen"},
-		"hooktap events ":                          {"list", "show", "export", "import", "prune"},
+		"hooktap events ":                          {"list", "show", "export", "import", "prune", "save"},
 		"hooktap listen --ev":                      {"--events"},
 		"hooktap resend --db " + db + " ":          {"cccc1111", "bbbb2222", "bbbb1111", "aaaa2222", "aaaa1111"},
 		"hooktap events show --db " + db + " aaaa": {"aaaa2222", "aaaa1111"},
