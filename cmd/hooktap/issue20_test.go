@@ -1,6 +1,9 @@
 package main
 
 import (
+	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -37,4 +40,32 @@ func TestConnLinesOncePerChange(t *testing.T) {
 	if got, want := strings.Join(states, " "), "connecting connected reconnecting connected"; got != want {
 		t.Fatalf("connection lines %q, want %q:\n%s", got, want, b.String())
 	}
+}
+
+// TestTriggerFixtureNothingToDo: trigger --from with no id sent nothing
+// and exited 0; --set on a fixture none of whose steps is a JSON object
+// was dropped without a word. Both are one-line usage errors.
+func TestTriggerFixtureNothingToDo(t *testing.T) {
+	app := newVerifyingApp(t, "")
+	_, _, err := evRun(t, "", "trigger", "--from", " , ", "--db", evStore(t), "--to", app.URL)
+	if !isUsage(err) || !strings.Contains(err.Error(), "--from needs") {
+		t.Errorf("--from ' , ': %v", err)
+	}
+	file := filepath.Join(t.TempDir(), "form.json")
+	fx := `{"format":"hooktap-fixture/1","steps":[{"method":"POST","body_text":"a=1&b=2"}]}`
+	if err := os.WriteFile(file, []byte(fx), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = evRun(t, "", "trigger", "--fixture", file, "--to", app.URL, "--set", "object.status=paid")
+	if !isUsage(err) || !strings.Contains(err.Error(), "--set") {
+		t.Errorf("--set on a form body: %v", err)
+	}
+	if got, bad := app.got(); len(got)+bad != 0 {
+		t.Errorf("the app got %d requests", len(got)+bad)
+	}
+}
+
+func isUsage(err error) bool {
+	var ue usageError
+	return errors.As(err, &ue)
 }
