@@ -2,6 +2,8 @@ package main
 
 import (
 	"errors"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -68,4 +70,53 @@ func TestTriggerFixtureNothingToDo(t *testing.T) {
 func isUsage(err error) bool {
 	var ue usageError
 	return errors.As(err, &ue)
+}
+
+// TestKeptForAgentAcrossRelayCrash: a delivery no connected agent's filter
+// matches is answered 202 "kept for those that do"; a relay killed right
+// after that answer must still hand it to the agent whose filter matches
+// when that agent connects to the restarted relay. The claim row used to be
+// written 25 ms later, and a crash in between lost the delivery for good.
+func TestKeptForAgentAcrossRelayCrash(t *testing.T) {
+	data := t.TempDir()
+	relayAt := func(addr string) (*proc, string) {
+		p := startProc(t, "relay", "--addr", addr, "--data", data)
+		l := p.line(t, "listening on ")
+		return p, "http://" + strings.Fields(l[strings.Index(l, "listening on ")+len("listening on "):])[0]
+	}
+	relay1, url1 := relayAt("127.0.0.1:0")
+	alice := newActionApp(t, "alice")
+	a := startProc(t, listenArgs(url1, "shared", alice.srv.URL, filepath.Join(t.TempDir(), "a.db"), "--entity-id", "ent_1")...)
+	a.line(t, `"ready"`)
+
+	body := `{"id":"evt_c","action":"payable.created","object_type":"payable","entity_id":"ent_c"}`
+	resp, err := http.Post(url1+"/h/shared", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	relay1.cmd.Process.Kill() // at once: no flush, no goodbye
+	if resp.StatusCode != http.StatusAccepted || !strings.Contains(string(answer), "kept for those that do") {
+		t.Fatalf("sender got %d %s", resp.StatusCode, answer)
+	}
+	<-relay1.done
+	relay1.done <- nil // for Cleanup
+
+	// The relay comes back where it was; alice's agent reconnects and
+	// passes the delivery (not hers) before carol's first connects.
+	relayAt(strings.TrimPrefix(url1, "http://"))
+	a.line(t, `"reconnecting"`)
+	a.line(t, `"connected"`)
+	if code, answer := sendEvent(t, http.DefaultClient, url1+"/h/shared", "evt_a", "payable.created"); code != http.StatusOK {
+		t.Fatalf("evt_a: %d %s", code, answer)
+	}
+	alice.waitEvents(t, "evt_a")
+	carol := newActionApp(t, "carol")
+	c := startProc(t, listenArgs(url1, "shared", carol.srv.URL, filepath.Join(t.TempDir(), "c.db"), "--entity-id", "ent_c")...)
+	c.line(t, `"ready"`)
+	carol.waitEvents(t, "evt_c")
+	if got := alice.events(); len(got) != 1 {
+		t.Errorf("alice got %v", got)
+	}
 }
