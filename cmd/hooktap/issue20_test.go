@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -118,5 +119,16 @@ func TestKeptForAgentAcrossRelayCrash(t *testing.T) {
 	carol.waitEvents(t, "evt_c")
 	if got := alice.events(); len(got) != 1 {
 		t.Errorf("alice got %v", got)
+	}
+}
+
+// TestWaitInterrupted: ctrl-C on hooktap wait said "context canceled".
+func TestWaitInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	var out, errOut strings.Builder
+	err := run(ctx, []string{"wait", "--db", evStore(t), "--for", "payable.paid"}, strings.NewReader(""), &out, &errOut)
+	if err == nil || err.Error() != "interrupted before a delivery for payable.paid was recorded" {
+		t.Errorf("err = %v", err)
 	}
 }
