@@ -122,8 +122,9 @@ func (b *Buffer) Head(ctx context.Context, channel string) (int64, error) {
 // (under the buffer's lock: it must not block), so that agents get d while
 // it is being committed; whoever reads the buffer after a publish first
 // waits for Settled. d is unclaimed until an agent acks it (Unclaimed);
-// its event is read from d.Fields.
-func (b *Buffer) Append(ctx context.Context, d *wire.Delivery, publish func()) error {
+// its event is read from d.Fields. When publish reports that no agent
+// matched d, d's unclaimed row is committed with it.
+func (b *Buffer) Append(ctx context.Context, d *wire.Delivery, publish func() (unmatched bool)) error {
 	hdr := encodeHeader(d.Header)
 	b.mu.Lock()
 	h, err := b.head(ctx, d.Channel)
@@ -134,9 +135,11 @@ func (b *Buffer) Append(ctx context.Context, d *wire.Delivery, publish func()) e
 	d.Seq = h + 1
 	b.heads[d.Channel] = d.Seq
 	claim := Claim{d.Channel, d.Seq}
-	b.track(claim, EventOf(d.Fields)) // before an agent can ack it
-	if publish != nil {
-		publish()
+	ev := EventOf(d.Fields)
+	b.track(claim, ev) // before an agent can ack it
+	kept := publish != nil && publish()
+	if kept {
+		b.keep(claim)
 	}
 	// Submitted under the lock so that seqs commit in order.
 	channel, seq := d.Channel, d.Seq
@@ -144,10 +147,18 @@ func (b *Buffer) Append(ctx context.Context, d *wire.Delivery, publish func()) e
 		_, err := tx.Exec(`INSERT INTO deliveries(channel, seq, id, received_at, method, path, query, header, body, remote_addr, host, proto)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			d.Channel, d.Seq, d.ID, d.ReceivedAt.UnixMicro(), d.Method, d.Path, d.Query, hdr, d.Body, d.RemoteAddr, d.Host, d.Proto)
+		if err != nil || !kept {
+			return err
+		}
+		_, err = tx.Exec(`INSERT OR IGNORE INTO unclaimed(channel, seq, action, object_type, entity_id) VALUES (?, ?, ?, ?, ?)`,
+			channel, seq, ev.Action, ev.ObjectType, ev.EntityID)
 		return err
 	}, func(err error) {
-		if err != nil {
+		switch {
+		case err != nil:
 			b.untrack(claim)
+		case kept:
+			b.written(claim)
 		}
 		b.settle(channel, seq)
 	})

@@ -41,6 +41,10 @@ type claims struct {
 type fresh struct {
 	ev    Event
 	since time.Time
+	// kept: no agent matched it, so its row is written with the delivery
+	// itself (Append), before the sender is told it is kept; a crash just
+	// after that answer must not lose it for the agent it is kept for.
+	kept bool
 }
 
 func newClaims() claims {
@@ -50,7 +54,25 @@ func newClaims() claims {
 // track notes a new delivery: unclaimed.
 func (b *Buffer) track(c Claim, ev Event) {
 	b.claims.mu.Lock()
-	b.claims.fresh[c] = fresh{ev, time.Now()}
+	b.claims.fresh[c] = fresh{ev: ev, since: time.Now()}
+	b.claims.mu.Unlock()
+}
+
+// keep marks a tracked delivery as kept: Append writes its row.
+func (b *Buffer) keep(c Claim) {
+	b.claims.mu.Lock()
+	if f, ok := b.claims.fresh[c]; ok {
+		f.kept = true
+		b.claims.fresh[c] = f
+	}
+	b.claims.mu.Unlock()
+}
+
+// written notes that a kept delivery's row was committed: from now on an
+// ack deletes it.
+func (b *Buffer) written(c Claim) {
+	b.claims.mu.Lock()
+	delete(b.claims.fresh, c)
 	b.claims.mu.Unlock()
 }
 
@@ -68,10 +90,11 @@ func (b *Buffer) Claim(channel string, seq int64) {
 	c := Claim{channel, seq}
 	b.claims.mu.Lock()
 	defer b.claims.mu.Unlock()
-	if _, ok := b.claims.fresh[c]; ok {
+	if f, ok := b.claims.fresh[c]; ok && !f.kept {
 		delete(b.claims.fresh, c) // acked in time: nothing to write
 		return
 	}
+	delete(b.claims.fresh, c) // a kept one's row is written before its ack can be
 	b.claims.drop[c] = struct{}{}
 }
 
@@ -94,7 +117,7 @@ func (b *Buffer) FlushClaims(minAge time.Duration) <-chan error {
 	}
 	var add []row
 	for c, f := range b.claims.fresh {
-		if !f.since.After(cutoff) {
+		if !f.kept && !f.since.After(cutoff) {
 			add = append(add, row{c, f.ev})
 			delete(b.claims.fresh, c)
 		}
@@ -128,7 +151,7 @@ func (b *Buffer) FlushClaims(minAge time.Duration) <-chan error {
 		if err != nil { // back for the next flush
 			for _, r := range add {
 				if _, acked := b.claims.drop[r.Claim]; !acked {
-					b.claims.fresh[r.Claim] = fresh{r.ev, time.Time{}}
+					b.claims.fresh[r.Claim] = fresh{ev: r.ev}
 				}
 			}
 			return

@@ -159,8 +159,9 @@ func (s *Server) accept(r *http.Request, channel string, body []byte) (accepted,
 	acc := accepted{id: d.ID, channel: channel, action: f.Action, wait: s.expect(d.ID)}
 	// Published in seq order as soon as the write is on its way: the agent
 	// works while the relay commits; the sender's answer waits for both.
-	publish := func() {
+	publish := func() (unmatched bool) {
 		acc.connected, acc.matched, acc.live = s.publish(d, EventOf(&f))
+		return acc.matched == 0
 	}
 	s.buf.Expect(-1)
 	err := s.buf.Append(r.Context(), d, publish)

@@ -94,8 +94,12 @@ func loadFixture(ctx context.Context, f *triggerFlags) (*fixture.Fixture, error)
 		return nil, err
 	}
 	defer st.Close()
+	ids := splitList(f.from)
+	if len(ids) == 0 {
+		return nil, usagef("--from needs delivery ids, e.g. --from k3f9x2,p8q1r7")
+	}
 	fx := &fixture.Fixture{}
-	for _, id := range splitList(f.from) {
+	for _, id := range ids {
 		d, err := st.Get(ctx, id)
 		if err != nil {
 			return nil, err

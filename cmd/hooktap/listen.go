@@ -428,6 +428,9 @@ func (r *reporter) conn(c live.RelayStatus) {
 	prev, prevReason := r.state, r.reason
 	r.state, r.reason = c.State, c.Reason
 	if r.json {
+		if c.State == live.StateConnected && prev == live.StateConnected {
+			return // a heartbeat: the state did not change
+		}
 		r.connLine(c)
 		if c.State == live.StateConnected && !r.ready {
 			r.ready = true

@@ -45,12 +45,15 @@ func (a *Agent) checkApp(ctx context.Context) {
 
 // noteForward takes what a forward learnt of the app: an answer means it
 // listens, a refused connection that nothing does. Timeouts and other
-// failures say nothing about listening.
-func (a *Agent) noteForward(att *store.Attempt) {
+// failures say nothing about listening, nor does a forward that a route
+// sent to another host:port than --forward-to's (the answers of the last
+// minute count every forward).
+func (a *Agent) noteForward(fw *forward.Forwarder, att *store.Attempt) {
 	a.appMu.Lock()
 	a.answers.add(time.Now(), att.Status)
 	a.appMu.Unlock()
 	switch {
+	case fw.Addr() != a.cfg.Forwarder.Addr(): // another app
 	case att.Status > 0:
 		a.setApp(true, "")
 	case forward.AppDown(att):

@@ -65,7 +65,7 @@ func (a *Agent) handle(j job) {
 	fw := forward.Pick(a.cfg.Routes, a.cfg.Forwarder, d.Action)
 	att := fw.Forward(ctx, forward.RequestOf(d))
 	att.DeliveryID, att.Kind = d.ID, store.KindForward
-	a.noteForward(att)
+	a.noteForward(fw, att)
 	var err error
 	if slow.Stop() {
 		a.cfg.Store.Expect(-1)

@@ -22,7 +22,7 @@ import (
 // healthAgent runs a relay and an agent forwarding to target that checks
 // the app every checkEvery; it returns the agent's app health events, in
 // order, and the ingress URL once connected.
-func healthAgent(t *testing.T, target string, checkEvery time.Duration) (<-chan live.Event, string) {
+func healthAgent(t *testing.T, target string, checkEvery time.Duration, routes ...string) (<-chan live.Event, string) {
 	t.Helper()
 	srv, err := relay.New(t.Context(), relay.Config{DataDir: t.TempDir()})
 	if err != nil {
@@ -37,6 +37,14 @@ func healthAgent(t *testing.T, target string, checkEvery time.Duration) (<-chan 
 	if err != nil {
 		t.Fatal(err)
 	}
+	var rs2 []forward.Route
+	for _, r := range routes {
+		route, err := forward.ParseRoute(r, time.Second, forward.New)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs2 = append(rs2, route)
+	}
 	apps, conns := make(chan live.Event, 1024), make(chan live.Event, 1024)
 	report := func(e live.Event) {
 		switch e.Kind {
@@ -47,7 +55,7 @@ func healthAgent(t *testing.T, target string, checkEvery time.Duration) (<-chan 
 		}
 	}
 	ag, err := agent.New(agent.Config{Relay: rs.URL, Channel: "dev", Store: st, Forwarder: fwd,
-		Report: report, AppCheckEvery: checkEvery})
+		Routes: rs2, Report: report, AppCheckEvery: checkEvery})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,6 +156,29 @@ func TestAppHealthFromForwards(t *testing.T) {
 	}
 	if h := nextEvent(t, events, isApp).App; !h.Listening {
 		t.Fatalf("after an answered forward: %+v", h)
+	}
+}
+
+// TestAppHealthNotFromRoutes: a forward that a route sent to another app
+// says nothing of the --forward-to app: a refused route did not show the
+// default app, which listened, as "nothing is listening".
+func TestAppHealthNotFromRoutes(t *testing.T) {
+	addr, dead := freeAddr(t), freeAddr(t)
+	serveOn(t, addr)
+	events, ingress := healthAgent(t, "http://"+addr+"/webhooks", time.Hour, "payable.*=http://"+dead+"/payables")
+	if h := nextEvent(t, events, isApp).App; !h.Listening {
+		t.Fatalf("first health %+v", h)
+	}
+	resp, _ := do(t, "POST", ingress, []byte(`{"action":"payable.created"}`), nil)
+	if resp.StatusCode != http.StatusBadGateway {
+		t.Fatalf("sender got %d", resp.StatusCode)
+	}
+	// The sender's answer comes after the attempt was noted: any health
+	// event it caused is in the channel by now.
+	select {
+	case e := <-events:
+		t.Fatalf("a refused route changed the default app's health: %+v", e.App)
+	default:
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -168,7 +169,7 @@ func Open(ctx context.Context, path string, fsys fs.FS, o Options) (*DB, error) 
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	if _, err := w.ExecContext(ctx, "PRAGMA journal_mode=WAL"); err != nil {
+	if err := walMode(ctx, w); err != nil {
 		w.Close()
 		return nil, describe(path, err)
 	}
@@ -188,6 +189,25 @@ func Open(ctx context.Context, path string, fsys fs.FS, o Options) (*DB, error) 
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	return &DB{W: w, R: r, Path: path}, nil
+}
+
+// walMode turns on WAL. SQLite answers SQLITE_BUSY at once, without its
+// busy handler, while another connection is switching a new file's journal
+// mode too (two processes opening it together): that is retried for as
+// long as the busy timeout.
+func walMode(ctx context.Context, w *sql.DB) error {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := w.ExecContext(ctx, "PRAGMA journal_mode=WAL")
+		if err == nil || !strings.Contains(err.Error(), "SQLITE_BUSY") || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 // Close closes both pools.
@@ -250,6 +270,18 @@ func migrate(ctx context.Context, db *sql.DB, migrations fs.FS) error {
 		tx, err := db.BeginTx(ctx, nil)
 		if err != nil {
 			return err
+		}
+		// Another process opening the same new file may have applied it
+		// since we read the version: the writer's transactions are
+		// IMMEDIATE, so this check and the migration are one step.
+		var done int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, m.version).Scan(&done); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("read schema version: %w", err)
+		}
+		if done > 0 {
+			tx.Rollback()
+			continue
 		}
 		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
 			tx.Rollback()
