@@ -72,6 +72,7 @@ func TestFrozenRelayIsNoticed(t *testing.T) {
 	}
 	// Two intervals, and room for a loaded machine; a read deadline alone
 	// would take a minute.
+	t.Logf("the frozen relay was noticed after %s (heartbeat every %s)", took, every)
 	if took > 2*every+3*time.Second {
 		t.Errorf("the frozen relay was noticed after %s (heartbeat every %s)", took, every)
 	}

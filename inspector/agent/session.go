@@ -155,7 +155,7 @@ func (l *link) heartbeat() {
 			err := fmt.Errorf("%w: no heartbeat for %s", errStalled, time.Since(l.agent.lastBeat()).Round(time.Second))
 			l.stalled.Store(&err)
 			l.agent.log.Warn("relay connection stalled; reconnecting", "err", err)
-			l.conn.Close(websocket.CloseGoingAway, "no heartbeat")
+			l.conn.Abort() // a frozen relay would not answer a close frame
 			return
 		}
 		l.agent.beat(time.Since(sent))

@@ -217,6 +217,10 @@ func (c *Conn) Close(code int, reason string) {
 	})
 }
 
+// Abort ends the connection at once, without a close frame: for a peer
+// that stopped answering, which would not answer one either.
+func (c *Conn) Abort() { c.abort() }
+
 // abort ends the connection without a close frame, after a failed write.
 func (c *Conn) abort() {
 	c.closeOnce.Do(func() {
