@@ -242,7 +242,10 @@ func forged(j string) string {
 func TestSubscriptionToItself(t *testing.T) {
 	em := startEmulator(t, provider.Config{Self: []string{"127.0.0.1:8790"}})
 	m := client(t, em.URL)
-	for _, u := range []string{"http://127.0.0.1:8790/v1/_emulator/events", "http://localhost:8790/", "http://[::1]:8790/x"} {
+	// Every spelling of a loopback address reaches it: IPv4-mapped IPv6,
+	// the long IPv6 form, 127/8.
+	for _, u := range []string{"http://127.0.0.1:8790/v1/_emulator/events", "http://localhost:8790/", "http://[::1]:8790/x",
+		"http://[::ffff:127.0.0.1]:8790/v1/_emulator/events", "http://[0:0:0:0:0:0:0:1]:8790/", "http://[::ffff:0.0.0.0]:8790/", "http://127.9.8.7:8790/"} {
 		var e apiError
 		if code := m.do("POST", "/webhook_subscriptions", map[string]any{"object_type": "payable", "url": u}, &e); code != 422 ||
 			!strings.Contains(e.Detail[0].Msg, "emulator itself") {
