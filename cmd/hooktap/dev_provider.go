@@ -26,7 +26,7 @@ func (dp *devProvider) secretFor(ctx context.Context, webhookURL string) func(*s
 		if d.Query != "" {
 			u += "?" + d.Query
 		}
-		return dp.p.SecretFor(ctx, u, d.Body, func(secret string) bool {
+		return dp.p.SecretFor(ctx, u, d.Header.Get("X-Hooktap-Subscription-Id"), d.Body, func(secret string) bool {
 			return signing.Verify(d.Header, d.Body, secret, d.ReceivedAt).State == signing.Valid
 		})
 	}
