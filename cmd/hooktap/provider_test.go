@@ -299,3 +299,19 @@ func TestDevProviderLocalhostURL(t *testing.T) {
 		t.Fatalf("agent's delivery: %+v (the agent should know the secret of the subscription to %s)", d, hook)
 	}
 }
+
+// TestPointsAt: --print-secret prints the secret of a subscription to the
+// webhook URL however its loopback host is spelled, and of nothing else.
+func TestPointsAt(t *testing.T) {
+	const hook = "http://127.0.0.1:8789/h/dev"
+	for u, want := range map[string]bool{
+		hook: true, hook + "/billing": true, hook + "?a=1": true,
+		"http://localhost:8789/h/dev": true, "http://LOCALHOST:8789/h/dev/x": true, "http://[::1]:8789/h/dev": true,
+		"http://127.0.0.1:8789/h/devx": false, "http://localhost:8790/h/dev": false, "https://localhost:8789/h/dev": false,
+		"http://example.com:8789/h/dev": false, "http://127.0.0.1:8789/h/other": false,
+	} {
+		if got := pointsAt(u, hook); got != want {
+			t.Errorf("pointsAt(%q) = %v, want %v", u, got, want)
+		}
+	}
+}
