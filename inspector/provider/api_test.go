@@ -350,3 +350,26 @@ func TestOneEmulatorPerState(t *testing.T) {
 	}
 	p2.Close()
 }
+
+// TestTypeErrorsNameTheField: a body of the wrong JSON type is a 422 whose
+// loc names the field, as Monite's (FastAPI's) validation errors do, so a
+// client can show the error beside the field; and the message speaks JSON,
+// not the emulator's Go types.
+func TestTypeErrorsNameTheField(t *testing.T) {
+	em := startEmulator(t, provider.Config{})
+	m := client(t, em.URL)
+	for _, c := range []struct{ body, loc, msg string }{
+		{`{"object_type":1,"url":"https://a.b"}`, `["body","object_type"]`, "expected a JSON string, got number"},
+		{`{"object_type":"payable","url":"https://a.b","event_types":"created"}`, `["body","event_types"]`, "expected a JSON array, got string"},
+		{`{"object_type":"payable","url":"https://a.b","event_types":[1]}`, `["body","event_types"]`, "expected a JSON string, got number"},
+		{`{"object_type":"payable","url":"https://a.b","event_type":["created"]}`, `["body","event_type"]`, "extra field not permitted"},
+		{`[1,2]`, `["body"]`, "expected a JSON object, got array"},
+	} {
+		var e apiError
+		code := m.do("POST", "/webhook_subscriptions", c.body, &e)
+		loc, _ := json.Marshal(e.Detail[0].Loc)
+		if code != 422 || len(e.Detail) != 1 || string(loc) != c.loc || !strings.Contains(e.Detail[0].Msg, c.msg) || strings.Contains(e.Detail[0].Msg, "provider.") {
+			t.Errorf("%s: %d loc %s msg %q; want 422 loc %s msg with %q", c.body, code, loc, e.Detail[0].Msg, c.loc, c.msg)
+		}
+	}
+}
