@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/url"
 	"strings"
 
 	"github.com/hooktap/hooktap/inspector/provider"
@@ -26,16 +28,30 @@ func (dp *devProvider) secretFor(ctx context.Context, webhookURL string) func(*s
 		if d.Query != "" {
 			u += "?" + d.Query
 		}
-		return dp.p.SecretFor(ctx, u, d.Body, func(secret string) bool {
+		return dp.p.SecretFor(ctx, u, d.Header.Get("X-Hooktap-Subscription-Id"), d.Body, func(secret string) bool {
 			return signing.Verify(d.Header, d.Body, secret, d.ReceivedAt).State == signing.Valid
 		})
 	}
 }
 
 // pointsAt reports whether a subscription's URL is the webhook URL or
-// under it.
-func pointsAt(url, webhookURL string) bool {
-	return url == webhookURL || strings.HasPrefix(url, webhookURL+"/") || strings.HasPrefix(url, webhookURL+"?")
+// under it, its loopback host spelled either way (localhost, 127.0.0.1,
+// [::1]): the relay answers on all of them.
+func pointsAt(raw, webhookURL string) bool {
+	u, err := url.Parse(raw)
+	w, werr := url.Parse(webhookURL)
+	if err != nil || werr != nil || !strings.EqualFold(u.Scheme, w.Scheme) || u.Port() != w.Port() {
+		return false
+	}
+	if !strings.EqualFold(u.Hostname(), w.Hostname()) && !(loopback(u.Hostname()) && loopback(w.Hostname())) {
+		return false
+	}
+	return u.EscapedPath() == w.EscapedPath() || strings.HasPrefix(u.EscapedPath(), w.EscapedPath()+"/")
+}
+
+func loopback(host string) bool {
+	ip := net.ParseIP(host)
+	return strings.EqualFold(host, "localhost") || (ip != nil && ip.IsLoopback())
 }
 
 // watch prints, with --print-secret, the secret of every subscription to

@@ -268,3 +268,50 @@ func TestDevProviderEndToEnd(t *testing.T) {
 		t.Fatalf("log %+v; app verified %v with timestamps %v", log.Data[0], app.got, app.stamps)
 	}
 }
+
+// TestDevProviderLocalhostURL: a Monk subscription (whose body names no
+// subscription) to the webhook URL spelled with localhost instead of the
+// printed 127.0.0.1 still shows its signature valid in hooktap dev, with
+// no --secret: the agent finds the secret by the subscription the
+// delivery's X-Hooktap-Subscription-Id names.
+func TestDevProviderLocalhostURL(t *testing.T) {
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer app.Close()
+	dev := startProc(t, "dev", "--addr", "127.0.0.1:0", "--forward-to", app.URL, "--db", t.TempDir()+"/agent.db",
+		"--data", t.TempDir(), "--provider-data", t.TempDir(), "--no-web", "--json", "--provider-flavor", "monk")
+	var ready struct {
+		URL         string `json:"url"`
+		ProviderAPI string `json:"provider_api"`
+	}
+	if err := json.Unmarshal([]byte(dev.line(t, `"type":"ready"`)), &ready); err != nil || !strings.Contains(ready.URL, "127.0.0.1") {
+		t.Fatalf("ready line: %+v %v", ready, err)
+	}
+	hook := strings.Replace(ready.URL, "127.0.0.1", "localhost", 1) + "/monk"
+	if code := moniteCall(t, "POST", ready.ProviderAPI+"/webhook_subscriptions", map[string]any{"object_type": "invoice", "url": hook}, nil); code != 201 {
+		t.Fatalf("create: %d", code)
+	}
+	if code := moniteCall(t, "POST", ready.ProviderAPI+"/_emulator/events", map[string]any{"action": "invoice.created"}, nil); code != 201 {
+		t.Fatalf("emit: %d", code)
+	}
+	var d struct{ Action, Signature string }
+	json.Unmarshal([]byte(dev.line(t, `"type":"delivery"`)), &d)
+	if d.Action != "invoice.created" || d.Signature != "valid" {
+		t.Fatalf("agent's delivery: %+v (the agent should know the secret of the subscription to %s)", d, hook)
+	}
+}
+
+// TestPointsAt: --print-secret prints the secret of a subscription to the
+// webhook URL however its loopback host is spelled, and of nothing else.
+func TestPointsAt(t *testing.T) {
+	const hook = "http://127.0.0.1:8789/h/dev"
+	for u, want := range map[string]bool{
+		hook: true, hook + "/billing": true, hook + "?a=1": true,
+		"http://localhost:8789/h/dev": true, "http://LOCALHOST:8789/h/dev/x": true, "http://[::1]:8789/h/dev": true,
+		"http://127.0.0.1:8789/h/devx": false, "http://localhost:8790/h/dev": false, "https://localhost:8789/h/dev": false,
+		"http://example.com:8789/h/dev": false, "http://127.0.0.1:8789/h/other": false,
+	} {
+		if got := pointsAt(u, hook); got != want {
+			t.Errorf("pointsAt(%q) = %v, want %v", u, got, want)
+		}
+	}
+}

@@ -9,7 +9,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -182,7 +184,8 @@ func (c *call) decode(v any) bool {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		c.invalid(loc("body"), "%s", jsonProblem(err))
+		where, msg := jsonProblem(err)
+		c.invalid(where, "%s", msg)
 		return false
 	}
 	if dec.More() {
@@ -192,24 +195,53 @@ func (c *call) decode(v any) bool {
 	return true
 }
 
-// jsonProblem phrases a decoding error for people.
-func jsonProblem(err error) string {
+// jsonProblem phrases a decoding error for people, with the field it is
+// about in loc as FastAPI does (["body", "object_type"]), in JSON's words
+// rather than Go's types.
+func jsonProblem(err error) ([]any, string) {
 	var typ *json.UnmarshalTypeError
 	var syn *json.SyntaxError
 	switch {
 	case errors.As(err, &typ):
+		where := loc("body")
 		if typ.Field != "" {
-			return fmt.Sprintf("%s: expected %s, got %s", typ.Field, typ.Type, typ.Value)
+			for _, part := range strings.Split(typ.Field, ".") {
+				where = append(where, part)
+			}
 		}
-		return fmt.Sprintf("expected a JSON %s, got %s", typ.Type, typ.Value)
+		return where, fmt.Sprintf("expected a JSON %s, got %s", jsonKind(typ.Type), typ.Value)
 	case errors.As(err, &syn):
-		return fmt.Sprintf("invalid JSON at byte %d: %v", syn.Offset, err)
+		return loc("body"), fmt.Sprintf("invalid JSON at byte %d: %v", syn.Offset, err)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return "extra field not permitted: " + strings.TrimPrefix(err.Error(), "json: unknown field ")
+		name := strings.TrimPrefix(err.Error(), "json: unknown field ")
+		if u, uerr := strconv.Unquote(name); uerr == nil {
+			name = u
+		}
+		return loc("body", name), "extra field not permitted"
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		return "invalid JSON: unexpected end"
+		return loc("body"), "invalid JSON: unexpected end"
 	}
-	return "invalid JSON: " + err.Error()
+	return loc("body"), "invalid JSON: " + err.Error()
+}
+
+// jsonKind names the JSON type a Go type decodes from.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Pointer:
+		return jsonKind(t.Elem())
+	case reflect.Struct, reflect.Map:
+		return "object"
+	case reflect.Slice, reflect.Array:
+		return "array"
+	case reflect.String:
+		return "string"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16,
+		reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		return "number"
+	}
+	return "value"
 }
 
 // idPattern is what an id in a path may look like: the emulator's ids are

@@ -242,7 +242,10 @@ func forged(j string) string {
 func TestSubscriptionToItself(t *testing.T) {
 	em := startEmulator(t, provider.Config{Self: []string{"127.0.0.1:8790"}})
 	m := client(t, em.URL)
-	for _, u := range []string{"http://127.0.0.1:8790/v1/_emulator/events", "http://localhost:8790/", "http://[::1]:8790/x"} {
+	// Every spelling of a loopback address reaches it: IPv4-mapped IPv6,
+	// the long IPv6 form, 127/8.
+	for _, u := range []string{"http://127.0.0.1:8790/v1/_emulator/events", "http://localhost:8790/", "http://[::1]:8790/x",
+		"http://[::ffff:127.0.0.1]:8790/v1/_emulator/events", "http://[0:0:0:0:0:0:0:1]:8790/", "http://[::ffff:0.0.0.0]:8790/", "http://127.9.8.7:8790/"} {
 		var e apiError
 		if code := m.do("POST", "/webhook_subscriptions", map[string]any{"object_type": "payable", "url": u}, &e); code != 422 ||
 			!strings.Contains(e.Detail[0].Msg, "emulator itself") {
@@ -346,4 +349,27 @@ func TestOneEmulatorPerState(t *testing.T) {
 		t.Fatalf("after the first closed: %v", err)
 	}
 	p2.Close()
+}
+
+// TestTypeErrorsNameTheField: a body of the wrong JSON type is a 422 whose
+// loc names the field, as Monite's (FastAPI's) validation errors do, so a
+// client can show the error beside the field; and the message speaks JSON,
+// not the emulator's Go types.
+func TestTypeErrorsNameTheField(t *testing.T) {
+	em := startEmulator(t, provider.Config{})
+	m := client(t, em.URL)
+	for _, c := range []struct{ body, loc, msg string }{
+		{`{"object_type":1,"url":"https://a.b"}`, `["body","object_type"]`, "expected a JSON string, got number"},
+		{`{"object_type":"payable","url":"https://a.b","event_types":"created"}`, `["body","event_types"]`, "expected a JSON array, got string"},
+		{`{"object_type":"payable","url":"https://a.b","event_types":[1]}`, `["body","event_types"]`, "expected a JSON string, got number"},
+		{`{"object_type":"payable","url":"https://a.b","event_type":["created"]}`, `["body","event_type"]`, "extra field not permitted"},
+		{`[1,2]`, `["body"]`, "expected a JSON object, got array"},
+	} {
+		var e apiError
+		code := m.do("POST", "/webhook_subscriptions", c.body, &e)
+		loc, _ := json.Marshal(e.Detail[0].Loc)
+		if code != 422 || len(e.Detail) != 1 || string(loc) != c.loc || !strings.Contains(e.Detail[0].Msg, c.msg) || strings.Contains(e.Detail[0].Msg, "provider.") {
+			t.Errorf("%s: %d loc %s msg %q; want 422 loc %s msg with %q", c.body, code, loc, e.Detail[0].Msg, c.loc, c.msg)
+		}
+	}
 }

@@ -235,7 +235,14 @@ func sameAddr(a, b string) bool {
 	return strings.EqualFold(ah, bh) || (isLocal(ah) && isLocal(bh))
 }
 
+// isLocal reports whether host h is this machine: localhost, or any
+// spelling of a loopback or unspecified address (::ffff:127.0.0.1 and
+// 0:0:0:0:0:0:0:1 included, which a string compare misses).
 func isLocal(h string) bool {
 	h = strings.Trim(strings.ToLower(h), "[]")
-	return h == "localhost" || h == "" || h == "0.0.0.0" || h == "::" || h == "::1" || strings.HasPrefix(h, "127.")
+	if h == "localhost" || h == "" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && (ip.IsLoopback() || ip.IsUnspecified())
 }
