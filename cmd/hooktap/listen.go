@@ -221,6 +221,8 @@ type agentRun struct {
 	agent  *agent.Agent
 	// providerPage is hooktap dev's emulator page, for the web inspector.
 	providerPage string
+	// webURL is the web inspector's address, once it listens ("" when not).
+	webURL string
 }
 
 // runAgent opens the store, connects to the relay and reports deliveries

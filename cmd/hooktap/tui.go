@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -114,9 +113,7 @@ func runTUI(ctx context.Context, e *env, r *agentRun) error {
 		agentDone <- err
 	}()
 	opts := tuiOptions(e, r.store, r.bus, r.sender)
-	if !r.flags.noWeb {
-		opts.WebURL = browseURL(r.flags.web)
-	}
+	opts.WebURL = r.webURL
 	if r.providerPage != "" {
 		opts.ProviderAPI = strings.TrimSuffix(r.providerPage, "/_emulator/")
 	}
@@ -129,18 +126,6 @@ func runTUI(ctx context.Context, e *env, r *agentRun) error {
 		err = nil
 	}
 	return err
-}
-
-// browseURL is the address to open for a listen address.
-func browseURL(addr string) string {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return "http://" + addr
-	}
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		host = "127.0.0.1"
-	}
-	return "http://" + net.JoinHostPort(host, port)
 }
 
 func tuiOptions(e *env, st *store.Store, bus *live.Bus, sender *replay.Sender) tui.Options {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -65,10 +66,15 @@ func TestTUICommandNeedsTerminal(t *testing.T) {
 	}
 }
 
-func TestBrowseURL(t *testing.T) {
-	for in, want := range map[string]string{"127.0.0.1:4040": "http://127.0.0.1:4040", ":4040": "http://127.0.0.1:4040", "0.0.0.0:80": "http://127.0.0.1:80"} {
-		if got := browseURL(in); got != want {
-			t.Errorf("browseURL(%q) = %q, want %q", in, got, want)
+func TestWebURL(t *testing.T) {
+	for in, want := range map[string]string{"127.0.0.1:4040": "http://127.0.0.1:4040", "[::]:4040": "http://127.0.0.1:4040",
+		"0.0.0.0:80": "http://127.0.0.1:80", "[::1]:4040": "http://[::1]:4040"} {
+		addr, err := net.ResolveTCPAddr("tcp", in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := webURL(addr); got != want {
+			t.Errorf("webURL(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -68,7 +68,8 @@ func startWeb(ctx context.Context, e *env, r *agentRun) (stop func(), err error)
 
 		ProviderPage: r.providerPage,
 	})
-	fmt.Fprintf(e.stderr, "Web inspector  %s\n", webURL(ln.Addr()))
+	r.webURL = webURL(ln.Addr()) // the port bound, for --web 127.0.0.1:0
+	fmt.Fprintf(e.stderr, "Web inspector  %s\n", r.webURL)
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
