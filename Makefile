@@ -26,8 +26,9 @@ SHA256SUM      := $(shell command -v sha256sum >/dev/null 2>&1 && echo sha256sum
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-7s %s\n", $$1, $$2}'
 
+# FORWARD_TO goes to sh quoted, so that a query's & or a quote stays in the URL.
 run: build ## relay, agent and UI in one process on localhost (FORWARD_TO=url to change the app; SECRET= or HOOKTAP_SECRET to sign resends)
-	HOOKTAP_SECRET="$${SECRET:-$$HOOKTAP_SECRET}" $(BIN) dev --forward-to $(FORWARD_TO)
+	HOOKTAP_SECRET="$${SECRET:-$$HOOKTAP_SECRET}" $(BIN) dev --forward-to '$(subst ','\'',$(FORWARD_TO))'
 
 build: ## build bin/hooktap (static; the Dockerfile builds with this target)
 	$(GOBUILD) -o $(BIN) ./cmd/hooktap

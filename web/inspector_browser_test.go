@@ -46,6 +46,7 @@ func TestBrowserDetailLayout(t *testing.T) {
 		var respLine, away, mark string
 		var above bool
 		var added, removed []string
+		var order string
 		run(t, ctx, opened(f.ts.URL, d.ID,
 			chromedp.WaitVisible(css(`#d-resp-body`)),
 			into(&respLine, chromedp.TextContent(css(`#d-resp-line`))),
@@ -61,6 +62,7 @@ func TestBrowserDetailLayout(t *testing.T) {
 			chromedp.Evaluate[chromedp.Void](`document.querySelectorAll("#d-attempts details")[1].open = true`),
 			into(&added, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#d-attempts .diff .d-add")].map((e) => e.textContent)`)),
 			into(&removed, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#d-attempts .diff .d-del")].map((e) => e.textContent)`)),
+			into(&order, chromedp.Evaluate[string](`[...document.querySelectorAll("#d-attempts .diff span:not(.d-same)")].map((e) => e.className).join(",")`)),
 		)...)
 		if !strings.HasPrefix(respLine, "201 · resend") {
 			t.Errorf("response line %q, want the resend's 201 (the replay elsewhere is apart)", respLine)
@@ -76,6 +78,10 @@ func TestBrowserDetailLayout(t *testing.T) {
 		}
 		if len(added) != 1 || !strings.Contains(added[0], `"payable.approved"`) || len(removed) != 1 || !strings.Contains(removed[0], `"payable.created"`) {
 			t.Errorf("diff: added %q, removed %q", added, removed)
+		}
+		// As diff and git show a change: the old line, then the new.
+		if order != "d-del,d-add" {
+			t.Errorf("diff order %q, want d-del,d-add", order)
 		}
 	})
 

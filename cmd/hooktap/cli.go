@@ -136,9 +136,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 func usage(w io.Writer) {
 	fmt.Fprintf(w, "hooktap %s: a local tunnel and inspector for webhooks\n\nUsage: hooktap <command> [flags]\n\nCommands:\n", buildVersion())
+	width := 0 // the longest name sets the summaries' column
 	for _, c := range commands() {
 		if c.summary != "" {
-			fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+			width = max(width, len(c.name))
+		}
+	}
+	for _, c := range commands() {
+		if c.summary != "" {
+			fmt.Fprintf(w, "  %-*s %s\n", width, c.name, c.summary)
 		}
 	}
 	fmt.Fprintln(w, "\nRun 'hooktap <command> -h' (or 'hooktap help <command>') for a command's flags.")

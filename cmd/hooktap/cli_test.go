@@ -77,3 +77,28 @@ func TestCLIBadAddressExit2(t *testing.T) {
 	oneLine(t, `bad --web "4040"`, "listen", "--relay", "http://127.0.0.1:1", "--channel", "c", "--forward-to", "http://127.0.0.1:1", "--web", "4040", "--no-tui")
 	oneLine(t, `bad --addr "nonsense"`, "web", "--addr", "nonsense")
 }
+
+// TestCLIUsageColumns: hooktap -h lists every command with its summary in
+// one column, however long the command's name (healthcheck, completion).
+func TestCLIUsageColumns(t *testing.T) {
+	out, _, code := hooktapOut(t, nil, "-h")
+	col := -1
+	for _, c := range commands() {
+		if c.summary == "" {
+			continue
+		}
+		i := strings.Index(out, "\n  "+c.name+" ")
+		if code != 0 || i < 0 {
+			t.Fatalf("exit %d, no %s in:\n%s", code, c.name, out)
+		}
+		line := out[i+1:]
+		line = line[:strings.IndexByte(line, '\n')]
+		at := strings.Index(line, c.summary)
+		if col == -1 {
+			col = at
+		}
+		if at != col || strings.TrimSpace(line[:at]) != c.name {
+			t.Errorf("%q: summary at column %d, want %d", line, at, col)
+		}
+	}
+}

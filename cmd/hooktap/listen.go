@@ -330,6 +330,7 @@ type reporter struct {
 	ready       bool // the relay connection was up once
 	state       live.State
 	reason      string
+	retryAt     time.Time
 	full        bool // the store cannot write
 	// what was last said of the app
 	appSeen, appUp bool
@@ -427,11 +428,13 @@ func (r *reporter) report(ev live.Event) {
 // line with --json (and the ready line the first time it is up), else in
 // words, with the banner the first time it is up.
 func (r *reporter) conn(c live.RelayStatus) {
-	prev, prevReason := r.state, r.reason
-	r.state, r.reason = c.State, c.Reason
+	prev, prevReason, prevRetry := r.state, r.reason, r.retryAt
+	r.state, r.reason, r.retryAt = c.State, c.Reason, c.RetryAt
 	if r.json {
-		if c.State == live.StateConnected && prev == live.StateConnected {
-			return // a heartbeat: the state did not change
+		// Every heartbeat publishes the state again: not a change. Each
+		// failed attempt is one (a new retry time).
+		if c.State == prev && c.Reason == prevReason && c.RetryAt.Equal(prevRetry) {
+			return
 		}
 		r.connLine(c)
 		if c.State == live.StateConnected && !r.ready {

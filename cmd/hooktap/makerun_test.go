@@ -140,3 +140,22 @@ func startMakeRun(t *testing.T, forward string, args, env []string) *makeRun {
 	})
 	return out
 }
+
+// TestMakeRunForwardToAsGiven: make run passes FORWARD_TO to the agent as
+// one argument, whatever it holds: a query with & (which sh would take for
+// "run in the background") or a quote.
+func TestMakeRunForwardToAsGiven(t *testing.T) {
+	app := newRecordingApp(t, nil)
+	forward := app.URL + "/web'hooks?a=1&b=2"
+	out := startMakeRun(t, forward, nil, nil)
+	var ready struct {
+		ForwardTo string `json:"forward_to"`
+	}
+	line := out.match(t, regexp.MustCompile(`(\{"type":"ready".*\})`))
+	if err := json.Unmarshal([]byte(line), &ready); err != nil {
+		t.Fatal(err)
+	}
+	if ready.ForwardTo != forward {
+		t.Errorf("the agent forwards to %q, want %q; make run printed:\n%s", ready.ForwardTo, forward, out.text())
+	}
+}

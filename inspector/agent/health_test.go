@@ -184,9 +184,11 @@ func TestAppHealthNotFromRoutes(t *testing.T) {
 
 // TestNotARelay: a URL whose server answers the agent's WebSocket request
 // with plain HTTP (an app, a web server) is not a relay: the agent stops at
-// once and says so. A proxy answering 502-504 is retried, with the reason.
+// once and says so, a 500 or 501 included (Python's http.server answers a
+// GET it has no handler for with 501). A proxy answering 502-504 is
+// retried, with the reason.
 func TestNotARelay(t *testing.T) {
-	for _, code := range []int{200, 404, 503} {
+	for _, code := range []int{200, 404, 500, 501, 503} {
 		web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(code)
 		}))

@@ -98,9 +98,11 @@ func (a *Agent) dial(ctx context.Context) (*wire.Conn, error) {
 // not a relay: an app, a web server, a wrong URL.
 func handshakeError(relay, endpoint string, resp *http.Response) error {
 	status := fmt.Sprintf("%d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
-	if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
+	switch resp.StatusCode {
+	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout, http.StatusTooManyRequests:
 		return fmt.Errorf("connect to relay: %s answered %s", endpoint, status)
 	}
+	// A 500 or 501 too: the relay never answers them here.
 	return fmt.Errorf("%s is %w: it answered %s to %s, where a relay takes agents (check --relay)", relay, ErrNotRelay, status, endpoint)
 }
 

@@ -229,6 +229,14 @@ func keyNames() string {
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
+// looksLikeSecret: a signing secret (whsec_...) or a relay token (htk_...)
+// can be a valid variable name too; pasted in place of one, it would be
+// shown by config show as the variable's name.
+func looksLikeSecret(s string) bool {
+	l := strings.ToLower(s)
+	return strings.HasPrefix(l, "whsec_") || strings.HasPrefix(l, "htk_")
+}
+
 // value converts a TOML value to what a flag takes.
 func value(k Kind, v any, dir string) (string, error) {
 	switch k {
@@ -284,7 +292,7 @@ func value(k Kind, v any, dir string) (string, error) {
 	switch k {
 	case EnvName:
 		// The value is never echoed: it may be the secret itself.
-		if !envName.MatchString(s) {
+		if !envName.MatchString(s) || looksLikeSecret(s) {
 			return "", errors.New("must name an environment variable (like MONITE_WEBHOOK_SECRET), not hold the secret itself")
 		}
 	case Path:

@@ -51,17 +51,24 @@ events = "receivable.*"
 
 func TestLoadErrors(t *testing.T) {
 	for text, want := range map[string]string{
-		`max_deliveries = "many"`:           "key max_deliveries: want a whole number",
-		`no_web = "yes"`:                    "key no_web: want true or false",
-		`events = [1, 2]`:                   "key events: want a list of strings",
-		`profiles = 3`:                      "profiles must be tables",
-		"[profiles]\nx = 1":                 "profiles.x must be a table",
-		`token_env = "htk_a b"`:             "key token_env: must name an environment variable",
+		`max_deliveries = "many"`: "key max_deliveries: want a whole number",
+		`no_web = "yes"`:          "key no_web: want true or false",
+		`events = [1, 2]`:         "key events: want a list of strings",
+		`profiles = 3`:            "profiles must be tables",
+		"[profiles]\nx = 1":       "profiles.x must be a table",
+		`token_env = "htk_a b"`:   "key token_env: must name an environment variable",
+		// A secret or a relay token pasted in place of the variable's
+		// name is a valid name too: told by its prefix.
+		`secret_env = "whsec_MySecret123"`:  "key secret_env: must name an environment variable",
+		`token_env = "htk_ABCDEF234567"`:    "key token_env: must name an environment variable",
 		"[profiles.a]\nadmin_token = \"x\"": "key profiles.a.admin_token: a token does not belong in a file",
 	} {
 		_, err := Load(write(t, text), "")
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want %q", text, err, want)
+		}
+		if err != nil && strings.Contains(err.Error(), "MySecret") {
+			t.Errorf("%q: the error shows the secret: %v", text, err)
 		}
 	}
 	if _, err := Load("", "x"); err == nil || !strings.Contains(err.Error(), "there is no config file") {
