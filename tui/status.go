@@ -125,8 +125,8 @@ func (s *statusBar) say(text string, err error) {
 	s.message, s.messageErr = text, false
 }
 
-// titleBar names the relay connection, the webhook URL, the forward target
-// and the web inspector; or, browsing history, the store.
+// titleBar names the relay connection, the webhook URL, the forward target,
+// the emulator's API and the web inspector; or, browsing history, the store.
 func (m *Model) titleBar() string {
 	st, s := m.styles, &m.status
 	parts := []string{st.Title.Render("hooktap")}
@@ -137,10 +137,7 @@ func (m *Model) titleBar() string {
 		if s.conn.URL != "" {
 			parts = append(parts, s.conn.URL)
 		}
-		if m.opts.ProviderAPI != "" {
-			parts = append(parts, st.Dim.Render("API "+m.opts.ProviderAPI))
-		}
-		if s.conn.Target != "" {
+		if s.conn.Target != "" { // before the rest: it turns red when the app is down
 			parts = append(parts, s.targetText())
 		}
 		switch n := len(s.conn.Routes); {
@@ -148,6 +145,9 @@ func (m *Model) titleBar() string {
 			parts = append(parts, st.Dim.Render("+1 route"))
 		case n > 1:
 			parts = append(parts, st.Dim.Render(fmt.Sprintf("+%d routes", n)))
+		}
+		if m.opts.ProviderAPI != "" {
+			parts = append(parts, st.Dim.Render("API "+m.opts.ProviderAPI))
 		}
 		if m.opts.WebURL != "" {
 			parts = append(parts, st.Dim.Render("web "+m.opts.WebURL))
