@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/hooktap/hooktap/inspector/catalog"
 	"github.com/hooktap/hooktap/inspector/store"
 )
 
@@ -280,34 +281,10 @@ func configSources(fs *flag.FlagSet) []source {
 // nearest returns the candidate closest to s by edit distance, or "" when
 // none is close enough to be what was meant.
 func nearest(s string, candidates []string) string {
-	best, bestD := "", max(2, len(s)/3)+1
-	for _, c := range candidates {
-		if d := editDistance(s, c); d < bestD {
-			best, bestD = c, d
-		}
+	if near := catalog.Nearest(s, candidates, 1); len(near) > 0 {
+		return near[0]
 	}
-	return best
-}
-
-// editDistance is the Levenshtein distance between a and b, in bytes.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	return ""
 }
 
 // dataDir is where hooktap keeps its files: $XDG_DATA_HOME/hooktap or

@@ -5,33 +5,43 @@ import (
 	"slices"
 )
 
-// suggest returns up to n catalog actions nearest to a by edit distance:
-// the best ones and those one edit worse, within a limit that grows with
-// the input so that nonsense gets no suggestions.
+// suggest returns up to n catalog actions nearest to a (see Nearest).
 func suggest(a string, n int) []string {
+	actions := make([]string, len(all))
+	for i, e := range all {
+		actions[i] = e.Action()
+	}
+	return Nearest(a, actions, n)
+}
+
+// Nearest returns up to n of names nearest to a by edit distance: the best
+// ones and those one edit worse, within a limit that grows with the input
+// so that nonsense gets no suggestions. The CLI suggests commands with it
+// too.
+func Nearest(a string, names []string, n int) []string {
 	type cand struct {
-		action string
-		d      int
+		name string
+		d    int
 	}
 	limit := max(2, len(a)/3)
 	var cs []cand
-	for _, e := range all {
-		if d := distance(a, e.Action()); d <= limit {
-			cs = append(cs, cand{e.Action(), d})
+	for _, name := range names {
+		if d := distance(a, name); d <= limit {
+			cs = append(cs, cand{name, d})
 		}
 	}
 	if len(cs) == 0 {
 		return nil
 	}
 	slices.SortFunc(cs, func(x, y cand) int {
-		return cmp.Or(cmp.Compare(x.d, y.d), cmp.Compare(x.action, y.action))
+		return cmp.Or(cmp.Compare(x.d, y.d), cmp.Compare(x.name, y.name))
 	})
 	var out []string
 	for _, c := range cs {
 		if len(out) == n || c.d > cs[0].d+1 {
 			break
 		}
-		out = append(out, c.action)
+		out = append(out, c.name)
 	}
 	return out
 }
