@@ -237,41 +237,34 @@ func looksLikeSecret(s string) bool {
 	return strings.HasPrefix(l, "whsec_") || strings.HasPrefix(l, "htk_")
 }
 
+// joinStrings reads a string, or an array of strings joined with sep (which
+// none may hold).
+func joinStrings(v any, sep, example string) (string, error) {
+	bad := errors.New("want a list of strings, e.g. " + example)
+	switch v := v.(type) {
+	case string:
+		return v, nil
+	case []any:
+		items := make([]string, 0, len(v))
+		for _, it := range v {
+			s, ok := it.(string)
+			if !ok || sep == "\n" && strings.Contains(s, sep) {
+				return "", bad
+			}
+			items = append(items, s)
+		}
+		return strings.Join(items, sep), nil
+	}
+	return "", bad
+}
+
 // value converts a TOML value to what a flag takes.
 func value(k Kind, v any, dir string) (string, error) {
 	switch k {
-	case Each:
-		switch v := v.(type) {
-		case string:
-			return v, nil
-		case []any:
-			var items []string
-			for _, it := range v {
-				s, ok := it.(string)
-				if !ok || strings.Contains(s, "\n") {
-					return "", errors.New(`want a list of strings, e.g. ["payable.*=http://localhost:3000/payables"]`)
-				}
-				items = append(items, s)
-			}
-			return strings.Join(items, "\n"), nil // given to the flag one by one
-		}
-		return "", errors.New(`want a list of strings, e.g. ["payable.*=http://localhost:3000/payables"]`)
+	case Each: // given to the flag one by one
+		return joinStrings(v, "\n", `["payable.*=http://localhost:3000/payables"]`)
 	case List:
-		switch v := v.(type) {
-		case string:
-			return v, nil
-		case []any:
-			var items []string
-			for _, it := range v {
-				s, ok := it.(string)
-				if !ok {
-					return "", errors.New(`want a list of strings, e.g. ["payable.*", "counterpart.created"]`)
-				}
-				items = append(items, s)
-			}
-			return strings.Join(items, ","), nil
-		}
-		return "", errors.New(`want a list of strings, e.g. ["payable.*", "counterpart.created"]`)
+		return joinStrings(v, ",", `["payable.*", "counterpart.created"]`)
 	case Int:
 		n, ok := v.(int64)
 		if !ok {
