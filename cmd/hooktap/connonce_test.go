@@ -16,7 +16,7 @@ import (
 func TestProcessJSONConnectedOnce(t *testing.T) {
 	_, relayURL := startRelay(t)
 	app := newRecordingApp(t, nil)
-	web := freePort(t)
+	web := freeAddr(t)
 	p := startProc(t, listenCmd(relayURL, "c1", app.URL, filepath.Join(t.TempDir(), "a.db"),
 		"--json", "--web", web, "--heartbeat", "100ms")...)
 	var lines []string

@@ -19,18 +19,6 @@ import (
 // the app and the relay connection, and the commands they print to try a
 // first webhook.
 
-// freePort is a loopback address nothing listens on (for now).
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 // appOn serves 200 on addr until the test ends.
 func appOn(t *testing.T, addr string) {
 	t.Helper()
@@ -77,7 +65,7 @@ var webLine = regexp.MustCompile(`Web inspector  (http://\S+)`)
 // and says it again when the app comes up.
 func TestProcessAppNotListening(t *testing.T) {
 	_, relayURL := startRelay(t)
-	addr := freePort(t)
+	addr := freeAddr(t)
 	target := "http://" + addr + "/webhooks"
 	human := startProc(t, listenCmd(relayURL, "app1", target, filepath.Join(t.TempDir(), "a.db"), "--no-tui", "--no-web")...)
 	jsonl := startProc(t, listenCmd(relayURL, "app2", target, filepath.Join(t.TempDir(), "b.db"), "--json", "--web", "127.0.0.1:0")...)
@@ -194,7 +182,7 @@ func nextConnection(t *testing.T, p *proc, want string) map[string]any {
 // when it retries, connected); --no-tui says each change once in words,
 // "never connected" before the first connection and "lost" after.
 func TestProcessConnectionLines(t *testing.T) {
-	addr := freePort(t)
+	addr := freeAddr(t)
 	relayURL := "http://" + addr
 	app := newRecordingApp(t, nil)
 	jsonl := startProc(t, listenCmd(relayURL, "c1", app.URL, filepath.Join(t.TempDir(), "a.db"), "--json", "--no-web")...)

@@ -41,7 +41,7 @@ func TestFrozenRelayIsNoticed(t *testing.T) {
 	const every = 400 * time.Millisecond
 	relayProc, relayURL := startRelay(t)
 	t.Cleanup(func() { relayProc.cmd.Process.Signal(syscall.SIGCONT) })
-	app := freePort(t)
+	app := freeAddr(t)
 	appOn(t, app)
 	agent := startProc(t, listenCmd(relayURL, "hb", "http://"+app, filepath.Join(t.TempDir(), "hb.db"),
 		"--json", "--web", "127.0.0.1:0", "--heartbeat", every.String())...)
@@ -97,7 +97,7 @@ func TestFrozenRelayIsNoticed(t *testing.T) {
 }
 
 func TestStatusWithoutAgent(t *testing.T) {
-	_, errOut, code := hooktapOut(t, nil, "status", "--web", freePort(t))
+	_, errOut, code := hooktapOut(t, nil, "status", "--web", freeAddr(t))
 	if code != 1 || !strings.Contains(errOut, "no hooktap agent answers on") {
 		t.Errorf("status with nothing running: exit %d %q", code, errOut)
 	}
