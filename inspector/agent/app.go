@@ -53,7 +53,7 @@ func (a *Agent) noteForward(fw *forward.Forwarder, att *store.Attempt) {
 	a.answers.add(time.Now(), att.Status)
 	a.appMu.Unlock()
 	switch {
-	case fw.Addr() != a.cfg.Forwarder.Addr(): // another app
+	case fw != a.cfg.Forwarder && fw.Addr() != a.cfg.Forwarder.Addr(): // another app
 	case att.Status > 0:
 		a.setApp(true, "")
 	case forward.AppDown(att):
