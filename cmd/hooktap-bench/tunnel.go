@@ -432,12 +432,28 @@ func benchTunnel(ctx context.Context, cfg config, t *table) error {
 	}
 	defer outer.stop()
 	refURL := "http://" + strings.TrimPrefix(line, "ADDR ") + "/webhooks"
+	// The other reference: one plain reverse proxy, the shape of hooktap
+	// dev (one process between the sender and the app), storing nothing.
+	single, line, err := startChild(ctx, "ADDR ", self, proxyMode, appURL)
+	if err != nil {
+		return err
+	}
+	defer single.stop()
+	ref1URL := "http://" + strings.TrimPrefix(line, "ADDR ") + "/webhooks"
+
+	// hooktap dev as users run it (the provider emulator mounted, the
+	// agent verifying against it), recording to a fresh store of its own.
+	dev, devURL, err := startDev(ctx, bin, dir, appURL)
+	if err != nil {
+		return err
+	}
+	defer dev.stop()
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxIdleConns: 128, Proxy: nil}, Timeout: 30 * time.Second}
 	floorURL := appURL + "/webhooks"
 
 	// Warm up every path (connections, SQLite pages).
-	for _, u := range []string{floorURL, tunnelURL, refURL, poolURL, trURL} {
+	for _, u := range []string{floorURL, tunnelURL, refURL, ref1URL, devURL, poolURL, trURL} {
 		load(ctx, client, u, bodies, 4, 500)
 	}
 
@@ -445,12 +461,15 @@ func benchTunnel(ctx context.Context, cfg config, t *table) error {
 	if err != nil {
 		return err
 	}
-	runs := []struct{ c, n int }{{1, 3000}, {32, 30000}} // n: a multiple of rounds
+	runs := []struct{ c, n int }{{1, 3000}, {32, 30000}}
 	sent := 0
 	for _, r := range runs {
+		r.n = max(rounds, int(float64(r.n)*cfg.tunnelScale)/rounds*rounds) // a multiple of rounds
 		floor := newPath(floorURL, [2]*child{app, nil})
 		tun := newPath(tunnelURL, [2]*child{app, nil}, [2]*child{relay, agent})
 		ref := newPath(refURL, [2]*child{outer, inner})
+		ref1 := newPath(ref1URL, [2]*child{single, nil})
+		dv := newPath(devURL, [2]*child{dev, nil})
 		pool := newPath(poolURL, [2]*child{relay, poolAgent})
 		tr := newPath(trURL, [2]*child{relay, trAgent})
 		// The paths take turns, in rounds, so that all see the same
@@ -461,19 +480,24 @@ func benchTunnel(ctx context.Context, cfg config, t *table) error {
 			if round%2 == 1 {
 				cmp = []*path{tr, pool}
 			}
-			for _, p := range append([]*path{floor, tun, ref}, cmp...) {
+			all := append([]*path{floor, tun, ref, ref1, dv}, cmp...)
+			for _, p := range all {
 				p.run(ctx, client, bodies, r.c, r.n/rounds)
 			}
 		}
-		sent += 5 * r.n
+		sent += 7 * r.n
 		name := fmt.Sprintf("c=%d", r.c)
 		tunnelFigures(t, name, r.n, floor, tun, ref)
+		devFigures(t, name, r.n, floor, dv, ref1)
+		targetFigures(t, name, tun, ref, dv, ref1)
 		forwarderFigures(t, name, r.n, floor, pool, tr)
-		failed := floor.res.failed + tun.res.failed + ref.res.failed + pool.res.failed + tr.res.failed
+		failed := floor.res.failed + tun.res.failed + ref.res.failed + ref1.res.failed + dv.res.failed + pool.res.failed + tr.res.failed
 		ok := failed == 0
 		t.add("tunnel", name+" failed requests", strconv.Itoa(failed), "0", &ok)
 	}
 	agentRSS, _ := rssKiB(agent.cmd.Process.Pid)
+	devRSS, _ := rssKiB(dev.cmd.Process.Pid)
+	t.add("tunnel", "hooktap dev resident memory after the runs (a fresh store)", fmt.Sprintf("%.1f MiB", float64(devRSS)/1024), "", nil)
 	relayRSS, _ := rssKiB(relay.cmd.Process.Pid)
 	stored := "a fresh store"
 	if cfg.shared.storeDB != "" {
@@ -524,6 +548,50 @@ func tunnelFigures(t *table, name string, n int, floor, tun, ref *path) {
 	t.add("tunnel", name+" reference (2 reverse proxies, nothing stored): p50 / deliveries/s / vs floor",
 		fmt.Sprintf("%s / %.0f / %.0f%%", msec(x.quantile(.5)), x.perSecond(), 100*x.perSecond()/f.perSecond()), "", nil)
 	t.add("tunnel", name+" reference CPU per delivery, outer / inner proxy", perDelivery(ref.cpu[0].a, n)+" / "+perDelivery(ref.cpu[0].b, n)+" µs", "", nil)
+}
+
+// startDev starts `hooktap dev` on a free port, with its relay's buffer,
+// its store and the provider emulator's state under dir, and returns it
+// with its webhook URL.
+func startDev(ctx context.Context, bin, dir, appURL string) (*child, string, error) {
+	home := filepath.Join(dir, "dev")
+	dev, line, err := startChildEnv(ctx, []string{"XDG_DATA_HOME=" + home, "HOOKTAP_FORWARDER=pool"}, `"type":"ready"`,
+		bin, "dev", "--addr", "127.0.0.1:0", "--forward-to", appURL+"/webhooks", "--data", filepath.Join(home, "relay"),
+		"--db", filepath.Join(home, "dev.db"), "--no-tui", "--json", "--no-web")
+	if err != nil {
+		return nil, "", err
+	}
+	var ready struct{ URL string }
+	json.Unmarshal([]byte(line), &ready)
+	return dev, ready.URL, nil
+}
+
+// devFigures adds hooktap dev's figures of one run beside the one-proxy
+// reference's.
+func devFigures(t *table, name string, n int, floor, dev, ref1 *path) {
+	f, d, x := floor.res, dev.res, ref1.res
+	t.add("tunnel", name+" dev: p50 / p99 / deliveries/s / vs floor",
+		fmt.Sprintf("%s / %s / %.0f / %.0f%%", msec(d.quantile(.5)), msec(d.quantile(.99)), d.perSecond(), 100*d.perSecond()/f.perSecond()), "", nil)
+	t.add("tunnel", name+" dev CPU per delivery", perDelivery(dev.cpu[0].a, n)+" µs", "", nil)
+	t.add("tunnel", name+" reference (1 reverse proxy, nothing stored): p50 / deliveries/s / vs floor",
+		fmt.Sprintf("%s / %.0f / %.0f%%", msec(x.quantile(.5)), x.perSecond(), 100*x.perSecond()/f.perSecond()), "", nil)
+	t.add("tunnel", name+" reference CPU per delivery, 1 proxy", perDelivery(ref1.cpu[0].a, n)+" µs", "", nil)
+}
+
+// targetFigures adds issue 19's ratios, each measured in the same rounds:
+// hooktap dev against one reverse proxy, the relay and agent against two.
+func targetFigures(t *table, name string, tun, ref2, dev, ref1 *path) {
+	if name == "c=1" {
+		p50 := func(a, b *path) float64 { return float64(a.res.quantile(.5)) / float64(b.res.quantile(.5)) }
+		d, r := p50(dev, ref1), p50(tun, ref2)
+		t.add("target", name+" p50 dev / 1 proxy", fmt.Sprintf("%.2fx", d), "<= 1.2x", pass(d <= 1.2))
+		t.add("target", name+" p50 relay+agent / 2 proxies", fmt.Sprintf("%.2fx", r), "<= 1.0x", pass(r <= 1.0))
+		return
+	}
+	rate := func(a, b *path) float64 { return a.res.perSecond() / b.res.perSecond() }
+	d, r := rate(dev, ref1), rate(tun, ref2)
+	t.add("target", name+" deliveries/s dev / 1 proxy", fmt.Sprintf("%.2fx", d), ">= 0.8x", pass(d >= 0.8))
+	t.add("target", name+" deliveries/s relay+agent / 2 proxies", fmt.Sprintf("%.2fx", r), ">= 1.0x", pass(r >= 1.0))
 }
 
 // forwarderFigures adds the comparison of the agent's two forwarders in
