@@ -79,12 +79,13 @@ func (s *Server) serveAgent(w http.ResponseWriter, r *http.Request) {
 	s.sessions.Add(1)
 	go func() {
 		defer s.sessions.Done()
-		s.runAgent(ws, p)
+		s.runAgent(wire.NewConn(ws), p)
 	}()
 }
 
-func (s *Server) runAgent(ws *websocket.Conn, p peer) {
-	conn := wire.NewConn(ws)
+// runAgent serves one agent's connection (a WebSocket, or in hooktap dev
+// one end of a wire.Pipe: attach.go) until it ends.
+func (s *Server) runAgent(conn *wire.Conn, p peer) {
 	conn.SetReadLimit(s.frameLimit) // acks carry the app's answers
 	// The session ends with conn: its pump and its reads of the buffer stop
 	// on conn.Done(), or on the relay's shutdown. It has no context of its

@@ -21,6 +21,7 @@ import (
 	"github.com/hooktap/hooktap/inspector/signing"
 	"github.com/hooktap/hooktap/inspector/store"
 	"github.com/hooktap/hooktap/relay"
+	"github.com/hooktap/hooktap/relay/wire"
 )
 
 // agentFlags are the flags listen and dev share.
@@ -127,7 +128,7 @@ func cmdListen(ctx context.Context, e *env, args []string) error {
 	if err := f.check(); err != nil {
 		return err
 	}
-	return runAgent(ctx, e, &f, *relayURL, nil)
+	return runAgent(ctx, e, &f, *relayURL, nil, nil)
 }
 
 func cmdDev(ctx context.Context, e *env, args []string) error {
@@ -202,7 +203,15 @@ func cmdDev(ctx context.Context, e *env, args []string) error {
 		providerDone <- nil
 	}
 
-	err = runAgent(ctx, e, &f, "http://"+ln.Addr().String(), dp)
+	// The agent attaches to the relay in memory (relay.Server.Attach):
+	// deliveries and acks are handed over as they are, with no socket.
+	base := "http://" + ln.Addr().String()
+	attach := func(context.Context) (*wire.Conn, error) {
+		agentEnd, relayEnd := wire.Pipe()
+		srv.Attach(relayEnd, base)
+		return agentEnd, nil
+	}
+	err = runAgent(ctx, e, &f, base, dp, attach)
 	cancel()
 	if rerr := <-relayDone; rerr != nil && !errors.Is(rerr, http.ErrServerClosed) && err == nil {
 		err = rerr
@@ -228,7 +237,9 @@ type agentRun struct {
 // runAgent opens the store, connects to the relay and reports deliveries
 // until ctx ends: in the terminal UI when stdout is a terminal, else as
 // lines (or JSON lines) on stdout. The web inspector runs beside either.
-func runAgent(ctx context.Context, e *env, f *agentFlags, relayURL string, dp *devProvider) error {
+// In hooktap dev, dp is the provider emulator and attach connects the agent
+// to the relay in the same process.
+func runAgent(ctx context.Context, e *env, f *agentFlags, relayURL string, dp *devProvider, attach func(context.Context) (*wire.Conn, error)) error {
 	// For developers: HOOKTAP_FORWARDER=transport forwards through net/http's
 	// Transport instead of the forwarder's own pool, for make bench to compare.
 	newForwarder := forward.New
@@ -304,6 +315,7 @@ func runAgent(ctx context.Context, e *env, f *agentFlags, relayURL string, dp *d
 		Version:     buildVersion(),
 		Concurrency: f.workers,
 		Heartbeat:   f.heartbeat,
+		Dial:        attach,
 	})
 	if err != nil {
 		return usageError{err.Error()}

@@ -44,6 +44,10 @@ type Config struct {
 	Concurrency int           // deliveries forwarded at once; default 64
 	Heartbeat   time.Duration // how often the relay is pinged; default DefaultHeartbeat
 	Version     string
+	// Dial, when set, opens the connection to the relay instead of a
+	// WebSocket to Relay: hooktap dev attaches its agent to the relay in
+	// the same process with one end of a wire.Pipe. Relay still names it.
+	Dial func(ctx context.Context) (*wire.Conn, error)
 	// AppCheckEvery is how often the agent dials the forward target to
 	// see whether the app listens; default appCheckEvery.
 	AppCheckEvery time.Duration

@@ -57,20 +57,10 @@ func (a *Agent) dial(ctx context.Context) (*wire.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("agent id: %w", err)
 	}
-	u, _ := agentURL(a.cfg.Relay)
-	dialer := websocket.Dialer{
-		HandshakeTimeout: 10 * time.Second,
-		ReadBufferSize:   16 << 10,
-		WriteBufferSize:  16 << 10,
-	}
-	ws, resp, err := dialer.DialContext(ctx, u, nil)
+	conn, closeConn, err := a.connect(ctx)
 	if err != nil {
-		if resp != nil {
-			return nil, handshakeError(a.cfg.Relay, u, resp)
-		}
-		return nil, fmt.Errorf("connect to relay: %w", err)
+		return nil, err
 	}
-	conn := wire.NewConn(ws)
 	hello := &wire.Hello{
 		Channel:  a.cfg.Channel,
 		Token:    a.cfg.Token,
@@ -85,10 +75,36 @@ func (a *Agent) dial(ctx context.Context) (*wire.Conn, error) {
 		Binary:      true,
 	}
 	if err := conn.Send(ctx, hello); err != nil {
-		ws.Close()
+		closeConn()
 		return nil, err
 	}
 	return conn, nil
+}
+
+// connect opens the connection to the relay: a WebSocket, unless Config.Dial
+// says otherwise. closeConn closes it before Run.
+func (a *Agent) connect(ctx context.Context) (conn *wire.Conn, closeConn func(), err error) {
+	if a.cfg.Dial != nil {
+		conn, err := a.cfg.Dial(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		return conn, conn.Abort, nil
+	}
+	u, _ := agentURL(a.cfg.Relay)
+	dialer := websocket.Dialer{
+		HandshakeTimeout: 10 * time.Second,
+		ReadBufferSize:   16 << 10,
+		WriteBufferSize:  16 << 10,
+	}
+	ws, resp, err := dialer.DialContext(ctx, u, nil)
+	if err != nil {
+		if resp != nil {
+			return nil, nil, handshakeError(a.cfg.Relay, u, resp)
+		}
+		return nil, nil, fmt.Errorf("connect to relay: %w", err)
+	}
+	return wire.NewConn(ws), func() { ws.Close() }, nil
 }
 
 // handshakeError explains an HTTP answer to the agent's WebSocket request.

@@ -54,6 +54,7 @@ type Conn struct {
 	done   chan struct{}
 	binary atomic.Bool                   // deliveries and acks go in binary frames
 	pong   atomic.Pointer[chan struct{}] // told of pongs while Alive waits
+	mem    *memEnd                       // not nil: an end of a Pipe, with no socket (pipe.go)
 
 	closeOnce sync.Once
 }
@@ -68,6 +69,9 @@ func NewConn(ws *websocket.Conn) *Conn {
 // MaxFrameSize, nor above 1 GiB). Call it from the reader (Run's handler)
 // or before Run.
 func (c *Conn) SetReadLimit(n int64) {
+	if c.mem != nil {
+		return // nothing is read from a socket
+	}
 	c.ws.SetReadLimit(min(max(n, MaxFrameSize), maxReadLimit))
 }
 
@@ -97,6 +101,9 @@ func (c *Conn) SendAll(ctx context.Context, msgs ...Message) error {
 	}
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if c.mem != nil {
+		return c.sendMem(ctx, msgs)
 	}
 	if c.binary.Load() && allBinary(msgs) {
 		for len(msgs) > 0 {
@@ -168,6 +175,9 @@ func (c *Conn) write(typ int, b []byte, m Message) error {
 
 // Ping sends a ping; the peer's pong extends the read deadline in Run.
 func (c *Conn) Ping() error {
+	if c.mem != nil {
+		return c.pingMem()
+	}
 	err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(WriteWait))
 	if err != nil {
 		c.abort()
@@ -179,6 +189,9 @@ func (c *Conn) Ping() error {
 // peer that is gone, behind a connection that looks open, does not. Run
 // must be reading. Only one Alive at a time.
 func (c *Conn) Alive(timeout time.Duration) bool {
+	if c.mem != nil {
+		return c.pingMem() == nil
+	}
 	ch := make(chan struct{}, 1)
 	c.pong.Store(&ch)
 	defer c.pong.Store(nil)
@@ -204,6 +217,10 @@ func (c *Conn) Done() <-chan struct{} { return c.done }
 // shortly after (when the peer answers, or after half a second). It is safe
 // to call more than once and from any goroutine.
 func (c *Conn) Close(code int, reason string) {
+	if c.mem != nil {
+		c.closeMem(code, reason)
+		return
+	}
 	c.closeOnce.Do(func() {
 		if len(reason) > 120 { // control frames carry at most 125 bytes
 			reason = reason[:120]
@@ -223,6 +240,10 @@ func (c *Conn) Abort() { c.abort() }
 
 // abort ends the connection without a close frame, after a failed write.
 func (c *Conn) abort() {
+	if c.mem != nil {
+		c.closeMem(websocket.CloseAbnormalClosure, "")
+		return
+	}
 	c.closeOnce.Do(func() {
 		close(c.done)
 		_ = c.ws.SetReadDeadline(time.Now())
@@ -235,6 +256,9 @@ func (c *Conn) abort() {
 // returns, the socket is closed. A frame that does not decode closes the
 // connection with a reason.
 func (c *Conn) Run(ctx context.Context, handle func(Message) error) error {
+	if c.mem != nil {
+		return c.runMem(ctx, handle)
+	}
 	stop := context.AfterFunc(ctx, func() { c.Close(websocket.CloseGoingAway, "shutting down") })
 	defer func() {
 		stop()
