@@ -97,6 +97,16 @@ func OpenExisting(ctx context.Context, path string) (*Store, error) {
 	return open(ctx, path, sqlitedb.Options{MustExist: true, CheckpointPages: checkpointPages, CacheKiB: storeCacheKiB, ReaderCacheKiB: readerCacheKiB})
 }
 
+// recordLinger is how long the store's writer holds a commit open for the
+// records of deliveries being forwarded (Expect). Measured in make bench's
+// rounds at 32 in flight against the writer's default of 500 µs, two agents
+// taking turns on one relay: 3 ms gave 10% and 3% more deliveries per
+// second (two runs; 2 ms 11%, one run), 3-5% less agent CPU per delivery
+// and a lower p50, as commits grew from about 10 deliveries to 12. A lone
+// delivery waits for nothing: with none on the way the writer commits at
+// once.
+const recordLinger = 3 * time.Millisecond
+
 func open(ctx context.Context, path string, o sqlitedb.Options) (*Store, error) {
 	searchPath := path + "-search"
 	o.Attach = []sqlitedb.Attachment{{Schema: "search", Path: searchPath, Readers: true}}
@@ -115,6 +125,7 @@ func open(ctx context.Context, path string, o sqlitedb.Options) (*Store, error) 
 	}
 	s := &Store{db: db, w: sqlitedb.NewWriter(db.W, 1024), search: search, sw: sqlitedb.NewWriter(search.W, 16),
 		kick: make(chan struct{}, 1), stopIndex: make(chan struct{}), indexDone: make(chan struct{})}
+	s.w.SetLinger(recordLinger)
 	if err := s.claimIndex(ctx); err != nil {
 		s.w.Close()
 		s.sw.Close()

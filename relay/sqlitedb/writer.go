@@ -150,6 +150,10 @@ const maxLinger = 500 * time.Microsecond
 // (two agents on one store, say) can share a writer.
 func (w *Writer) Expect(n int) { w.expected.Add(int64(n)) }
 
+// SetLinger sets how long a batch is held open at most for the writes that
+// Expect announced (default maxLinger). Call it before the first write.
+func (w *Writer) SetLinger(d time.Duration) { w.lingerFor = d }
+
 // linger adds to batch the writes that arrive while more are expected.
 func (w *Writer) linger(batch []request) []request {
 	if len(batch) >= w.maxBatch || w.expected.Load() <= 0 {
