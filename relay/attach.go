@@ -16,10 +16,10 @@ func (s *Server) Attach(conn *wire.Conn, base string) {
 	s.sessions.Add(1)
 	go func() {
 		defer s.sessions.Done()
-		s.runAgent(conn, peer{base: base, remote: InProcess})
+		s.runAgent(conn, peer{base: base, remote: inProcess})
 	}()
 }
 
-// InProcess is the remote address the relay gives (and logs for) an agent
+// inProcess is the remote address the relay gives (and logs for) an agent
 // attached in memory.
-const InProcess = "in-process"
+const inProcess = "in-process"
