@@ -187,6 +187,12 @@ func cmdDev(ctx context.Context, e *env, args []string) error {
 		dp = &devProvider{p: p, api: "http://" + ln.Addr().String() + "/v1", printSecret: *printSecret}
 		rcfg.Mount = map[string]http.Handler{"/v1/": p.Handler()}
 	}
+	unlock, err := lockRelayData(*data)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer unlock()
 	srv, err := relay.New(ctx, rcfg)
 	if err != nil {
 		ln.Close()

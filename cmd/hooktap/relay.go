@@ -24,6 +24,11 @@ func cmdRelay(ctx context.Context, e *env, args []string) error {
 	}
 	log := newLogger(e.stderr, f.verbose)
 	cfg.Logger = log
+	unlock, err := lockRelayData(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	srv, err := relay.New(ctx, cfg)
 	if err != nil {
 		return err
