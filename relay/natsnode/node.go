@@ -35,11 +35,33 @@ type Options struct {
 	MaxPayload int64  // largest message: at least one delivery of --max-body
 	Logger     *slog.Logger
 
+	// SyncAlways makes the embedded server fsync every JetStream write
+	// before acknowledging it (--cluster-sync-always); by default NATS
+	// syncs every 2 minutes. An external NATS is configured on its own.
+	SyncAlways bool
+
 	// Replicas for streams and KV buckets; 0 = min(3, the cluster's size).
 	Replicas int
-	// ReadyTimeout bounds the wait for JetStream (a formed cluster); 0 = 30s.
+	// ReadyTimeout bounds the wait for JetStream (a formed cluster); 0 = 60s.
 	ReadyTimeout time.Duration
 }
+
+func (o Options) logger() *slog.Logger {
+	if o.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return o.Logger
+}
+
+func (o Options) readyTimeout() time.Duration {
+	if o.ReadyTimeout <= 0 {
+		return 60 * time.Second
+	}
+	return o.ReadyTimeout
+}
+
+// Embedded reports whether opts asks for an embedded NATS server.
+func (o Options) Embedded() bool { return o.URLs == "" }
 
 // Node is a relay node's connection to JetStream.
 type Node struct {
@@ -49,15 +71,35 @@ type Node struct {
 	Replicas int // for streams and KV buckets: 3 with 3 or more servers, else the server count
 
 	server *server.Server // the embedded server; nil with --nats
+	closed chan struct{}  // closed when Conn is
 }
 
 // Start connects to the NATS cluster opts names, starting the embedded
 // server first when opts asks for one.
 func Start(ctx context.Context, opts Options) (*Node, error) {
-	if opts.URLs == "" {
-		return nil, errors.New("natsnode: embedded mode not built yet")
+	if !opts.Embedded() {
+		if opts.ClusterName != "" || opts.ClusterListen != "" || len(opts.Routes) > 0 {
+			return nil, errors.New("natsnode: an external NATS (--nats) and an embedded cluster (--cluster-*) exclude each other")
+		}
+		n, err := startExternal(ctx, opts)
+		if err != nil {
+			return nil, err
+		}
+		opts.logger().Info("relay joined NATS", "backend", "nats", "servers", redact(splitList(opts.URLs)),
+			"cluster", n.Conn.ConnectedClusterName(), "node", n.Name, "replicas", n.Replicas)
+		return n, nil
 	}
-	return startExternal(ctx, opts)
+	n, err := startEmbedded(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	cluster := opts.ClusterName
+	if opts.ClusterListen == "" {
+		cluster = "(none: a single node)"
+	}
+	opts.logger().Info("relay joined NATS", "backend", "embedded", "cluster", cluster, "node", n.Name,
+		"cluster_listen", opts.ClusterListen, "replicas", n.Replicas, "sync_always", opts.SyncAlways)
+	return n, nil
 }
 
 func startExternal(ctx context.Context, opts Options) (*Node, error) {
@@ -73,11 +115,11 @@ func startExternal(ctx context.Context, opts Options) (*Node, error) {
 		}
 		nopts = append(nopts, nats.UserCredentials(opts.Creds))
 	}
-	nc, err := connect(strings.Join(urls, ","), nopts)
+	nc, closed, err := connect(strings.Join(urls, ","), nopts)
 	if err != nil {
 		return nil, fmt.Errorf("natsnode: cannot connect to %s: %v", redact(urls), err)
 	}
-	n := &Node{Name: name, Conn: nc}
+	n := &Node{Name: name, Conn: nc, closed: closed}
 	if err := n.ready(ctx, opts); err != nil {
 		nc.Close()
 		return nil, err
@@ -87,13 +129,17 @@ func startExternal(ctx context.Context, opts Options) (*Node, error) {
 
 // connect dials once (a clear error when nothing answers), then reconnects
 // forever with a jittered backoff: a relay node outlives NATS restarts.
-func connect(urls string, extra []nats.Option) (*nats.Conn, error) {
+func connect(urls string, extra []nats.Option) (*nats.Conn, chan struct{}, error) {
+	closed := make(chan struct{})
 	o := append([]nats.Option{
 		nats.MaxReconnects(-1),
 		nats.CustomReconnectDelay(backoff),
 		nats.Timeout(5 * time.Second),
+		nats.DrainTimeout(5 * time.Second),
+		nats.ClosedHandler(func(*nats.Conn) { close(closed) }),
 	}, extra...)
-	return nats.Connect(urls, o...)
+	nc, err := nats.Connect(urls, o...)
+	return nc, closed, err
 }
 
 func backoff(attempts int) time.Duration {
@@ -109,10 +155,7 @@ func (n *Node) ready(ctx context.Context, opts Options) error {
 		return fmt.Errorf("natsnode: %w", err)
 	}
 	n.JS = js
-	wait := opts.ReadyTimeout
-	if wait == 0 {
-		wait = 30 * time.Second
-	}
+	wait := opts.readyTimeout()
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	for {
@@ -143,7 +186,11 @@ func (n *Node) Close() error {
 	}
 	var err error
 	if n.Conn != nil {
-		err = n.Conn.Drain()
+		// Drain lets in-flight publishes and handlers finish, within the
+		// connection's DrainTimeout; then the handler closes n.closed.
+		if err = n.Conn.Drain(); err == nil {
+			<-n.closed
+		}
 		n.Conn.Close()
 	}
 	if n.server != nil {
@@ -179,7 +226,12 @@ func redact(urls []string) string {
 	out := make([]string, len(urls))
 	for i, s := range urls {
 		u, err := url.Parse(s)
-		if err != nil || u.User == nil {
+		if err != nil {
+			// Unparsable: keep only what follows a user:password@.
+			out[i] = s[strings.LastIndex(s, "@")+1:]
+			continue
+		}
+		if u.User == nil {
 			out[i] = s
 			continue
 		}
