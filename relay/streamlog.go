@@ -504,8 +504,17 @@ func (l *streamLog) noteUnclaimed(e jetstream.KeyValueEntry) {
 // mark writes p of channel as unclaimed.
 func (l *streamLog) mark(ctx context.Context, channel string, p Pending) error {
 	v, _ := json.Marshal(p.Event)
-	_, err := l.unclaimed.Put(ctx, unclaimedKey(channel, p.Seq), v)
-	return err
+	if _, err := l.unclaimed.Put(ctx, unclaimedKey(channel, p.Seq), v); err != nil {
+		return err
+	}
+	// Now, not when the watch brings it: an ack may come first.
+	l.mu.Lock()
+	if l.pending[channel] == nil {
+		l.pending[channel] = map[int64]Event{}
+	}
+	l.pending[channel][p.Seq] = p.Event
+	l.mu.Unlock()
+	return nil
 }
 
 // Claim implements Claims.
