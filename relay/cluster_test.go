@@ -417,7 +417,9 @@ func TestClusterStreamLeaderKilled(t *testing.T) {
 	ag := runAgent(t, c.front.URL, "k", filepath.Join(t.TempDir(), "agent.db"), newTestApp(t))
 	c.waitAgents("k", 1)
 	ok := streamWhile(t, c, "k", 300, func() {
-		c.nats.Kill(c.nats.StreamLeader(t, streamName))
+		leader := c.nats.StreamLeader(t, streamName)
+		c.nats.Kill(leader)
+		t.Logf("killed server %d, the stream's leader", leader)
 	})
 	if len(ok) < 200 {
 		t.Fatalf("only %d of 300 POSTs answered 2xx", len(ok))
