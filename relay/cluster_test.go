@@ -505,3 +505,23 @@ func (l *streamLog) cursorOf(ctx context.Context, channel, agentID string) (int6
 	err = json.Unmarshal(e.Value(), &c)
 	return c.Seq, err
 }
+
+// A node that dies without a word leaves its agents' presence behind: the
+// other nodes stop counting them once its heartbeats stop.
+func TestClusterDeadNodeAgentsExpire(t *testing.T) {
+	every, dead := heartbeatEvery, nodeDeadAfter
+	heartbeatEvery, nodeDeadAfter = 100*time.Millisecond, time.Second
+	t.Cleanup(func() { heartbeatEvery, nodeDeadAfter = every, dead })
+	c := startCluster(t, Config{})
+	a := dialAgent(t, c.node(1).ts)
+	a.hello("x", "lost")
+	c.waitAgents("x", 1)
+	nd := c.node(1)
+	nd.srv.cfg.Cluster.Close() // its NATS connection first: no goodbye
+	c.stopNode(1)
+	c.waitAgents("x", 0)
+	status, answer, _ := postBody(t, c.node(0).ts.URL+"/h/x", `{"n":1}`)
+	if status != http.StatusAccepted || !strings.Contains(answer, "no agent is connected") {
+		t.Fatalf("POST after the node died: %d %s", status, answer)
+	}
+}

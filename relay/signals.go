@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -17,29 +18,45 @@ import (
 
 // natsSignals is the cluster's Signals (log.go). Presence is the KV
 // bucket hooktap_presence: one entry per connected agent (channel and
-// agent id), naming the connection and its filter. Every node watches it
-// and keeps a copy, which Reach and Agents read without a request. The
-// newest connection of an agent wins: a node that sees a later revision
-// of the entry of an agent connected to it, from another connection, ends
-// its own.
+// agent id), naming the connection, its node and its filter. Every node
+// watches it and keeps a copy, which Reach and Agents read without a
+// request. The newest connection of an agent wins: a node that sees a
+// later revision of the entry of an agent connected to it, from another
+// connection, ends its own.
+//
+// A node that dies leaves its agents' entries behind: every node writes
+// a heartbeat entry (_node.<id>) every heartbeatEvery, and the agents of
+// a node not heard of for nodeDeadAfter do not count (and are deleted).
 type natsSignals struct {
-	srv   *Server
-	conn  *nats.Conn
-	kv    jetstream.KeyValue
-	reply string // this node's answer subject
-	subs  []*nats.Subscription
-	watch jetstream.KeyWatcher
+	srv    *Server
+	conn   *nats.Conn
+	kv     jetstream.KeyValue
+	reply  string // this node's answer subject
+	nodeID string
+	subs   []*nats.Subscription
+	watch  jetstream.KeyWatcher
+	stop   chan struct{}
 
 	mu     sync.Mutex
 	agents map[string]map[string]presence // the bucket, by channel and agent id
 	here   map[string]*joined             // agents connected to this node, by key
+	nodes  map[string]time.Time           // the last heartbeat of each node, by the stream's clock
 }
+
+// Heartbeats of the nodes (variables for tests).
+var (
+	heartbeatEvery = 2 * time.Second
+	nodeDeadAfter  = 15 * time.Second // a few heartbeats, and clock skew
+)
+
+const nodePrefix = "_node." // channel names start with a letter or digit
 
 const bucketPresence = "hooktap_presence"
 
 // presence is an agent's entry in the presence bucket.
 type presence struct {
 	Conn   string `json:"conn"` // which connection: unique per session
+	Node   string `json:"node"` // which node run (heartbeats)
 	Filter Filter `json:"filter"`
 	rev    uint64
 }
@@ -60,8 +77,11 @@ func openSignals(ctx context.Context, node *natsnode.Node, s *Server, reply stri
 	if err != nil {
 		return nil, fmt.Errorf("create bucket %s: %w", bucketPresence, err)
 	}
-	g := &natsSignals{srv: s, conn: node.Conn, kv: kv, reply: reply,
-		agents: map[string]map[string]presence{}, here: map[string]*joined{}}
+	g := &natsSignals{srv: s, conn: node.Conn, kv: kv, reply: reply, nodeID: strings.TrimPrefix(reply, answerPrefix),
+		stop: make(chan struct{}), agents: map[string]map[string]presence{}, here: map[string]*joined{}, nodes: map[string]time.Time{}}
+	if err := g.beat(ctx); err != nil { // before its agents' entries
+		return nil, fmt.Errorf("write to bucket %s: %w", bucketPresence, err)
+	}
 	for subj, h := range map[string]nats.MsgHandler{
 		liveSubjects: s.onLive, reply: s.onAnswer, answerAll: s.onAnswer, pagePrefix + ">": s.onPage,
 	} {
@@ -83,7 +103,55 @@ func openSignals(ctx context.Context, node *natsnode.Node, s *Server, reply stri
 		g.Close()
 		return nil, err
 	}
+	go g.heartbeats()
 	return g, nil
+}
+
+// beat writes this node's heartbeat.
+func (g *natsSignals) beat(ctx context.Context) error {
+	_, err := g.kv.Put(ctx, nodePrefix+g.nodeID, nil)
+	return err
+}
+
+// heartbeats beats, and deletes the entries of nodes that stopped.
+func (g *natsSignals) heartbeats() {
+	t := time.NewTicker(heartbeatEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-g.stop:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), heartbeatEvery)
+		if err := g.beat(ctx); err != nil {
+			g.srv.log.Debug("cluster heartbeat", "err", err)
+		}
+		for k, rev := range g.stale() {
+			g.kv.Delete(ctx, k, jetstream.LastRevision(rev))
+		}
+		cancel()
+	}
+}
+
+// stale lists the entries of dead nodes, and their revisions.
+func (g *natsSignals) stale() map[string]uint64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := map[string]uint64{}
+	for channel, ps := range g.agents {
+		for id, p := range ps {
+			if !g.alive(p.Node) {
+				out[agentKey(channel, id)] = p.rev
+			}
+		}
+	}
+	return out
+}
+
+// alive reports whether node has beaten lately. Callers hold mu.
+func (g *natsSignals) alive(node string) bool {
+	return node == g.nodeID || time.Since(g.nodes[node]) < nodeDeadAfter
 }
 
 // watchPresence keeps agents in step with the bucket; it returns once
@@ -115,6 +183,16 @@ func (g *natsSignals) watchPresence(ctx context.Context) error {
 // note takes a change of the presence bucket.
 func (g *natsSignals) note(e jetstream.KeyValueEntry) {
 	k := e.Key()
+	if node, ok := strings.CutPrefix(k, nodePrefix); ok {
+		g.mu.Lock()
+		if e.Operation() == jetstream.KeyValuePut {
+			g.nodes[node] = e.Created()
+		} else {
+			delete(g.nodes, node)
+		}
+		g.mu.Unlock()
+		return
+	}
 	i := strings.LastIndexByte(k, '.')
 	id, err := hex.DecodeString(k[i+1:])
 	if i < 0 || err != nil {
@@ -160,6 +238,9 @@ func (g *natsSignals) Reach(channel string, ev Event) (connected, matched int) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for _, p := range g.agents[channel] {
+		if !g.alive(p.Node) {
+			continue
+		}
 		connected++
 		if p.Filter.Match(ev) {
 			matched++
@@ -174,7 +255,9 @@ func (g *natsSignals) Agents(channel string) map[string]Filter {
 	defer g.mu.Unlock()
 	out := make(map[string]Filter, len(g.agents[channel]))
 	for id, p := range g.agents[channel] {
-		out[id] = p.Filter
+		if g.alive(p.Node) {
+			out[id] = p.Filter
+		}
 	}
 	return out
 }
@@ -183,7 +266,7 @@ func (g *natsSignals) Agents(channel string) map[string]Filter {
 func (g *natsSignals) Join(channel, agentID string, f Filter, replaced func()) (leave func()) {
 	k := agentKey(channel, agentID)
 	j := &joined{conn: newNodeID(), replaced: replaced}
-	v, _ := json.Marshal(presence{Conn: j.conn, Filter: f})
+	v, _ := json.Marshal(presence{Conn: j.conn, Node: g.nodeID, Filter: f})
 	ctx, cancel := context.WithTimeout(context.Background(), clusterTimeout)
 	defer cancel()
 	rev, err := g.kv.Put(ctx, k, v)
@@ -231,9 +314,13 @@ func (g *natsSignals) Answer(reply string, a *wire.Ack) {
 
 // Close implements Signals.
 func (g *natsSignals) Close() error {
+	close(g.stop)
 	for _, sub := range g.subs {
 		sub.Unsubscribe()
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	g.kv.Delete(ctx, nodePrefix+g.nodeID) // gone, not dead
 	if g.watch != nil {
 		g.watch.Stop()
 	}
