@@ -18,10 +18,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/hooktap/hooktap/inspector/agent"
 	"github.com/hooktap/hooktap/inspector/forward"
 	"github.com/hooktap/hooktap/inspector/store"
 	"github.com/hooktap/hooktap/relay/natsnode/natstest"
+	"github.com/hooktap/hooktap/relay/wire"
 )
 
 // Cluster tests: three in-process NATS servers with JetStream (replicas
@@ -524,4 +527,48 @@ func TestClusterDeadNodeAgentsExpire(t *testing.T) {
 	if status != http.StatusAccepted || !strings.Contains(answer, "no agent is connected") {
 		t.Fatalf("POST after the node died: %d %s", status, answer)
 	}
+}
+
+// Presence, on a single relay and across the nodes of a cluster: the
+// newest connection of an agent wins, and the channel page lists each
+// agent once.
+func TestPresenceNewestConnectionWins(t *testing.T) {
+	setups := []struct {
+		name string
+		open func(t *testing.T) (first, second *httptest.Server, page func() []string)
+	}{
+		{"single", func(t *testing.T) (*httptest.Server, *httptest.Server, func() []string) {
+			srv, ts := newRelay(t, Config{})
+			return ts, ts, func() []string { return agentLabels(srv, "p") }
+		}},
+		{"cluster", func(t *testing.T) (*httptest.Server, *httptest.Server, func() []string) {
+			c := startCluster(t, Config{})
+			return c.node(0).ts, c.node(1).ts, func() []string { return agentLabels(c.node(2).srv, "p") }
+		}},
+	}
+	for _, s := range setups {
+		t.Run(s.name, func(t *testing.T) {
+			first, second, page := s.open(t)
+			a := dialAgent(t, first)
+			a.hello("p", "same")
+			waitFor(t, "the page lists the agent", func() bool { return len(page()) == 1 })
+			b := dialAgent(t, second)
+			b.hello("p", "same")
+			_, _, err := a.ws.ReadMessage()
+			var ce *websocket.CloseError
+			if !errors.As(err, &ce) || ce.Text != wire.CodeReplaced {
+				t.Fatalf("older connection: %v; want closed as %s", err, wire.CodeReplaced)
+			}
+			waitFor(t, "the page lists the agent once", func() bool { return len(page()) == 1 })
+			go postQuiet(first.URL+"/h/p", []byte(`{"n":1}`))
+			b.ack(b.readDelivery()) // the newer one takes deliveries
+		})
+	}
+}
+
+func agentLabels(s *Server, channel string) (out []string) {
+	for _, a := range s.feed.Agents(channel) {
+		out = append(out, a.ID)
+	}
+	return out
 }
