@@ -572,3 +572,57 @@ func agentLabels(s *Server, channel string) (out []string) {
 	}
 	return out
 }
+
+// A delivery no connected agent's filter takes reaches the next agent
+// whose filter does, on whichever node it connects; every node's channel
+// page shows it.
+func TestClusterUnclaimedAndPage(t *testing.T) {
+	c := startCluster(t, Config{})
+	x := dialAgent(t, c.node(0).ts)
+	if _, ok := x.helloAs("u", "x", testKey("x"), "invoice.*").(*wire.Welcome); !ok {
+		t.Fatal("no welcome")
+	}
+	c.waitAgents("u", 1)
+	body := `{"action":"payable.created","n":1}`
+	status, answer, h := postBody(t, c.node(1).ts.URL+"/h/u", body)
+	if status != http.StatusAccepted || !strings.Contains(answer, "subscribes to this event") {
+		t.Fatalf("POST nobody subscribes to: %d %s", status, answer)
+	}
+	go postQuiet(c.node(2).ts.URL+"/h/u", []byte(`{"action":"invoice.marker"}`)) // x gets past it
+	if d := x.readDelivery(); d.Fields == nil || d.Fields.Action != "invoice.marker" {
+		t.Fatalf("x got %s", d.Body)
+	} else {
+		x.ack(d)
+		waitFor(t, "x's cursor saved past both", func() bool {
+			seq, err := c.node(2).srv.store.(*streamLog).cursorOf(t.Context(), "u", "x")
+			return err == nil && seq >= d.Seq
+		})
+	}
+	// A new agent starts after the furthest cursor: only the unclaimed
+	// entry brings it the delivery.
+	y := dialAgent(t, c.node(2).ts)
+	if _, ok := y.helloAs("u", "y", testKey("y"), "payable.*").(*wire.Welcome); !ok {
+		t.Fatal("no welcome")
+	}
+	d := y.readDelivery()
+	if d.ID != h.Get(HeaderDelivery) || !d.Resumed {
+		t.Fatalf("y got %s (%s, resumed %v); want the unclaimed %s", d.Body, d.ID, d.Resumed, h.Get(HeaderDelivery))
+	}
+	y.ack(d)
+	waitFor(t, "claimed on every node", func() bool {
+		for i := range 3 {
+			if ps, _, _ := c.node(i).srv.store.Unclaimed(t.Context(), "u", 0, 1<<62, 10); len(ps) != 0 {
+				return false
+			}
+		}
+		return true
+	})
+	waitFor(t, "node A's page shows what node B took in", func() bool {
+		for _, it := range c.node(0).srv.feed.Recent("u", 10) {
+			if it.ID == h.Get(HeaderDelivery) && it.Status == http.StatusAccepted {
+				return true
+			}
+		}
+		return false
+	})
+}
