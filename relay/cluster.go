@@ -47,7 +47,9 @@ func (s *Server) joinCluster(ctx context.Context, node *natsnode.Node) error {
 	ctx, cancel := context.WithTimeout(ctx, clusterTimeout)
 	defer cancel()
 	reply := answerPrefix + newNodeID()
-	lg, err := openStreamLog(ctx, node, s.cfg, reply)
+	// What an agent of another node left is offered as when one of this
+	// node leaves.
+	lg, err := openStreamLog(ctx, node, s.cfg, reply, s.offerLeftovers)
 	if err != nil {
 		return err
 	}

@@ -626,3 +626,18 @@ func TestClusterUnclaimedAndPage(t *testing.T) {
 		return false
 	})
 }
+
+// A NATS whose messages cannot hold one delivery of --max-body is refused
+// at start, in one line.
+func TestClusterMaxPayloadTooSmall(t *testing.T) {
+	node := natstest.Cluster(t, 1).Node(t, 0)
+	_, err := New(t.Context(), Config{DataDir: t.TempDir(), Cluster: node, MaxBody: natstest.MaxPayload})
+	if err == nil || !strings.Contains(err.Error(), "max_payload") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("New: %v; want a one-line error naming max_payload", err)
+	}
+	srv, err := New(t.Context(), Config{DataDir: t.TempDir(), Cluster: node, MaxBody: natstest.MaxPayload / 2})
+	if err != nil {
+		t.Fatalf("half the payload limit: %v", err)
+	}
+	srv.Close()
+}

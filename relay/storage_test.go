@@ -43,7 +43,7 @@ var backends = []backend{
 		if err != nil {
 			t.Fatal(err)
 		}
-		l, err := openStreamLog(t.Context(), node, cfg, answerPrefix+"test")
+		l, err := openStreamLog(t.Context(), node, cfg, answerPrefix+"test", nil)
 		if err != nil {
 			t.Fatal(err)
 		}

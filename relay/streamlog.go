@@ -47,6 +47,10 @@ type streamLog struct {
 	timeout   time.Duration // how long Append keeps trying
 	reply     string        // this node's subject for answers (Hooktap-Reply)
 
+	// left is called when another node writes what an agent left in
+	// flight (its sessions of channel may take it).
+	left func(channel string)
+
 	mu      sync.Mutex
 	pending map[string]map[int64]Event // the unclaimed bucket, by channel and seq
 	watch   jetstream.KeyWatcher
@@ -63,7 +67,7 @@ var _ Storage = (*streamLog)(nil)
 
 // openStreamLog creates (or updates) the stream and buckets, and reads
 // the unclaimed bucket.
-func openStreamLog(ctx context.Context, node *natsnode.Node, cfg Config, reply string) (*streamLog, error) {
+func openStreamLog(ctx context.Context, node *natsnode.Node, cfg Config, reply string, left func(channel string)) (*streamLog, error) {
 	perSubject := int64(cfg.BufferMax)
 	if perSubject <= 0 {
 		perSubject = -1
@@ -96,7 +100,7 @@ func openStreamLog(ctx context.Context, node *natsnode.Node, cfg Config, reply s
 		return nil, fmt.Errorf("create bucket %s: %w", bucketUnclaimed, err)
 	}
 	l := &streamLog{js: node.JS, stream: st, cursors: cursors, unclaimed: unclaimed,
-		timeout: cfg.ResponseTimeout, reply: reply, pending: map[string]map[int64]Event{}}
+		timeout: cfg.ResponseTimeout, reply: reply, left: left, pending: map[string]map[int64]Event{}}
 	if err := l.watchUnclaimed(ctx); err != nil {
 		return nil, err
 	}
@@ -220,7 +224,7 @@ func (l *streamLog) Append(ctx context.Context, d *wire.Delivery, publish func()
 	}
 	d.Seq = int64(ack.Sequence)
 	if unmatched {
-		if err := l.mark(ctx, d.Channel, Pending{d.Seq, EventOf(d.Fields)}); err != nil {
+		if err := l.mark(ctx, d.Channel, Pending{d.Seq, EventOf(d.Fields)}, false); err != nil {
 			return fmt.Errorf("keep delivery unclaimed: %w", err)
 		}
 	}
@@ -491,19 +495,29 @@ func (l *streamLog) noteUnclaimed(e jetstream.KeyValueEntry) {
 		}
 		return
 	}
-	var ev Event
-	if json.Unmarshal(e.Value(), &ev) != nil {
+	var u unclaimedEntry
+	if json.Unmarshal(e.Value(), &u) != nil {
 		return
 	}
 	if l.pending[channel] == nil {
 		l.pending[channel] = map[int64]Event{}
 	}
-	l.pending[channel][seq] = ev
+	_, known := l.pending[channel][seq]
+	l.pending[channel][seq] = u.Event
+	if u.Left && !known && l.left != nil {
+		go l.left(channel)
+	}
 }
 
-// mark writes p of channel as unclaimed.
-func (l *streamLog) mark(ctx context.Context, channel string, p Pending) error {
-	v, _ := json.Marshal(p.Event)
+// unclaimedEntry is the value of an entry of the unclaimed bucket.
+type unclaimedEntry struct {
+	Event
+	Left bool `json:"left,omitempty"` // an agent left it in flight
+}
+
+// mark writes p of channel as unclaimed; left: an agent left it in flight.
+func (l *streamLog) mark(ctx context.Context, channel string, p Pending, left bool) error {
+	v, _ := json.Marshal(unclaimedEntry{p.Event, left})
 	if _, err := l.unclaimed.Put(ctx, unclaimedKey(channel, p.Seq), v); err != nil {
 		return err
 	}
@@ -542,7 +556,10 @@ func (l *streamLog) Unclaim(channel string, ps []Pending) {
 		ctx, cancel := context.WithTimeout(context.Background(), clusterTimeout)
 		defer cancel()
 		for _, p := range ps {
-			l.mark(ctx, channel, p)
+			l.mark(ctx, channel, p, true)
+		}
+		if l.left != nil {
+			l.left(channel) // this node's sessions: now that they are written
 		}
 	}()
 }
