@@ -116,6 +116,19 @@ func (s *Server) showOnPage(channel string, it page.Item) {
 	s.feed.add(channel, it)
 }
 
+// noAnswer is the reply of a delivery whose sender no longer waits.
+const noAnswer = "-"
+
+// answerTo is where the answer to a delivery read from the log goes: the
+// nodes do not know which of them took it in (""), unless its sender has
+// stopped waiting.
+func (s *Server) answerTo(d *wire.Delivery) string {
+	if time.Since(d.ReceivedAt) > s.cfg.ResponseTimeout+time.Second {
+		return noAnswer
+	}
+	return ""
+}
+
 // expectWrite tells the single relay's buffer writer that n more appends
 // (n < 0: fewer) are on their way, so that it commits them together.
 func (s *Server) expectWrite(n int) {

@@ -128,7 +128,11 @@ func (g *natsSignals) heartbeats() {
 			g.srv.log.Debug("cluster heartbeat", "err", err)
 		}
 		for k, rev := range g.stale() {
-			g.kv.Delete(ctx, k, jetstream.LastRevision(rev))
+			if rev == 0 {
+				g.kv.Delete(ctx, k)
+			} else {
+				g.kv.Delete(ctx, k, jetstream.LastRevision(rev))
+			}
 		}
 		cancel()
 	}
@@ -139,6 +143,11 @@ func (g *natsSignals) stale() map[string]uint64 {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	out := map[string]uint64{}
+	for node := range g.nodes {
+		if !g.alive(node) {
+			out[nodePrefix+node] = 0 // its heartbeat too: node runs do not come back
+		}
+	}
 	for channel, ps := range g.agents {
 		for id, p := range ps {
 			if !g.alive(p.Node) {
@@ -296,6 +305,9 @@ func (g *natsSignals) Join(channel, agentID string, f Filter, replaced func()) (
 
 // Answer implements Signals.
 func (g *natsSignals) Answer(reply string, a *wire.Ack) {
+	if reply == noAnswer {
+		return
+	}
 	if reply == g.reply || reply == "" {
 		g.srv.resolve(a)
 		if reply != "" {
