@@ -53,6 +53,9 @@ type streamLog struct {
 
 	mu      sync.Mutex
 	pending map[string]map[int64]Event // the unclaimed bucket, by channel and seq
+	// furthestSeen is how far this node has raised each channel's
+	// furthest cursor (raiseFurthest).
+	furthestSeen map[string]int64
 	watch   jetstream.KeyWatcher
 }
 
@@ -100,7 +103,7 @@ func openStreamLog(ctx context.Context, node *natsnode.Node, cfg Config, reply s
 		return nil, fmt.Errorf("create bucket %s: %w", bucketUnclaimed, err)
 	}
 	l := &streamLog{js: node.JS, stream: st, cursors: cursors, unclaimed: unclaimed,
-		timeout: cfg.ResponseTimeout, reply: reply, left: left, pending: map[string]map[int64]Event{}}
+		timeout: cfg.ResponseTimeout, reply: reply, left: left, pending: map[string]map[int64]Event{}, furthestSeen: map[string]int64{}}
 	if err := l.watchUnclaimed(ctx); err != nil {
 		return nil, err
 	}
@@ -383,25 +386,56 @@ func (l *streamLog) Bind(ctx context.Context, channel, agentID, keyHash string) 
 	return 0, errors.New("bind agent: the cursor keeps changing")
 }
 
+// furthestPrefix names the entry of a channel's furthest cursor (channel
+// names start with a letter or digit): one read for a new agent, however
+// many agents the channel has.
+const furthestPrefix = "_furthest."
+
 // furthest is the furthest any agent of channel has acknowledged.
 func (l *streamLog) furthest(ctx context.Context, channel string) (int64, error) {
-	keys, err := l.cursors.ListKeysFiltered(ctx, channel+".*")
+	e, err := l.cursors.Get(ctx, furthestPrefix+channel)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return 0, nil
+	}
 	if err != nil {
 		return 0, fmt.Errorf("read cursors: %w", err)
 	}
-	defer keys.Stop()
-	var max int64
-	for k := range keys.Keys() {
-		e, err := l.cursors.Get(ctx, k)
-		if err != nil {
-			continue // deleted since
+	return parseUint(string(e.Value()))
+}
+
+// raiseFurthest moves channel's furthest cursor up to seq.
+func (l *streamLog) raiseFurthest(ctx context.Context, channel string, seq int64) error {
+	l.mu.Lock()
+	known := l.furthestSeen[channel]
+	if seq > known {
+		l.furthestSeen[channel] = seq
+	}
+	l.mu.Unlock()
+	if seq <= known {
+		return nil // this node raised it that far already
+	}
+	k, v := furthestPrefix+channel, []byte(strconv.FormatInt(seq, 10))
+	var err error
+	for range 3 {
+		var e jetstream.KeyValueEntry
+		e, err = l.cursors.Get(ctx, k)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			if _, err = l.cursors.Create(ctx, k, v); err == nil {
+				return nil
+			}
+			continue
 		}
-		var c cursorEntry
-		if json.Unmarshal(e.Value(), &c) == nil && c.Seq > max {
-			max = c.Seq
+		if err != nil {
+			return err
+		}
+		if cur, _ := parseUint(string(e.Value())); seq <= cur {
+			return nil
+		}
+		if _, err = l.cursors.Update(ctx, k, v, e.Revision()); err == nil {
+			return nil
 		}
 	}
-	return max, nil
+	return err
 }
 
 // SetCursors implements Cursors: an update that lost a race with another
@@ -441,7 +475,7 @@ func (l *streamLog) setCursor(ctx context.Context, c Cursor) error {
 		cur.Seq = c.Seq
 		v, _ := json.Marshal(cur)
 		if _, err = l.cursors.Update(ctx, k, v, e.Revision()); err == nil {
-			return nil
+			return l.raiseFurthest(ctx, c.Channel, c.Seq)
 		}
 	}
 	return err
