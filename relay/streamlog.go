@@ -56,7 +56,7 @@ type streamLog struct {
 	// furthestSeen is how far this node has raised each channel's
 	// furthest cursor (raiseFurthest).
 	furthestSeen map[string]int64
-	watch   jetstream.KeyWatcher
+	watch        jetstream.KeyWatcher
 }
 
 const (
