@@ -116,6 +116,9 @@ func TestStorageAppendReadOrder(t *testing.T) {
 		if err != nil || more || !slices.Equal(ids(got), ids(a)) {
 			t.Fatalf("after 0: %v more=%v err=%v; want %v", ids(got), more, err, ids(a))
 		}
+		if got, _, err := s.After(t.Context(), "ch.b", 0, 10, 1<<20); err != nil || !slices.Equal(ids(got), ids(b)) {
+			t.Fatalf("other channel: %v, %v; want %v", ids(got), err, ids(b))
+		}
 		want := a[0]
 		if g := got[0]; g.Seq != want.Seq || g.Method != want.Method || g.Path != want.Path || g.Query != want.Query ||
 			g.Host != want.Host || g.Proto != want.Proto || g.RemoteAddr != want.RemoteAddr || !g.ReceivedAt.Equal(want.ReceivedAt) ||
