@@ -33,7 +33,9 @@ import (
 //     --buffer-ttl and --buffer-max are the stream's MaxAge and
 //     MaxMsgsPerSubject: JetStream prunes.
 //   - Cursors are entries of the KV bucket hooktap_cursors, one per
-//     channel and agent.
+//     channel and agent (<channel>.<hex of the id>: the agent's seq and
+//     key hash), and one per channel for the furthest of them
+//     (_furthest.<channel>), where a new agent starts.
 //   - Unclaimed deliveries are entries of the KV bucket hooktap_unclaimed
 //     (channel and seq, the event as the value), written before the sender
 //     hears that a delivery no connected agent subscribes to is kept, and
