@@ -34,6 +34,8 @@ type natsSignals struct {
 	reply  string // this node's answer subject
 	nodeID string
 	subs   []*nats.Subscription
+	live   *nats.Subscription // of liveSubjects
+	lost   int                // live deliveries dropped so far (a slow consumer)
 	watch  jetstream.KeyWatcher
 	stop   chan struct{}
 
@@ -91,6 +93,9 @@ func openSignals(ctx context.Context, node *natsnode.Node, s *Server, reply stri
 		// Deliveries are bodies of up to --max-body: room for a burst.
 		sub.SetPendingLimits(1<<16, 1<<30)
 		g.subs = append(g.subs, sub)
+		if subj == liveSubjects {
+			g.live = sub
+		}
 	}
 	// Interest reaches the other servers before deliveries are taken.
 	if err := node.Conn.FlushWithContext(ctx); err != nil {
@@ -121,6 +126,7 @@ func (g *natsSignals) heartbeats() {
 			return
 		case <-t.C:
 		}
+		g.checkDropped()
 		ctx, cancel := context.WithTimeout(context.Background(), heartbeatEvery)
 		if err := g.beat(ctx); err != nil {
 			g.srv.log.Debug("cluster heartbeat", "err", err)
@@ -133,6 +139,30 @@ func (g *natsSignals) heartbeats() {
 			}
 		}
 		cancel()
+	}
+}
+
+// checkDropped has every session catch up from the stream when the live
+// subscription dropped deliveries (it fell behind): a dropped one is
+// otherwise noticed only when the next one of its channel comes.
+func (g *natsSignals) checkDropped() {
+	n, err := g.live.Dropped()
+	if err != nil || n == g.lost {
+		return
+	}
+	g.lost = n
+	g.srv.log.Warn("this node fell behind the cluster's deliveries; its agents catch up from the stream", "dropped", n)
+	g.srv.mu.Lock()
+	var all []*session
+	for _, ch := range g.srv.channels {
+		for ss := range ch.sessions {
+			all = append(all, ss)
+		}
+	}
+	g.srv.mu.Unlock()
+	for _, ss := range all {
+		ss.kick.Store(true)
+		ss.wake()
 	}
 }
 
