@@ -641,3 +641,35 @@ func TestClusterMaxPayloadTooSmall(t *testing.T) {
 	}
 	srv.Close()
 }
+
+// A node whose live subscription drops deliveries (it fell behind) has its
+// agents catch up from the stream, though no later delivery shows the gap.
+func TestClusterDroppedLiveDeliveriesCaughtUp(t *testing.T) {
+	every, pending := heartbeatEvery, livePending
+	heartbeatEvery, livePending = 100*time.Millisecond, 1
+	t.Cleanup(func() { heartbeatEvery, livePending = every, pending })
+	c := startCluster(t, Config{})
+	a := dialAgent(t, c.node(1).ts)
+	a.hello("s", "slow")
+	c.waitAgents("s", 1)
+	b := c.node(1).srv
+	b.mu.Lock() // node B's live handler waits: its subscription holds one message, drops the rest
+	for i := range 5 {
+		go postQuiet(c.node(0).ts.URL+"/h/s", fmt.Appendf(nil, `{"n":%d}`, i))
+	}
+	waitFor(t, "the stream has all 5", func() bool {
+		d, err := c.node(0).srv.store.Depth(t.Context())
+		return err == nil && d["s"] == 5
+	})
+	waitFor(t, "node B dropped some", func() bool {
+		n, _ := b.signals.(*natsSignals).live.Dropped()
+		return n > 0
+	})
+	b.mu.Unlock()
+	got := map[string]bool{}
+	for len(got) < 5 {
+		d := a.readDelivery()
+		got[string(d.Body)] = true
+		a.ack(d)
+	}
+}

@@ -53,6 +53,10 @@ var (
 
 const nodePrefix = "_node." // channel names start with a letter or digit
 
+// livePending bounds the messages a node's subscriptions hold for it
+// (a variable for tests).
+var livePending = 1 << 16
+
 const bucketPresence = "hooktap_presence"
 
 // presence is an agent's entry in the presence bucket.
@@ -91,7 +95,7 @@ func openSignals(ctx context.Context, node *natsnode.Node, s *Server, reply stri
 			return nil, fmt.Errorf("subscribe to %s: %w", subj, err)
 		}
 		// Deliveries are bodies of up to --max-body: room for a burst.
-		sub.SetPendingLimits(1<<16, 1<<30)
+		sub.SetPendingLimits(livePending, 1<<30)
 		g.subs = append(g.subs, sub)
 		if subj == liveSubjects {
 			g.live = sub
