@@ -92,6 +92,10 @@ func (s *Server) onLive(m *nats.Msg) {
 
 // onAnswer hands an agent's answer from another node to the sender here.
 func (s *Server) onAnswer(m *nats.Msg) {
+	if m.Header.Get(headerRelease) != "" {
+		s.release(string(m.Data))
+		return
+	}
 	msg, err := wire.Decode(m.Data)
 	if a, ok := msg.(*wire.Ack); ok && err == nil {
 		s.resolve(a)
@@ -114,6 +118,20 @@ func (s *Server) showOnPage(channel string, it page.Item) {
 		}
 	}
 	s.feed.add(channel, it)
+}
+
+// aloneInCluster reports whether no agent of ss's channel but ss's is
+// connected to any node (always, on a single relay).
+func (s *Server) aloneInCluster(ss *session) bool {
+	if s.signals == nil {
+		return true
+	}
+	for id := range s.signals.Agents(ss.channel) {
+		if id != ss.agentID {
+			return false
+		}
+	}
+	return true
 }
 
 // noAnswer is the reply of a delivery whose sender no longer waits.

@@ -673,3 +673,35 @@ func TestClusterDroppedLiveDeliveriesCaughtUp(t *testing.T) {
 		a.ack(d)
 	}
 }
+
+// An agent that leaves with a delivery in flight, the channel's last one
+// in the cluster, frees the sender waiting on another node at once.
+func TestClusterAgentLeavingReleasesSender(t *testing.T) {
+	c := startCluster(t, Config{ResponseTimeout: 8 * time.Second})
+	a := dialAgent(t, c.node(1).ts)
+	a.hello("l", "leaver")
+	c.waitAgents("l", 1)
+	type result struct {
+		status int
+		answer string
+		took   time.Duration
+	}
+	done := make(chan result, 1)
+	go func() {
+		start := time.Now()
+		resp, err := http.Post(c.node(0).ts.URL+"/h/l", "application/json", strings.NewReader(`{"n":1}`))
+		if err != nil {
+			done <- result{}
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		done <- result{resp.StatusCode, string(b), time.Since(start)}
+	}()
+	a.readDelivery()
+	a.ws.Close() // no ack
+	r := <-done
+	if r.status != http.StatusAccepted || !strings.Contains(r.answer, "disconnected") || r.took > 5*time.Second {
+		t.Fatalf("sender got %d %q after %v; want 202 at once, the agent disconnected", r.status, r.answer, r.took)
+	}
+}

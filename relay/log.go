@@ -102,5 +102,7 @@ type Signals interface {
 	// it: reply names it (the delivery's Hooktap-Reply), or "" when
 	// unknown (every node hears it).
 	Answer(reply string, a *wire.Ack)
+	// Release tells that node that no answer for delivery id is coming.
+	Release(reply, id string)
 	Close() error
 }

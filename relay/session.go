@@ -315,13 +315,17 @@ func (s *Server) unregister(ss *session) {
 	if ss.leave != nil {
 		ss.leave() // cluster: the other nodes stop counting it
 	}
-	if s.remove(ss) {
+	if s.remove(ss) && s.aloneInCluster(ss) {
 		// Nobody else can answer the senders waiting on what this agent had
 		// in flight: tell them now that it is kept, rather than at the
 		// timeout.
 		ss.mu.Lock()
 		for _, f := range ss.inflight {
-			s.release(f.id)
+			if s.signals != nil {
+				s.signals.Release(f.reply, f.id) // the sender may wait on another node
+			} else {
+				s.release(f.id)
+			}
 		}
 		ss.mu.Unlock()
 	}

@@ -370,6 +370,28 @@ func (g *natsSignals) Answer(reply string, a *wire.Ack) {
 	}
 }
 
+// headerRelease marks a message on an answer subject that carries the id
+// of a delivery no answer is coming for.
+const headerRelease = "Hooktap-Release"
+
+// Release implements Signals.
+func (g *natsSignals) Release(reply, id string) {
+	if reply == noAnswer {
+		return
+	}
+	if reply == g.reply || reply == "" {
+		g.srv.release(id)
+		if reply != "" {
+			return
+		}
+		reply = answerAll
+	}
+	m := &nats.Msg{Subject: reply, Header: nats.Header{headerRelease: {"1"}}, Data: []byte(id)}
+	if err := g.conn.PublishMsg(m); err != nil {
+		g.srv.log.Debug("release not passed on", "err", err)
+	}
+}
+
 // Close implements Signals.
 func (g *natsSignals) Close() error {
 	close(g.stop)
