@@ -23,6 +23,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/hooktap/hooktap/relay/natsnode"
 	"github.com/hooktap/hooktap/relay/page"
 	"github.com/hooktap/hooktap/relay/wire"
 )
@@ -47,7 +48,8 @@ type Config struct {
 	Logger            *slog.Logger
 	// Mount serves other handlers beside the relay's, by pattern (hooktap
 	// dev: the provider emulator at /v1/).
-	Mount map[string]http.Handler
+	Mount   map[string]http.Handler
+	Cluster *natsnode.Node // nil: one process on SQLite; set: every piece of state in JetStream (#18)
 }
 
 // Defaults.

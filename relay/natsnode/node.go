@@ -72,7 +72,11 @@ type Node struct {
 
 	server *server.Server // the embedded server; nil with --nats
 	closed chan struct{}  // closed when Conn is
+	about  string         // what Describe says
 }
+
+// Describe says in one line which backend and cluster the node joined.
+func (n *Node) Describe() string { return n.about }
 
 // Start connects to the NATS cluster opts names, starting the embedded
 // server first when opts asks for one.
@@ -85,8 +89,11 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 		if err != nil {
 			return nil, err
 		}
+		cluster := n.Conn.ConnectedClusterName()
+		n.about = fmt.Sprintf("NATS JetStream at %s, cluster %s, node %s, %d replica(s)",
+			redact(splitList(opts.URLs)), or(cluster, "(none)"), n.Name, n.Replicas)
 		opts.logger().Info("relay joined NATS", "backend", "nats", "servers", redact(splitList(opts.URLs)),
-			"cluster", n.Conn.ConnectedClusterName(), "node", n.Name, "replicas", n.Replicas)
+			"cluster", cluster, "node", n.Name, "replicas", n.Replicas)
 		return n, nil
 	}
 	n, err := startEmbedded(ctx, opts)
@@ -97,6 +104,11 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 	if opts.ClusterListen == "" {
 		cluster = "(none: a single node)"
 	}
+	sync := "fsync every 2 minutes"
+	if opts.SyncAlways {
+		sync = "fsync always"
+	}
+	n.about = fmt.Sprintf("NATS JetStream embedded, cluster %s, node %s, %d replica(s), %s", cluster, n.Name, n.Replicas, sync)
 	opts.logger().Info("relay joined NATS", "backend", "embedded", "cluster", cluster, "node", n.Name,
 		"cluster_listen", opts.ClusterListen, "replicas", n.Replicas, "sync_always", opts.SyncAlways)
 	return n, nil
@@ -198,6 +210,13 @@ func (n *Node) Close() error {
 		n.server.WaitForShutdown()
 	}
 	return err
+}
+
+func or(s, otherwise string) string {
+	if s == "" {
+		return otherwise
+	}
+	return s
 }
 
 func nodeName(name string) string {
