@@ -189,6 +189,20 @@ func (s *Server) channelURL(base, channel, secret string) string {
 	return base + "/h/" + channel + "/" + secret
 }
 
+// channelChanged acts on a change another node made to a channel: this
+// node's agents of it hear what they would from this node's admin API.
+func (s *Server) channelChanged(name string, c change) {
+	switch c {
+	case changeToken:
+		s.disconnect(name, wire.CodeUnauthorized, "the token of channel "+name+" was rotated")
+	case changeURL:
+		s.reconnect(name, "the webhook URL of channel "+name+" changed")
+	case changeDeleted:
+		s.disconnect(name, wire.CodeUnknownChannel, "channel "+name+" was deleted")
+		s.feed.forget(name)
+	}
+}
+
 // disconnect tells every agent on channel why, with an error the agent
 // treats as final, and closes its connection.
 func (s *Server) disconnect(channel, code, msg string) {

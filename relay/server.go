@@ -146,6 +146,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		},
 	}
 	s.feed = newPageFeed(s)
+	s.watchCluster()
 	go s.pruneLoop()
 	go s.pingLoop()
 	return s, nil
@@ -262,6 +263,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // Close ends every agent session with a close frame and closes the buffer.
 func (s *Server) Close() error {
 	s.cancel()
+	s.unwatchCluster()
 	s.sessions.Wait()
 	s.flushCursors()
 	<-s.buf.FlushClaims(0) // what no agent acked is there after a restart
