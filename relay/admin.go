@@ -47,7 +47,7 @@ type ChannelStatus struct {
 func (s *Server) apiChannels(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodGet:
-		agents := s.Agents()
+		agents := s.allAgents(r.Context())
 		out := []ChannelStatus{}
 		for _, c := range s.team.registry.List() {
 			out = append(out, s.status(r, c, agents))
@@ -90,7 +90,7 @@ func (s *Server) apiChannel(w http.ResponseWriter, r *http.Request) {
 	case http.MethodGet:
 		for _, c := range s.team.registry.List() {
 			if c.Name == name {
-				writeJSON(w, http.StatusOK, s.status(r, c, s.Agents()))
+				writeJSON(w, http.StatusOK, s.status(r, c, s.allAgents(r.Context())))
 				return
 			}
 		}
@@ -153,7 +153,7 @@ func (s *Server) apiRotateURL(w http.ResponseWriter, r *http.Request) {
 	s.log.Info("channel URL rotated", "channel", name)
 	for _, c := range s.team.registry.List() {
 		if c.Name == name {
-			writeJSON(w, http.StatusOK, s.status(r, c, s.Agents()))
+			writeJSON(w, http.StatusOK, s.status(r, c, s.allAgents(r.Context())))
 			return
 		}
 	}

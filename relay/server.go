@@ -91,6 +91,9 @@ type Server struct {
 	feed    *pageFeed   // what the channel pages show (channelpage.go)
 	tls     *tls.Config // nil: plain HTTP (tls.go)
 	bodies  *budgets    // room for request bodies in memory (budget.go)
+	// stats answers for this node's counters and gathers the cluster's
+	// (clusterstats.go); nil on a single relay.
+	stats *clusterStats
 	// frameLimit is the largest WebSocket frame either side sends: one
 	// delivery of MaxBody, or one ack with an answer as large.
 	frameLimit int64
