@@ -25,10 +25,12 @@ import (
 // same subject every few seconds counts the nodes, for --rate.
 const (
 	statsSubject = "hooktap.metrics"
-	// statsWait bounds a gather: a node that has not answered by then
+	// statsWait bounds a gather (it ends sooner once every node the census
+	// counted has answered): a node that has not answered by then
 	// (dead, partitioned, or stalled) is left out of that answer's sums.
-	statsWait     = 500 * time.Millisecond
+	statsWait     = 2 * time.Second
 	censusEvery   = 2 * time.Second
+	censusWait    = time.Second
 	statsMaxBytes = 4 << 20
 )
 
@@ -103,7 +105,11 @@ func (c *clusterStats) gather(ctx context.Context, what string) ([]nodeStats, er
 	if err := c.conn.PublishRequest(statsSubject, inbox, []byte(what)); err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, statsWait)
+	wait := statsWait
+	if what == "census" {
+		wait = censusWait // it cannot end sooner: it counts
+	}
+	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	var out []nodeStats
 	for {

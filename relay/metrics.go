@@ -101,7 +101,7 @@ func (m *metrics) answered(channel string, status int, took time.Duration) {
 func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
-	depth, err := s.buf.Depth(ctx)
+	depth, err := s.store.Depth(ctx)
 	if err != nil {
 		httpError(w, http.StatusServiceUnavailable, "read buffer depth: %v", err)
 		return

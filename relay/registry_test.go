@@ -205,17 +205,6 @@ func recv(t *testing.T, ch chan string) string {
 	}
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 10s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // Three relay nodes on one NATS cluster: rotating a channel's token through
 // node A's admin API disconnects its agents on A, B and C, each with the
 // final "unauthorized"; the new token then works on every node.

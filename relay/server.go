@@ -48,8 +48,11 @@ type Config struct {
 	Logger            *slog.Logger
 	// Mount serves other handlers beside the relay's, by pattern (hooktap
 	// dev: the provider emulator at /v1/).
-	Mount   map[string]http.Handler
-	Cluster *natsnode.Node // nil: one process on SQLite; set: every piece of state in JetStream (#18)
+	Mount map[string]http.Handler
+	// Cluster, when set, makes this relay one node of a cluster joined by
+	// NATS JetStream: deliveries, cursors, claims and presence live there
+	// (cluster.go). nil: a single relay on its SQLite buffer.
+	Cluster *natsnode.Node
 }
 
 // Defaults.
@@ -68,9 +71,11 @@ const AgentPath = "/agent"
 
 // Server is a relay. Create it with New, serve Handler, and Close it.
 type Server struct {
-	cfg Config
-	log *slog.Logger
-	buf *Buffer
+	cfg     Config
+	log     *slog.Logger
+	buf     *Buffer // the SQLite database: the buffer, and the channel registry
+	store   Storage // the buffer: buf, or the cluster's stream (log.go)
+	signals Signals // nil on a single relay (log.go)
 
 	mu       sync.Mutex
 	channels map[string]*channel
@@ -147,6 +152,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			// protect, so any origin may connect.
 			CheckOrigin: func(*http.Request) bool { return true },
 		},
+	}
+	s.store = buf
+	if cfg.Cluster != nil {
+		if err := s.joinCluster(ctx, cfg.Cluster); err != nil {
+			cancel()
+			buf.Close()
+			return nil, err
+		}
 	}
 	s.feed = newPageFeed(s)
 	s.watchCluster()
@@ -269,7 +282,11 @@ func (s *Server) Close() error {
 	s.unwatchCluster()
 	s.sessions.Wait()
 	s.flushCursors()
-	<-s.buf.FlushClaims(0) // what no agent acked is there after a restart
+	<-s.store.FlushClaims(0) // what no agent acked is there after a restart
+	if s.signals != nil {
+		s.signals.Close()
+		s.store.Close()
+	}
 	return s.buf.Close()
 }
 
@@ -320,7 +337,7 @@ func (s *Server) pruneLoop() {
 		case <-s.ctx.Done():
 			return
 		case <-t.C:
-			n, err := s.buf.Prune(s.ctx, time.Now().Add(-s.cfg.BufferTTL), s.cfg.BufferMax, s.connected)
+			n, err := s.store.Prune(s.ctx, time.Now().Add(-s.cfg.BufferTTL), s.cfg.BufferMax, s.connected)
 			if err != nil && s.ctx.Err() == nil {
 				s.log.Warn("prune buffer", "err", err)
 			} else if n > 0 {
