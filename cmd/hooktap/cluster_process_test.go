@@ -4,8 +4,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // relayNode is one `hooktap relay` process of an embedded cluster.
@@ -70,6 +74,78 @@ func TestProcessRelayClusterForms(t *testing.T) {
 		}
 	}
 	for _, nd := range nodes {
+		nd.p.stop(t)
+	}
+}
+
+// kill -9 of one relay process (its embedded NATS server with it) while
+// deliveries stream through the other two: every delivery a node answered
+// 2xx reaches the app and is stored once by the agent. The agent is on
+// node a; senders post to nodes b and c, then to b alone once c is dead,
+// as a load balancer would.
+func TestProcessRelayClusterKill9(t *testing.T) {
+	nodes := startClusterNodes(t, "hooktap-k", 3, "--response-timeout", "2s")
+	app := newCountingApp(t, 0)
+	db := filepath.Join(t.TempDir(), "agent.db")
+	agent := startProc(t, "listen", "--relay", nodes[0].url, "--channel", "kill", "--forward-to", app.URL,
+		"--db", db, "--no-tui", "--json")
+	agent.line(t, `"type":"ready"`)
+
+	const n = 300
+	var cDead atomic.Bool
+	var mu sync.Mutex
+	var accepted []string
+	statuses := map[int]int{}
+	jobs := make(chan int)
+	var sent atomic.Int32
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for i := range jobs {
+				target := nodes[1+i%2]
+				if cDead.Load() {
+					target = nodes[1]
+				}
+				status, evt := postEvent(target.url+"/h/kill", i)
+				mu.Lock()
+				statuses[status]++
+				if status >= 200 && status < 300 {
+					accepted = append(accepted, evt)
+				}
+				mu.Unlock()
+				sent.Add(1)
+			}
+		})
+	}
+	for i := range n {
+		if i == 100 {
+			for sent.Load() < 80 {
+				time.Sleep(5 * time.Millisecond) // polling a counter the senders bump
+			}
+			cDead.Store(true)
+			nodes[2].p.cmd.Process.Kill() // kill -9 mid-stream
+		}
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+
+	mu.Lock()
+	want := append([]string(nil), accepted...)
+	t.Logf("answers: %v", statuses)
+	mu.Unlock()
+	if len(want) < n*2/3 {
+		t.Fatalf("only %d of %d accepted: %v", len(want), n, statuses)
+	}
+	app.waitFor(t, want, 60*time.Second)
+	agent.stop(t)
+	stored := storedEvents(t, db)
+	for _, id := range want {
+		if stored[id] != 1 {
+			t.Errorf("%s was accepted and is stored %d times", id, stored[id])
+		}
+	}
+	for _, nd := range nodes[:2] {
 		nd.p.stop(t)
 	}
 }

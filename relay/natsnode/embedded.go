@@ -195,6 +195,7 @@ func waitFormed(ctx context.Context, s *server.Server, opts Options, size int) e
 		return nil
 	}
 	wait := opts.readyTimeout()
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	tick := time.NewTicker(100 * time.Millisecond)
@@ -208,6 +209,9 @@ func waitFormed(ctx context.Context, s *server.Server, opts Options, size int) e
 		select {
 		case <-tick.C:
 		case <-ctx.Done():
+			if parent.Err() != nil {
+				return fmt.Errorf("natsnode: stopped while waiting for cluster %s to form", opts.ClusterName)
+			}
 			if missing := size - 1 - len(peers); missing > 0 {
 				return fmt.Errorf("natsnode: waiting for %d more node(s) of cluster %s after %s (routes: %s)",
 					missing, opts.ClusterName, wait, strings.Join(opts.Routes, ","))
@@ -252,13 +256,16 @@ func (l *serverLog) Warnf(format string, v ...any)  { l.warn(fmt.Sprintf(format,
 func (l *serverLog) Errorf(format string, v ...any) { l.error(fmt.Sprintf(format, v...)) }
 func (l *serverLog) Fatalf(format string, v ...any) { l.error(fmt.Sprintf(format, v...)) }
 
+// warn logs the server's warnings at info level: most are what a
+// cluster does in passing (snapshots at shutdown, leader changes), and
+// the relay's default level (warn) is for what an operator must act on.
 func (l *serverLog) warn(msg string) {
 	// The payload limit is raised on purpose, to fit --max-body.
 	if !l.joined.Load() || strings.HasPrefix(msg, "Maximum payloads over") {
 		l.log.Debug("nats: " + msg)
 		return
 	}
-	l.log.Warn("nats: " + msg)
+	l.log.Info("nats: " + msg)
 }
 
 func (l *serverLog) error(msg string) {

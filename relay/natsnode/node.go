@@ -166,29 +166,70 @@ func (n *Node) ready(ctx context.Context, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("natsnode: %w", err)
 	}
+	js = retryingJS{js}
 	n.JS = js
 	wait := opts.readyTimeout()
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	for {
-		actx, acancel := context.WithTimeout(ctx, 2*time.Second)
-		_, err = js.AccountInfo(actx)
-		acancel()
-		if err == nil {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("natsnode: JetStream not ready after %s: %v", wait, err)
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
 	n.Replicas = opts.Replicas
 	if n.Replicas == 0 {
+		if err := retry(ctx, func(ctx context.Context) error { _, err := js.AccountInfo(ctx); return err }); err != nil {
+			return fmt.Errorf("natsnode: JetStream not ready after %s: %v", wait, err)
+		}
 		// The servers the client has learnt of: the cluster's members.
 		n.Replicas = min(3, max(1, len(n.Conn.Servers())))
 	}
+	// A replicated write proves the cluster places and leads assets. Its
+	// answer can be lost while the servers settle their routes (NATS drops
+	// what a duplicate route carried): a JetStream request made then times
+	// out though it took effect, so this one is retried until one returns.
+	err = retry(ctx, func(ctx context.Context) error {
+		kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket: NodesBucket, Replicas: n.Replicas, Storage: jetstream.FileStorage,
+		})
+		if err == nil {
+			_, err = kv.Put(ctx, nodeKey(n.Name), []byte(time.Now().UTC().Format(time.RFC3339)))
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("natsnode: JetStream not ready after %s: %v", wait, err)
+	}
 	return nil
+}
+
+// NodesBucket records each node's name and when it last joined.
+const NodesBucket = "hooktap_nodes"
+
+// nodeKey makes a node name a KV key (letters, digits, '-', '_', '=').
+func nodeKey(name string) string {
+	var b strings.Builder
+	for _, r := range name {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_':
+			b.WriteRune(r)
+		default:
+			fmt.Fprintf(&b, "=%02x", r)
+		}
+	}
+	return b.String()
+}
+
+// retry calls f with a 3s deadline until it succeeds or ctx ends.
+func retry(ctx context.Context, f func(context.Context) error) error {
+	for {
+		actx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		err := f(actx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // Close drains the connection and shuts the embedded server down.
