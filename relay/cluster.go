@@ -47,7 +47,9 @@ func (s *Server) joinCluster(ctx context.Context, node *natsnode.Node) error {
 	ctx, cancel := context.WithTimeout(ctx, clusterTimeout)
 	defer cancel()
 	reply := answerPrefix + newNodeID()
-	lg, err := openStreamLog(ctx, node, s.cfg, reply)
+	// What an agent of another node left is offered as when one of this
+	// node leaves.
+	lg, err := openStreamLog(ctx, node, s.cfg, reply, s.offerLeftovers)
 	if err != nil {
 		return err
 	}
@@ -112,6 +114,19 @@ func (s *Server) showOnPage(channel string, it page.Item) {
 		}
 	}
 	s.feed.add(channel, it)
+}
+
+// noAnswer is the reply of a delivery whose sender no longer waits.
+const noAnswer = "-"
+
+// answerTo is where the answer to a delivery read from the log goes: the
+// nodes do not know which of them took it in (""), unless its sender has
+// stopped waiting.
+func (s *Server) answerTo(d *wire.Delivery) string {
+	if time.Since(d.ReceivedAt) > s.cfg.ResponseTimeout+time.Second {
+		return noAnswer
+	}
+	return ""
 }
 
 // expectWrite tells the single relay's buffer writer that n more appends

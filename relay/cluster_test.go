@@ -18,10 +18,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/hooktap/hooktap/inspector/agent"
 	"github.com/hooktap/hooktap/inspector/forward"
 	"github.com/hooktap/hooktap/inspector/store"
 	"github.com/hooktap/hooktap/relay/natsnode/natstest"
+	"github.com/hooktap/hooktap/relay/wire"
 )
 
 // Cluster tests: three in-process NATS servers with JetStream (replicas
@@ -524,4 +527,117 @@ func TestClusterDeadNodeAgentsExpire(t *testing.T) {
 	if status != http.StatusAccepted || !strings.Contains(answer, "no agent is connected") {
 		t.Fatalf("POST after the node died: %d %s", status, answer)
 	}
+}
+
+// Presence, on a single relay and across the nodes of a cluster: the
+// newest connection of an agent wins, and the channel page lists each
+// agent once.
+func TestPresenceNewestConnectionWins(t *testing.T) {
+	setups := []struct {
+		name string
+		open func(t *testing.T) (first, second *httptest.Server, page func() []string)
+	}{
+		{"single", func(t *testing.T) (*httptest.Server, *httptest.Server, func() []string) {
+			srv, ts := newRelay(t, Config{})
+			return ts, ts, func() []string { return agentLabels(srv, "p") }
+		}},
+		{"cluster", func(t *testing.T) (*httptest.Server, *httptest.Server, func() []string) {
+			c := startCluster(t, Config{})
+			return c.node(0).ts, c.node(1).ts, func() []string { return agentLabels(c.node(2).srv, "p") }
+		}},
+	}
+	for _, s := range setups {
+		t.Run(s.name, func(t *testing.T) {
+			first, second, page := s.open(t)
+			a := dialAgent(t, first)
+			a.hello("p", "same")
+			waitFor(t, "the page lists the agent", func() bool { return len(page()) == 1 })
+			b := dialAgent(t, second)
+			b.hello("p", "same")
+			_, _, err := a.ws.ReadMessage()
+			var ce *websocket.CloseError
+			if !errors.As(err, &ce) || ce.Text != wire.CodeReplaced {
+				t.Fatalf("older connection: %v; want closed as %s", err, wire.CodeReplaced)
+			}
+			waitFor(t, "the page lists the agent once", func() bool { return len(page()) == 1 })
+			go postQuiet(first.URL+"/h/p", []byte(`{"n":1}`))
+			b.ack(b.readDelivery()) // the newer one takes deliveries
+		})
+	}
+}
+
+func agentLabels(s *Server, channel string) (out []string) {
+	for _, a := range s.feed.Agents(channel) {
+		out = append(out, a.ID)
+	}
+	return out
+}
+
+// A delivery no connected agent's filter takes reaches the next agent
+// whose filter does, on whichever node it connects; every node's channel
+// page shows it.
+func TestClusterUnclaimedAndPage(t *testing.T) {
+	c := startCluster(t, Config{})
+	x := dialAgent(t, c.node(0).ts)
+	if _, ok := x.helloAs("u", "x", testKey("x"), "invoice.*").(*wire.Welcome); !ok {
+		t.Fatal("no welcome")
+	}
+	c.waitAgents("u", 1)
+	body := `{"action":"payable.created","n":1}`
+	status, answer, h := postBody(t, c.node(1).ts.URL+"/h/u", body)
+	if status != http.StatusAccepted || !strings.Contains(answer, "subscribes to this event") {
+		t.Fatalf("POST nobody subscribes to: %d %s", status, answer)
+	}
+	go postQuiet(c.node(2).ts.URL+"/h/u", []byte(`{"action":"invoice.marker"}`)) // x gets past it
+	if d := x.readDelivery(); d.Fields == nil || d.Fields.Action != "invoice.marker" {
+		t.Fatalf("x got %s", d.Body)
+	} else {
+		x.ack(d)
+		waitFor(t, "x's cursor saved past both", func() bool {
+			seq, err := c.node(2).srv.store.(*streamLog).cursorOf(t.Context(), "u", "x")
+			return err == nil && seq >= d.Seq
+		})
+	}
+	// A new agent starts after the furthest cursor: only the unclaimed
+	// entry brings it the delivery.
+	y := dialAgent(t, c.node(2).ts)
+	if _, ok := y.helloAs("u", "y", testKey("y"), "payable.*").(*wire.Welcome); !ok {
+		t.Fatal("no welcome")
+	}
+	d := y.readDelivery()
+	if d.ID != h.Get(HeaderDelivery) || !d.Resumed {
+		t.Fatalf("y got %s (%s, resumed %v); want the unclaimed %s", d.Body, d.ID, d.Resumed, h.Get(HeaderDelivery))
+	}
+	y.ack(d)
+	waitFor(t, "claimed on every node", func() bool {
+		for i := range 3 {
+			if ps, _, _ := c.node(i).srv.store.Unclaimed(t.Context(), "u", 0, 1<<62, 10); len(ps) != 0 {
+				return false
+			}
+		}
+		return true
+	})
+	waitFor(t, "node A's page shows what node B took in", func() bool {
+		for _, it := range c.node(0).srv.feed.Recent("u", 10) {
+			if it.ID == h.Get(HeaderDelivery) && it.Status == http.StatusAccepted {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// A NATS whose messages cannot hold one delivery of --max-body is refused
+// at start, in one line.
+func TestClusterMaxPayloadTooSmall(t *testing.T) {
+	node := natstest.Cluster(t, 1).Node(t, 0)
+	_, err := New(t.Context(), Config{DataDir: t.TempDir(), Cluster: node, MaxBody: natstest.MaxPayload})
+	if err == nil || !strings.Contains(err.Error(), "max_payload") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("New: %v; want a one-line error naming max_payload", err)
+	}
+	srv, err := New(t.Context(), Config{DataDir: t.TempDir(), Cluster: node, MaxBody: natstest.MaxPayload / 2})
+	if err != nil {
+		t.Fatalf("half the payload limit: %v", err)
+	}
+	srv.Close()
 }

@@ -18,11 +18,11 @@ import (
 
 // natsSignals is the cluster's Signals (log.go). Presence is the KV
 // bucket hooktap_presence: one entry per connected agent (channel and
-// agent id), naming the connection, its node and its filter. Every node
+// agent id), naming its node and its filter. Every node
 // watches it and keeps a copy, which Reach and Agents read without a
 // request. The newest connection of an agent wins: a node that sees a
-// later revision of the entry of an agent connected to it, from another
-// connection, ends its own.
+// later revision of the entry of an agent connected to it than its own
+// ends its connection.
 //
 // A node that dies leaves its agents' entries behind: every node writes
 // a heartbeat entry (_node.<id>) every heartbeatEvery, and the agents of
@@ -55,7 +55,6 @@ const bucketPresence = "hooktap_presence"
 
 // presence is an agent's entry in the presence bucket.
 type presence struct {
-	Conn   string `json:"conn"` // which connection: unique per session
 	Node   string `json:"node"` // which node run (heartbeats)
 	Filter Filter `json:"filter"`
 	rev    uint64
@@ -63,7 +62,6 @@ type presence struct {
 
 // joined is an agent connected to this node.
 type joined struct {
-	conn     string
 	rev      uint64 // its entry's revision; 0 until written
 	replaced func()
 }
@@ -128,7 +126,11 @@ func (g *natsSignals) heartbeats() {
 			g.srv.log.Debug("cluster heartbeat", "err", err)
 		}
 		for k, rev := range g.stale() {
-			g.kv.Delete(ctx, k, jetstream.LastRevision(rev))
+			if rev == 0 {
+				g.kv.Delete(ctx, k)
+			} else {
+				g.kv.Delete(ctx, k, jetstream.LastRevision(rev))
+			}
 		}
 		cancel()
 	}
@@ -139,6 +141,11 @@ func (g *natsSignals) stale() map[string]uint64 {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	out := map[string]uint64{}
+	for node := range g.nodes {
+		if !g.alive(node) {
+			out[nodePrefix+node] = 0 // its heartbeat too: node runs do not come back
+		}
+	}
 	for channel, ps := range g.agents {
 		for id, p := range ps {
 			if !g.alive(p.Node) {
@@ -215,6 +222,9 @@ func (g *natsSignals) note(e jetstream.KeyValueEntry) {
 		return
 	}
 	p.rev = e.Revision()
+	if _, ok := g.nodes[p.Node]; ok {
+		p.Node = g.intern(p.Node)
+	}
 	if g.agents[channel] == nil {
 		g.agents[channel] = map[string]presence{}
 	}
@@ -222,11 +232,22 @@ func (g *natsSignals) note(e jetstream.KeyValueEntry) {
 	g.checkReplaced(k, p)
 }
 
+// intern returns the map's copy of a node id, so that the entries of a
+// node share one string. Callers hold mu.
+func (g *natsSignals) intern(node string) string {
+	for k := range g.nodes {
+		if k == node {
+			return k
+		}
+	}
+	return node
+}
+
 // checkReplaced ends the connection of this node's agent at key k if p is
 // a newer connection of it. Callers hold mu.
 func (g *natsSignals) checkReplaced(k string, p presence) {
 	j := g.here[k]
-	if j == nil || j.rev == 0 || p.Conn == j.conn || p.rev < j.rev {
+	if j == nil || j.rev == 0 || p.rev <= j.rev { // its own entry, or older
 		return
 	}
 	delete(g.here, k)
@@ -265,8 +286,8 @@ func (g *natsSignals) Agents(channel string) map[string]Filter {
 // Join implements Signals.
 func (g *natsSignals) Join(channel, agentID string, f Filter, replaced func()) (leave func()) {
 	k := agentKey(channel, agentID)
-	j := &joined{conn: newNodeID(), replaced: replaced}
-	v, _ := json.Marshal(presence{Conn: j.conn, Node: g.nodeID, Filter: f})
+	j := &joined{replaced: replaced}
+	v, _ := json.Marshal(presence{Node: g.nodeID, Filter: f})
 	ctx, cancel := context.WithTimeout(context.Background(), clusterTimeout)
 	defer cancel()
 	rev, err := g.kv.Put(ctx, k, v)
@@ -296,6 +317,9 @@ func (g *natsSignals) Join(channel, agentID string, f Filter, replaced func()) (
 
 // Answer implements Signals.
 func (g *natsSignals) Answer(reply string, a *wire.Ack) {
+	if reply == noAnswer {
+		return
+	}
 	if reply == g.reply || reply == "" {
 		g.srv.resolve(a)
 		if reply != "" {

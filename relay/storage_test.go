@@ -43,7 +43,7 @@ var backends = []backend{
 		if err != nil {
 			t.Fatal(err)
 		}
-		l, err := openStreamLog(t.Context(), node, cfg, answerPrefix+"test")
+		l, err := openStreamLog(t.Context(), node, cfg, answerPrefix+"test", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -115,6 +115,9 @@ func TestStorageAppendReadOrder(t *testing.T) {
 		got, more, err := s.After(t.Context(), "ch-a", 0, 10, 1<<20)
 		if err != nil || more || !slices.Equal(ids(got), ids(a)) {
 			t.Fatalf("after 0: %v more=%v err=%v; want %v", ids(got), more, err, ids(a))
+		}
+		if got, _, err := s.After(t.Context(), "ch.b", 0, 10, 1<<20); err != nil || !slices.Equal(ids(got), ids(b)) {
+			t.Fatalf("other channel: %v, %v; want %v", ids(got), err, ids(b))
 		}
 		want := a[0]
 		if g := got[0]; g.Seq != want.Seq || g.Method != want.Method || g.Path != want.Path || g.Query != want.Query ||

@@ -33,7 +33,9 @@ import (
 //     --buffer-ttl and --buffer-max are the stream's MaxAge and
 //     MaxMsgsPerSubject: JetStream prunes.
 //   - Cursors are entries of the KV bucket hooktap_cursors, one per
-//     channel and agent.
+//     channel and agent (<channel>.<hex of the id>: the agent's seq and
+//     key hash), and one per channel for the furthest of them
+//     (_furthest.<channel>), where a new agent starts.
 //   - Unclaimed deliveries are entries of the KV bucket hooktap_unclaimed
 //     (channel and seq, the event as the value), written before the sender
 //     hears that a delivery no connected agent subscribes to is kept, and
@@ -47,9 +49,16 @@ type streamLog struct {
 	timeout   time.Duration // how long Append keeps trying
 	reply     string        // this node's subject for answers (Hooktap-Reply)
 
+	// left is called when another node writes what an agent left in
+	// flight (its sessions of channel may take it).
+	left func(channel string)
+
 	mu      sync.Mutex
 	pending map[string]map[int64]Event // the unclaimed bucket, by channel and seq
-	watch   jetstream.KeyWatcher
+	// furthestSeen is how far this node has raised each channel's
+	// furthest cursor (raiseFurthest).
+	furthestSeen map[string]int64
+	watch        jetstream.KeyWatcher
 }
 
 const (
@@ -63,7 +72,7 @@ var _ Storage = (*streamLog)(nil)
 
 // openStreamLog creates (or updates) the stream and buckets, and reads
 // the unclaimed bucket.
-func openStreamLog(ctx context.Context, node *natsnode.Node, cfg Config, reply string) (*streamLog, error) {
+func openStreamLog(ctx context.Context, node *natsnode.Node, cfg Config, reply string, left func(channel string)) (*streamLog, error) {
 	perSubject := int64(cfg.BufferMax)
 	if perSubject <= 0 {
 		perSubject = -1
@@ -96,7 +105,7 @@ func openStreamLog(ctx context.Context, node *natsnode.Node, cfg Config, reply s
 		return nil, fmt.Errorf("create bucket %s: %w", bucketUnclaimed, err)
 	}
 	l := &streamLog{js: node.JS, stream: st, cursors: cursors, unclaimed: unclaimed,
-		timeout: cfg.ResponseTimeout, reply: reply, pending: map[string]map[int64]Event{}}
+		timeout: cfg.ResponseTimeout, reply: reply, left: left, pending: map[string]map[int64]Event{}, furthestSeen: map[string]int64{}}
 	if err := l.watchUnclaimed(ctx); err != nil {
 		return nil, err
 	}
@@ -220,7 +229,7 @@ func (l *streamLog) Append(ctx context.Context, d *wire.Delivery, publish func()
 	}
 	d.Seq = int64(ack.Sequence)
 	if unmatched {
-		if err := l.mark(ctx, d.Channel, Pending{d.Seq, EventOf(d.Fields)}); err != nil {
+		if err := l.mark(ctx, d.Channel, Pending{d.Seq, EventOf(d.Fields)}, false); err != nil {
 			return fmt.Errorf("keep delivery unclaimed: %w", err)
 		}
 	}
@@ -379,25 +388,56 @@ func (l *streamLog) Bind(ctx context.Context, channel, agentID, keyHash string) 
 	return 0, errors.New("bind agent: the cursor keeps changing")
 }
 
+// furthestPrefix names the entry of a channel's furthest cursor (channel
+// names start with a letter or digit): one read for a new agent, however
+// many agents the channel has.
+const furthestPrefix = "_furthest."
+
 // furthest is the furthest any agent of channel has acknowledged.
 func (l *streamLog) furthest(ctx context.Context, channel string) (int64, error) {
-	keys, err := l.cursors.ListKeysFiltered(ctx, channel+".*")
+	e, err := l.cursors.Get(ctx, furthestPrefix+channel)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return 0, nil
+	}
 	if err != nil {
 		return 0, fmt.Errorf("read cursors: %w", err)
 	}
-	defer keys.Stop()
-	var max int64
-	for k := range keys.Keys() {
-		e, err := l.cursors.Get(ctx, k)
-		if err != nil {
-			continue // deleted since
+	return parseUint(string(e.Value()))
+}
+
+// raiseFurthest moves channel's furthest cursor up to seq.
+func (l *streamLog) raiseFurthest(ctx context.Context, channel string, seq int64) error {
+	l.mu.Lock()
+	known := l.furthestSeen[channel]
+	if seq > known {
+		l.furthestSeen[channel] = seq
+	}
+	l.mu.Unlock()
+	if seq <= known {
+		return nil // this node raised it that far already
+	}
+	k, v := furthestPrefix+channel, []byte(strconv.FormatInt(seq, 10))
+	var err error
+	for range 3 {
+		var e jetstream.KeyValueEntry
+		e, err = l.cursors.Get(ctx, k)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			if _, err = l.cursors.Create(ctx, k, v); err == nil {
+				return nil
+			}
+			continue
 		}
-		var c cursorEntry
-		if json.Unmarshal(e.Value(), &c) == nil && c.Seq > max {
-			max = c.Seq
+		if err != nil {
+			return err
+		}
+		if cur, _ := parseUint(string(e.Value())); seq <= cur {
+			return nil
+		}
+		if _, err = l.cursors.Update(ctx, k, v, e.Revision()); err == nil {
+			return nil
 		}
 	}
-	return max, nil
+	return err
 }
 
 // SetCursors implements Cursors: an update that lost a race with another
@@ -437,7 +477,7 @@ func (l *streamLog) setCursor(ctx context.Context, c Cursor) error {
 		cur.Seq = c.Seq
 		v, _ := json.Marshal(cur)
 		if _, err = l.cursors.Update(ctx, k, v, e.Revision()); err == nil {
-			return nil
+			return l.raiseFurthest(ctx, c.Channel, c.Seq)
 		}
 	}
 	return err
@@ -491,19 +531,29 @@ func (l *streamLog) noteUnclaimed(e jetstream.KeyValueEntry) {
 		}
 		return
 	}
-	var ev Event
-	if json.Unmarshal(e.Value(), &ev) != nil {
+	var u unclaimedEntry
+	if json.Unmarshal(e.Value(), &u) != nil {
 		return
 	}
 	if l.pending[channel] == nil {
 		l.pending[channel] = map[int64]Event{}
 	}
-	l.pending[channel][seq] = ev
+	_, known := l.pending[channel][seq]
+	l.pending[channel][seq] = u.Event
+	if u.Left && !known && l.left != nil {
+		go l.left(channel)
+	}
 }
 
-// mark writes p of channel as unclaimed.
-func (l *streamLog) mark(ctx context.Context, channel string, p Pending) error {
-	v, _ := json.Marshal(p.Event)
+// unclaimedEntry is the value of an entry of the unclaimed bucket.
+type unclaimedEntry struct {
+	Event
+	Left bool `json:"left,omitempty"` // an agent left it in flight
+}
+
+// mark writes p of channel as unclaimed; left: an agent left it in flight.
+func (l *streamLog) mark(ctx context.Context, channel string, p Pending, left bool) error {
+	v, _ := json.Marshal(unclaimedEntry{p.Event, left})
 	if _, err := l.unclaimed.Put(ctx, unclaimedKey(channel, p.Seq), v); err != nil {
 		return err
 	}
@@ -542,7 +592,10 @@ func (l *streamLog) Unclaim(channel string, ps []Pending) {
 		ctx, cancel := context.WithTimeout(context.Background(), clusterTimeout)
 		defer cancel()
 		for _, p := range ps {
-			l.mark(ctx, channel, p)
+			l.mark(ctx, channel, p, true)
+		}
+		if l.left != nil {
+			l.left(channel) // this node's sessions: now that they are written
 		}
 	}()
 }
