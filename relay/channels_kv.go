@@ -28,6 +28,7 @@ const ChannelsBucket = "hooktap_channels"
 type kvRegistry struct {
 	channelCache
 	kv jetstream.KeyValue
+	js jetstream.JetStream // for the deliveries of a channel deleted
 
 	revMu sync.Mutex
 	rev   map[string]uint64 // newest revision applied per key, deletes too
@@ -65,7 +66,7 @@ func openKVRegistry(ctx context.Context, n *natsnode.Node) (*kvRegistry, error) 
 	}
 	r := &kvRegistry{
 		channelCache: channelCache{known: map[string]registered{}},
-		kv:           kv, rev: map[string]uint64{},
+		kv:           kv, js: n.JS, rev: map[string]uint64{},
 		started: make(chan struct{}), done: make(chan struct{}),
 	}
 	// The watcher outlives ctx (which only bounds the start).
@@ -301,8 +302,10 @@ func (r *kvRegistry) RotateURL(ctx context.Context, name string) error {
 	return err
 }
 
-// Delete removes the channel's key. Its deliveries and cursors live in the
-// log (stream and cursor bucket), which drops them on its own terms.
+// Delete drops the channel's deliveries from the stream, so that a channel
+// created again under the name starts empty as on a single relay, then
+// removes its key. (Deliveries that arrive between the two are left; the
+// agents' cursors stay in their bucket, behind every new delivery.)
 func (r *kvRegistry) Delete(ctx context.Context, name string) error {
 	key := keyOfChannel(name)
 	r.writeMu.Lock()
@@ -313,6 +316,13 @@ func (r *kvRegistry) Delete(ctx context.Context, name string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("delete channel: %w", err)
+	}
+	st, err := r.js.Stream(ctx, streamName)
+	if err == nil {
+		err = st.Purge(ctx, jetstream.WithPurgeSubject(deliverySubject+name))
+	}
+	if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("delete channel: drop its deliveries: %w", err)
 	}
 	if err := r.kv.Delete(ctx, key, jetstream.LastRevision(e.Revision())); err != nil {
 		return fmt.Errorf("delete channel: %w", err)

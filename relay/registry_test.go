@@ -272,3 +272,40 @@ func TestRotateDisconnectsAgentsOnEveryNode(t *testing.T) {
 		}
 	}
 }
+
+// On a cluster, a channel deleted and created again starts empty, as on a
+// single relay: its deliveries leave the stream with it.
+func TestClusterDeleteDropsDeliveries(t *testing.T) {
+	c := natstest.Cluster(t, 1)
+	srv, err := New(t.Context(), Config{DataDir: t.TempDir(), AdminToken: testAdmin, Cluster: c.Node(t, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() { ts.CloseClientConnections(); ts.Close(); srv.Close() })
+	depth := func() int64 {
+		d, err := srv.store.Depth(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d["ops"]
+	}
+	for _, name := range []string{"ops", "other"} {
+		if code, body := api(t, "POST", ts.URL+"/api/channels", testAdmin, `{"name":"`+name+`"}`); code != http.StatusCreated {
+			t.Fatalf("create %s: %d %s", name, code, body)
+		}
+		if resp, b := post(t, ts.URL+"/h/"+name+"/x", []byte(`{}`)); resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("post %s: %d %s", name, resp.StatusCode, b)
+		}
+	}
+	if depth() != 1 {
+		t.Fatalf("depth before delete: %d", depth())
+	}
+	if code, _ := api(t, "DELETE", ts.URL+"/api/channels/ops", testAdmin, ""); code != http.StatusNoContent {
+		t.Fatalf("delete: %d", code)
+	}
+	api(t, "POST", ts.URL+"/api/channels", testAdmin, `{"name":"ops"}`)
+	if d, _ := srv.store.Depth(t.Context()); d["ops"] != 0 || d["other"] != 1 {
+		t.Fatalf("after delete and create again: %v, want ops 0, other 1", d)
+	}
+}
