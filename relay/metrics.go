@@ -106,9 +106,16 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusServiceUnavailable, "read buffer depth: %v", err)
 		return
 	}
+	counters, agents := prometheus.Gatherer(s.metrics.reg), s.Agents()
+	if s.stats != nil { // the whole cluster's (clusterstats.go)
+		if counters, agents, err = s.clusterMetrics(ctx); err != nil {
+			httpError(w, http.StatusServiceUnavailable, "gather the cluster's metrics: %v", err)
+			return
+		}
+	}
 	now := prometheus.NewRegistry()
-	now.MustRegister(gauges{agents: s.Agents(), depth: depth})
-	promhttp.HandlerFor(prometheus.Gatherers{s.metrics.reg, now}, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+	now.MustRegister(gauges{agents: agents, depth: depth})
+	promhttp.HandlerFor(prometheus.Gatherers{counters, now}, promhttp.HandlerOpts{}).ServeHTTP(w, r)
 }
 
 // gauges are the per-channel values read at scrape time.

@@ -96,6 +96,9 @@ type Server struct {
 	feed    *pageFeed   // what the channel pages show (channelpage.go)
 	tls     *tls.Config // nil: plain HTTP (tls.go)
 	bodies  *budgets    // room for request bodies in memory (budget.go)
+	// stats answers for this node's counters and gathers the cluster's
+	// (clusterstats.go); nil on a single relay.
+	stats *clusterStats
 	// frameLimit is the largest WebSocket frame either side sends: one
 	// delivery of MaxBody, or one ack with an answer as large.
 	frameLimit int64
@@ -159,6 +162,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}
 	s.feed = newPageFeed(s)
+	s.watchCluster()
 	go s.pruneLoop()
 	go s.pingLoop()
 	return s, nil
@@ -275,6 +279,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // Close ends every agent session with a close frame and closes the buffer.
 func (s *Server) Close() error {
 	s.cancel()
+	s.unwatchCluster()
 	s.sessions.Wait()
 	s.flushCursors()
 	<-s.store.FlushClaims(0) // what no agent acked is there after a restart

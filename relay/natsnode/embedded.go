@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -59,6 +60,7 @@ func startEmbedded(ctx context.Context, opts Options) (*Node, error) {
 		n.Close()
 		return nil, err
 	}
+	logs.joined.Store(true)
 	return n, nil
 }
 
@@ -88,7 +90,9 @@ func serverOptions(opts Options) (*server.Options, error) {
 		MaxPayload: int32(payload),
 		MaxPending: max(int64(server.MAX_PENDING_SIZE), 4*payload),
 		SyncAlways: opts.SyncAlways,
-		NoSigs:     true,
+		// A node that is down is reported once a minute, not every second.
+		ReconnectErrorReports: 60,
+		NoSigs:                true,
 	}
 	if opts.ClusterListen == "" {
 		if len(opts.Routes) > 0 {
@@ -191,6 +195,7 @@ func waitFormed(ctx context.Context, s *server.Server, opts Options, size int) e
 		return nil
 	}
 	wait := opts.readyTimeout()
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	tick := time.NewTicker(100 * time.Millisecond)
@@ -204,6 +209,9 @@ func waitFormed(ctx context.Context, s *server.Server, opts Options, size int) e
 		select {
 		case <-tick.C:
 		case <-ctx.Done():
+			if parent.Err() != nil {
+				return fmt.Errorf("natsnode: stopped while waiting for cluster %s to form", opts.ClusterName)
+			}
 			if missing := size - 1 - len(peers); missing > 0 {
 				return fmt.Errorf("natsnode: waiting for %d more node(s) of cluster %s after %s (routes: %s)",
 					missing, opts.ClusterName, wait, strings.Join(opts.Routes, ","))
@@ -229,11 +237,14 @@ func routePeers(s *server.Server) []string {
 }
 
 // serverLog passes the embedded server's warnings and errors to the
-// relay's log and keeps the first error for Start's message.
+// relay's log and keeps the first error for Start's message. Until the
+// node has joined its cluster they go at debug level: refused routes and
+// "no meta leader yet" are what forming a cluster looks like.
 type serverLog struct {
-	log   *slog.Logger
-	mu    sync.Mutex
-	first string
+	log    *slog.Logger
+	joined atomic.Bool
+	mu     sync.Mutex
+	first  string
 }
 
 func (l *serverLog) Noticef(format string, v ...any) {
@@ -241,17 +252,33 @@ func (l *serverLog) Noticef(format string, v ...any) {
 }
 func (l *serverLog) Debugf(string, ...any)          {}
 func (l *serverLog) Tracef(string, ...any)          {}
-func (l *serverLog) Warnf(format string, v ...any)  { l.log.Warn("nats: " + fmt.Sprintf(format, v...)) }
+func (l *serverLog) Warnf(format string, v ...any)  { l.warn(fmt.Sprintf(format, v...)) }
 func (l *serverLog) Errorf(format string, v ...any) { l.error(fmt.Sprintf(format, v...)) }
 func (l *serverLog) Fatalf(format string, v ...any) { l.error(fmt.Sprintf(format, v...)) }
 
+// warn logs the server's warnings at info level: most are what a
+// cluster does in passing (snapshots at shutdown, leader changes), and
+// the relay's default level (warn) is for what an operator must act on.
+func (l *serverLog) warn(msg string) {
+	// The payload limit is raised on purpose, to fit --max-body.
+	if !l.joined.Load() || strings.HasPrefix(msg, "Maximum payloads over") {
+		l.log.Debug("nats: " + msg)
+		return
+	}
+	l.log.Info("nats: " + msg)
+}
+
 func (l *serverLog) error(msg string) {
-	l.log.Error("nats: " + msg)
 	l.mu.Lock()
 	if l.first == "" {
 		l.first = msg
 	}
 	l.mu.Unlock()
+	if !l.joined.Load() {
+		l.log.Debug("nats: " + msg)
+		return
+	}
+	l.log.Error("nats: " + msg)
 }
 
 func (l *serverLog) firstError(otherwise string) string {

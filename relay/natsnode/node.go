@@ -72,7 +72,11 @@ type Node struct {
 
 	server *server.Server // the embedded server; nil with --nats
 	closed chan struct{}  // closed when Conn is
+	about  string         // what Describe says
 }
+
+// Describe says in one line which backend and cluster the node joined.
+func (n *Node) Describe() string { return n.about }
 
 // Start connects to the NATS cluster opts names, starting the embedded
 // server first when opts asks for one.
@@ -85,8 +89,11 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 		if err != nil {
 			return nil, err
 		}
+		cluster := n.Conn.ConnectedClusterName()
+		n.about = fmt.Sprintf("NATS JetStream at %s, cluster %s, node %s, %d replica(s)",
+			redact(splitList(opts.URLs)), or(cluster, "(none)"), n.Name, n.Replicas)
 		opts.logger().Info("relay joined NATS", "backend", "nats", "servers", redact(splitList(opts.URLs)),
-			"cluster", n.Conn.ConnectedClusterName(), "node", n.Name, "replicas", n.Replicas)
+			"cluster", cluster, "node", n.Name, "replicas", n.Replicas)
 		return n, nil
 	}
 	n, err := startEmbedded(ctx, opts)
@@ -97,6 +104,11 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 	if opts.ClusterListen == "" {
 		cluster = "(none: a single node)"
 	}
+	sync := "fsync every 2 minutes"
+	if opts.SyncAlways {
+		sync = "fsync always"
+	}
+	n.about = fmt.Sprintf("NATS JetStream embedded, cluster %s, node %s, %d replica(s), %s", cluster, n.Name, n.Replicas, sync)
 	opts.logger().Info("relay joined NATS", "backend", "embedded", "cluster", cluster, "node", n.Name,
 		"cluster_listen", opts.ClusterListen, "replicas", n.Replicas, "sync_always", opts.SyncAlways)
 	return n, nil
@@ -154,29 +166,70 @@ func (n *Node) ready(ctx context.Context, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("natsnode: %w", err)
 	}
+	js = retryingJS{js}
 	n.JS = js
 	wait := opts.readyTimeout()
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	for {
-		actx, acancel := context.WithTimeout(ctx, 2*time.Second)
-		_, err = js.AccountInfo(actx)
-		acancel()
-		if err == nil {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("natsnode: JetStream not ready after %s: %v", wait, err)
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
 	n.Replicas = opts.Replicas
 	if n.Replicas == 0 {
+		if err := retry(ctx, func(ctx context.Context) error { _, err := js.AccountInfo(ctx); return err }); err != nil {
+			return fmt.Errorf("natsnode: JetStream not ready after %s: %v", wait, err)
+		}
 		// The servers the client has learnt of: the cluster's members.
 		n.Replicas = min(3, max(1, len(n.Conn.Servers())))
 	}
+	// A replicated write proves the cluster places and leads assets. Its
+	// answer can be lost while the servers settle their routes (NATS drops
+	// what a duplicate route carried): a JetStream request made then times
+	// out though it took effect, so this one is retried until one returns.
+	err = retry(ctx, func(ctx context.Context) error {
+		kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket: NodesBucket, Replicas: n.Replicas, Storage: jetstream.FileStorage,
+		})
+		if err == nil {
+			_, err = kv.Put(ctx, nodeKey(n.Name), []byte(time.Now().UTC().Format(time.RFC3339)))
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("natsnode: JetStream not ready after %s: %v", wait, err)
+	}
 	return nil
+}
+
+// NodesBucket records each node's name and when it last joined.
+const NodesBucket = "hooktap_nodes"
+
+// nodeKey makes a node name a KV key (letters, digits, '-', '_', '=').
+func nodeKey(name string) string {
+	var b strings.Builder
+	for _, r := range name {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_':
+			b.WriteRune(r)
+		default:
+			fmt.Fprintf(&b, "=%02x", r)
+		}
+	}
+	return b.String()
+}
+
+// retry calls f with a 3s deadline until it succeeds or ctx ends.
+func retry(ctx context.Context, f func(context.Context) error) error {
+	for {
+		actx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		err := f(actx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // Close drains the connection and shuts the embedded server down.
@@ -198,6 +251,13 @@ func (n *Node) Close() error {
 		n.server.WaitForShutdown()
 	}
 	return err
+}
+
+func or(s, otherwise string) string {
+	if s == "" {
+		return otherwise
+	}
+	return s
 }
 
 func nodeName(name string) string {
