@@ -39,7 +39,7 @@ func startEmbedded(ctx context.Context, opts Options) (*Node, error) {
 		s.Shutdown()
 		return nil, fmt.Errorf("natsnode: embedded NATS server did not start: %s", logs.firstError("it did not listen within 10s"))
 	}
-	nc, closed, err := connect(s.ClientURL(), []nats.Option{
+	nc, closed, err := connect(s.ClientURL(), opts.logger(), []nats.Option{
 		nats.Name("hooktap relay " + sopts.ServerName),
 		nats.InProcessServer(s),
 	})

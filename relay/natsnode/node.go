@@ -127,7 +127,7 @@ func startExternal(ctx context.Context, opts Options) (*Node, error) {
 		}
 		nopts = append(nopts, nats.UserCredentials(opts.Creds))
 	}
-	nc, closed, err := connect(strings.Join(urls, ","), nopts)
+	nc, closed, err := connect(strings.Join(urls, ","), opts.logger(), nopts)
 	if err != nil {
 		return nil, fmt.Errorf("natsnode: cannot connect to %s: %v", redact(urls), err)
 	}
@@ -140,10 +140,24 @@ func startExternal(ctx context.Context, opts Options) (*Node, error) {
 }
 
 // connect dials once (a clear error when nothing answers), then reconnects
-// forever with a jittered backoff: a relay node outlives NATS restarts.
-func connect(urls string, extra []nats.Option) (*nats.Conn, chan struct{}, error) {
+// forever with a backoff: a relay node outlives NATS restarts. What goes
+// wrong on the connection goes to log (nats.go would print it to stderr).
+func connect(urls string, log *slog.Logger, extra []nats.Option) (*nats.Conn, chan struct{}, error) {
 	closed := make(chan struct{})
 	o := append([]nats.Option{
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			subject := ""
+			if sub != nil {
+				subject = sub.Subject
+			}
+			log.Warn("nats: "+err.Error(), "subject", subject)
+		}),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("nats: disconnected, reconnecting", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("nats: reconnected", "server", redact([]string{nc.ConnectedUrl()})) }),
 		nats.MaxReconnects(-1),
 		nats.CustomReconnectDelay(backoff),
 		nats.Timeout(5 * time.Second),
