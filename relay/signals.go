@@ -38,6 +38,8 @@ type natsSignals struct {
 	lost   int                // live deliveries dropped so far (a slow consumer)
 	watch  jetstream.KeyWatcher
 	stop   chan struct{}
+	// heartbeatEvery and nodeDeadAfter when the node started
+	every, deadAfter time.Duration
 
 	mu     sync.Mutex
 	agents map[string]map[string]presence // the bucket, by channel and agent id
@@ -53,8 +55,8 @@ var (
 
 const nodePrefix = "_node." // channel names start with a letter or digit
 
-// livePending bounds the messages a node's subscriptions hold for it
-// (a variable for tests).
+// livePending bounds the deliveries a node's live subscription holds for
+// it (a variable for tests).
 var livePending = 1 << 16
 
 const bucketPresence = "hooktap_presence"
@@ -82,7 +84,7 @@ func openSignals(ctx context.Context, node *natsnode.Node, s *Server, reply stri
 		return nil, fmt.Errorf("create bucket %s: %w", bucketPresence, err)
 	}
 	g := &natsSignals{srv: s, conn: node.Conn, kv: kv, reply: reply, nodeID: strings.TrimPrefix(reply, answerPrefix),
-		stop: make(chan struct{}), agents: map[string]map[string]presence{}, here: map[string]*joined{}, nodes: map[string]time.Time{}}
+		stop: make(chan struct{}), every: heartbeatEvery, deadAfter: nodeDeadAfter, agents: map[string]map[string]presence{}, here: map[string]*joined{}, nodes: map[string]time.Time{}}
 	if err := g.beat(ctx); err != nil { // before its agents' entries
 		return nil, fmt.Errorf("write to bucket %s: %w", bucketPresence, err)
 	}
@@ -95,11 +97,12 @@ func openSignals(ctx context.Context, node *natsnode.Node, s *Server, reply stri
 			return nil, fmt.Errorf("subscribe to %s: %w", subj, err)
 		}
 		// Deliveries are bodies of up to --max-body: room for a burst.
-		sub.SetPendingLimits(livePending, 1<<30)
-		g.subs = append(g.subs, sub)
+		limit := 1 << 16
 		if subj == liveSubjects {
-			g.live = sub
+			g.live, limit = sub, livePending
 		}
+		sub.SetPendingLimits(limit, 1<<30)
+		g.subs = append(g.subs, sub)
 	}
 	// Interest reaches the other servers before deliveries are taken.
 	if err := node.Conn.FlushWithContext(ctx); err != nil {
@@ -122,7 +125,7 @@ func (g *natsSignals) beat(ctx context.Context) error {
 
 // heartbeats beats, and deletes the entries of nodes that stopped.
 func (g *natsSignals) heartbeats() {
-	t := time.NewTicker(heartbeatEvery)
+	t := time.NewTicker(g.every)
 	defer t.Stop()
 	for {
 		select {
@@ -131,7 +134,7 @@ func (g *natsSignals) heartbeats() {
 		case <-t.C:
 		}
 		g.checkDropped()
-		ctx, cancel := context.WithTimeout(context.Background(), heartbeatEvery)
+		ctx, cancel := context.WithTimeout(context.Background(), g.every)
 		if err := g.beat(ctx); err != nil {
 			g.srv.log.Debug("cluster heartbeat", "err", err)
 		}
@@ -192,7 +195,7 @@ func (g *natsSignals) stale() map[string]uint64 {
 
 // alive reports whether node has beaten lately. Callers hold mu.
 func (g *natsSignals) alive(node string) bool {
-	return node == g.nodeID || time.Since(g.nodes[node]) < nodeDeadAfter
+	return node == g.nodeID || time.Since(g.nodes[node]) < g.deadAfter
 }
 
 // watchPresence keeps agents in step with the bucket; it returns once
