@@ -47,7 +47,7 @@ type ChannelStatus struct {
 func (s *Server) apiChannels(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodGet:
-		agents := s.Agents()
+		agents := s.allAgents(r.Context())
 		out := []ChannelStatus{}
 		for _, c := range s.team.registry.List() {
 			out = append(out, s.status(r, c, agents))
@@ -90,7 +90,7 @@ func (s *Server) apiChannel(w http.ResponseWriter, r *http.Request) {
 	case http.MethodGet:
 		for _, c := range s.team.registry.List() {
 			if c.Name == name {
-				writeJSON(w, http.StatusOK, s.status(r, c, s.Agents()))
+				writeJSON(w, http.StatusOK, s.status(r, c, s.allAgents(r.Context())))
 				return
 			}
 		}
@@ -153,7 +153,7 @@ func (s *Server) apiRotateURL(w http.ResponseWriter, r *http.Request) {
 	s.log.Info("channel URL rotated", "channel", name)
 	for _, c := range s.team.registry.List() {
 		if c.Name == name {
-			writeJSON(w, http.StatusOK, s.status(r, c, s.Agents()))
+			writeJSON(w, http.StatusOK, s.status(r, c, s.allAgents(r.Context())))
 			return
 		}
 	}
@@ -187,6 +187,20 @@ func (s *Server) channelURL(base, channel, secret string) string {
 		return base + "/h/" + channel
 	}
 	return base + "/h/" + channel + "/" + secret
+}
+
+// channelChanged acts on a change another node made to a channel: this
+// node's agents of it hear what they would from this node's admin API.
+func (s *Server) channelChanged(name string, c change) {
+	switch c {
+	case changeToken:
+		s.disconnect(name, wire.CodeUnauthorized, "the token of channel "+name+" was rotated")
+	case changeURL:
+		s.reconnect(name, "the webhook URL of channel "+name+" changed")
+	case changeDeleted:
+		s.disconnect(name, wire.CodeUnknownChannel, "channel "+name+" was deleted")
+		s.feed.forget(name)
+	}
 }
 
 // disconnect tells every agent on channel why, with an error the agent

@@ -16,7 +16,7 @@ const pageLen = 128
 // catchUp sends everything in the buffer after sentSeq. It reports false when
 // the session is over.
 func (ss *session) catchUp(ctx context.Context) bool {
-	buf := ss.srv.buf
+	buf := ss.srv.store
 	return ss.fromBuffer(ctx, func() ([]*wire.Delivery, bool, error) {
 		// Deliveries are published while they are being committed: wait
 		// for those, or a gap could be read as the end.
@@ -28,7 +28,7 @@ func (ss *session) catchUp(ctx context.Context) bool {
 		// Only what existed when the agent connected may have reached it
 		// before; later deliveries are new to it.
 		d.Resumed = d.Seq <= ss.resumeTo
-		return ss.send(ctx, d, EventOf(d.Fields), wire.Size(d), b)
+		return ss.send(ctx, d, EventOf(d.Fields), wire.Size(d), ss.srv.answerTo(d), b)
 	})
 }
 
@@ -45,7 +45,7 @@ func (ss *session) adoptUnclaimed(ctx context.Context) bool {
 		var ps []Pending
 		var more bool
 		err := onFreshStack(func() (err error) {
-			ps, more, err = ss.srv.buf.Unclaimed(ctx, ss.channel, after, through, adoptPage)
+			ps, more, err = ss.srv.store.Unclaimed(ctx, ss.channel, after, through, adoptPage)
 			return err
 		})
 		if err != nil {
@@ -118,7 +118,7 @@ func (ss *session) sendUnclaimed(ctx context.Context, seqs []int64) bool {
 		}
 		var ds []*wire.Delivery
 		err = onFreshStack(func() (err error) {
-			ds, seqs, err = ss.srv.buf.Deliveries(ctx, ss.channel, seqs, catchUpBytes)
+			ds, seqs, err = ss.srv.store.Deliveries(ctx, ss.channel, seqs, catchUpBytes)
 			return err
 		})
 		if err != nil {
@@ -130,7 +130,7 @@ func (ss *session) sendUnclaimed(ctx context.Context, seqs []int64) bool {
 		for _, d := range ds {
 			f := payload.Parse(d.Header, d.Body)
 			d.Fields, d.Resumed = &f, true
-			if ok = ss.enqueue(ctx, d, wire.Size(d), &b, false); !ok {
+			if ok = ss.enqueue(ctx, d, flight{d.ID, wire.Size(d), ss.srv.answerTo(d), EventOf(&f)}, &b, false); !ok {
 				break
 			}
 		}

@@ -164,6 +164,13 @@ func (f *pageFeed) Recent(channel string, n int) []page.Item {
 // Agents implements page.Source.
 func (f *pageFeed) Agents(channel string) []page.Agent {
 	s := f.srv
+	if s.signals != nil { // the cluster's
+		var out []page.Agent
+		for id, fl := range s.signals.Agents(channel) {
+			out = append(out, page.Agent{ID: agentLabel(id), Events: fl.Events, ObjectTypes: fl.ObjectTypes, EntityIDs: fl.EntityIDs})
+		}
+		return out
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ch := s.channels[channel]

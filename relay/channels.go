@@ -31,15 +31,54 @@ type ChannelInfo struct {
 	URLSecret  string // the ingress URL's secret segment; "" for the plain /h/{name}
 }
 
-// channelRegistry is the team relay's list of channels and the hashes of
-// their agent tokens, kept in the buffer's database and cached in memory so
-// that ingress and agent checks never touch the disk.
-type channelRegistry struct {
-	buf *Buffer
+// registry is the team relay's list of channels, the hashes of their
+// agent tokens and their URL secrets. Two implementations: channelRegistry
+// in the buffer's SQLite database (one process), kvRegistry in the
+// JetStream KV bucket hooktap_channels (a cluster). Both answer the checks
+// from memory (channelCache), so ingress and agent checks never wait on
+// the disk or the network.
+type registry interface {
+	Exists(name string) bool
+	Check(name, token string) error                 // nil, errUnauthorized or ErrNoChannel
+	Ingress(name, given string) (ok, consumed bool) // see channelCache.Ingress
+	URLSecret(name string) string
+	List() []ChannelInfo // by name
 
+	Create(ctx context.Context, name string, secretURL bool) (token string, err error)
+	Rotate(ctx context.Context, name string) (token string, err error)
+	RotateURL(ctx context.Context, name string) error
+	Delete(ctx context.Context, name string) error
+
+	// Watch calls fn for every change another node makes, from then on;
+	// changes made through this registry are the caller's to act on.
+	Watch(fn func(name string, c change))
+	Close()
+}
+
+// change is what happened to a channel on another node.
+type change int
+
+const (
+	changeToken   change = iota + 1 // its agent token was rotated
+	changeURL                       // its URL secret was rotated
+	changeDeleted                   // it was deleted
+)
+
+// channelCache is the registry's contents in memory.
+type channelCache struct {
 	mu    sync.RWMutex
 	known map[string]registered
 }
+
+// channelRegistry keeps the channels in the buffer's database.
+type channelRegistry struct {
+	channelCache
+	buf *Buffer
+}
+
+// Watch: one process has no other node to hear from.
+func (c *channelRegistry) Watch(func(string, change)) {}
+func (c *channelRegistry) Close()                     {}
 
 type registered struct {
 	hash       [sha256.Size]byte
@@ -55,7 +94,7 @@ func openChannelRegistry(ctx context.Context, buf *Buffer) (*channelRegistry, er
 		return nil, fmt.Errorf("read channels: %w", err)
 	}
 	defer rows.Close()
-	reg := &channelRegistry{buf: buf, known: map[string]registered{}}
+	reg := &channelRegistry{buf: buf, channelCache: channelCache{known: map[string]registered{}}}
 	for rows.Next() {
 		var name, h string
 		var created, set int64
@@ -99,7 +138,7 @@ func (r *registered) setURLSecret(secret string) {
 }
 
 // Exists reports whether name is registered.
-func (c *channelRegistry) Exists(name string) bool {
+func (c *channelCache) Exists(name string) bool {
 	c.mu.RLock()
 	_, ok := c.known[name]
 	c.mu.RUnlock()
@@ -108,7 +147,7 @@ func (c *channelRegistry) Exists(name string) bool {
 
 // Check reports whether token is the agent token of channel name, in
 // constant time. It returns ErrNoChannel for an unknown channel.
-func (c *channelRegistry) Check(name, token string) error {
+func (c *channelCache) Check(name, token string) error {
 	c.mu.RLock()
 	reg, ok := c.known[name]
 	c.mu.RUnlock()
@@ -129,7 +168,7 @@ var errUnauthorized = errors.New("unauthorized")
 // channel's URL secret (and so not part of the path suffix). An unknown
 // channel and a missing or wrong secret look the same to the caller, and
 // the secret is compared in constant time.
-func (c *channelRegistry) Ingress(name, given string) (ok, consumed bool) {
+func (c *channelCache) Ingress(name, given string) (ok, consumed bool) {
 	h := sha256.Sum256([]byte(given))
 	c.mu.RLock()
 	reg, known := c.known[name]
@@ -144,14 +183,14 @@ func (c *channelRegistry) Ingress(name, given string) (ok, consumed bool) {
 }
 
 // URLSecret returns channel name's URL secret ("" for none).
-func (c *channelRegistry) URLSecret(name string) string {
+func (c *channelCache) URLSecret(name string) string {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return c.known[name].urlSecret
 }
 
 // List returns the registered channels by name.
-func (c *channelRegistry) List() []ChannelInfo {
+func (c *channelCache) List() []ChannelInfo {
 	c.mu.RLock()
 	out := make([]ChannelInfo, 0, len(c.known))
 	for name, r := range c.known {

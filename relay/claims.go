@@ -207,3 +207,8 @@ func (b *Buffer) Unclaimed(ctx context.Context, channel string, after, through i
 	slices.SortFunc(ps, func(a, b Pending) int { return cmp.Compare(a.Seq, b.Seq) })
 	return slices.CompactFunc(ps, func(a, b Pending) bool { return a.Seq == b.Seq }), more, nil
 }
+
+// Unclaim implements Claims. The buffer tracks every delivery from Append
+// until an agent acks it, so what a leaving agent had in flight is
+// unclaimed already.
+func (b *Buffer) Unclaim(string, []Pending) {}

@@ -9,7 +9,7 @@ import "time"
 // schedules nothing, so it never wakes up for this.
 func (s *Server) cursorMoved(ss *session, seq int64) {
 	if seq != 0 {
-		s.buf.Claim(ss.channel, seq)
+		s.store.Claim(ss.channel, seq)
 	}
 	s.dirtyMu.Lock()
 	s.dirty[ss] = struct{}{}
@@ -48,10 +48,10 @@ func (s *Server) flushCursors() {
 			cs = append(cs, Cursor{Channel: ss.channel, AgentID: ss.agentID, Seq: ss.cursor})
 			ss.mu.Unlock()
 		}
-		s.buf.SetCursors(cs)
+		s.store.SetCursors(cs)
 	}
-	s.buf.FlushClaims(claimsAge)
-	if s.buf.ClaimsPending() {
+	s.store.FlushClaims(claimsAge)
+	if s.store.ClaimsPending() {
 		s.scheduleFlush() // the younger ones, next time
 	}
 }
@@ -66,7 +66,7 @@ func (s *Server) saveLeaving(ss *session) {
 	c := Cursor{Channel: ss.channel, AgentID: ss.agentID, Seq: ss.cursor}
 	ss.mu.Unlock()
 	select {
-	case <-s.buf.SetCursors([]Cursor{c}):
+	case <-s.store.SetCursors([]Cursor{c}):
 	case <-time.After(5 * time.Second):
 	}
 }

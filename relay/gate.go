@@ -39,7 +39,7 @@ func (s *Server) gate(w http.ResponseWriter, r *http.Request) {
 		status = 499 // the sender went away before the answer
 	}
 	s.metrics.answered(name, status, took)
-	s.feed.add(name, page.Item{
+	s.showOnPage(name, page.Item{
 		ID:         rec.Header().Get(HeaderDelivery),
 		Time:       start.UTC(),
 		Method:     r.Method,

@@ -134,7 +134,7 @@ type accepted struct {
 // the channel's agents.
 func (s *Server) accept(r *http.Request, channel string, body []byte) (accepted, error) {
 	// From here to Append, this delivery is a write on its way.
-	s.buf.Expect(1)
+	s.expectWrite(1)
 	hdr := r.Header.Clone()
 	wire.StripHopHeaders(hdr)
 	proto := "http"
@@ -160,11 +160,17 @@ func (s *Server) accept(r *http.Request, channel string, body []byte) (accepted,
 	// Published in seq order as soon as the write is on its way: the agent
 	// works while the relay commits; the sender's answer waits for both.
 	publish := func() (unmatched bool) {
-		acc.connected, acc.matched, acc.live = s.publish(d, EventOf(&f))
+		if s.signals != nil {
+			// The agents of every node get it from the stream (cluster.go).
+			acc.connected, acc.matched = s.signals.Reach(channel, EventOf(&f))
+			acc.live = acc.matched
+		} else {
+			acc.connected, acc.matched, acc.live = s.publish(d, EventOf(&f))
+		}
 		return acc.matched == 0
 	}
-	s.buf.Expect(-1)
-	err := s.buf.Append(r.Context(), d, publish)
+	s.expectWrite(-1)
+	err := s.store.Append(r.Context(), d, publish)
 	acc.seq = d.Seq
 	s.scheduleFlush() // its claim is written if no agent acks it soon
 	return acc, err
@@ -177,7 +183,7 @@ func (s *Server) answerKept(w http.ResponseWriter, acc accepted) {
 	name := acc.channel
 	if acc.connected == 0 && s.cfg.OfflineStatus == http.StatusServiceUnavailable {
 		// The sender will retry; its retry is the copy that counts.
-		s.buf.Forget(acc.channel, acc.seq)
+		s.store.Forget(acc.channel, acc.seq)
 		w.Header().Set("Retry-After", "10")
 		queued(w, acc.id, http.StatusServiceUnavailable, "no agent is connected to channel "+name+"; retry later")
 		return

@@ -101,14 +101,21 @@ func (m *metrics) answered(channel string, status int, took time.Duration) {
 func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
-	depth, err := s.buf.Depth(ctx)
+	depth, err := s.store.Depth(ctx)
 	if err != nil {
 		httpError(w, http.StatusServiceUnavailable, "read buffer depth: %v", err)
 		return
 	}
+	counters, agents := prometheus.Gatherer(s.metrics.reg), s.Agents()
+	if s.stats != nil { // the whole cluster's (clusterstats.go)
+		if counters, agents, err = s.clusterMetrics(ctx); err != nil {
+			httpError(w, http.StatusServiceUnavailable, "gather the cluster's metrics: %v", err)
+			return
+		}
+	}
 	now := prometheus.NewRegistry()
-	now.MustRegister(gauges{agents: s.Agents(), depth: depth})
-	promhttp.HandlerFor(prometheus.Gatherers{s.metrics.reg, now}, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+	now.MustRegister(gauges{agents: agents, depth: depth})
+	promhttp.HandlerFor(prometheus.Gatherers{counters, now}, promhttp.HandlerOpts{}).ServeHTTP(w, r)
 }
 
 // gauges are the per-channel values read at scrape time.

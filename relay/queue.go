@@ -7,13 +7,22 @@ type item struct {
 	d    *wire.Delivery
 	ev   Event
 	size int // wire.Size(d)
+	// prev is the seq of the channel's delivery before d: a session that
+	// has not sent it yet missed something.
+	prev  int64
+	reply string // where d's answer goes (Signals.Answer); "" on a single relay
 }
 
 // publish offers d to every session of its channel. It reports how many
 // sessions are connected, how many subscribe to d's event, and how many took
 // it live (subscribed, and not behind).
 func (s *Server) publish(d *wire.Delivery, ev Event) (connected, matched, live int) {
-	it := item{d, ev, wire.Size(d)}
+	return s.offerAll(item{d: d, ev: ev, size: wire.Size(d), prev: d.Seq - 1})
+}
+
+// offerAll offers it to every session of its channel on this relay.
+func (s *Server) offerAll(it item) (connected, matched, live int) {
+	d := it.d
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ch := s.channels[d.Channel]
@@ -136,7 +145,7 @@ func (ss *session) drain() bool {
 		if seq <= ss.sent() {
 			continue // already sent from the buffer
 		}
-		if seq > ss.sent()+1 {
+		if it.prev > ss.sent() {
 			// A gap: something did not fit in the queue. Everything up to
 			// seq has its write on the way, and catchUp waits for it.
 			if !ss.flush(ctx, &b) || !ss.catchUp(ctx) {
@@ -146,7 +155,7 @@ func (ss *session) drain() bool {
 				continue
 			}
 		}
-		if !ss.send(ctx, it.d, it.ev, it.size, &b) {
+		if !ss.send(ctx, it.d, it.ev, it.size, it.reply, &b) {
 			return false
 		}
 	}

@@ -40,6 +40,7 @@ func ParseRate(s string) (float64, error) {
 type rateLimits struct {
 	rate  rate.Limit
 	burst int
+	nodes int // relay nodes sharing the limit (share); 1 on a single relay
 
 	mu       sync.Mutex
 	limiters map[string]*rate.Limiter
@@ -56,7 +57,7 @@ func newRateLimits(perSecond float64, burst int) *rateLimits {
 	if burst <= 0 {
 		burst = int(math.Ceil(perSecond))
 	}
-	return &rateLimits{rate: rate.Limit(perSecond), burst: burst, limiters: map[string]*rate.Limiter{}}
+	return &rateLimits{rate: rate.Limit(perSecond), burst: burst, nodes: 1, limiters: map[string]*rate.Limiter{}}
 }
 
 // allow takes one token from channel's bucket. When the bucket is empty it
@@ -72,7 +73,7 @@ func (l *rateLimits) allow(channel string, now time.Time) (time.Duration, bool) 
 		if len(l.limiters) >= maxLimiters {
 			l.sweep(now)
 		}
-		lim = rate.NewLimiter(l.rate, l.burst)
+		lim = rate.NewLimiter(l.nodeRate(), l.nodeBurst())
 		l.limiters[channel] = lim
 	}
 	r := lim.ReserveN(now, 1)
@@ -86,10 +87,37 @@ func (l *rateLimits) allow(channel string, now time.Time) (time.Duration, bool) 
 // sweep drops the limiters whose bucket is full. Callers hold mu.
 func (l *rateLimits) sweep(now time.Time) {
 	for name, lim := range l.limiters {
-		if lim.TokensAt(now) >= float64(l.burst) {
+		if lim.TokensAt(now) >= float64(l.nodeBurst()) {
 			delete(l.limiters, name)
 		}
 	}
+}
+
+// share divides the limit among n relay nodes of a cluster: each node
+// holds rate/n and burst/n (at least 1) of every channel. That is exact
+// when the load balancer spreads a channel's senders evenly over the
+// nodes (round robin); when they all land on one node, the channel gets
+// rate/n. The census (clusterstats.go) calls it every few seconds, so a
+// node that joins or dies changes the shares within that time.
+func (l *rateLimits) share(n int) {
+	if l == nil || n < 1 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if n == l.nodes {
+		return
+	}
+	l.nodes = n
+	for _, lim := range l.limiters {
+		lim.SetLimit(l.nodeRate())
+		lim.SetBurst(l.nodeBurst())
+	}
+}
+
+func (l *rateLimits) nodeRate() rate.Limit { return l.rate / rate.Limit(l.nodes) }
+func (l *rateLimits) nodeBurst() int {
+	return max(1, int(math.Ceil(float64(l.burst)/float64(l.nodes))))
 }
 
 // retryAfter is a Retry-After value in whole seconds, at least 1.

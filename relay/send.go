@@ -35,7 +35,7 @@ func (ss *session) flush(ctx context.Context, b *batch) bool {
 // send adds d (of size bytes) to b if the agent's filter matches, once
 // there is room for it in the window; while it waits, what b holds is
 // written. It reports false when the session is over.
-func (ss *session) send(ctx context.Context, d *wire.Delivery, ev Event, size int, b *batch) bool {
+func (ss *session) send(ctx context.Context, d *wire.Delivery, ev Event, size int, reply string, b *batch) bool {
 	if !ss.filter.Match(ev) {
 		ss.mu.Lock()
 		ss.sentSeq = d.Seq
@@ -46,14 +46,15 @@ func (ss *session) send(ctx context.Context, d *wire.Delivery, ev Event, size in
 		}
 		return true
 	}
-	return ss.enqueue(ctx, d, size, b, true)
+	return ss.enqueue(ctx, d, flight{d.ID, size, reply, ev}, b, true)
 }
 
 // enqueue puts d in flight and in b, once there is room in the window;
 // in channel order (next) it moves sentSeq, else (an older unclaimed
 // delivery) it does not. It reports false when the session is over.
-func (ss *session) enqueue(ctx context.Context, d *wire.Delivery, size int, b *batch, next bool) bool {
-	if !ss.reserve(ctx, d, size, b, next) {
+func (ss *session) enqueue(ctx context.Context, d *wire.Delivery, f flight, b *batch, next bool) bool {
+	size := f.size
+	if !ss.reserve(ctx, d, f, b, next) {
 		return false
 	}
 	if len(b.msgs) > 0 && b.bytes+size > wire.FrameTarget && !ss.flush(ctx, b) {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/hooktap/hooktap/relay/natsnode"
 	"github.com/hooktap/hooktap/relay/page"
 	"github.com/hooktap/hooktap/relay/wire"
 )
@@ -48,6 +49,10 @@ type Config struct {
 	// Mount serves other handlers beside the relay's, by pattern (hooktap
 	// dev: the provider emulator at /v1/).
 	Mount map[string]http.Handler
+	// Cluster, when set, makes this relay one node of a cluster joined by
+	// NATS JetStream: deliveries, cursors, claims and presence live there
+	// (cluster.go). nil: a single relay on its SQLite buffer.
+	Cluster *natsnode.Node
 }
 
 // Defaults.
@@ -66,9 +71,11 @@ const AgentPath = "/agent"
 
 // Server is a relay. Create it with New, serve Handler, and Close it.
 type Server struct {
-	cfg Config
-	log *slog.Logger
-	buf *Buffer
+	cfg     Config
+	log     *slog.Logger
+	buf     *Buffer // the SQLite database: the buffer, and the channel registry
+	store   Storage // the buffer: buf, or the cluster's stream (log.go)
+	signals Signals // nil on a single relay (log.go)
 
 	mu       sync.Mutex
 	channels map[string]*channel
@@ -89,6 +96,9 @@ type Server struct {
 	feed    *pageFeed   // what the channel pages show (channelpage.go)
 	tls     *tls.Config // nil: plain HTTP (tls.go)
 	bodies  *budgets    // room for request bodies in memory (budget.go)
+	// stats answers for this node's counters and gathers the cluster's
+	// (clusterstats.go); nil on a single relay.
+	stats *clusterStats
 	// frameLimit is the largest WebSocket frame either side sends: one
 	// delivery of MaxBody, or one ack with an answer as large.
 	frameLimit int64
@@ -143,7 +153,16 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			CheckOrigin: func(*http.Request) bool { return true },
 		},
 	}
+	s.store = buf
+	if cfg.Cluster != nil {
+		if err := s.joinCluster(ctx, cfg.Cluster); err != nil {
+			cancel()
+			buf.Close()
+			return nil, err
+		}
+	}
 	s.feed = newPageFeed(s)
+	s.watchCluster()
 	go s.pruneLoop()
 	go s.pingLoop()
 	return s, nil
@@ -260,9 +279,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // Close ends every agent session with a close frame and closes the buffer.
 func (s *Server) Close() error {
 	s.cancel()
+	s.unwatchCluster()
 	s.sessions.Wait()
 	s.flushCursors()
-	<-s.buf.FlushClaims(0) // what no agent acked is there after a restart
+	<-s.store.FlushClaims(0) // what no agent acked is there after a restart
+	if s.signals != nil {
+		s.signals.Close()
+		s.store.Close()
+	}
 	return s.buf.Close()
 }
 
@@ -313,7 +337,7 @@ func (s *Server) pruneLoop() {
 		case <-s.ctx.Done():
 			return
 		case <-t.C:
-			n, err := s.buf.Prune(s.ctx, time.Now().Add(-s.cfg.BufferTTL), s.cfg.BufferMax, s.connected)
+			n, err := s.store.Prune(s.ctx, time.Now().Add(-s.cfg.BufferTTL), s.cfg.BufferMax, s.connected)
 			if err != nil && s.ctx.Err() == nil {
 				s.log.Warn("prune buffer", "err", err)
 			} else if n > 0 {

@@ -49,6 +49,8 @@ type session struct {
 	adopt        atomic.Bool
 	adoptThrough atomic.Int64
 
+	leave func() // cluster: withdraws its presence (Signals.Join)
+
 	pumping atomic.Bool // a pump runs: started and stopped as deliveries come and go
 	ready   atomic.Bool // the welcome is out: deliveries may follow
 
@@ -240,10 +242,10 @@ func checkHello(h *wire.Hello) string {
 func (s *Server) bind(ctx context.Context, conn *wire.Conn, h *wire.Hello, p peer) (start, head int64, err error) {
 	err = onFreshStack(func() error {
 		var err error
-		if start, err = s.buf.Bind(ctx, h.Channel, h.AgentID, keyHash(h.AgentKey)); err != nil {
+		if start, err = s.store.Bind(ctx, h.Channel, h.AgentID, keyHash(h.AgentKey)); err != nil {
 			return err
 		}
-		head, err = s.buf.Head(ctx, h.Channel)
+		head, err = s.store.Head(ctx, h.Channel)
 		return err
 	})
 	if errors.Is(err, ErrAgentTaken) {
@@ -276,6 +278,11 @@ func (s *Server) welcome(ctx context.Context, ss *session, h *wire.Hello, p peer
 		s.unregister(ss)
 		return err
 	}
+	if s.signals != nil {
+		ss.leave = s.signals.Join(ss.channel, ss.agentID, ss.filter, func() {
+			ss.conn.Close(websocket.CloseNormalClosure, wire.CodeReplaced)
+		})
+	}
 	if h.Binary {
 		ss.conn.UseBinary() // before the next read: the agent's acks may be binary
 	}
@@ -306,6 +313,9 @@ func (s *Server) register(ss *session) {
 // unregister ends ss: it leaves its channel, and what it had is saved for
 // its return or left to other agents.
 func (s *Server) unregister(ss *session) {
+	if ss.leave != nil {
+		ss.leave() // cluster: the other nodes stop counting it
+	}
 	if s.remove(ss) {
 		// Nobody else can answer the senders waiting on what this agent had
 		// in flight: tell them now that it is kept, rather than at the
@@ -315,6 +325,17 @@ func (s *Server) unregister(ss *session) {
 			s.release(f.id)
 		}
 		ss.mu.Unlock()
+	}
+	if s.signals != nil {
+		// Agents on other nodes adopt what it leaves (a single relay's
+		// buffer tracks every delivery until it is acked).
+		ss.mu.Lock()
+		ps := make([]Pending, 0, len(ss.inflight))
+		for seq, f := range ss.inflight {
+			ps = append(ps, Pending{seq, f.ev})
+		}
+		ss.mu.Unlock()
+		s.store.Unclaim(ss.channel, ps)
 	}
 	s.saveLeaving(ss) // cursors.go
 	s.offerLeftovers(ss.channel)

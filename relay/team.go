@@ -10,7 +10,7 @@ import (
 // team is what team mode adds to a relay: the channel registry and the
 // admin and metrics tokens, kept as hashes. A relay in open mode has none.
 type team struct {
-	registry    *channelRegistry
+	registry    registry
 	adminHash   [sha256.Size]byte
 	metricsHash [sha256.Size]byte // zero: no metrics token
 }
@@ -33,6 +33,14 @@ func newTeam(ctx context.Context, cfg Config, buf *Buffer) (*team, error) {
 			return nil, errors.New("the metrics token must be at least 16 characters")
 		}
 		t.metricsHash = sha256.Sum256([]byte(cfg.MetricsToken))
+	}
+	if cfg.Cluster != nil {
+		reg, err := openKVRegistry(ctx, cfg.Cluster)
+		if err != nil {
+			return nil, err
+		}
+		t.registry = reg
+		return t, nil
 	}
 	reg, err := openChannelRegistry(ctx, buf)
 	if err != nil {

@@ -8,8 +8,10 @@ import (
 
 // flight is a delivery sent to the agent and not yet acked.
 type flight struct {
-	id   string
-	size int
+	id    string
+	size  int
+	reply string // where its answer goes (item.reply)
+	ev    Event  // unclaimed again if the agent leaves without acking it
 }
 
 // sent is the last seq sent or skipped, in channel order.
@@ -22,7 +24,8 @@ func (ss *session) sent() int64 {
 // reserve waits for room for d in the window and puts it in flight. While
 // it waits, what b holds is written, so that acks can come. It reports
 // false when the session is over.
-func (ss *session) reserve(ctx context.Context, d *wire.Delivery, size int, b *batch, next bool) bool {
+func (ss *session) reserve(ctx context.Context, d *wire.Delivery, f flight, b *batch, next bool) bool {
+	size := f.size
 	for {
 		ss.mu.Lock()
 		n := len(ss.inflight)
@@ -30,7 +33,7 @@ func (ss *session) reserve(ctx context.Context, d *wire.Delivery, size int, b *b
 			if next {
 				ss.sentSeq = d.Seq
 			}
-			ss.inflight[d.Seq] = flight{d.ID, size}
+			ss.inflight[d.Seq] = f
 			ss.inflightBytes += size
 			ss.mu.Unlock()
 			return true
@@ -84,6 +87,10 @@ func (ss *session) ack(a *wire.Ack) {
 	case ss.room <- struct{}{}:
 	default:
 	}
-	ss.srv.resolve(a)
+	if ss.srv.signals != nil {
+		ss.srv.signals.Answer(f.reply, a) // the sender may wait on another node
+	} else {
+		ss.srv.resolve(a)
+	}
 	ss.srv.cursorMoved(ss, a.Seq) // the cursor, and the delivery is claimed
 }

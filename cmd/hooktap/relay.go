@@ -24,6 +24,14 @@ func cmdRelay(ctx context.Context, e *env, args []string) error {
 	}
 	log := newLogger(e.stderr, f.verbose)
 	cfg.Logger = log
+	if f.cluster.on() {
+		node, err := f.cluster.start(ctx, cfg, log)
+		if err != nil {
+			return err
+		}
+		defer node.Close()
+		cfg.Cluster = node
+	}
 	srv, err := relay.New(ctx, cfg)
 	if err != nil {
 		return err
@@ -42,6 +50,9 @@ func cmdRelay(ctx context.Context, e *env, args []string) error {
 		base = scheme + ln.Addr().String()
 	}
 	fmt.Fprintf(e.stdout, "hooktap relay %s listening on %s\n  ingress: %s/h/<channel>\n", buildVersion(), ln.Addr(), base)
+	if cfg.Cluster != nil {
+		fmt.Fprintf(e.stdout, "  backend: %s\n", cfg.Cluster.Describe())
+	}
 	if cfg.AdminToken != "" {
 		fmt.Fprintf(e.stdout, "  team mode: create channels with hooktap channels create NAME --relay %s\n", base)
 		fmt.Fprintf(e.stdout, "  metrics: %s/metrics (Authorization: Bearer <admin or metrics token>)\n", base)
@@ -62,6 +73,7 @@ type relayFlags struct {
 	verbose      bool
 	adminToken   string
 	metricsToken string
+	cluster      clusterFlags
 }
 
 func (f *relayFlags) register(fs *flag.FlagSet, e *env) {
@@ -82,6 +94,7 @@ func (f *relayFlags) register(fs *flag.FlagSet, e *env) {
 	fs.IntVar(&c.RateBurst, "rate-burst", 0, "deliveries a channel may take at once under --rate (default: one second's worth)")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "PEM certificate `file`: serve HTTPS and WSS (with --tls-key)")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key `file` for --tls-cert")
+	f.cluster.register(fs)
 }
 
 // config checks the flags and returns the relay's configuration.
@@ -105,6 +118,9 @@ func (f *relayFlags) config(e *env) (relay.Config, error) {
 		return c, usagef("--metrics-token needs team mode (--admin-token): in open mode /metrics is open to all")
 	case f.metricsToken != "" && len(f.metricsToken) < 16:
 		return c, usagef("--metrics-token must be at least 16 characters (try: openssl rand -hex 24)")
+	}
+	if err := f.cluster.check(); err != nil {
+		return c, err
 	}
 	if c.DataDir == "" {
 		c.DataDir = dataDir(e) + "/relay"

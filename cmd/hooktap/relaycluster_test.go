@@ -1,0 +1,34 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// Cluster flags that mean nothing together are refused in one line, before
+// anything starts (exit 2), and a --nats password is never echoed.
+func TestRelayClusterFlagErrors(t *testing.T) {
+	for _, c := range []struct {
+		want string
+		args []string
+	}{
+		{"--nats uses an existing NATS", []string{"--nats", "nats://127.0.0.1:4222", "--cluster-listen", "127.0.0.1:6222"}},
+		{"--nats uses an existing NATS", []string{"--nats", "nats://127.0.0.1:4222", "--cluster-name", "c"}},
+		{"--cluster-listen and --cluster-routes need --cluster-name", []string{"--cluster-routes", "nats://127.0.0.1:6222"}},
+		{"--cluster-listen and --cluster-routes need --cluster-name", []string{"--cluster-listen", "127.0.0.1:6222"}},
+		{"--cluster-routes needs --cluster-listen", []string{"--cluster-name", "c", "--cluster-routes", "nats://127.0.0.1:6222"}},
+		{"--nats-creds goes with --nats", []string{"--nats-creds", "x.creds"}},
+		{"--cluster-sync-always is for the embedded cluster", []string{"--nats", "nats://127.0.0.1:4222", "--cluster-sync-always"}},
+		{"--cluster-sync-always needs --cluster-name", []string{"--cluster-sync-always"}},
+		{"--node-name needs cluster mode", []string{"--node-name", "a"}},
+		{`bad --cluster-routes entry "127.0.0.1:6222": want nats://HOST:PORT`, []string{"--cluster-name", "c", "--cluster-listen", "127.0.0.1:6222", "--cluster-routes", "127.0.0.1:6222"}},
+		{`bad --cluster-listen "6222"`, []string{"--cluster-name", "c", "--cluster-listen", "6222"}},
+		{"bad --nats URL", []string{"--nats", "bob:pw"}},
+	} {
+		oneLine(t, c.want, append([]string{"relay", "--data", t.TempDir()}, c.args...)...)
+	}
+	_, errOut, _ := hooktapOut(t, nil, "relay", "--data", t.TempDir(), "--nats", "nats://bob:s3cret@127.0.0.1:1")
+	if strings.Contains(errOut, "s3cret") || !strings.Contains(errOut, "cannot connect to nats://127.0.0.1:1") {
+		t.Errorf("unreachable --nats: stderr %q", errOut)
+	}
+}

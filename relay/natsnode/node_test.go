@@ -1,0 +1,194 @@
+package natsnode
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// freePorts picks n distinct free ports on 127.0.0.1.
+func freePorts(t *testing.T, n int) []string {
+	t.Helper()
+	var out []string
+	var ls []net.Listener
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls = append(ls, l)
+		out = append(out, l.Addr().String())
+	}
+	for _, l := range ls {
+		l.Close()
+	}
+	return out
+}
+
+// logBuf collects a logger's lines for assertions.
+type logBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// Three embedded nodes that list the same routes (each its own among them)
+// form one cluster with replicas 3; a stream created through one is read
+// through another; the payload limit fits MaxPayload.
+func TestEmbeddedClusterOfThree(t *testing.T) {
+	listen := freePorts(t, 3)
+	var routes []string
+	for _, l := range listen {
+		routes = append(routes, "nats://"+l)
+	}
+	nodes := make([]*Node, 3)
+	errs := make([]error, 3)
+	logs := make([]*logBuf, 3)
+	var wg sync.WaitGroup
+	for i := range 3 {
+		logs[i] = &logBuf{}
+		wg.Go(func() {
+			nodes[i], errs[i] = Start(context.Background(), Options{
+				ClusterName: "hooktap-t", ClusterListen: listen[i], Routes: routes,
+				NodeName: fmt.Sprintf("node%c", 'a'+i), DataDir: t.TempDir(),
+				MaxPayload: 10 << 20, Logger: slog.New(slog.NewTextHandler(logs[i], nil)),
+			})
+		})
+	}
+	wg.Wait()
+	for i, n := range nodes {
+		if errs[i] != nil {
+			t.Fatalf("node %d: %v", i, errs[i])
+		}
+		t.Cleanup(func() { n.Close() })
+		if n.Replicas != 3 {
+			t.Errorf("node %d: Replicas = %d, want 3", i, n.Replicas)
+		}
+		if l := logs[i].String(); !strings.Contains(l, "backend=embedded cluster=hooktap-t node=node") {
+			t.Errorf("node %d logged %q, want the cluster it joined", i, l)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := nodes[0].JS.CreateStream(ctx, jetstream.StreamConfig{Name: "HOOKTAP_T", Subjects: []string{"hooktap.t.>"}, Replicas: 3}); err != nil {
+		t.Fatal(err)
+	}
+	big := bytes.Repeat([]byte("y"), 10<<20)
+	if _, err := nodes[0].JS.Publish(ctx, "hooktap.t.a", big); err != nil {
+		t.Fatalf("publish 10 MiB: %v", err)
+	}
+	s, err := nodes[2].JS.Stream(ctx, "HOOKTAP_T")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.GetMsg(ctx, 1)
+	if err != nil || len(m.Data) != len(big) {
+		t.Fatalf("read through node c: %v", err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil || info.Cluster == nil || len(info.Cluster.Replicas) != 2 {
+		t.Fatalf("stream not on 3 servers: %+v %v", info, err)
+	}
+}
+
+// One node of three, alone: Start gives up with an error naming the
+// cluster and how many nodes it still waits for.
+func TestEmbeddedClusterDoesNotForm(t *testing.T) {
+	ports := freePorts(t, 3)
+	_, err := Start(context.Background(), Options{
+		ClusterName: "lonely", ClusterListen: ports[0],
+		Routes:   []string{"nats://" + ports[1], "nats://" + ports[2]},
+		NodeName: "a", DataDir: t.TempDir(), ReadyTimeout: 2 * time.Second,
+	})
+	if err == nil || !strings.Contains(err.Error(), "waiting for 2 more node(s) of cluster lonely") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// A single embedded node without a cluster: JetStream on its own, one replica.
+func TestEmbeddedSingle(t *testing.T) {
+	n, err := Start(context.Background(), Options{NodeName: "solo", DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	if n.Replicas != 1 {
+		t.Fatalf("Replicas = %d", n.Replicas)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := n.JS.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "hooktap_t"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Nothing listens: the error names the URL, and never its password.
+func TestExternalUnreachable(t *testing.T) {
+	addr := freePorts(t, 1)[0]
+	_, err := Start(context.Background(), Options{URLs: "nats://bob:s3cret@" + addr})
+	if err == nil {
+		t.Fatal("connected to nothing")
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "cannot connect to nats://"+addr) || strings.Contains(msg, "s3cret") || strings.Contains(msg, "\n") {
+		t.Fatalf("err = %q", msg)
+	}
+}
+
+func TestOptionErrors(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		opts Options
+		want string
+	}{
+		{Options{URLs: "nats://x:4222", ClusterName: "c"}, "exclude each other"},
+		{Options{DataDir: dir, ClusterListen: "127.0.0.1:0"}, "needs a cluster name"},
+		{Options{DataDir: dir, Routes: []string{"nats://a:1"}}, "need a cluster listen address"},
+		{Options{DataDir: dir, ClusterName: "c", ClusterListen: "127.0.0.1:0", Routes: []string{"a:6222"}}, `cluster route "a:6222": want nats://host:port`},
+		{Options{DataDir: dir, ClusterName: "c", ClusterListen: "nohost"}, `cluster listen address "nohost"`},
+		{Options{ClusterName: "c"}, "needs a data directory"},
+		{Options{URLs: "nats://127.0.0.1:1", Creds: dir + "/missing.creds"}, "--nats-creds"},
+	} {
+		_, err := Start(context.Background(), c.opts)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: err = %v, want %q", c.opts, err, c.want)
+		}
+	}
+}
+
+func TestClusterSizeSkipsSelf(t *testing.T) {
+	for _, c := range []struct {
+		listen string
+		routes []string
+		want   int
+	}{
+		{"127.0.0.1:6222", []string{"nats://127.0.0.1:6222", "nats://127.0.0.1:6223", "nats://127.0.0.1:6224"}, 3},
+		{"127.0.0.1:6222", []string{"nats://127.0.0.1:6223", "nats://127.0.0.1:6224"}, 3},
+		{"127.0.0.1:6222", []string{"nats://localhost:6222", "nats://127.0.0.1:6223"}, 2},
+		{"0.0.0.0:6222", []string{"nats://127.0.0.1:6222", "nats://127.0.0.1:6223"}, 2},
+		{"127.0.0.1:6222", nil, 1},
+	} {
+		if got := clusterSize(Options{ClusterListen: c.listen, Routes: c.routes}); got != c.want {
+			t.Errorf("clusterSize(%s, %v) = %d, want %d", c.listen, c.routes, got, c.want)
+		}
+	}
+}

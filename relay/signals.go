@@ -1,0 +1,352 @@
+package relay
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hooktap/hooktap/relay/natsnode"
+	"github.com/hooktap/hooktap/relay/wire"
+)
+
+// natsSignals is the cluster's Signals (log.go). Presence is the KV
+// bucket hooktap_presence: one entry per connected agent (channel and
+// agent id), naming its node and its filter. Every node
+// watches it and keeps a copy, which Reach and Agents read without a
+// request. The newest connection of an agent wins: a node that sees a
+// later revision of the entry of an agent connected to it than its own
+// ends its connection.
+//
+// A node that dies leaves its agents' entries behind: every node writes
+// a heartbeat entry (_node.<id>) every heartbeatEvery, and the agents of
+// a node not heard of for nodeDeadAfter do not count (and are deleted).
+type natsSignals struct {
+	srv    *Server
+	conn   *nats.Conn
+	kv     jetstream.KeyValue
+	reply  string // this node's answer subject
+	nodeID string
+	subs   []*nats.Subscription
+	watch  jetstream.KeyWatcher
+	stop   chan struct{}
+
+	mu     sync.Mutex
+	agents map[string]map[string]presence // the bucket, by channel and agent id
+	here   map[string]*joined             // agents connected to this node, by key
+	nodes  map[string]time.Time           // the last heartbeat of each node, by the stream's clock
+}
+
+// Heartbeats of the nodes (variables for tests).
+var (
+	heartbeatEvery = 2 * time.Second
+	nodeDeadAfter  = 15 * time.Second // a few heartbeats, and clock skew
+)
+
+const nodePrefix = "_node." // channel names start with a letter or digit
+
+const bucketPresence = "hooktap_presence"
+
+// presence is an agent's entry in the presence bucket.
+type presence struct {
+	Node   string `json:"node"` // which node run (heartbeats)
+	Filter Filter `json:"filter"`
+	rev    uint64
+}
+
+// joined is an agent connected to this node.
+type joined struct {
+	rev      uint64 // its entry's revision; 0 until written
+	replaced func()
+}
+
+var _ Signals = (*natsSignals)(nil)
+
+func openSignals(ctx context.Context, node *natsnode.Node, s *Server, reply string) (*natsSignals, error) {
+	kv, err := node.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: bucketPresence, Replicas: node.Replicas, Storage: jetstream.FileStorage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create bucket %s: %w", bucketPresence, err)
+	}
+	g := &natsSignals{srv: s, conn: node.Conn, kv: kv, reply: reply, nodeID: strings.TrimPrefix(reply, answerPrefix),
+		stop: make(chan struct{}), agents: map[string]map[string]presence{}, here: map[string]*joined{}, nodes: map[string]time.Time{}}
+	if err := g.beat(ctx); err != nil { // before its agents' entries
+		return nil, fmt.Errorf("write to bucket %s: %w", bucketPresence, err)
+	}
+	for subj, h := range map[string]nats.MsgHandler{
+		liveSubjects: s.onLive, reply: s.onAnswer, answerAll: s.onAnswer, pagePrefix + ">": s.onPage,
+	} {
+		sub, err := node.Conn.Subscribe(subj, h)
+		if err != nil {
+			g.Close()
+			return nil, fmt.Errorf("subscribe to %s: %w", subj, err)
+		}
+		// Deliveries are bodies of up to --max-body: room for a burst.
+		sub.SetPendingLimits(1<<16, 1<<30)
+		g.subs = append(g.subs, sub)
+	}
+	// Interest reaches the other servers before deliveries are taken.
+	if err := node.Conn.FlushWithContext(ctx); err != nil {
+		g.Close()
+		return nil, fmt.Errorf("subscribe: %w", err)
+	}
+	if err := g.watchPresence(ctx); err != nil {
+		g.Close()
+		return nil, err
+	}
+	go g.heartbeats()
+	return g, nil
+}
+
+// beat writes this node's heartbeat.
+func (g *natsSignals) beat(ctx context.Context) error {
+	_, err := g.kv.Put(ctx, nodePrefix+g.nodeID, nil)
+	return err
+}
+
+// heartbeats beats, and deletes the entries of nodes that stopped.
+func (g *natsSignals) heartbeats() {
+	t := time.NewTicker(heartbeatEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-g.stop:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), heartbeatEvery)
+		if err := g.beat(ctx); err != nil {
+			g.srv.log.Debug("cluster heartbeat", "err", err)
+		}
+		for k, rev := range g.stale() {
+			if rev == 0 {
+				g.kv.Delete(ctx, k)
+			} else {
+				g.kv.Delete(ctx, k, jetstream.LastRevision(rev))
+			}
+		}
+		cancel()
+	}
+}
+
+// stale lists the entries of dead nodes, and their revisions.
+func (g *natsSignals) stale() map[string]uint64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := map[string]uint64{}
+	for node := range g.nodes {
+		if !g.alive(node) {
+			out[nodePrefix+node] = 0 // its heartbeat too: node runs do not come back
+		}
+	}
+	for channel, ps := range g.agents {
+		for id, p := range ps {
+			if !g.alive(p.Node) {
+				out[agentKey(channel, id)] = p.rev
+			}
+		}
+	}
+	return out
+}
+
+// alive reports whether node has beaten lately. Callers hold mu.
+func (g *natsSignals) alive(node string) bool {
+	return node == g.nodeID || time.Since(g.nodes[node]) < nodeDeadAfter
+}
+
+// watchPresence keeps agents in step with the bucket; it returns once
+// agents holds what the bucket held when it was called.
+func (g *natsSignals) watchPresence(ctx context.Context) error {
+	w, err := g.kv.WatchAll(context.Background())
+	if err != nil {
+		return fmt.Errorf("watch bucket %s: %w", bucketPresence, err)
+	}
+	g.watch = w
+	ready := make(chan struct{})
+	go func() {
+		for e := range w.Updates() {
+			if e == nil {
+				close(ready)
+				continue
+			}
+			g.note(e)
+		}
+	}()
+	select {
+	case <-ready:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("watch bucket %s: %w", bucketPresence, ctx.Err())
+	}
+}
+
+// note takes a change of the presence bucket.
+func (g *natsSignals) note(e jetstream.KeyValueEntry) {
+	k := e.Key()
+	if node, ok := strings.CutPrefix(k, nodePrefix); ok {
+		g.mu.Lock()
+		if e.Operation() == jetstream.KeyValuePut {
+			g.nodes[node] = e.Created()
+		} else {
+			delete(g.nodes, node)
+		}
+		g.mu.Unlock()
+		return
+	}
+	i := strings.LastIndexByte(k, '.')
+	id, err := hex.DecodeString(k[i+1:])
+	if i < 0 || err != nil {
+		return
+	}
+	channel, agentID := k[:i], string(id)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if e.Operation() != jetstream.KeyValuePut {
+		if p, ok := g.agents[channel][agentID]; ok && p.rev < e.Revision() {
+			delete(g.agents[channel], agentID)
+			if len(g.agents[channel]) == 0 {
+				delete(g.agents, channel)
+			}
+		}
+		return
+	}
+	var p presence
+	if json.Unmarshal(e.Value(), &p) != nil {
+		return
+	}
+	p.rev = e.Revision()
+	if _, ok := g.nodes[p.Node]; ok {
+		p.Node = g.intern(p.Node)
+	}
+	if g.agents[channel] == nil {
+		g.agents[channel] = map[string]presence{}
+	}
+	g.agents[channel][agentID] = p
+	g.checkReplaced(k, p)
+}
+
+// intern returns the map's copy of a node id, so that the entries of a
+// node share one string. Callers hold mu.
+func (g *natsSignals) intern(node string) string {
+	for k := range g.nodes {
+		if k == node {
+			return k
+		}
+	}
+	return node
+}
+
+// checkReplaced ends the connection of this node's agent at key k if p is
+// a newer connection of it. Callers hold mu.
+func (g *natsSignals) checkReplaced(k string, p presence) {
+	j := g.here[k]
+	if j == nil || j.rev == 0 || p.rev <= j.rev { // its own entry, or older
+		return
+	}
+	delete(g.here, k)
+	go j.replaced()
+}
+
+// Reach implements Signals.
+func (g *natsSignals) Reach(channel string, ev Event) (connected, matched int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, p := range g.agents[channel] {
+		if !g.alive(p.Node) {
+			continue
+		}
+		connected++
+		if p.Filter.Match(ev) {
+			matched++
+		}
+	}
+	return connected, matched
+}
+
+// Agents implements Signals.
+func (g *natsSignals) Agents(channel string) map[string]Filter {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make(map[string]Filter, len(g.agents[channel]))
+	for id, p := range g.agents[channel] {
+		if g.alive(p.Node) {
+			out[id] = p.Filter
+		}
+	}
+	return out
+}
+
+// Join implements Signals.
+func (g *natsSignals) Join(channel, agentID string, f Filter, replaced func()) (leave func()) {
+	k := agentKey(channel, agentID)
+	j := &joined{replaced: replaced}
+	v, _ := json.Marshal(presence{Node: g.nodeID, Filter: f})
+	ctx, cancel := context.WithTimeout(context.Background(), clusterTimeout)
+	defer cancel()
+	rev, err := g.kv.Put(ctx, k, v)
+	if err != nil {
+		g.srv.log.Warn("agent not announced to the cluster", "channel", channel, "err", err)
+		return func() {}
+	}
+	g.mu.Lock()
+	j.rev = rev
+	g.here[k] = j
+	if p, ok := g.agents[channel][agentID]; ok && p.rev > rev {
+		g.checkReplaced(k, p) // a newer one was seen before this Put returned
+	}
+	g.mu.Unlock()
+	return func() {
+		g.mu.Lock()
+		if g.here[k] == j {
+			delete(g.here, k)
+		}
+		g.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), clusterTimeout)
+		defer cancel()
+		// Only its own entry: a newer connection's stays.
+		g.kv.Delete(ctx, k, jetstream.LastRevision(rev))
+	}
+}
+
+// Answer implements Signals.
+func (g *natsSignals) Answer(reply string, a *wire.Ack) {
+	if reply == noAnswer {
+		return
+	}
+	if reply == g.reply || reply == "" {
+		g.srv.resolve(a)
+		if reply != "" {
+			return
+		}
+		reply = answerAll
+	}
+	b, err := wire.Encode(a)
+	if err != nil {
+		return
+	}
+	if err := g.conn.Publish(reply, b); err != nil {
+		g.srv.log.Debug("answer not passed on", "err", err)
+	}
+}
+
+// Close implements Signals.
+func (g *natsSignals) Close() error {
+	close(g.stop)
+	for _, sub := range g.subs {
+		sub.Unsubscribe()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	g.kv.Delete(ctx, nodePrefix+g.nodeID) // gone, not dead
+	if g.watch != nil {
+		g.watch.Stop()
+	}
+	return nil
+}
