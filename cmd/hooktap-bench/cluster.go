@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -24,10 +25,10 @@ import (
 // the single-node relay (the same agent program, the same app), and then
 // measures a node's memory per idle agent.
 
-// clusterAgents is how many idle agents the memory figure connects: fewer
-// than the single relay's 10,000, because each one's presence is a write
-// the cluster replicates.
-const clusterAgents = 2_000
+// clusterAgents is how many idle agents the memory figure connects: as
+// many as the single relay's figure, so that fixed costs (the embedded
+// server's caches) are spread alike.
+const clusterAgents = scaleAgents
 
 // clusterNode is one relay process of the cluster.
 type clusterNode struct {
@@ -245,20 +246,39 @@ func clusterIdleMemory(ctx context.Context, n *clusterNode, client *http.Client)
 	dialer := &websocket.Dialer{HandshakeTimeout: 30 * time.Second, ReadBufferSize: 1024, WriteBufferSize: 1024}
 	var acks atomic.Int64
 	connect := func(from, to int) ([]*idleAgent, error) {
-		var agents []*idleAgent
+		agents := make([]*idleAgent, to-from)
+		errs := make(chan error, 1)
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 32)
 		for i := from; i < to; i++ {
-			a, err := dialIdle(ctx, dialer, wsURL, fmt.Sprintf("idle%03d", i%200), fmt.Sprintf("agt_%05d", i), &acks)
-			if err != nil {
-				return agents, err
-			}
-			agents = append(agents, a)
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				a, err := dialIdle(ctx, dialer, wsURL, fmt.Sprintf("idle%04d", i%scaleChannels), fmt.Sprintf("agt_%05d", i), &acks)
+				if err != nil {
+					select {
+					case errs <- err:
+					default:
+					}
+					return
+				}
+				agents[i-from] = a
+			})
 		}
-		return agents, nil
+		wg.Wait()
+		select {
+		case err := <-errs:
+			return agents, err
+		default:
+			return agents, nil
+		}
 	}
 	closeAll := func(agents []*idleAgent) {
 		for _, a := range agents {
-			a.ws.Close()
-			<-a.done
+			if a != nil {
+				a.ws.Close()
+				<-a.done
+			}
 		}
 	}
 	warm, err := connect(0, 50)
