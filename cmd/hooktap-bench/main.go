@@ -30,6 +30,7 @@ var sections = []section{
 	{"tui", benchTUI},
 	{"tunnel", benchTunnel},
 	{"relay", benchRelayScale},
+	{"cluster", benchCluster},
 }
 
 // shared is what sections leave for the ones after them.
