@@ -9,15 +9,9 @@ import "github.com/hooktap/hooktap/relay/wire"
 // welcome. It returns at once; the session ends when either end closes
 // or the relay does.
 func (s *Server) Attach(conn *wire.Conn, base string) {
-	if s.ctx.Err() != nil {
+	if !s.startSession(func() { s.runAgent(conn, peer{base: base, remote: inProcess}) }) {
 		conn.Abort()
-		return
 	}
-	s.sessions.Add(1)
-	go func() {
-		defer s.sessions.Done()
-		s.runAgent(conn, peer{base: base, remote: inProcess})
-	}()
 }
 
 // inProcess is the remote address the relay gives (and logs for) an agent

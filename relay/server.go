@@ -88,6 +88,9 @@ type Server struct {
 	upgrader websocket.Upgrader
 	ctx      context.Context // sessions live under it
 	cancel   context.CancelFunc
+	// sessions counts running sessions for Close; startMu orders a new
+	// one's Add before Close's Wait (ctx is cancelled under it).
+	startMu  sync.Mutex
 	sessions sync.WaitGroup
 
 	team    *team       // nil in open mode: channel registry and tokens (team.go)
@@ -278,7 +281,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 
 // Close ends every agent session with a close frame and closes the buffer.
 func (s *Server) Close() error {
+	s.startMu.Lock()
 	s.cancel()
+	s.startMu.Unlock()
 	s.unwatchCluster()
 	s.sessions.Wait()
 	s.flushCursors()
@@ -323,6 +328,22 @@ func (s *Server) root(w http.ResponseWriter, r *http.Request) {
 </ul>
 <p>Health: <a href="/healthz">/healthz</a></p>
 `, html.EscapeString(s.cfg.Version), html.EscapeString(base), html.EscapeString(base))
+}
+
+// startSession runs f as a session counted by Close, unless the relay is
+// closing: then it reports false and f does not run.
+func (s *Server) startSession(f func()) bool {
+	s.startMu.Lock()
+	defer s.startMu.Unlock()
+	if s.ctx.Err() != nil {
+		return false
+	}
+	s.sessions.Add(1)
+	go func() {
+		defer s.sessions.Done()
+		f()
+	}()
+	return true
 }
 
 // newID returns a random delivery id: 16 lowercase base32 characters (80

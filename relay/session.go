@@ -78,11 +78,10 @@ func (s *Server) serveAgent(w http.ResponseWriter, r *http.Request) {
 	// returns: net/http keeps a 4 KiB reader and writer per connection for
 	// as long as its handler runs, which idle agents do not need.
 	p := peer{base: s.baseURL(r), remote: r.RemoteAddr}
-	s.sessions.Add(1)
-	go func() {
-		defer s.sessions.Done()
-		s.runAgent(wire.NewConn(ws), p)
-	}()
+	conn := wire.NewConn(ws)
+	if !s.startSession(func() { s.runAgent(conn, p) }) {
+		conn.Abort() // the relay is closing
+	}
 }
 
 // runAgent serves one agent's connection (a WebSocket, or in hooktap dev
