@@ -216,7 +216,7 @@ func benchRelayScale(ctx context.Context, cfg config, t *table) error {
 	idleRSS := settledRSS(pid)
 	perAgent := float64(idleRSS-baseRSS) / scaleAgents
 	t.add("relay", fmt.Sprintf("%d idle agents connected in", scaleAgents), connectTime.Round(time.Millisecond).String(), "", nil)
-	t.add("relay", "resident memory per idle agent", fmt.Sprintf("%.1f KiB", perAgent), "<= 20 KiB", pass(perAgent <= 20))
+	t.add("relay", "resident memory per idle agent", fmt.Sprintf("%.1f KiB", perAgent), "<= 12 KiB", pass(perAgent <= 12))
 
 	// One delivery to each of 1,000 channels at once (10 agents each).
 	start = time.Now()
