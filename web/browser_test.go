@@ -71,7 +71,9 @@ func newBrowser(t *testing.T) context.Context {
 func tab(t *testing.T, browser context.Context) context.Context {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(browser)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 30*time.Second)
+	// A bound against a hang, not a measure: a loaded 2-core machine takes
+	// tens of seconds for what takes one when idle.
+	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
 	t.Cleanup(func() { cancelTimeout(); cancel() })
 	return ctx
 }
