@@ -216,8 +216,9 @@ func (r *kvRegistry) applyOwn(name string, rev uint64, reg *registered) {
 	}
 }
 
-// Channel names may hold dots, which KV keys use as separators (and may
-// not double or end with); '=' is in no channel name.
+// Channel names may hold dots, which subjects and KV keys use as separators
+// (and may not double or end with): every subject and key names a channel
+// so; '=' is in no channel name.
 func keyOfChannel(name string) string { return strings.ReplaceAll(name, ".", "=2e") }
 func channelOfKey(key string) string  { return strings.ReplaceAll(key, "=2e", ".") }
 
@@ -319,7 +320,7 @@ func (r *kvRegistry) Delete(ctx context.Context, name string) error {
 	}
 	st, err := r.js.Stream(ctx, streamName)
 	if err == nil {
-		err = st.Purge(ctx, jetstream.WithPurgeSubject(deliverySubject+name))
+		err = st.Purge(ctx, jetstream.WithPurgeSubject(deliverySubject+keyOfChannel(name)))
 	}
 	if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
 		return fmt.Errorf("delete channel: drop its deliveries: %w", err)

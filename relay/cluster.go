@@ -70,7 +70,7 @@ func newNodeID() string { return strings.ToLower(rand.Text()[:16]) }
 // onLive offers a delivery the stream republished to this node's sessions
 // of its channel.
 func (s *Server) onLive(m *nats.Msg) {
-	channel := strings.TrimPrefix(m.Subject, "hooktap.live.")
+	channel := channelOfKey(strings.TrimPrefix(m.Subject, "hooktap.live."))
 	s.mu.Lock()
 	ch := s.channels[channel]
 	s.mu.Unlock()
@@ -106,14 +106,14 @@ func (s *Server) onAnswer(m *nats.Msg) {
 func (s *Server) onPage(m *nats.Msg) {
 	var it page.Item
 	if json.Unmarshal(m.Data, &it) == nil {
-		s.feed.add(strings.TrimPrefix(m.Subject, pagePrefix), it)
+		s.feed.add(channelOfKey(strings.TrimPrefix(m.Subject, pagePrefix)), it)
 	}
 }
 
 // showOnPage shows what ingress answered on the channel page of every node.
 func (s *Server) showOnPage(channel string, it page.Item) {
 	if sig, ok := s.signals.(*natsSignals); ok {
-		if b, err := json.Marshal(it); err == nil && sig.conn.Publish(pagePrefix+channel, b) == nil {
+		if b, err := json.Marshal(it); err == nil && sig.conn.Publish(pagePrefix+keyOfChannel(channel), b) == nil {
 			return // every node, this one too, adds it (onPage)
 		}
 	}

@@ -705,3 +705,31 @@ func TestClusterAgentLeavingReleasesSender(t *testing.T) {
 		t.Fatalf("sender got %d %q after %v; want 202 at once, the agent disconnected", r.status, r.answer, r.took)
 	}
 }
+
+// Channel names that a single relay takes but that are not valid NATS
+// subjects or KV keys as they stand ("ab.", "a..b": an empty token) work
+// on a cluster too, with the agent on another node, queued and live, and
+// "a.b" stays apart from "a".
+func TestClusterChannelNamesWithDots(t *testing.T) {
+	c := startCluster(t, Config{})
+	for _, ch := range []string{"ab.", "a..b", "A.b-c_d."} {
+		queued := `{"action":"x.queued","ch":"` + ch + `"}`
+		if status, answer, _ := postBody(t, c.node(0).ts.URL+"/h/"+ch, queued); status != http.StatusAccepted {
+			t.Fatalf("POST to %q with no agent: %d %s; want 202", ch, status, answer)
+		}
+		app := newTestApp(t)
+		runAgent(t, c.node(1).ts.URL, ch, filepath.Join(t.TempDir(), "agent.db"), app)
+		c.waitAgents(ch, 1)
+		live := `{"action":"x.live","ch":"` + ch + `"}`
+		if status, answer, _ := postBody(t, c.node(2).ts.URL+"/h/"+ch, live); status != http.StatusCreated {
+			t.Fatalf("POST to %q: %d %s; want the app's 201", ch, status, answer)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for app.times(queued) != 1 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if app.times(queued) != 1 || app.times(live) != 1 {
+			t.Fatalf("channel %q: app got the queued one %d times, the live one %d times", ch, app.times(queued), app.times(live))
+		}
+	}
+}

@@ -242,7 +242,7 @@ func (g *natsSignals) note(e jetstream.KeyValueEntry) {
 	if i < 0 || err != nil {
 		return
 	}
-	channel, agentID := k[:i], string(id)
+	channel, agentID := channelOfKey(k[:i]), string(id)
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if e.Operation() != jetstream.KeyValuePut {

@@ -149,7 +149,7 @@ func message(d *wire.Delivery, reply string) *nats.Msg {
 			h[k] = []string{escape(v)}
 		}
 	}
-	return &nats.Msg{Subject: deliverySubject + d.Channel, Header: h, Data: d.Body}
+	return &nats.Msg{Subject: deliverySubject + keyOfChannel(d.Channel), Header: h, Data: d.Body}
 }
 
 // decodeDelivery reads a delivery of channel from a stream message's
@@ -248,7 +248,7 @@ func (l *streamLog) Forget(channel string, seq int64) {
 
 // Head implements Log.
 func (l *streamLog) Head(ctx context.Context, channel string) (int64, error) {
-	m, err := l.stream.GetLastMsgForSubject(ctx, deliverySubject+channel)
+	m, err := l.stream.GetLastMsgForSubject(ctx, deliverySubject+keyOfChannel(channel))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return 0, nil
 	}
@@ -271,7 +271,7 @@ func (l *streamLog) After(ctx context.Context, channel string, after int64, limi
 		if size >= maxBytes {
 			return out, true, nil
 		}
-		m, err := l.stream.GetMsg(ctx, next, jetstream.WithGetMsgSubject(deliverySubject+channel))
+		m, err := l.stream.GetMsg(ctx, next, jetstream.WithGetMsgSubject(deliverySubject+keyOfChannel(channel)))
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			return out, false, nil
 		}
@@ -298,7 +298,7 @@ func (l *streamLog) Deliveries(ctx context.Context, channel string, seqs []int64
 			return ds, seqs[i:], nil
 		}
 		m, err := l.stream.GetMsg(ctx, uint64(seq))
-		if errors.Is(err, jetstream.ErrMsgNotFound) || err == nil && m.Subject != deliverySubject+channel {
+		if errors.Is(err, jetstream.ErrMsgNotFound) || err == nil && m.Subject != deliverySubject+keyOfChannel(channel) {
 			l.Claim(channel, seq) // gone: nobody's to take
 			continue
 		}
@@ -331,7 +331,7 @@ func (l *streamLog) Depth(ctx context.Context) (map[string]int64, error) {
 	}
 	out := make(map[string]int64, len(info.State.Subjects))
 	for subj, n := range info.State.Subjects {
-		out[strings.TrimPrefix(subj, deliverySubject)] = int64(n)
+		out[channelOfKey(strings.TrimPrefix(subj, deliverySubject))] = int64(n)
 	}
 	return out, nil
 }
@@ -347,7 +347,7 @@ func (l *streamLog) Close() error {
 // agentKey is a KV key for an agent of a channel: ids may hold characters
 // keys do not.
 func agentKey(channel, agentID string) string {
-	return channel + "." + hex.EncodeToString([]byte(agentID))
+	return keyOfChannel(channel) + "." + hex.EncodeToString([]byte(agentID))
 }
 
 type cursorEntry struct {
@@ -395,7 +395,7 @@ const furthestPrefix = "_furthest."
 
 // furthest is the furthest any agent of channel has acknowledged.
 func (l *streamLog) furthest(ctx context.Context, channel string) (int64, error) {
-	e, err := l.cursors.Get(ctx, furthestPrefix+channel)
+	e, err := l.cursors.Get(ctx, furthestPrefix+keyOfChannel(channel))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return 0, nil
 	}
@@ -416,7 +416,7 @@ func (l *streamLog) raiseFurthest(ctx context.Context, channel string, seq int64
 	if seq <= known {
 		return nil // this node raised it that far already
 	}
-	k, v := furthestPrefix+channel, []byte(strconv.FormatInt(seq, 10))
+	k, v := furthestPrefix+keyOfChannel(channel), []byte(strconv.FormatInt(seq, 10))
 	var err error
 	for range 3 {
 		var e jetstream.KeyValueEntry
@@ -485,7 +485,7 @@ func (l *streamLog) setCursor(ctx context.Context, c Cursor) error {
 
 // unclaimedKey names an unclaimed delivery in its bucket.
 func unclaimedKey(channel string, seq int64) string {
-	return channel + "." + strconv.FormatInt(seq, 10)
+	return keyOfChannel(channel) + "." + strconv.FormatInt(seq, 10)
 }
 
 // watchUnclaimed keeps pending in step with the unclaimed bucket; it
@@ -521,7 +521,7 @@ func (l *streamLog) noteUnclaimed(e jetstream.KeyValueEntry) {
 	if i < 0 || err != nil {
 		return
 	}
-	channel := e.Key()[:i]
+	channel := channelOfKey(e.Key()[:i])
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if e.Operation() != jetstream.KeyValuePut {

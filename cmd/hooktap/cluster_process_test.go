@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -147,5 +148,28 @@ func TestProcessRelayClusterKill9(t *testing.T) {
 	}
 	for _, nd := range nodes[:2] {
 		nd.p.stop(t)
+	}
+}
+
+// A node whose --addr is taken stops at once with one line, before it
+// waits for (or joins) the cluster: the other nodes here never come.
+func TestProcessRelayClusterAddrTaken(t *testing.T) {
+	busy := freeAddr(t)
+	l, err := net.Listen("tcp", busy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	listen := freeAddr(t)
+	p := startProc(t, "relay", "--addr", busy, "--data", t.TempDir(), "--node-name", "a",
+		"--cluster-name", "taken", "--cluster-listen", listen, "--cluster-routes", "nats://"+listen+",nats://"+freeAddr(t))
+	select {
+	case err := <-p.done:
+		p.done <- err // for the cleanup, which waits for it too
+		if err == nil || !strings.Contains(p.stderr.String(), "address already in use") || strings.Count(strings.TrimSpace(p.stderr.String()), "\n") != 0 {
+			t.Fatalf("exit %v, stderr %q; want one line naming the address in use", err, p.stderr)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("still running after 10s with --addr %s taken; stderr %q", busy, p.stderr)
 	}
 }

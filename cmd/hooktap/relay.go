@@ -29,6 +29,14 @@ func cmdRelay(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer unlock()
+	// Before joining a cluster: a node whose address is taken stops at
+	// once, instead of after the wait for the cluster (up to a minute) and
+	// after joining it as a peer that then vanishes.
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
 	if f.cluster.on() {
 		node, err := f.cluster.start(ctx, cfg, log)
 		if err != nil {
@@ -40,11 +48,6 @@ func cmdRelay(ctx context.Context, e *env, args []string) error {
 	srv, err := relay.New(ctx, cfg)
 	if err != nil {
 		return err
-	}
-	ln, err := net.Listen("tcp", f.addr)
-	if err != nil {
-		srv.Close()
-		return fmt.Errorf("listen: %w", err)
 	}
 	base := cfg.PublicURL
 	if base == "" {

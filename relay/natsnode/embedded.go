@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"math"
 	"net"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -27,6 +29,11 @@ func startEmbedded(ctx context.Context, opts Options) (*Node, error) {
 	sopts, err := serverOptions(opts)
 	if err != nil {
 		return nil, err
+	}
+	if opts.ClusterListen != "" {
+		if err := claimStore(opts.DataDir, sopts.StoreDir, sopts.ServerName); err != nil {
+			return nil, err
+		}
 	}
 	logs := &serverLog{log: opts.logger()}
 	s, err := server.NewServer(sopts)
@@ -62,6 +69,29 @@ func startEmbedded(ctx context.Context, opts Options) (*Node, error) {
 	}
 	logs.joined.Store(true)
 	return n, nil
+}
+
+// claimStore records beside a clustered node's store the name it runs
+// under, and refuses another: JetStream knows a peer by its name, so a
+// store started as a new one leaves the old name a member of every stream
+// that never answers again, and one more node down loses the majority
+// (every POST 503).
+func claimStore(dataDir, storeDir, name string) error {
+	file := filepath.Join(storeDir, "node-name")
+	b, err := os.ReadFile(file)
+	if err == nil {
+		if was := strings.TrimSpace(string(b)); was != name {
+			return fmt.Errorf("natsnode: --data %s is node %q's; start it with --node-name %s (or give node %q an empty --data)", dataDir, was, was, name)
+		}
+		return nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("natsnode: %w", err)
+	}
+	if err := os.MkdirAll(storeDir, 0o700); err != nil {
+		return fmt.Errorf("natsnode: %w", err)
+	}
+	return os.WriteFile(file, []byte(name+"\n"), 0o600)
 }
 
 // serverOptions turns opts into the embedded server's options.

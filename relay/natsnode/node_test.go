@@ -192,3 +192,48 @@ func TestClusterSizeSkipsSelf(t *testing.T) {
 		}
 	}
 }
+
+// A clustered node's store keeps the name it ran under: started again as
+// another node it would leave its old name a dead member of every stream
+// (one more node down and nothing can be written), so Start refuses it in
+// one line naming the old name; under its own name it rejoins.
+func TestEmbeddedStoreKeepsItsNodeName(t *testing.T) {
+	listen := freePorts(t, 3)
+	var routes []string
+	for _, l := range listen {
+		routes = append(routes, "nats://"+l)
+	}
+	dirs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
+	opts := func(i int, name string) Options {
+		return Options{ClusterName: "hooktap-t", ClusterListen: listen[i], Routes: routes, NodeName: name, DataDir: dirs[i]}
+	}
+	nodes := make([]*Node, 3)
+	errs := make([]error, 3)
+	var wg sync.WaitGroup
+	for i := range 3 {
+		wg.Go(func() { nodes[i], errs[i] = Start(context.Background(), opts(i, fmt.Sprintf("node%c", 'a'+i))) })
+	}
+	wg.Wait()
+	for i, n := range nodes {
+		if errs[i] != nil {
+			t.Fatalf("node %d: %v", i, errs[i])
+		}
+		t.Cleanup(func() { n.Close() })
+	}
+	nodes[2].Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	n, err := Start(ctx, opts(2, "nodez"))
+	if err == nil {
+		n.Close()
+		t.Fatal("node c's store started as nodez; want it refused")
+	}
+	if want := `is node "nodec"'s; start it with --node-name nodec`; !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("error %q, want one line with %q", err, want)
+	}
+	n, err = Start(ctx, opts(2, "nodec"))
+	if err != nil {
+		t.Fatalf("node c under its own name: %v", err)
+	}
+	n.Close()
+}
