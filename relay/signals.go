@@ -201,27 +201,9 @@ func (g *natsSignals) alive(node string) bool {
 // watchPresence keeps agents in step with the bucket; it returns once
 // agents holds what the bucket held when it was called.
 func (g *natsSignals) watchPresence(ctx context.Context) error {
-	w, err := g.kv.WatchAll(context.Background())
-	if err != nil {
-		return fmt.Errorf("watch bucket %s: %w", bucketPresence, err)
-	}
+	w, err := watchBucket(ctx, g.kv, bucketPresence, g.note)
 	g.watch = w
-	ready := make(chan struct{})
-	go func() {
-		for e := range w.Updates() {
-			if e == nil {
-				close(ready)
-				continue
-			}
-			g.note(e)
-		}
-	}()
-	select {
-	case <-ready:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("watch bucket %s: %w", bucketPresence, ctx.Err())
-	}
+	return err
 }
 
 // note takes a change of the presence bucket.

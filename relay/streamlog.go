@@ -491,28 +491,9 @@ func unclaimedKey(channel string, seq int64) string {
 // watchUnclaimed keeps pending in step with the unclaimed bucket; it
 // returns once pending holds what the bucket held when it was called.
 func (l *streamLog) watchUnclaimed(ctx context.Context) error {
-	w, err := l.unclaimed.WatchAll(context.Background())
-	if err != nil {
-		return fmt.Errorf("watch bucket %s: %w", bucketUnclaimed, err)
-	}
+	w, err := watchBucket(ctx, l.unclaimed, bucketUnclaimed, l.noteUnclaimed)
 	l.watch = w
-	ready := make(chan struct{})
-	go func() {
-		for e := range w.Updates() {
-			if e == nil {
-				close(ready)
-				continue
-			}
-			l.noteUnclaimed(e)
-		}
-	}()
-	select {
-	case <-ready:
-		return nil
-	case <-ctx.Done():
-		w.Stop()
-		return fmt.Errorf("watch bucket %s: %w", bucketUnclaimed, ctx.Err())
-	}
+	return err
 }
 
 func (l *streamLog) noteUnclaimed(e jetstream.KeyValueEntry) {

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -246,41 +245,9 @@ func clusterIdleMemory(ctx context.Context, n *clusterNode, client *http.Client)
 	dialer := &websocket.Dialer{HandshakeTimeout: 30 * time.Second, ReadBufferSize: 1024, WriteBufferSize: 1024}
 	var acks atomic.Int64
 	connect := func(from, to int) ([]*idleAgent, error) {
-		agents := make([]*idleAgent, to-from)
-		errs := make(chan error, 1)
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, 32)
-		for i := from; i < to; i++ {
-			sem <- struct{}{}
-			wg.Go(func() {
-				defer func() { <-sem }()
-				a, err := dialIdle(ctx, dialer, wsURL, fmt.Sprintf("idle%04d", i%scaleChannels), fmt.Sprintf("agt_%05d", i), &acks)
-				if err != nil {
-					select {
-					case errs <- err:
-					default:
-					}
-					return
-				}
-				agents[i-from] = a
-			})
-		}
-		wg.Wait()
-		select {
-		case err := <-errs:
-			return agents, err
-		default:
-			return agents, nil
-		}
+		return connectIdle(ctx, dialer, wsURL, "idle", from, to, 32, &acks)
 	}
-	closeAll := func(agents []*idleAgent) {
-		for _, a := range agents {
-			if a != nil {
-				a.ws.Close()
-				<-a.done
-			}
-		}
-	}
+	closeAll := closeIdle
 	warm, err := connect(0, 50)
 	closeAll(warm)
 	if err != nil {

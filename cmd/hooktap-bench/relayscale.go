@@ -131,6 +131,47 @@ func dialIdle(ctx context.Context, d *websocket.Dialer, url, channel, id string,
 	return a, nil
 }
 
+// connectIdle connects idle agents from..to, par at a time, agent i on
+// channel prefix+(i mod scaleChannels).
+func connectIdle(ctx context.Context, d *websocket.Dialer, url, prefix string, from, to, par int, acks *atomic.Int64) ([]*idleAgent, error) {
+	agents := make([]*idleAgent, to-from)
+	errs := make(chan error, 1)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, par)
+	for i := from; i < to; i++ {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			a, err := dialIdle(ctx, d, url, fmt.Sprintf("%s%04d", prefix, i%scaleChannels), fmt.Sprintf("agt_%05d", i), acks)
+			if err != nil {
+				select {
+				case errs <- err:
+				default:
+				}
+				return
+			}
+			agents[i-from] = a
+		})
+	}
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return agents, err
+	default:
+		return agents, nil
+	}
+}
+
+// closeIdle disconnects agents (nil entries are those that failed).
+func closeIdle(agents []*idleAgent) {
+	for _, a := range agents {
+		if a != nil {
+			a.ws.Close()
+			<-a.done
+		}
+	}
+}
+
 func benchRelayScale(ctx context.Context, cfg config, t *table) error {
 	raiseFileLimit()
 	dir, err := os.MkdirTemp(cfg.dir, "hooktap-bench-scale-")
@@ -155,42 +196,9 @@ func benchRelayScale(ctx context.Context, cfg config, t *table) error {
 	var acks atomic.Int64
 
 	connect := func(from, to int) ([]*idleAgent, error) {
-		agents := make([]*idleAgent, to-from)
-		errs := make(chan error, 1)
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, 64)
-		for i := from; i < to; i++ {
-			wg.Add(1)
-			sem <- struct{}{}
-			go func(i int) {
-				defer func() { <-sem; wg.Done() }()
-				a, err := dialIdle(ctx, dialer, wsURL, fmt.Sprintf("ch%04d", i%scaleChannels), fmt.Sprintf("agt_%05d", i), &acks)
-				if err != nil {
-					select {
-					case errs <- err:
-					default:
-					}
-					return
-				}
-				agents[i-from] = a
-			}(i)
-		}
-		wg.Wait()
-		select {
-		case err := <-errs:
-			return agents, err
-		default:
-			return agents, nil
-		}
+		return connectIdle(ctx, dialer, wsURL, "ch", from, to, 64, &acks)
 	}
-	closeAll := func(agents []*idleAgent) {
-		for _, a := range agents {
-			if a != nil {
-				a.ws.Close()
-				<-a.done
-			}
-		}
-	}
+	closeAll := closeIdle
 
 	// Warm up with a few agents so that the baseline includes the code
 	// paths and pools every connection uses.
