@@ -28,7 +28,7 @@ func (ss *session) catchUp(ctx context.Context) bool {
 		// Only what existed when the agent connected may have reached it
 		// before; later deliveries are new to it.
 		d.Resumed = d.Seq <= ss.resumeTo
-		return ss.send(ctx, d, EventOf(d.Fields), wire.Size(d), ss.srv.answerTo(d), b)
+		return ss.send(ctx, d, EventOf(d.Fields), wire.Size(d), ss.srv.answerTo(d), nil, b)
 	})
 }
 
@@ -130,7 +130,7 @@ func (ss *session) sendUnclaimed(ctx context.Context, seqs []int64) bool {
 		for _, d := range ds {
 			f := payload.Parse(d.Header, d.Body)
 			d.Fields, d.Resumed = &f, true
-			if ok = ss.enqueue(ctx, d, flight{d.ID, wire.Size(d), ss.srv.answerTo(d), EventOf(&f)}, &b, false); !ok {
+			if ok = ss.enqueue(ctx, d, flight{d.ID, wire.Size(d), ss.srv.answerTo(d), EventOf(&f)}, nil, &b, false); !ok {
 				break
 			}
 		}

@@ -157,6 +157,7 @@ func (s *Server) accept(r *http.Request, channel string, body []byte) (accepted,
 	f := payload.Parse(hdr, body)
 	d.Fields = &f
 	acc := accepted{id: d.ID, channel: channel, action: f.Action, wait: s.expect(d.ID)}
+	var c *commit
 	// Published in seq order as soon as the write is on its way: the agent
 	// works while the relay commits; the sender's answer waits for both.
 	publish := func() (unmatched bool) {
@@ -165,13 +166,24 @@ func (s *Server) accept(r *http.Request, channel string, body []byte) (accepted,
 			acc.connected, acc.matched = s.signals.Reach(channel, EventOf(&f))
 			acc.live = acc.matched
 		} else {
-			acc.connected, acc.matched, acc.live = s.publish(d, EventOf(&f))
+			c = newCommit()
+			acc.connected, acc.matched, acc.live = s.publish(d, EventOf(&f), c)
 		}
 		return acc.matched == 0
 	}
 	s.expectWrite(-1)
 	err := s.store.Append(r.Context(), d, publish)
 	acc.seq = d.Seq
+	if c != nil {
+		// Sessions that have not sent it yet now never will if it failed:
+		// only the agents that have it can answer for it.
+		if sent := c.settle(err); err != nil {
+			acc.live = sent
+		}
+	}
+	if err != nil && s.signals == nil {
+		s.hold() // the disk fails: send the next ones only once committed
+	}
 	s.scheduleFlush() // its claim is written if no agent acks it soon
 	return acc, err
 }
@@ -217,9 +229,10 @@ func (s *Server) await(w http.ResponseWriter, r *http.Request, acc accepted) {
 }
 
 // answerUnstored answers a delivery the buffer failed to commit. An agent
-// may have taken it live already (deliveries are published while they are
-// committed): then its answer, which comes only once the agent has stored
-// it, is the truth to tell; else the sender must retry.
+// may have been sent it already (deliveries are published while they are
+// committed): then its answer, which comes only once the agent has
+// forwarded and stored it, is the truth to tell; else the sender must
+// retry, and no agent gets it (commit.go).
 func (s *Server) answerUnstored(w http.ResponseWriter, r *http.Request, acc accepted) {
 	unstored := func() {
 		w.Header().Set("Retry-After", "10")
@@ -229,21 +242,30 @@ func (s *Server) answerUnstored(w http.ResponseWriter, r *http.Request, acc acce
 		unstored()
 		return
 	}
-	// The agent's answer is the truth, however long the app takes (the
-	// agent gives it up to agentAnswerWait): a 503 would make the sender
-	// retry what the app has.
-	timer := time.NewTimer(max(s.cfg.ResponseTimeout, agentAnswerWait))
+	// The agent's answer is the truth, however long the app takes: a 503
+	// would make the sender retry what the app has. On a single relay an
+	// agent that was sent it answers once the deliveries before it in its
+	// window are done (agentAnswerWait each, a few in a row); on a cluster
+	// a failed publish is only rarely in the stream after all, and no
+	// agent answers for it.
+	wait := max(s.cfg.ResponseTimeout, agentAnswerWait)
+	if s.signals == nil {
+		wait = unstoredWait
+	}
+	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	select {
 	case ack := <-acc.wait:
 		if ack == nil {
-			unstored()
+			unstored() // the agent left without answering
 			return
 		}
 		s.reply(w, r, acc.id, ack) // the agent has it stored
 	case <-timer.C:
 		unstored()
 	case <-r.Context().Done():
+	case <-s.ctx.Done():
+		unstored()
 	}
 }
 
@@ -294,6 +316,10 @@ func remoteIP(r *http.Request) string {
 // agentAnswerWait is how long an agent takes at most to answer for a
 // delivery it took: the app's 10 s, and its record.
 const agentAnswerWait = 15 * time.Second
+
+// unstoredWait bounds how long a sender waits for the answer of an agent
+// that was sent a delivery the relay could not commit.
+const unstoredWait = 2 * time.Minute
 
 // reply passes the app's answer, as the agent reported it, to the sender
 // of r.

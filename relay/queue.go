@@ -11,13 +11,16 @@ type item struct {
 	// has not sent it yet missed something.
 	prev  int64
 	reply string // where d's answer goes (Signals.Answer); "" on a single relay
+	// commit is d's commit while it is on its way (a single relay's live
+	// offer); nil once d is read back from the buffer or a cluster's stream.
+	commit *commit
 }
 
 // publish offers d to every session of its channel. It reports how many
 // sessions are connected, how many subscribe to d's event, and how many took
 // it live (subscribed, and not behind).
-func (s *Server) publish(d *wire.Delivery, ev Event) (connected, matched, live int) {
-	return s.offerAll(item{d: d, ev: ev, size: wire.Size(d), prev: d.Seq - 1})
+func (s *Server) publish(d *wire.Delivery, ev Event, c *commit) (connected, matched, live int) {
+	return s.offerAll(item{d: d, ev: ev, size: wire.Size(d), prev: d.Seq - 1, commit: c})
 }
 
 // offerAll offers it to every session of its channel on this relay.
@@ -155,7 +158,7 @@ func (ss *session) drain() bool {
 				continue
 			}
 		}
-		if !ss.send(ctx, it.d, it.ev, it.size, it.reply, &b) {
+		if !ss.send(ctx, it.d, it.ev, it.size, it.reply, it.commit, &b) {
 			return false
 		}
 	}

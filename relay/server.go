@@ -81,6 +81,8 @@ type Server struct {
 	channels map[string]*channel
 	pending  map[string]chan *wire.Ack
 
+	holdUntil atomic.Int64 // unix ns: until then sessions send only what is committed (commit.go)
+
 	dirtyMu  sync.Mutex
 	dirty    map[*session]struct{} // sessions whose cursor moved
 	flushing atomic.Bool           // a flush of cursors and claims is scheduled

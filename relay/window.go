@@ -21,33 +21,41 @@ func (ss *session) sent() int64 {
 	return ss.sentSeq
 }
 
-// reserve waits for room for d in the window and puts it in flight. While
-// it waits, what b holds is written, so that acks can come. It reports
+// reserve waits for room for d in the window and puts it in flight,
+// unless its commit c has failed by then (taken false: d is passed over).
+// While it waits, what b holds is written, so that acks can come. ok is
 // false when the session is over.
-func (ss *session) reserve(ctx context.Context, d *wire.Delivery, f flight, b *batch, next bool) bool {
+func (ss *session) reserve(ctx context.Context, d *wire.Delivery, f flight, c *commit, b *batch, next bool) (taken, ok bool) {
 	size := f.size
 	for {
 		ss.mu.Lock()
 		n := len(ss.inflight)
 		if n < ss.srv.cfg.Window && (n == 0 || ss.inflightBytes+size <= maxWindowBytes) {
+			if !c.take() {
+				ss.mu.Unlock()
+				if next {
+					ss.skip(d.Seq)
+				}
+				return false, true
+			}
 			if next {
 				ss.sentSeq = d.Seq
 			}
 			ss.inflight[d.Seq] = f
 			ss.inflightBytes += size
 			ss.mu.Unlock()
-			return true
+			return true, true
 		}
 		ss.mu.Unlock()
 		if !ss.flush(ctx, b) {
-			return false
+			return false, false
 		}
 		select {
 		case <-ss.room:
 		case <-ss.conn.Done():
-			return false
+			return false, false
 		case <-ctx.Done():
-			return false
+			return false, false
 		}
 	}
 }

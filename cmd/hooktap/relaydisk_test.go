@@ -1,10 +1,12 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -132,4 +134,77 @@ func TestAgentStoppedWhileDiskFullSaysSo(t *testing.T) {
 	if n := storedEvents(t, db)[evt]; n != 1 {
 		t.Errorf("%s stored %d times, want once", evt, n)
 	}
+}
+
+// TestRelayFullDiskEachAnswerTrue: the relay's disk is full and its agent
+// (one delivery forwarded at a time, to an app that takes 2.5 s) is
+// connected. Ten deliveries come at once: the relay's window (5) sends five,
+// the other five wait in the session's queue. None can be committed. Each
+// sender must be told the truth: a 2xx when the delivery reached the app
+// (once), anything else only when it never does. The queued ones used to be
+// answered 503 after 15 s and then sent to the agent all the same, which
+// forwarded them: a retrying sender reaches the app twice. Two more
+// deliveries, one after the other, follow.
+func TestRelayFullDiskEachAnswerTrue(t *testing.T) {
+	if !testenv.AsRoot(t) {
+		return
+	}
+	disk := testenv.SmallDisk(t, 8<<20)
+	app := newBigApp(t, []byte("ok"), 2500*time.Millisecond)
+	_, relayURL := startRelay(t, "--data", filepath.Join(disk, "relay"), "--window", "5")
+	listen := startProc(t, "listen", "--relay", relayURL, "--channel", "full", "--forward-to", app.URL,
+		"--db", filepath.Join(t.TempDir(), "agent.db"), "--no-tui", "--json", "--no-web", "--concurrency", "1")
+	listen.line(t, `"type":"ready"`)
+	testenv.FillDisk(t, filepath.Join(disk, "filler"))
+
+	statuses := map[string]int{}
+	var mu sync.Mutex
+	post := func(i int) {
+		id := fmt.Sprintf("evt_%04d", i)
+		status, body, err := postBig(relayURL+"/h/full", id, bigBody(i, 1<<20))
+		if err != nil {
+			t.Errorf("%s: %v", id, err)
+		}
+		if status/100 != 2 && status != http.StatusServiceUnavailable {
+			t.Errorf("%s: %d %q", id, status, body)
+		}
+		mu.Lock()
+		statuses[id] = status
+		mu.Unlock()
+	}
+	var wg sync.WaitGroup
+	for i := 1; i <= 10; i++ {
+		wg.Go(func() { post(i) })
+	}
+	wg.Wait()
+	post(11)
+	post(12)
+
+	// Once there is room again, a last delivery: the agent forwards in
+	// channel order, one at a time, so when the app has it, the agent has
+	// forwarded everything it was ever going to.
+	if err := os.Remove(filepath.Join(disk, "filler")); err != nil {
+		t.Fatal(err)
+	}
+	last := bigBody(99, 1000)
+	if s, _, err := postBig(relayURL+"/h/full", "evt_0099", last); err != nil || s/100 != 2 {
+		t.Fatalf("after freeing the disk: %d %v", s, err)
+	}
+	app.waitAll(t, map[string]string{"evt_0099": digest(last)}, 30*time.Second)
+	listen.stop(t)
+
+	app.mu.Lock()
+	defer app.mu.Unlock()
+	ok := 0
+	for id, status := range statuses {
+		switch seen := app.seen[id]; {
+		case status/100 == 2 && seen != 1:
+			t.Errorf("%s: answered %d, but the app saw it %d times", id, status, seen)
+		case status/100 != 2 && seen != 0:
+			t.Errorf("%s: answered %d (retry), but the app saw it %d times: the retry is a duplicate", id, status, seen)
+		case status/100 == 2:
+			ok++
+		}
+	}
+	t.Logf("disk full: %d of %d answered 2xx", ok, len(statuses))
 }
