@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hooktap/hooktap/inspector/agent"
 	"github.com/hooktap/hooktap/inspector/forward"
@@ -731,5 +732,37 @@ func TestClusterChannelNamesWithDots(t *testing.T) {
 		if app.times(queued) != 1 || app.times(live) != 1 {
 			t.Fatalf("channel %q: app got the queued one %d times, the live one %d times", ch, app.times(queued), app.times(live))
 		}
+	}
+}
+
+// A delivery that a cluster could not keep (its unclaimed entry could not
+// be written: no connected agent subscribes to it) is answered 503, and
+// must then reach no agent: the sender's retry is the copy that counts. It
+// used to stay in the stream, where the next agent of the channel read it.
+func TestClusterUnstoredReachesNobody(t *testing.T) {
+	c := startCluster(t, Config{})
+	js := c.node(0).srv.store.(*streamLog).js
+	bucket := func(maxValue int32) {
+		t.Helper()
+		if _, err := js.UpdateKeyValue(t.Context(), jetstream.KeyValueConfig{
+			Bucket: bucketUnclaimed, Replicas: 3, Storage: jetstream.FileStorage, MaxValueSize: maxValue,
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bucket(1) // no unclaimed entry fits
+	status, answer, _ := postBody(t, c.node(1).ts.URL+"/h/v", `{"action":"payable.created","n":1}`)
+	if status != http.StatusServiceUnavailable {
+		t.Fatalf("POST that cannot be kept unclaimed: %d %s, want 503", status, answer)
+	}
+	bucket(-1)
+	y := dialAgent(t, c.node(2).ts)
+	if _, ok := y.helloAs("v", "y", testKey("y")).(*wire.Welcome); !ok {
+		t.Fatal("no welcome")
+	}
+	c.waitAgents("v", 1)
+	go postQuiet(c.node(0).ts.URL+"/h/v", []byte(`{"action":"invoice.marker"}`))
+	if d := y.readDelivery(); d.Fields == nil || d.Fields.Action != "invoice.marker" {
+		t.Fatalf("the agent got %s, the delivery its sender was told to retry", d.Body)
 	}
 }

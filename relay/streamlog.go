@@ -230,10 +230,24 @@ func (l *streamLog) Append(ctx context.Context, d *wire.Delivery, publish func()
 	d.Seq = int64(ack.Sequence)
 	if unmatched {
 		if err := l.mark(ctx, d.Channel, Pending{d.Seq, EventOf(d.Fields)}, false); err != nil {
+			// Its sender is told to retry, and the retry is the copy that
+			// counts: this one must reach no agent (the next to connect
+			// reads the stream from its start or its cursor).
+			if derr := l.withdraw(d.Seq); derr != nil {
+				return fmt.Errorf("keep delivery unclaimed: %w (and withdraw it: %v)", err, derr)
+			}
 			return fmt.Errorf("keep delivery unclaimed: %w", err)
 		}
 	}
 	return nil
+}
+
+// withdraw deletes seq from the stream, on a context of its own: the
+// append's may be what ran out.
+func (l *streamLog) withdraw(seq int64) error {
+	ctx, cancel := context.WithTimeout(context.Background(), clusterTimeout)
+	defer cancel()
+	return l.stream.DeleteMsg(ctx, uint64(seq))
 }
 
 // Forget implements Log.
