@@ -733,3 +733,27 @@ func TestClusterChannelNamesWithDots(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterPruneKeepsAgentsOfOtherNodes: a node prunes the cursors of
+// agents idle past the retention, but not of one connected to another
+// node, however long since its cursor moved.
+func TestClusterPruneKeepsAgentsOfOtherNodes(t *testing.T) {
+	c := startCluster(t, Config{})
+	here := dialAgent(t, c.node(1).ts)
+	here.hello("p", "agt_on_b")
+	gone := dialAgent(t, c.node(0).ts)
+	gone.hello("p", "agt_gone")
+	gone.ws.Close()
+	c.waitAgents("p", 1)
+	a := c.node(0).srv
+	if _, err := a.store.Prune(t.Context(), time.Now().Add(time.Second), 0, a.connected); err != nil {
+		t.Fatal(err)
+	}
+	l := a.store.(*streamLog)
+	if _, err := l.cursorOf(t.Context(), "p", "agt_on_b"); err != nil {
+		t.Fatalf("the cursor of an agent connected to node B was pruned by node A: %v", err)
+	}
+	if _, err := l.cursorOf(t.Context(), "p", "agt_gone"); err == nil {
+		t.Fatal("the cursor of an agent gone was kept")
+	}
+}
