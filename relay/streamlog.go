@@ -58,6 +58,7 @@ type streamLog struct {
 	// furthestSeen is how far this node has raised each channel's
 	// furthest cursor (raiseFurthest).
 	furthestSeen map[string]int64
+	markersKept  time.Duration // markersKept when it opened
 	watch        jetstream.KeyWatcher
 }
 
@@ -105,7 +106,7 @@ func openStreamLog(ctx context.Context, node *natsnode.Node, cfg Config, reply s
 		return nil, fmt.Errorf("create bucket %s: %w", bucketUnclaimed, err)
 	}
 	l := &streamLog{js: node.JS, stream: st, cursors: cursors, unclaimed: unclaimed,
-		timeout: cfg.ResponseTimeout, reply: reply, left: left, pending: map[string]map[int64]Event{}, furthestSeen: map[string]int64{}}
+		timeout: cfg.ResponseTimeout, reply: reply, left: left, pending: map[string]map[int64]Event{}, furthestSeen: map[string]int64{}, markersKept: markersKept}
 	if err := l.watchUnclaimed(ctx); err != nil {
 		return nil, err
 	}
@@ -335,7 +336,7 @@ func (l *streamLog) Prune(ctx context.Context, cutoff time.Time, _ int, connecte
 		}
 		switch {
 		case e.Operation() != jetstream.KeyValuePut:
-			markers = markers || time.Since(e.Created()) > markersKept
+			markers = markers || time.Since(e.Created()) > l.markersKept
 		case !strings.HasPrefix(e.Key(), furthestPrefix) && e.Created().Before(cutoff):
 			stale = append(stale, e)
 		}
@@ -344,7 +345,7 @@ func (l *streamLog) Prune(ctx context.Context, cutoff time.Time, _ int, connecte
 	// A delete leaves a marker per key, which would add up over the agent
 	// ids ever seen: markers go once no watcher can still be catching up.
 	if markers {
-		if err := l.cursors.PurgeDeletes(ctx, jetstream.DeleteMarkersOlderThan(markersKept)); err != nil {
+		if err := l.cursors.PurgeDeletes(ctx, jetstream.DeleteMarkersOlderThan(l.markersKept)); err != nil {
 			return 0, fmt.Errorf("prune cursors: %w", err)
 		}
 	}
@@ -659,8 +660,9 @@ func (l *streamLog) FlushClaims(time.Duration) <-chan error {
 // ClaimsPending implements Claims.
 func (l *streamLog) ClaimsPending() bool { return false }
 
-// markersKept is how long delete markers of cursors stay.
-const markersKept = 30 * time.Minute
+// markersKept is how long delete markers stay in the cursors and presence
+// buckets: a watcher catching up sees them (a variable for tests).
+var markersKept = 30 * time.Minute
 
 // changedSince reports whether err is a KV write refused because the key
 // has a newer revision than the one it named.
