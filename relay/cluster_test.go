@@ -766,3 +766,57 @@ func TestClusterUnstoredReachesNobody(t *testing.T) {
 		t.Fatalf("the agent got %s, the delivery its sender was told to retry", d.Body)
 	}
 }
+
+// TestClusterPruneKeepsAgentsOfOtherNodes: a node prunes the cursors of
+// agents idle past the retention, but not of one connected to another
+// node, however long since its cursor moved.
+func TestClusterPruneKeepsAgentsOfOtherNodes(t *testing.T) {
+	c := startCluster(t, Config{})
+	here := dialAgent(t, c.node(1).ts)
+	here.hello("p", "agt_on_b")
+	gone := dialAgent(t, c.node(0).ts)
+	gone.hello("p", "agt_gone")
+	gone.ws.Close()
+	c.waitAgents("p", 1)
+	a := c.node(0).srv
+	if _, err := a.store.Prune(t.Context(), time.Now().Add(time.Second), 0, a.connected); err != nil {
+		t.Fatal(err)
+	}
+	l := a.store.(*streamLog)
+	if _, err := l.cursorOf(t.Context(), "p", "agt_on_b"); err != nil {
+		t.Fatalf("the cursor of an agent connected to node B was pruned by node A: %v", err)
+	}
+	if _, err := l.cursorOf(t.Context(), "p", "agt_gone"); err == nil {
+		t.Fatal("the cursor of an agent gone was kept")
+	}
+}
+
+// TestClusterDeleteMarkersPurged: an agent that leaves, and a cursor that
+// is pruned, leave delete markers in their buckets; they are purged once
+// old enough, so that agent ids seen once do not cost a key for ever.
+func TestClusterDeleteMarkersPurged(t *testing.T) {
+	every, beats, kept := heartbeatEvery, purgeEvery, markersKept
+	heartbeatEvery, purgeEvery, markersKept = 100*time.Millisecond, 1, time.Millisecond
+	t.Cleanup(func() { heartbeatEvery, purgeEvery, markersKept = every, beats, kept })
+	c := startCluster(t, Config{})
+	a := dialAgent(t, c.node(0).ts)
+	a.hello("m", "agt_once")
+	c.waitAgents("m", 1)
+	a.ws.Close()
+	c.waitAgents("m", 0)
+	srv := c.node(1).srv
+	l := srv.store.(*streamLog)
+	presence := srv.signals.(*natsSignals).kv
+	k := agentKey("m", "agt_once")
+	for name, kv := range map[string]jetstream.KeyValue{"presence": presence, "cursors": l.cursors} {
+		waitFor(t, "no trace of the agent in "+name, func() bool {
+			if name == "cursors" {
+				if _, err := l.Prune(t.Context(), time.Now(), 0, srv.connected); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err := kv.History(t.Context(), k)
+			return errors.Is(err, jetstream.ErrKeyNotFound)
+		})
+	}
+}

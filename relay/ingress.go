@@ -17,6 +17,11 @@ import (
 	"github.com/hooktap/hooktap/relay/wire"
 )
 
+// MaxHops is how many hooktap agents may have forwarded a request before a
+// relay takes it (told by Via): two tunnels in a row are allowed, a third
+// is a --forward-to that points back at a relay.
+const MaxHops = 2
+
 // HeaderDelivery names the delivery in every answer the relay gives.
 const HeaderDelivery = "X-Hooktap-Delivery"
 
@@ -38,6 +43,10 @@ func (s *Server) ingress(w http.ResponseWriter, r *http.Request) (action string)
 		return ""
 	case r.Method == http.MethodTrace:
 		httpError(w, http.StatusMethodNotAllowed, "TRACE is not forwarded: echoing requests back only helps cross-site tracing")
+		return ""
+	case wire.Hops(r.Header) >= MaxHops:
+		httpError(w, http.StatusLoopDetected, "this request has been forwarded by %d hooktap agents already (its Via header): "+
+			"an agent's --forward-to or --route points back at a relay, which makes a loop", wire.Hops(r.Header))
 		return ""
 	}
 	body, room, ok := s.readBody(w, r, name)

@@ -375,6 +375,11 @@ func (s *Server) Agents() map[string]int {
 
 // connected reports whether agentID is connected to channel.
 func (s *Server) connected(channel, agentID string) bool {
+	if s.signals != nil { // any node's
+		if _, ok := s.signals.Agents(channel)[agentID]; ok {
+			return true
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if ch := s.channels[channel]; ch != nil {

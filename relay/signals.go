@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -38,8 +39,13 @@ type natsSignals struct {
 	lost   int                // live deliveries dropped so far (a slow consumer)
 	watch  jetstream.KeyWatcher
 	stop   chan struct{}
-	// heartbeatEvery and nodeDeadAfter when the node started
+	// purging: purgeMarkers is running
+	purging atomic.Bool
+	// heartbeatEvery, nodeDeadAfter, purgeEvery and markersKept when the
+	// node started
 	every, deadAfter time.Duration
+	purgeBeats       int
+	markersKept      time.Duration
 
 	mu     sync.Mutex
 	agents map[string]map[string]presence // the bucket, by channel and agent id
@@ -84,7 +90,7 @@ func openSignals(ctx context.Context, node *natsnode.Node, s *Server, reply stri
 		return nil, fmt.Errorf("create bucket %s: %w", bucketPresence, err)
 	}
 	g := &natsSignals{srv: s, conn: node.Conn, kv: kv, reply: reply, nodeID: strings.TrimPrefix(reply, answerPrefix),
-		stop: make(chan struct{}), every: heartbeatEvery, deadAfter: nodeDeadAfter, agents: map[string]map[string]presence{}, here: map[string]*joined{}, nodes: map[string]time.Time{}}
+		stop: make(chan struct{}), every: heartbeatEvery, deadAfter: nodeDeadAfter, purgeBeats: purgeEvery, markersKept: markersKept, agents: map[string]map[string]presence{}, here: map[string]*joined{}, nodes: map[string]time.Time{}}
 	if err := g.beat(ctx); err != nil { // before its agents' entries
 		return nil, fmt.Errorf("write to bucket %s: %w", bucketPresence, err)
 	}
@@ -127,11 +133,14 @@ func (g *natsSignals) beat(ctx context.Context) error {
 func (g *natsSignals) heartbeats() {
 	t := time.NewTicker(g.every)
 	defer t.Stop()
-	for {
+	for beats := 1; ; beats++ {
 		select {
 		case <-g.stop:
 			return
 		case <-t.C:
+		}
+		if beats%g.purgeBeats == 0 {
+			go g.purgeMarkers()
 		}
 		g.checkDropped()
 		ctx, cancel := context.WithTimeout(context.Background(), g.every)
@@ -146,6 +155,26 @@ func (g *natsSignals) heartbeats() {
 			}
 		}
 		cancel()
+	}
+}
+
+// purgeEvery is how many heartbeats apart a node purges the bucket's old
+// delete markers (every 5 min at the default beat; a variable for tests).
+var purgeEvery = 150
+
+// purgeMarkers drops the delete markers that agents leaving (and nodes
+// stopping) left in the bucket more than markersKept ago: one per agent id
+// ever connected, which would otherwise add up for ever. Every node does
+// it; the purges are the same.
+func (g *natsSignals) purgeMarkers() {
+	if !g.purging.CompareAndSwap(false, true) {
+		return // the last one is still going
+	}
+	defer g.purging.Store(false)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := g.kv.PurgeDeletes(ctx, jetstream.DeleteMarkersOlderThan(g.markersKept)); err != nil {
+		g.srv.log.Debug("purge presence markers", "err", err)
 	}
 }
 

@@ -278,3 +278,33 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestStoragePruneCursors: a cursor (and so its key binding) goes once its
+// agent is not connected, has not moved since the cutoff and has nothing of
+// its channel left after it; the others stay.
+func TestStoragePruneCursors(t *testing.T) {
+	eachBackend(t, time.Hour, 1000, func(t *testing.T, _ backend, s Storage) {
+		ctx := t.Context()
+		agents := []Cursor{{Channel: "c", AgentID: "agt_gone"}, {Channel: "c", AgentID: "agt_here"}, {Channel: "w", AgentID: "agt_waiting"}}
+		for _, a := range agents {
+			if _, err := s.Bind(ctx, a.Channel, a.AgentID, "key-"+a.AgentID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cutoff := time.Now()
+		for !time.Now().After(cutoff) { // entries are stamped by the clock
+		}
+		appendN(t, s, "w", 1) // received after the cutoff: agt_waiting's
+		connected := func(channel, id string) bool { return channel == "c" && id == "agt_here" }
+		if _, err := s.Prune(ctx, cutoff, 1000, connected); err != nil {
+			t.Fatal(err)
+		}
+		// A binding that is gone lets another key take the id.
+		for _, a := range agents {
+			_, err := s.Bind(ctx, a.Channel, a.AgentID, "another-key")
+			if pruned := a.AgentID == "agt_gone"; pruned && err != nil || !pruned && !errors.Is(err, ErrAgentTaken) {
+				t.Errorf("%s: Bind with another key: %v; want pruned=%v", a.AgentID, err, pruned)
+			}
+		}
+	})
+}

@@ -58,6 +58,7 @@ type streamLog struct {
 	// furthestSeen is how far this node has raised each channel's
 	// furthest cursor (raiseFurthest).
 	furthestSeen map[string]int64
+	markersKept  time.Duration // markersKept when it opened
 	watch        jetstream.KeyWatcher
 }
 
@@ -105,7 +106,7 @@ func openStreamLog(ctx context.Context, node *natsnode.Node, cfg Config, reply s
 		return nil, fmt.Errorf("create bucket %s: %w", bucketUnclaimed, err)
 	}
 	l := &streamLog{js: node.JS, stream: st, cursors: cursors, unclaimed: unclaimed,
-		timeout: cfg.ResponseTimeout, reply: reply, left: left, pending: map[string]map[int64]Event{}, furthestSeen: map[string]int64{}}
+		timeout: cfg.ResponseTimeout, reply: reply, left: left, pending: map[string]map[int64]Event{}, furthestSeen: map[string]int64{}, markersKept: markersKept}
 	if err := l.watchUnclaimed(ctx); err != nil {
 		return nil, err
 	}
@@ -331,9 +332,61 @@ func (l *streamLog) Deliveries(ctx context.Context, channel string, seqs []int64
 }
 
 // Prune implements Log: the stream's limits prune deliveries, and the
-// unclaimed bucket's TTL what was left of them. Cursors stay (a few
-// dozen bytes per agent).
-func (l *streamLog) Prune(context.Context, time.Time, int, func(string, string) bool) (int64, error) {
+// unclaimed bucket's TTL what was left of them. Cursors go as on a single
+// relay (pruneCursors): those of agents not connected to any node, not
+// moved since cutoff, with nothing of their channel left after them. Every
+// node prunes; a delete names the revision it read, so that a cursor
+// moved or bound again meanwhile stays.
+func (l *streamLog) Prune(ctx context.Context, cutoff time.Time, _ int, connected func(string, string) bool) (int64, error) {
+	w, err := l.cursors.WatchAll(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("read cursors: %w", err)
+	}
+	var stale []jetstream.KeyValueEntry
+	markers := false // delete markers old enough to purge
+	for e := range w.Updates() {
+		if e == nil {
+			break // all there was
+		}
+		switch {
+		case e.Operation() != jetstream.KeyValuePut:
+			markers = markers || time.Since(e.Created()) > l.markersKept
+		case !strings.HasPrefix(e.Key(), furthestPrefix) && e.Created().Before(cutoff):
+			stale = append(stale, e)
+		}
+	}
+	w.Stop()
+	// A delete leaves a marker per key, which would add up over the agent
+	// ids ever seen: markers go once no watcher can still be catching up.
+	if markers {
+		if err := l.cursors.PurgeDeletes(ctx, jetstream.DeleteMarkersOlderThan(l.markersKept)); err != nil {
+			return 0, fmt.Errorf("prune cursors: %w", err)
+		}
+	}
+	heads := map[string]int64{}
+	for _, e := range stale {
+		k := e.Key()
+		i := strings.LastIndexByte(k, '.')
+		id, err := hex.DecodeString(k[i+1:])
+		var c cursorEntry
+		if i < 0 || err != nil || json.Unmarshal(e.Value(), &c) != nil {
+			continue // not a cursor
+		}
+		channel := channelOfKey(k[:i])
+		head, ok := heads[channel]
+		if !ok {
+			if head, err = l.Head(ctx, channel); err != nil {
+				return 0, err
+			}
+			heads[channel] = head
+		}
+		if head > c.Seq || connected != nil && connected(channel, string(id)) {
+			continue
+		}
+		if err := l.cursors.Delete(ctx, k, jetstream.LastRevision(e.Revision())); err != nil && !changedSince(err) {
+			return 0, fmt.Errorf("prune cursors: %w", err)
+		}
+	}
 	return 0, nil
 }
 
@@ -620,3 +673,15 @@ func (l *streamLog) FlushClaims(time.Duration) <-chan error {
 
 // ClaimsPending implements Claims.
 func (l *streamLog) ClaimsPending() bool { return false }
+
+// markersKept is how long delete markers stay in the cursors and presence
+// buckets: a watcher catching up sees them (a variable for tests).
+var markersKept = 30 * time.Minute
+
+// changedSince reports whether err is a KV write refused because the key
+// has a newer revision than the one it named.
+func changedSince(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.Is(err, jetstream.ErrKeyExists) || errors.As(err, &apiErr) &&
+		(apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
+}

@@ -9,6 +9,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -168,6 +170,10 @@ func cmdDev(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("embedded relay: %w (is another hooktap dev running? pick another --addr)", err)
 	}
+	if t := selfTarget(&f, ln.Addr()); t != "" {
+		ln.Close()
+		return usagef("%s is hooktap dev's own address: deliveries forwarded there would come back for ever; give your app's URL", t)
+	}
 	if useTUI(e, &f) {
 		var closeLog func()
 		e, closeLog = logToFile(e, f.db) // the relay logs there too
@@ -224,6 +230,43 @@ func cmdDev(ctx context.Context, e *env, args []string) error {
 	}
 	<-providerDone
 	return err
+}
+
+// selfTarget is the first of f's forward targets (--forward-to, then
+// --route) that is addr, the address dev listens on, or "".
+func selfTarget(f *agentFlags, addr net.Addr) string {
+	ta, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return ""
+	}
+	targets := []string{f.forwardTo}
+	for _, r := range f.routes {
+		if _, u, ok := strings.Cut(r, "="); ok {
+			targets = append(targets, u)
+		}
+	}
+	for _, t := range targets {
+		u, err := url.Parse(t)
+		if err != nil {
+			continue // the forwarder says what is wrong with it
+		}
+		port := u.Port()
+		if port == "" {
+			port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+		}
+		if port != strconv.Itoa(ta.Port) {
+			continue
+		}
+		host := u.Hostname()
+		ip := net.ParseIP(host)
+		switch {
+		case strings.EqualFold(host, "localhost") && (ta.IP.IsLoopback() || ta.IP.IsUnspecified()),
+			ip != nil && (ip.Equal(ta.IP) || ta.IP.IsUnspecified() && (ip.IsLoopback() || ip.IsUnspecified())),
+			ip != nil && ip.IsUnspecified() && ta.IP.IsLoopback():
+			return t
+		}
+	}
+	return ""
 }
 
 // agentRun is everything one running agent shares with its UIs.

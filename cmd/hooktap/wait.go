@@ -43,11 +43,6 @@ func cmdWait(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, *timeout)
-		defer cancel()
-	}
 	limit := "for ever"
 	if *timeout > 0 {
 		limit = "up to " + timeout.String()
@@ -61,7 +56,7 @@ func cmdWait(ctx context.Context, e *env, args []string) error {
 		}
 		fmt.Fprintf(e.stderr, "hooktap: waiting for a delivery %s %s (%s)\n", describeQuery(q), where, limit)
 	}
-	d, err := waitFor(ctx, *db, q, f.since != "", begun)
+	d, err := waitFor(ctx, *db, q, f.since != "", *timeout, begun)
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("no delivery %s was recorded within %s", describeQuery(q), *timeout)
@@ -81,8 +76,18 @@ func cmdWait(ctx context.Context, e *env, args []string) error {
 // the first one to arrive. Without since, only deliveries recorded after
 // it starts count; they are told by the store's seq, not by the clock, so
 // that a relay whose clock differs from ours changes nothing. A store that
-// does not exist yet (listen is still starting) is waited for too.
-func waitFor(ctx context.Context, path string, q store.Query, since bool, begun func(exists bool)) (*store.Delivery, error) {
+// does not exist yet (listen is still starting) is waited for too. The
+// timeout (0: none) bounds the waiting, not the looking: what is recorded
+// already is found however short it is, and the store is read once more
+// when it ends.
+func waitFor(ctx context.Context, path string, q store.Query, since bool, timeout time.Duration, begun func(exists bool)) (*store.Delivery, error) {
+	var expired <-chan time.Time
+	if timeout > 0 {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		expired = t.C
+	}
+	last := false // the timeout has passed: one more look, then give up
 	var st *store.Store
 	defer func() {
 		if st != nil {
@@ -131,9 +136,14 @@ func waitFor(ctx context.Context, path string, q store.Query, since bool, begun 
 				return ds[len(ds)-1], nil // the oldest of them: the first to arrive
 			}
 		}
+		if last {
+			return nil, context.DeadlineExceeded
+		}
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
+		case <-expired:
+			last = true
 		case <-tick.C:
 		}
 	}

@@ -100,6 +100,12 @@ func TestWaitForDelivery(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, `"`+oldPaid+`"`) {
 		t.Fatalf("wait --since: exit %d, %q %q", code, stdout, stderr)
 	}
+	// The timeout bounds the wait, not the look at what is there: a match
+	// recorded already is found however short the timeout.
+	stdout, stderr, code = hooktapOut(t, nil, "wait", "--db", db, "--for", "payable.paid", "--since", "1h", "--timeout", "1ns", "--json")
+	if code != 0 || !strings.Contains(stdout, `"`+oldPaid+`"`) {
+		t.Fatalf("wait --since --timeout 1ns: exit %d, %q %q", code, stdout, stderr)
+	}
 
 	// Nothing comes: exit 1 with one line.
 	_, stderr, code = hooktapOut(t, nil, "wait", "--db", db, "--for", "payable.canceled", "--timeout", "300ms")

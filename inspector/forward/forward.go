@@ -219,13 +219,14 @@ func (f *Forwarder) Forward(ctx context.Context, r Request) *store.Attempt {
 }
 
 // forwardHeader is the header sent to the app: the request's own minus
-// hop-by-hop headers, plus X-Forwarded-*.
+// hop-by-hop headers, plus X-Forwarded-* and a Via entry.
 func forwardHeader(r Request) http.Header {
 	h := r.Header.Clone()
 	if h == nil {
 		h = http.Header{}
 	}
 	wire.StripHopHeaders(h)
+	wire.AddVia(h) // a relay refuses a request that has come round too often
 	h.Del("Content-Length")
 	h.Del("Host")
 	if r.RemoteAddr != "" {

@@ -25,3 +25,30 @@ func StripHopHeaders(h http.Header) {
 		h.Del(name)
 	}
 }
+
+// via is the Via entry (RFC 9110, 7.6.3) an agent adds to each request it
+// forwards, so that a relay can tell a request that has come round again.
+const via = "1.1 hooktap"
+
+// AddVia appends hooktap's entry to h's Via header.
+func AddVia(h http.Header) {
+	if prior := h.Values("Via"); len(prior) > 0 {
+		h.Set("Via", strings.Join(prior, ", ")+", "+via)
+		return
+	}
+	h.Set("Via", via)
+}
+
+// Hops is how many hooktap agents have forwarded a request with header h
+// (its Via entries that name hooktap).
+func Hops(h http.Header) int {
+	n := 0
+	for _, v := range h.Values("Via") {
+		for _, e := range strings.Split(v, ",") {
+			if f := strings.Fields(e); len(f) >= 2 && f[1] == "hooktap" {
+				n++
+			}
+		}
+	}
+	return n
+}
