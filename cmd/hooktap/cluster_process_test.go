@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"net"
@@ -16,6 +17,7 @@ import (
 // relayNode is one `hooktap relay` process of an embedded cluster.
 type relayNode struct {
 	p            *proc
+	addr         string // its --addr ("": a free port, read from its banner)
 	url          string // its HTTP base URL
 	name, listen string // node name, cluster listen address
 	data         string
@@ -26,14 +28,9 @@ type relayNode struct {
 // has printed the backend it joined.
 func startClusterNodes(t *testing.T, name string, n int, extra ...string) []*relayNode {
 	t.Helper()
-	nodes := make([]*relayNode, n)
-	var routes []string
-	for i := range nodes {
-		nodes[i] = &relayNode{name: fmt.Sprintf("node%c", 'a'+i), listen: freeAddr(t), data: t.TempDir()}
-		routes = append(routes, "nats://"+nodes[i].listen)
-	}
+	nodes, routes := newClusterNodes(t, n)
 	for _, nd := range nodes {
-		nd.start(t, name, strings.Join(routes, ","), extra...)
+		nd.start(t, name, routes, extra...)
 	}
 	for _, nd := range nodes {
 		nd.waitJoined(t, name)
@@ -41,9 +38,21 @@ func startClusterNodes(t *testing.T, name string, n int, extra ...string) []*rel
 	return nodes
 }
 
+// newClusterNodes names n nodes and their cluster addresses, and returns
+// the --cluster-routes they share.
+func newClusterNodes(t *testing.T, n int) ([]*relayNode, string) {
+	nodes := make([]*relayNode, n)
+	var routes []string
+	for i := range nodes {
+		nodes[i] = &relayNode{name: fmt.Sprintf("node%c", 'a'+i), listen: freeAddr(t), data: t.TempDir()}
+		routes = append(routes, "nats://"+nodes[i].listen)
+	}
+	return nodes, strings.Join(routes, ",")
+}
+
 func (nd *relayNode) start(t *testing.T, cluster, routes string, extra ...string) {
 	t.Helper()
-	nd.p = startProc(t, append([]string{"relay", "--addr", "127.0.0.1:0", "--data", nd.data,
+	nd.p = startProc(t, append([]string{"relay", "--addr", cmp.Or(nd.addr, "127.0.0.1:0"), "--data", nd.data,
 		"--cluster-name", cluster, "--cluster-listen", nd.listen, "--cluster-routes", routes, "--node-name", nd.name}, extra...)...)
 }
 
@@ -147,6 +156,69 @@ func TestProcessRelayClusterKill9(t *testing.T) {
 		}
 	}
 	for _, nd := range nodes[:2] {
+		nd.p.stop(t)
+		// Node c's routes failed to connect every second since the kill:
+		// a warning per route at most (once a minute), no error.
+		seen := map[string]bool{}
+		for _, l := range strings.Split(nd.p.stderr.String(), "\n") {
+			switch {
+			case strings.Contains(l, "level=ERROR") && strings.Contains(l, "connect to route"):
+				t.Errorf("%s: a failed route logged as an error: %s", nd.name, l)
+			case strings.Contains(l, "level=WARN") && strings.Contains(l, "cluster route"):
+				route := l[strings.Index(l, "route="):]
+				route = route[:strings.IndexByte(route+" ", ' ')]
+				if seen[route] {
+					t.Errorf("%s: a second warning for %s (node c's cluster address is %s): %s", nd.name, route, nodes[2].listen, l)
+				}
+				seen[route] = true
+			}
+		}
+	}
+}
+
+// A node that waits for the rest of its cluster answers on its --addr at
+// once: 503 "starting" to health checks and senders alike (no 2xx before
+// a delivery can be stored). Once the others come, it serves.
+func TestProcessRelayClusterStartingAnswers503(t *testing.T) {
+	nodes, routes := newClusterNodes(t, 3)
+	a := nodes[0]
+	a.addr = freeAddr(t)
+	a.start(t, "hooktap-s", routes)
+	client := &http.Client{Timeout: 5 * time.Second}
+	var resp *http.Response
+	var err error
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		if resp, err = client.Get("http://" + a.addr + "/healthz"); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no answer on --addr %s while the node waits for its cluster: %v", a.addr, err)
+		}
+		time.Sleep(20 * time.Millisecond) // the process is starting: a poll with a deadline
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(b), "starting") {
+		t.Fatalf("healthz before the cluster formed: %d %q, want 503 starting", resp.StatusCode, b)
+	}
+	if status, _ := postEvent("http://"+a.addr+"/h/early", 1); status != http.StatusServiceUnavailable {
+		t.Fatalf("POST before the cluster formed: %d, want 503", status)
+	}
+
+	for _, nd := range nodes[1:] {
+		nd.start(t, "hooktap-s", routes)
+	}
+	for _, nd := range nodes {
+		nd.waitJoined(t, "hooktap-s")
+	}
+	if resp, err = client.Get(a.url + "/healthz"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("healthz once joined: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if status, _ := postEvent(a.url+"/h/early", 2); status != http.StatusAccepted {
+		t.Fatalf("POST once joined: %d, want 202 (kept: no agent yet)", status)
+	}
+	for _, nd := range nodes {
 		nd.p.stop(t)
 	}
 }

@@ -37,7 +37,14 @@ func cmdRelay(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	defer ln.Close()
+	stopStarting := func() {}
 	if f.cluster.on() {
+		// Meanwhile the address answers 503 "starting": a node that
+		// waits for the others is up, not hung, and takes nothing in.
+		if stopStarting, err = relay.Starting(ln, cfg); err != nil {
+			return err
+		}
+		defer stopStarting()
 		node, err := f.cluster.start(ctx, cfg, log)
 		if err != nil {
 			return err
@@ -49,6 +56,7 @@ func cmdRelay(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	stopStarting() // the relay's server takes ln over
 	base := cfg.PublicURL
 	if base == "" {
 		scheme := "http://"

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"log/slog"
 	"net/url"
 
@@ -57,6 +58,11 @@ func (f *clusterFlags) check() error {
 		if err := checkAddr("cluster-listen", f.listen); err != nil {
 			return err
 		}
+		if f.routes == "" {
+			// NATS would refuse it in its own words (a JetStream
+			// cluster needs routes), and a route list is no guess.
+			return usagef("--cluster-listen needs --cluster-routes: every node's cluster URL, the same list on every node (nats://a:6222,nats://b:6222)")
+		}
 	}
 	for _, r := range splitList(f.routes) {
 		if u, err := url.Parse(r); err != nil || u.Scheme != "nats" || u.Hostname() == "" || u.Port() == "" {
@@ -74,11 +80,15 @@ func (f *clusterFlags) check() error {
 // start joins the cluster: the embedded server's store goes under the
 // relay's data directory, and NATS messages fit one delivery of --max-body.
 func (f *clusterFlags) start(ctx context.Context, cfg relay.Config, log *slog.Logger) (*natsnode.Node, error) {
-	return natsnode.Start(ctx, natsnode.Options{
+	node, err := natsnode.Start(ctx, natsnode.Options{
 		URLs: f.nats, Creds: f.creds,
 		ClusterName: f.name, ClusterListen: f.listen, Routes: splitList(f.routes),
 		NodeName: f.node, DataDir: cfg.DataDir, SyncAlways: f.syncAlways,
 		MaxPayload: wire.FrameLimit(max(cfg.MaxBody, relay.DefaultMaxBody)),
 		Logger:     log,
 	})
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	return node, nil
 }

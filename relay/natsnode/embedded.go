@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -31,20 +32,23 @@ func startEmbedded(ctx context.Context, opts Options) (*Node, error) {
 		return nil, err
 	}
 	if opts.ClusterListen != "" {
+		if err := checkClustered(opts); err != nil {
+			return nil, err
+		}
 		if err := claimStore(opts.DataDir, sopts.StoreDir, sopts.ServerName); err != nil {
 			return nil, err
 		}
 	}
-	logs := &serverLog{log: opts.logger()}
+	logs := &serverLog{log: opts.logger(), now: time.Now}
 	s, err := server.NewServer(sopts)
 	if err != nil {
-		return nil, fmt.Errorf("natsnode: embedded NATS server: %w", err)
+		return nil, fmt.Errorf("embedded NATS server: %w", err)
 	}
 	s.SetLogger(logs, false, false)
 	s.Start()
 	if !s.ReadyForConnections(10 * time.Second) {
 		s.Shutdown()
-		return nil, fmt.Errorf("natsnode: embedded NATS server did not start: %s", logs.firstError("it did not listen within 10s"))
+		return nil, fmt.Errorf("embedded NATS server did not start: %s", logs.firstError("it did not listen within 10s"))
 	}
 	nc, closed, err := connect(s.ClientURL(), opts.logger(), []nats.Option{
 		nats.Name("hooktap relay " + sopts.ServerName),
@@ -52,7 +56,7 @@ func startEmbedded(ctx context.Context, opts Options) (*Node, error) {
 	})
 	if err != nil {
 		s.Shutdown()
-		return nil, fmt.Errorf("natsnode: connect to the embedded NATS server: %w", err)
+		return nil, fmt.Errorf("connect to the embedded NATS server: %w", err)
 	}
 	n := &Node{Name: sopts.ServerName, Conn: nc, server: s, closed: closed}
 	size := clusterSize(opts)
@@ -71,6 +75,25 @@ func startEmbedded(ctx context.Context, opts Options) (*Node, error) {
 	return n, nil
 }
 
+// checkClustered refuses, in hooktap's words rather than the server's,
+// what would stop a clustered node only later: routes to no other node (a
+// JetStream cluster of one never elects a leader: a minute's wait, then an
+// error), and a cluster listen address already taken.
+func checkClustered(opts Options) error {
+	if clusterSize(opts) == 1 {
+		return fmt.Errorf("--cluster-routes names no node but this one (--cluster-listen %s): list every node's cluster URL, the same list on every node", opts.ClusterListen)
+	}
+	l, err := net.Listen("tcp", opts.ClusterListen)
+	if err != nil {
+		var op *net.OpError
+		if errors.As(err, &op) {
+			err = op.Err
+		}
+		return fmt.Errorf("--cluster-listen %s: %w", opts.ClusterListen, err)
+	}
+	return l.Close()
+}
+
 // claimStore records beside a clustered node's store the name it runs
 // under, and refuses another: JetStream knows a peer by its name, so a
 // store started as a new one leaves the old name a member of every stream
@@ -81,15 +104,15 @@ func claimStore(dataDir, storeDir, name string) error {
 	b, err := os.ReadFile(file)
 	if err == nil {
 		if was := strings.TrimSpace(string(b)); was != name {
-			return fmt.Errorf("natsnode: --data %s is node %q's; start it with --node-name %s (or give node %q an empty --data)", dataDir, was, was, name)
+			return fmt.Errorf("--data %s is node %q's; start it with --node-name %s (or give node %q an empty --data)", dataDir, was, was, name)
 		}
 		return nil
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("natsnode: %w", err)
+		return err
 	}
 	if err := os.MkdirAll(storeDir, 0o700); err != nil {
-		return fmt.Errorf("natsnode: %w", err)
+		return err
 	}
 	return os.WriteFile(file, []byte(name+"\n"), 0o600)
 }
@@ -97,19 +120,19 @@ func claimStore(dataDir, storeDir, name string) error {
 // serverOptions turns opts into the embedded server's options.
 func serverOptions(opts Options) (*server.Options, error) {
 	if opts.DataDir == "" {
-		return nil, errors.New("natsnode: the embedded NATS server needs a data directory")
+		return nil, errors.New("the embedded NATS server needs a data directory")
 	}
 	host, port := "127.0.0.1", server.RANDOM_PORT
 	if opts.ClientListen != "" {
 		h, p, err := splitHostPort(opts.ClientListen)
 		if err != nil {
-			return nil, fmt.Errorf("natsnode: client listen address %q: %v", opts.ClientListen, err)
+			return nil, fmt.Errorf("client listen address %q: %v", opts.ClientListen, err)
 		}
 		host, port = h, p
 	}
 	payload := max(int64(server.MAX_PAYLOAD_SIZE), opts.MaxPayload+64<<10) // room for headers
 	if payload > math.MaxInt32 {
-		return nil, fmt.Errorf("natsnode: a message of %d bytes is more than NATS carries", opts.MaxPayload)
+		return nil, fmt.Errorf("a message of %d bytes is more than NATS carries", opts.MaxPayload)
 	}
 	so := &server.Options{
 		ServerName: nodeName(opts.NodeName),
@@ -120,22 +143,23 @@ func serverOptions(opts Options) (*server.Options, error) {
 		MaxPayload: int32(payload),
 		MaxPending: max(int64(server.MAX_PENDING_SIZE), 4*payload),
 		SyncAlways: opts.SyncAlways,
-		// A node that is down is reported once a minute, not every second.
-		ReconnectErrorReports: 60,
+		// A route to a node that is down fails every second; the server
+		// reports every 10th failure, serverLog one a minute as a warning.
+		ReconnectErrorReports: 10,
 		NoSigs:                true,
 	}
 	if opts.ClusterListen == "" {
 		if len(opts.Routes) > 0 {
-			return nil, errors.New("natsnode: routes to other nodes need a cluster listen address")
+			return nil, errors.New("routes to other nodes need a cluster listen address")
 		}
 		return so, nil
 	}
 	if opts.ClusterName == "" {
-		return nil, errors.New("natsnode: a cluster listen address needs a cluster name")
+		return nil, errors.New("a cluster listen address needs a cluster name")
 	}
 	h, p, err := splitHostPort(opts.ClusterListen)
 	if err != nil {
-		return nil, fmt.Errorf("natsnode: cluster listen address %q: %v", opts.ClusterListen, err)
+		return nil, fmt.Errorf("cluster listen address %q: %v", opts.ClusterListen, err)
 	}
 	so.Cluster = server.ClusterOpts{Name: opts.ClusterName, Host: h, Port: p}
 	for _, r := range opts.Routes {
@@ -167,7 +191,7 @@ func splitHostPort(hp string) (string, int, error) {
 func parseRoute(r string) (*url.URL, error) {
 	u, err := url.Parse(r)
 	if err != nil || u.Scheme != "nats" || u.Hostname() == "" || u.Port() == "" {
-		return nil, fmt.Errorf("natsnode: cluster route %q: want nats://host:port", r)
+		return nil, fmt.Errorf("cluster route %q: want nats://host:port", r)
 	}
 	return u, nil
 }
@@ -240,13 +264,13 @@ func waitFormed(ctx context.Context, s *server.Server, opts Options, size int) e
 		case <-tick.C:
 		case <-ctx.Done():
 			if parent.Err() != nil {
-				return fmt.Errorf("natsnode: stopped while waiting for cluster %s to form", opts.ClusterName)
+				return fmt.Errorf("stopped while waiting for cluster %s to form", opts.ClusterName)
 			}
 			if missing := size - 1 - len(peers); missing > 0 {
-				return fmt.Errorf("natsnode: waiting for %d more node(s) of cluster %s after %s (routes: %s)",
+				return fmt.Errorf("waiting for %d more node(s) of cluster %s after %s (routes: %s)",
 					missing, opts.ClusterName, wait, strings.Join(opts.Routes, ","))
 			}
-			return fmt.Errorf("natsnode: cluster %s has %d nodes but no JetStream leader after %s", opts.ClusterName, size, wait)
+			return fmt.Errorf("cluster %s has %d nodes but no JetStream leader after %s", opts.ClusterName, size, wait)
 		}
 	}
 }
@@ -273,9 +297,23 @@ func routePeers(s *server.Server) []string {
 type serverLog struct {
 	log    *slog.Logger
 	joined atomic.Bool
+	now    func() time.Time // time.Now; tests move it
 	mu     sync.Mutex
 	first  string
+	routes map[string]time.Time // when a failing route was last warned of
 }
+
+// routeWarnEvery bounds the warnings about one unreachable route: while a
+// node is down, the server retries its routes (several per peer) every
+// second and reports the failures as errors.
+const routeWarnEvery = time.Minute
+
+// The server's report of a failed route dial starts so, and names the
+// address it dialled: "Error trying to connect to route (attempt 1): dial
+// tcp 10.0.0.3:6222: connect: connection refused".
+const routeFailPrefix = "Error trying to connect to route"
+
+var dialAddr = regexp.MustCompile(`dial tcp (\S+): `)
 
 func (l *serverLog) Noticef(format string, v ...any) {
 	l.log.Debug("nats: " + fmt.Sprintf(format, v...))
@@ -308,7 +346,41 @@ func (l *serverLog) error(msg string) {
 		l.log.Debug("nats: " + msg)
 		return
 	}
+	if strings.HasPrefix(msg, routeFailPrefix) {
+		l.routeFailed(msg)
+		return
+	}
 	l.log.Error("nats: " + msg)
+}
+
+// routeFailed says once a minute per route that a node cannot be reached
+// (a warning: the cluster goes on while it has a majority); the rest of
+// the retries' failures go at debug level.
+func (l *serverLog) routeFailed(msg string) {
+	route := "" // unknown: one warning a minute for all such
+	if m := dialAddr.FindStringSubmatch(msg); m != nil {
+		route = m[1]
+	}
+	now := l.now()
+	l.mu.Lock()
+	last, seen := l.routes[route]
+	warn := !seen || now.Sub(last) >= routeWarnEvery
+	if warn {
+		if l.routes == nil {
+			l.routes = map[string]time.Time{}
+		}
+		l.routes[route] = now
+	}
+	l.mu.Unlock()
+	if !warn {
+		l.log.Debug("nats: " + msg)
+		return
+	}
+	detail := msg
+	if _, d, ok := strings.Cut(msg, "): "); ok {
+		detail = d
+	}
+	l.log.Warn("nats: cannot reach another node's cluster route; retrying (said at most once a minute)", "route", route, "err", detail)
 }
 
 func (l *serverLog) firstError(otherwise string) string {

@@ -83,7 +83,7 @@ func (n *Node) Describe() string { return n.about }
 func Start(ctx context.Context, opts Options) (*Node, error) {
 	if !opts.Embedded() {
 		if opts.ClusterName != "" || opts.ClusterListen != "" || len(opts.Routes) > 0 {
-			return nil, errors.New("natsnode: an external NATS (--nats) and an embedded cluster (--cluster-*) exclude each other")
+			return nil, errors.New("an external NATS (--nats) and an embedded cluster (--cluster-*) exclude each other")
 		}
 		n, err := startExternal(ctx, opts)
 		if err != nil {
@@ -117,19 +117,19 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 func startExternal(ctx context.Context, opts Options) (*Node, error) {
 	urls := splitList(opts.URLs)
 	if len(urls) == 0 {
-		return nil, errors.New("natsnode: --nats names no URL")
+		return nil, errors.New("--nats names no URL")
 	}
 	name := nodeName(opts.NodeName)
 	nopts := []nats.Option{nats.Name("hooktap relay " + name)}
 	if opts.Creds != "" {
 		if _, err := os.Stat(opts.Creds); err != nil {
-			return nil, fmt.Errorf("natsnode: --nats-creds: %w", err)
+			return nil, fmt.Errorf("--nats-creds: %w", err)
 		}
 		nopts = append(nopts, nats.UserCredentials(opts.Creds))
 	}
 	nc, closed, err := connect(strings.Join(urls, ","), opts.logger(), nopts)
 	if err != nil {
-		return nil, fmt.Errorf("natsnode: cannot connect to %s: %v", redact(urls), err)
+		return nil, fmt.Errorf("cannot connect to %s: %v", redact(urls), err)
 	}
 	n := &Node{Name: name, Conn: nc, closed: closed}
 	if err := n.ready(ctx, opts); err != nil {
@@ -178,7 +178,7 @@ func backoff(attempts int) time.Duration {
 func (n *Node) ready(ctx context.Context, opts Options) error {
 	js, err := jetstream.New(n.Conn)
 	if err != nil {
-		return fmt.Errorf("natsnode: %w", err)
+		return err
 	}
 	js = retryingJS{js}
 	n.JS = js
@@ -188,7 +188,7 @@ func (n *Node) ready(ctx context.Context, opts Options) error {
 	n.Replicas = opts.Replicas
 	if n.Replicas == 0 {
 		if err := retry(ctx, func(ctx context.Context) error { _, err := js.AccountInfo(ctx); return err }); err != nil {
-			return fmt.Errorf("natsnode: JetStream not ready after %s: %v", wait, err)
+			return fmt.Errorf("JetStream not ready after %s: %v", wait, err)
 		}
 		// The servers the client has learnt of: the cluster's members.
 		n.Replicas = min(3, max(1, len(n.Conn.Servers())))
@@ -207,7 +207,7 @@ func (n *Node) ready(ctx context.Context, opts Options) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("natsnode: JetStream not ready after %s: %v", wait, err)
+		return fmt.Errorf("JetStream not ready after %s: %v", wait, err)
 	}
 	return nil
 }
