@@ -359,7 +359,7 @@ func (g *natsSignals) claim(ctx context.Context, channel, agentID, instance stri
 	g.mu.Lock()
 	p, ok := g.agents[channel][agentID] // the watch's copy: right unless it just changed
 	g.mu.Unlock()
-	for range 5 {
+	for i := range 10 {
 		if ok && g.copyElsewhere(p, instance) && g.askOwner(channel, agentID, instance, p.Node) {
 			return 0, errCopyRunning
 		}
@@ -373,14 +373,27 @@ func (g *natsSignals) claim(ctx context.Context, channel, agentID, instance stri
 		if err == nil {
 			return rev, nil
 		}
-		if !errors.Is(err, jetstream.ErrKeyRevisionMismatch) && !errors.Is(err, jetstream.ErrKeyExists) {
+		if !wrongRevision(err) {
 			return 0, err
 		}
+		// A replica may answer the read before it has the write that was
+		// in the way (or that write is still being replicated): a few
+		// tries, a little later each time.
+		time.Sleep(time.Duration(i) * 10 * time.Millisecond)
 		if p, ok, err = g.read(ctx, k); err != nil {
 			return 0, err
 		}
 	}
 	return 0, errors.New("the agent's presence entry keeps changing")
+}
+
+// wrongRevision reports whether err says that the entry was not at the
+// revision a write expected. Create over a deleted entry passes the
+// server's error on as is, without ErrKeyExists (nats.go v1.55.0).
+func wrongRevision(err error) bool {
+	var ae *jetstream.APIError
+	return errors.As(err, &ae) && (ae.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		ae.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }
 
 // read reads the presence entry at k from the bucket.
