@@ -68,6 +68,10 @@ func (a *testApp) total() (n int) {
 	return n
 }
 
+// The real agent on node A, and a copy of its store started on node B:
+// the copy stops with the agent_taken refusal, the original keeps its one
+// connection, and 20 POSTs make 20 forwards, by the original, each once
+// (an outside test saw 25 forwards of 20 POSTs to the two apps).
 func TestClusterCopyOfStoreRefused(t *testing.T) {
 	c := startCluster(t, Config{})
 	appA, appB := newTestApp(t), newTestApp(t)
