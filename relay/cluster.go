@@ -102,6 +102,24 @@ func (s *Server) onAnswer(m *nats.Msg) {
 	}
 }
 
+// onCopyCheck answers another node's askOwner: whether this node's
+// connection of the agent is of another run than the one asking, and
+// answers a ping (at most copyCheck: on a goroutine of its own, so that
+// other questions are not held up).
+func (s *Server) onCopyCheck(m *nats.Msg) {
+	var q copyQuestion
+	if json.Unmarshal(m.Data, &q) != nil {
+		return
+	}
+	go func() {
+		a := "gone"
+		if s.otherRunAnswers(q.Channel, q.Agent, q.Instance) {
+			a = copyAnswers
+		}
+		m.Respond([]byte(a))
+	}()
+}
+
 // onPage adds what another node's channel page shows to this one's.
 func (s *Server) onPage(m *nats.Msg) {
 	var it page.Item

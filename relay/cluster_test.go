@@ -219,9 +219,11 @@ func (a *testApp) times(body string) int {
 
 // testAgent is the real agent with a real store, forwarding to an app.
 type testAgent struct {
-	app   *testApp
-	store *store.Store
-	stop  func()
+	app    *testApp
+	store  *store.Store
+	stop   func()
+	exited chan struct{} // closed when its run ends
+	err    error         // its run's error, once exited
 }
 
 // runAgent runs an agent of channel against relayURL until stopped (or
@@ -241,16 +243,19 @@ func runAgent(t *testing.T, relayURL, channel, path string, app *testApp, events
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- ag.Run(ctx) }()
+	a := &testAgent{app: app, store: st, exited: make(chan struct{})}
+	go func() {
+		a.err = ag.Run(ctx)
+		close(a.exited)
+	}()
 	var once sync.Once
-	a := &testAgent{app: app, store: st, stop: func() {
+	a.stop = func() {
 		once.Do(func() {
 			cancel()
-			<-done
+			<-a.exited
 			st.Close()
 		})
-	}}
+	}
 	t.Cleanup(a.stop)
 	return a
 }

@@ -91,10 +91,13 @@ type Signals interface {
 	// Reach counts the agents connected to channel on every node, and
 	// those of them whose filter matches ev.
 	Reach(channel string, ev Event) (connected, matched int)
-	// Join announces an agent connected to this node. replaced is called
-	// when a newer connection of the same agent opens on another node (the
-	// newest connection wins); leave withdraws the announcement.
-	Join(channel, agentID string, f Filter, replaced func()) (leave func())
+	// Join announces an agent connected to this node, run instance (the
+	// hello's), unless another run of it is connected to another node and
+	// answers a ping there: then taken, and nothing is announced.
+	// replaced is called when a newer connection of the same agent opens
+	// on another node (the newest connection wins); leave withdraws the
+	// announcement.
+	Join(channel, agentID, instance string, f Filter, replaced func()) (leave func(), taken bool)
 	// Agents lists the filters of the agents connected to channel on every
 	// node, by agent id.
 	Agents(channel string) map[string]Filter

@@ -60,7 +60,8 @@ type session struct {
 	sentSeq       int64            // last seq sent or skipped, in channel order
 	inflight      map[int64]flight // by seq
 	inflightBytes int
-	cursor        int64 // everything up to here is acked or skipped
+	cursor        int64       // everything up to here is acked or skipped
+	checking      *aliveCheck // a ping in progress (answers)
 }
 
 // peer is what a session keeps of the request that opened it.
@@ -162,9 +163,7 @@ func (s *Server) open(ctx context.Context, conn *wire.Conn, h *wire.Hello, p pee
 		return nil, err
 	}
 	if s.copyRunning(h) {
-		s.log.Warn("agent refused: a copy of its store is connected", "channel", h.Channel, "agent", h.AgentID, "remote", p.remote)
-		return nil, s.refuse(ctx, conn, wire.CodeAgentTaken, "agent id "+h.AgentID+" is in use on channel "+h.Channel+
-			" by another running agent with a copy of this store; use another --db to connect as a new agent")
+		return nil, s.refuseCopy(ctx, conn, h, p)
 	}
 	ss := &session{
 		srv:      s,
@@ -193,31 +192,74 @@ func (s *Server) open(ctx context.Context, conn *wire.Conn, h *wire.Hello, p pee
 	return ss, nil
 }
 
+// refuseCopy refuses a hello whose agent runs elsewhere (copyRunning).
+func (s *Server) refuseCopy(ctx context.Context, conn *wire.Conn, h *wire.Hello, p peer) error {
+	s.log.Warn("agent refused: a copy of its store is connected", "channel", h.Channel, "agent", h.AgentID, "remote", p.remote)
+	return s.refuse(ctx, conn, wire.CodeAgentTaken, "agent id "+h.AgentID+" is in use on channel "+h.Channel+
+		" by another running agent with a copy of this store; use another --db to connect as a new agent")
+}
+
 // copyRunning reports whether another run of the hello's agent (same id
 // and key, another instance) is connected and answers a ping: two copies
 // of one store, which would otherwise take each other's place forever. An
 // older connection that does not answer is a reconnect racing a
-// half-open socket, and the newest connection wins (register).
+// half-open socket, and the newest connection wins (register). On a
+// cluster, a run connected to another node is checked by Signals.Join.
 func (s *Server) copyRunning(h *wire.Hello) bool {
+	return s.otherRunAnswers(h.Channel, h.AgentID, h.Instance)
+}
+
+// otherRunAnswers reports whether a session of agentID on channel here is
+// of another run than instance, and answers a ping.
+func (s *Server) otherRunAnswers(channel, agentID, instance string) bool {
 	s.mu.Lock()
 	var old *session
-	if ch := s.channels[h.Channel]; ch != nil {
+	if ch := s.channels[channel]; ch != nil {
 		for o := range ch.sessions {
-			if o.agentID == h.AgentID {
+			if o.agentID == agentID {
 				old = o
 			}
 		}
 	}
 	s.mu.Unlock()
-	if old == nil || old.instance == "" || old.instance == h.Instance {
+	if old == nil || old.instance == "" || old.instance == instance {
 		return false
 	}
-	return old.conn.Alive(copyCheck)
+	return old.answers()
 }
 
 // copyCheck is how long an older connection of an agent has to answer a
 // ping before a new run of it takes its place.
 const copyCheck = 2 * time.Second
+
+// aliveCheck is a ping of a session's agent in progress.
+type aliveCheck struct {
+	done chan struct{}
+	ok   bool
+}
+
+// answers reports whether ss's agent answers a ping within copyCheck.
+// Checks at once (two copies connecting, on this node and on others)
+// share one ping: wire.Conn.Alive takes one caller at a time, and a second
+// one would never see its pong and take a live agent for dead.
+func (ss *session) answers() bool {
+	ss.mu.Lock()
+	c := ss.checking
+	if c != nil {
+		ss.mu.Unlock()
+		<-c.done
+		return c.ok
+	}
+	c = &aliveCheck{done: make(chan struct{})}
+	ss.checking = c
+	ss.mu.Unlock()
+	c.ok = ss.conn.Alive(copyCheck)
+	ss.mu.Lock()
+	ss.checking = nil
+	ss.mu.Unlock()
+	close(c.done)
+	return c.ok
+}
 
 // checkHello says what is wrong with a hello, or "".
 func checkHello(h *wire.Hello) string {
@@ -262,9 +304,22 @@ func (s *Server) bind(ctx context.Context, conn *wire.Conn, h *wire.Hello, p pee
 // welcome registers ss and tells its agent it is in. Registered before
 // the welcome, so that nothing posted after the agent hears it is missed;
 // deliveries are queued meanwhile, and the pump starts once the welcome is
-// out (ready).
+// out (ready). On a cluster the agent is announced to the other nodes
+// before the welcome too, as that is where a running copy of it on
+// another node is found.
 func (s *Server) welcome(ctx context.Context, ss *session, h *wire.Hello, p peer) error {
 	s.register(ss)
+	if s.signals != nil {
+		leave, taken := s.signals.Join(ss.channel, ss.agentID, ss.instance, ss.filter, func() {
+			ss.conn.Close(websocket.CloseNormalClosure, wire.CodeReplaced)
+		})
+		if taken {
+			// Not unregister: its cursor is the running copy's.
+			s.remove(ss)
+			return s.refuseCopy(ctx, ss.conn, h, p)
+		}
+		ss.leave = leave
+	}
 	err := ss.conn.Send(ctx, &wire.Welcome{
 		Channel:  h.Channel,
 		URL:      s.agentURL(p.base, h.Channel), // with its URL secret, if any (admin.go)
@@ -276,11 +331,6 @@ func (s *Server) welcome(ctx context.Context, ss *session, h *wire.Hello, p peer
 	if err != nil {
 		s.unregister(ss)
 		return err
-	}
-	if s.signals != nil {
-		ss.leave = s.signals.Join(ss.channel, ss.agentID, ss.filter, func() {
-			ss.conn.Close(websocket.CloseNormalClosure, wire.CodeReplaced)
-		})
 	}
 	if h.Binary {
 		ss.conn.UseBinary() // before the next read: the agent's acks may be binary

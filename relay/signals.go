@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -24,6 +25,13 @@ import (
 // request. The newest connection of an agent wins: a node that sees a
 // later revision of the entry of an agent connected to it than its own
 // ends its connection.
+//
+// An entry names the agent's run (Hello.Instance) too: a hello of another
+// run of an agent whose entry names a live node asks that node whether
+// its connection answers (copySubject), and is refused if it does, as on
+// a single relay (Server.copyRunning). The entry is written only over the
+// revision that check saw, so that of two copies connecting at once to
+// two nodes the second sees the first.
 //
 // A node that dies leaves its agents' entries behind: every node writes
 // a heartbeat entry (_node.<id>) every heartbeatEvery, and the agents of
@@ -69,9 +77,10 @@ const bucketPresence = "hooktap_presence"
 
 // presence is an agent's entry in the presence bucket.
 type presence struct {
-	Node   string `json:"node"` // which node run (heartbeats)
-	Filter Filter `json:"filter"`
-	rev    uint64
+	Node     string `json:"node"` // which node run (heartbeats)
+	Filter   Filter `json:"filter"`
+	Instance string `json:"instance,omitempty"` // the agent's run; "" from older nodes
+	rev      uint64
 }
 
 // joined is an agent connected to this node.
@@ -96,6 +105,7 @@ func openSignals(ctx context.Context, node *natsnode.Node, s *Server, reply stri
 	}
 	for subj, h := range map[string]nats.MsgHandler{
 		liveSubjects: s.onLive, reply: s.onAnswer, answerAll: s.onAnswer, pagePrefix + ">": s.onPage,
+		copySubject + g.nodeID: s.onCopyCheck,
 	} {
 		sub, err := node.Conn.Subscribe(subj, h)
 		if err != nil {
@@ -332,16 +342,19 @@ func (g *natsSignals) Agents(channel string) map[string]Filter {
 }
 
 // Join implements Signals.
-func (g *natsSignals) Join(channel, agentID string, f Filter, replaced func()) (leave func()) {
+func (g *natsSignals) Join(channel, agentID, instance string, f Filter, replaced func()) (leave func(), taken bool) {
 	k := agentKey(channel, agentID)
 	j := &joined{replaced: replaced}
-	v, _ := json.Marshal(presence{Node: g.nodeID, Filter: f})
+	v, _ := json.Marshal(presence{Node: g.nodeID, Filter: f, Instance: instance})
 	ctx, cancel := context.WithTimeout(context.Background(), clusterTimeout)
 	defer cancel()
-	rev, err := g.kv.Put(ctx, k, v)
+	rev, err := g.claim(ctx, channel, agentID, instance, v)
+	if errors.Is(err, errCopyRunning) {
+		return nil, true
+	}
 	if err != nil {
 		g.srv.log.Warn("agent not announced to the cluster", "channel", channel, "err", err)
-		return func() {}
+		return func() {}, false
 	}
 	g.mu.Lock()
 	j.rev = rev
@@ -360,7 +373,110 @@ func (g *natsSignals) Join(channel, agentID string, f Filter, replaced func()) (
 		defer cancel()
 		// Only its own entry: a newer connection's stays.
 		g.kv.Delete(ctx, k, jetstream.LastRevision(rev))
+	}, false
+}
+
+// errCopyRunning: another run of the agent is connected to another node.
+var errCopyRunning = errors.New("a copy of the agent runs on another node")
+
+// claim writes v, the presence entry of agentID's run instance, unless an
+// entry of another run names a live node where that run answers
+// (errCopyRunning). It writes over the revision it checked, and checks
+// again whatever was written meanwhile. It returns the entry's revision.
+func (g *natsSignals) claim(ctx context.Context, channel, agentID, instance string, v []byte) (uint64, error) {
+	k := agentKey(channel, agentID)
+	g.mu.Lock()
+	p, ok := g.agents[channel][agentID] // the watch's copy: right unless it just changed
+	g.mu.Unlock()
+	for i := range 10 {
+		if ok && g.copyElsewhere(p, instance) && g.askOwner(channel, agentID, instance, p.Node) {
+			return 0, errCopyRunning
+		}
+		var rev uint64
+		var err error
+		if ok {
+			rev, err = g.kv.Update(ctx, k, v, p.rev)
+		} else {
+			rev, err = g.kv.Create(ctx, k, v)
+		}
+		if err == nil {
+			return rev, nil
+		}
+		if !wrongRevision(err) {
+			return 0, err
+		}
+		// A replica may answer the read before it has the write that was
+		// in the way (or that write is still being replicated): a few
+		// tries, a little later each time.
+		time.Sleep(time.Duration(i) * 10 * time.Millisecond)
+		if p, ok, err = g.read(ctx, k); err != nil {
+			return 0, err
+		}
 	}
+	return 0, errors.New("the agent's presence entry keeps changing")
+}
+
+// wrongRevision reports whether err says that the entry was not at the
+// revision a write expected. Create over a deleted entry passes the
+// server's error on as is, without ErrKeyExists (nats.go v1.55.0).
+func wrongRevision(err error) bool {
+	var ae *jetstream.APIError
+	return errors.As(err, &ae) && (ae.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		ae.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
+}
+
+// read reads the presence entry at k from the bucket.
+func (g *natsSignals) read(ctx context.Context, k string) (p presence, ok bool, err error) {
+	e, err := g.kv.Get(ctx, k)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return p, false, nil
+	}
+	if err != nil {
+		return p, false, err
+	}
+	if json.Unmarshal(e.Value(), &p) != nil {
+		p = presence{} // unreadable: an unknown run, newest wins
+	}
+	p.rev = e.Revision()
+	return p, true, nil
+}
+
+// copyElsewhere reports whether p is the entry of another run than
+// instance on another live node. An entry without a run (an older node's)
+// or of this node (Server.copyRunning checked it) is not.
+func (g *natsSignals) copyElsewhere(p presence, instance string) bool {
+	if p.Instance == "" || p.Instance == instance || p.Node == g.nodeID {
+		return false
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.alive(p.Node)
+}
+
+// copySubject + a node run's id: asks that node whether its connection of
+// an agent, of another run than the one asking, answers a ping.
+const copySubject = "hooktap.copy."
+
+// copyQuestion is what copySubject carries.
+type copyQuestion struct {
+	Channel  string `json:"channel"`
+	Agent    string `json:"agent"`
+	Instance string `json:"instance"` // the run asking
+}
+
+const copyAnswers = "answers"
+
+// askOwner asks node whether its connection of agentID answers. A node
+// that does not say so in time (dead, gone, or an older node without
+// copySubject) does not hold a running copy: the newest connection wins.
+func (g *natsSignals) askOwner(channel, agentID, instance, node string) bool {
+	q, _ := json.Marshal(copyQuestion{channel, agentID, instance})
+	m, err := g.conn.Request(copySubject+node, q, copyCheck+time.Second)
+	if err != nil {
+		g.srv.log.Debug("no answer about a running copy", "channel", channel, "agent", agentID, "err", err)
+		return false
+	}
+	return string(m.Data) == copyAnswers
 }
 
 // Answer implements Signals.
