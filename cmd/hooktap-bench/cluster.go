@@ -22,7 +22,8 @@ import (
 // agent on one node and the senders posting to another, so that every
 // delivery crosses nodes. It takes turns in rounds with the direct POST and
 // the single-node relay (the same agent program, the same app), and then
-// measures a node's memory per idle agent.
+// measures a node's memory per idle agent, and that of a `hooktap relay
+// --nats` process on three external NATS servers (natsext.go).
 
 // clusterAgents is how many idle agents the memory figure connects: as
 // many as the single relay's figure, so that fixed costs (the embedded
@@ -49,45 +50,77 @@ func startCluster(ctx context.Context, bin, dir string) ([]*clusterNode, error) 
 		listens = append(listens, addr)
 		routes = append(routes, "nats://"+addr)
 	}
-	nodes := make([]*clusterNode, 3)
-	ready := make([]chan []string, 3)
-	for i := range nodes {
-		name := fmt.Sprintf("node%c", 'a'+i)
-		cmd := exec.CommandContext(ctx, bin, "relay", "--addr", "127.0.0.1:0", "--data", filepath.Join(dir, name),
-			"--cluster-name", "hooktap-bench", "--cluster-listen", listens[i], "--cluster-routes", strings.Join(routes, ","),
-			"--node-name", name)
-		cmd.Stderr = os.Stderr
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			return nil, err
-		}
-		if err := cmd.Start(); err != nil {
-			return nil, err
-		}
-		c := &child{cmd: cmd, lines: bufio.NewScanner(out)}
-		nodes[i] = &clusterNode{child: c}
-		ready[i] = waitLines(c, "listening on ", "backend:")
-	}
+	nodes := make([]*clusterNode, 0, 3)
+	var ready []chan []string
 	stopAll := func() {
 		for _, n := range nodes {
 			n.stop()
 		}
 	}
-	for i, n := range nodes {
-		select {
-		case lines, ok := <-ready[i]:
-			if !ok {
-				stopAll()
-				return nil, fmt.Errorf("cluster node %d ended before it joined", i)
-			}
-			l := lines[0]
-			n.url = "http://" + strings.Fields(l[strings.Index(l, "listening on ")+len("listening on "):])[0]
-		case <-time.After(60 * time.Second):
+	for i := range 3 {
+		name := fmt.Sprintf("node%c", 'a'+i)
+		n, r, err := launchRelay(ctx, bin, "--addr", "127.0.0.1:0", "--data", filepath.Join(dir, name),
+			"--cluster-name", "hooktap-bench", "--cluster-listen", listens[i], "--cluster-routes", strings.Join(routes, ","),
+			"--node-name", name)
+		if err != nil {
 			stopAll()
-			return nil, fmt.Errorf("cluster node %d did not join within 60s", i)
+			return nil, err
+		}
+		nodes = append(nodes, n)
+		ready = append(ready, r)
+	}
+	for i, n := range nodes {
+		if err := n.await(ready[i], fmt.Sprintf("cluster node %d", i)); err != nil {
+			stopAll()
+			return nil, err
 		}
 	}
 	return nodes, nil
+}
+
+// launchRelay starts `hooktap relay args...`; the channel gets its
+// "listening on" and "backend:" lines (see waitLines).
+func launchRelay(ctx context.Context, bin string, args ...string) (*clusterNode, chan []string, error) {
+	cmd := exec.CommandContext(ctx, bin, append([]string{"relay"}, args...)...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, nil, err
+	}
+	c := &child{cmd: cmd, lines: bufio.NewScanner(out)}
+	return &clusterNode{child: c}, waitLines(c, "listening on ", "backend:"), nil
+}
+
+// await waits for n to join its backend and sets its URL.
+func (n *clusterNode) await(ready chan []string, what string) error {
+	select {
+	case lines, ok := <-ready:
+		if !ok {
+			return fmt.Errorf("%s ended before it joined", what)
+		}
+		l := lines[0]
+		n.url = "http://" + strings.Fields(l[strings.Index(l, "listening on ")+len("listening on "):])[0]
+		return nil
+	case <-time.After(60 * time.Second):
+		return fmt.Errorf("%s did not join within 60s", what)
+	}
+}
+
+// startRelayNode starts one relay node and waits for it to join; on error
+// it is stopped.
+func startRelayNode(ctx context.Context, bin, what string, args ...string) (*clusterNode, error) {
+	n, ready, err := launchRelay(ctx, bin, args...)
+	if err != nil {
+		return nil, err
+	}
+	if err := n.await(ready, what); err != nil {
+		n.stop()
+		return nil, err
+	}
+	return n, nil
 }
 
 // waitLines reads c's stdout until a line containing each marker, in order,
@@ -229,18 +262,29 @@ func benchCluster(ctx context.Context, cfg config, t *table) error {
 	}
 	t.add("cluster", "lost deliveries", strconv.FormatInt(lost, 10), "0", pass(lost == 0))
 
-	per, err := clusterIdleMemory(ctx, nodes[2], client)
+	per, _, err := clusterIdleMemory(ctx, nodes[2], client)
 	if err != nil {
 		return err
 	}
-	t.add("cluster", fmt.Sprintf("a node's resident memory per idle agent (%d agents)", clusterAgents),
+	t.add("cluster", fmt.Sprintf("an embedded node's resident memory per idle agent (%d agents)", clusterAgents),
 		fmt.Sprintf("%.1f KiB", per), "<= 12 KiB", pass(per <= 12))
+
+	relayPer, natsPer, err := externalIdleMemory(ctx, bin, self, dir, client)
+	if err != nil {
+		return fmt.Errorf("relay on external NATS: %w", err)
+	}
+	t.add("cluster", fmt.Sprintf("a --nats relay's resident memory per idle agent (%d agents)", clusterAgents),
+		fmt.Sprintf("%.1f KiB", relayPer), "<= 12 KiB", pass(relayPer <= 12))
+	t.add("cluster", "the external NATS servers' added memory per idle agent (sum of 3)",
+		fmt.Sprintf("%.1f KiB", natsPer), "", nil)
 	return nil
 }
 
 // clusterIdleMemory connects idle agents to node n and returns its resident
-// memory per agent, the embedded NATS server's share included.
-func clusterIdleMemory(ctx context.Context, n *clusterNode, client *http.Client) (float64, error) {
+// memory per agent (an embedded NATS server's share included), and the
+// growth of the other processes' (an external NATS cluster's) summed, per
+// agent.
+func clusterIdleMemory(ctx context.Context, n *clusterNode, client *http.Client, others ...*child) (float64, float64, error) {
 	wsURL := "ws" + strings.TrimPrefix(n.url, "http") + "/agent"
 	dialer := &websocket.Dialer{HandshakeTimeout: 30 * time.Second, ReadBufferSize: 1024, WriteBufferSize: 1024}
 	var acks atomic.Int64
@@ -251,18 +295,29 @@ func clusterIdleMemory(ctx context.Context, n *clusterNode, client *http.Client)
 	warm, err := connect(0, 50)
 	closeAll(warm)
 	if err != nil {
-		return 0, fmt.Errorf("warm-up agents: %w", err)
+		return 0, 0, fmt.Errorf("warm-up agents: %w", err)
 	}
 	waitAgents(client, n.url, 0)
 	client.CloseIdleConnections()
 	pid := n.cmd.Process.Pid
 	base := settledRSS(pid)
+	othersBase := settledSum(others)
 	agents, err := connect(50, 50+clusterAgents)
 	defer closeAll(agents)
 	if err != nil {
-		return 0, fmt.Errorf("connect %d agents: %w", clusterAgents, err)
+		return 0, 0, fmt.Errorf("connect %d agents: %w", clusterAgents, err)
 	}
 	waitAgents(client, n.url, clusterAgents)
 	idle := settledRSS(pid)
-	return float64(idle-base) / clusterAgents, nil
+	othersIdle := settledSum(others)
+	return float64(idle-base) / clusterAgents, float64(othersIdle-othersBase) / clusterAgents, nil
+}
+
+// settledSum is the sum of cs' settled resident memory.
+func settledSum(cs []*child) int64 {
+	var sum int64
+	for _, c := range cs {
+		sum += settledRSS(c.cmd.Process.Pid)
+	}
+	return sum
 }

@@ -107,6 +107,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == appMode {
 		return serveApp(ctx, stdout)
 	}
+	if len(args) > 0 && args[0] == natsMode {
+		return serveNATS(ctx, args[1:], stdout)
+	}
 	if len(args) > 1 && args[0] == proxyMode {
 		return serveProxy(ctx, args[1], stdout)
 	}
