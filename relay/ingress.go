@@ -58,7 +58,9 @@ func (s *Server) ingress(w http.ResponseWriter, r *http.Request) (action string)
 	defer s.forget(acc.id)
 	switch {
 	case err != nil:
-		s.log.Error("store delivery", "channel", name, "err", err)
+		if ok, held := s.storeErrs.allow(time.Now()); ok {
+			s.log.Error("store delivery", "channel", name, "err", err, "more_not_logged", held)
+		}
 		s.answerUnstored(w, r, acc)
 	case acc.live == 0:
 		s.answerKept(w, acc)

@@ -82,6 +82,7 @@ type Server struct {
 	pending  map[string]chan *wire.Ack
 
 	holdUntil atomic.Int64 // unix ns: until then sessions send only what is committed (commit.go)
+	storeErrs throttle     // the log line of a delivery not stored: a full disk fails them all
 
 	dirtyMu  sync.Mutex
 	dirty    map[*session]struct{} // sessions whose cursor moved

@@ -263,7 +263,7 @@ func selfTarget(f *agentFlags, addr net.Addr) string {
 		case strings.EqualFold(host, "localhost") && (ta.IP.IsLoopback() || ta.IP.IsUnspecified()),
 			ip != nil && (ip.Equal(ta.IP) || ta.IP.IsUnspecified() && (ip.IsLoopback() || ip.IsUnspecified())),
 			ip != nil && ip.IsUnspecified() && ta.IP.IsLoopback():
-			return t
+			return u.Redacted() // a password in it stays out of the message
 		}
 	}
 	return ""

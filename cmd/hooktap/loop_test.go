@@ -24,10 +24,11 @@ func TestDevRefusesToForwardToItself(t *testing.T) {
 		{"--forward-to", "http://" + addr + "/h/dev"},
 		{"--forward-to", "http://localhost:" + port + "/"},
 		{"--forward-to", "http://127.0.0.1:1/", "--route", "payable.*=http://localhost:" + port + "/h/dev"},
+		{"--forward-to", "http://user:s3cret-pw@127.0.0.1:" + port + "/h/dev"},
 	} {
 		args = append([]string{"dev", "--addr", addr, "--no-tui", "--no-web", "--db", filepath.Join(t.TempDir(), "d.db"), "--data", t.TempDir()}, args...)
 		_, stderr, code := hooktapOut(t, nil, args...)
-		if lines := strings.Split(strings.TrimSpace(stderr), "\n"); code != 2 || len(lines) != 1 || !strings.Contains(stderr, "hooktap dev's own address") {
+		if lines := strings.Split(strings.TrimSpace(stderr), "\n"); code != 2 || len(lines) != 1 || !strings.Contains(stderr, "hooktap dev's own address") || strings.Contains(stderr, "s3cret-pw") {
 			t.Fatalf("%v: exit %d, stderr %q", args, code, stderr)
 		}
 	}
