@@ -74,16 +74,38 @@ func Open(ctx context.Context, path string) (*Store, error) {
 
 // Page caches, within the agent's memory target (64 MiB resident while
 // receiving, with a million deliveries stored and the full-text index
-// kept up to date in the background): at 16 MiB for every connection it
-// was 76-91 MiB; with these, 58 MiB, and ingest and queries as fast. The
+// kept up to date in the background). The SQLite linked in (modernc,
+// built with SQLITE_ENABLE_MEMORY_MANAGEMENT) keeps one page cache for the
+// process, bounded by the sum of cache_size over every schema of every
+// connection: the writers, the busiest, grow into the share of idle
+// readers. And each KiB of it costs about 2 KiB resident (modernc's
+// allocator puts each page, 4 KiB and its header, in an 8 KiB slot). The
 // store's writer keeps the most (its inserts touch index pages all over a
 // large store); readers and the index's writer, which mostly reads back
 // the pages it has just written, keep little: the OS caches the files.
+// An attached file's cache is set where it is attached (SQLite's default
+// would be 2,000 KiB): the index's writer reads each new delivery of the
+// store once (attachedCacheKiB); readers keep searchReadCacheKiB of the
+// index, as a search of two common words reads long lists of its pages.
+// At 1M stored, agent resident after receiving 33,500 deliveries / median
+// of that search, runs taking turns: readers' index at 500 KiB 59.9-60.3
+// MiB / 217 ms; at 1,000 KiB 61.3-61.6 MiB / 148 ms; at 2,000 KiB
+// 62.3-63.2 MiB / ~109 ms (before: every attachment at SQLite's default
+// and readers at 2,000 KiB, 67.0-67.4 MiB). 1,000 keeps the 64 MiB target
+// with room to spare and search well inside its 200 ms.
 const (
-	storeCacheKiB  = 8000
-	readerCacheKiB = 2000
-	searchCacheKiB = 1000
+	storeCacheKiB      = 8000
+	readerCacheKiB     = 1000
+	searchCacheKiB     = 1000
+	attachedCacheKiB   = 500
+	searchReadCacheKiB = 1000
 )
+
+// pageCacheBudgetKiB is the sum of the above over every connection of a
+// store: the bound of its share of the process's page cache
+// (TestPageCacheBudget). The writer, four readers with the index attached,
+// the index's writer with the store attached, its one reader.
+const pageCacheBudgetKiB = storeCacheKiB + 4*(readerCacheKiB+searchReadCacheKiB) + searchCacheKiB + attachedCacheKiB + searchCacheKiB
 
 // checkpointPages is the store's WAL size at which a commit checkpoints:
 // 64 MiB, as an import's transaction alone writes more than 16 MiB (the
@@ -109,7 +131,7 @@ const recordLinger = 3 * time.Millisecond
 
 func open(ctx context.Context, path string, o sqlitedb.Options) (*Store, error) {
 	searchPath := path + "-search"
-	o.Attach = []sqlitedb.Attachment{{Schema: "search", Path: searchPath, Readers: true}}
+	o.Attach = []sqlitedb.Attachment{{Schema: "search", Path: searchPath, Readers: true, CacheKiB: searchReadCacheKiB}}
 	db, err := sqlitedb.Open(ctx, path, migrationFiles, o)
 	if err != nil {
 		return nil, err
@@ -118,7 +140,7 @@ func open(ctx context.Context, path string, o sqlitedb.Options) (*Store, error) 
 	// that must exist. Its readers are never used (the store's read it).
 	sfs, _ := fs.Sub(searchFiles, "searchdb")
 	search, err := sqlitedb.Open(ctx, searchPath, sfs, sqlitedb.Options{Readers: 1, CheckpointPages: checkpointPages, CacheKiB: searchCacheKiB,
-		Attach: []sqlitedb.Attachment{{Schema: "store", Path: path, Writer: true}}})
+		Attach: []sqlitedb.Attachment{{Schema: "store", Path: path, Writer: true, CacheKiB: attachedCacheKiB}}})
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("search index: %w", err)

@@ -59,6 +59,10 @@ type Attachment struct {
 	// Readers attaches it to the read pool; Writer to the writer, read-only
 	// (each file has one writer: its own).
 	Readers, Writer bool
+	// CacheKiB bounds its page cache on each connection it is attached
+	// to. The DSN's cache_size is the main file's only: without this, an
+	// attached file gets SQLite's default, 2,000 KiB.
+	CacheKiB int
 }
 
 // connector opens connections with attachments.
@@ -99,6 +103,12 @@ func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
 		if _, err := ex.ExecContext(ctx, `ATTACH DATABASE ? AS "`+a.Schema+`"`, []driver.NamedValue{{Ordinal: 1, Value: uri}}); err != nil {
 			conn.Close()
 			return nil, fmt.Errorf("attach %s: %w", a.Path, err)
+		}
+		if a.CacheKiB > 0 {
+			if _, err := ex.ExecContext(ctx, `PRAGMA "`+a.Schema+`".cache_size = -`+strconv.Itoa(a.CacheKiB), nil); err != nil {
+				conn.Close()
+				return nil, fmt.Errorf("attach %s: %w", a.Path, err)
+			}
 		}
 	}
 	return conn, nil
