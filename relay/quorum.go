@@ -50,7 +50,8 @@ func (st *storing) wrote(start time.Time, err error) {
 		if st.down {
 			st.down = false
 			st.lost = make(chan struct{})
-			st.log.Info("this relay node reaches a majority of its cluster again; it takes deliveries")
+			// At the level of the loss, so that whoever saw it sees this.
+			st.log.Warn("this relay node reaches a majority of its cluster again; it takes deliveries")
 		}
 		return
 	}
