@@ -76,6 +76,7 @@ func TestProcessRelayClusterQuorumLostRefusedNeverDelivered(t *testing.T) {
 			t.Fatalf("%s: %d from a node without a majority, want 503", evt, status)
 		}
 		refused = append(refused, evt)
+		t.Logf("%s: 503 in %v", evt, took.Round(time.Millisecond))
 		if took > 3*time.Second {
 			t.Errorf("%s: answered %d after %v; want it at once", evt, status, took.Round(time.Millisecond))
 		}
