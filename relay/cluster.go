@@ -47,6 +47,7 @@ func (s *Server) joinCluster(ctx context.Context, node *natsnode.Node) error {
 	ctx, cancel := context.WithTimeout(ctx, clusterTimeout)
 	defer cancel()
 	reply := answerPrefix + newNodeID()
+	s.writes = newStoring(s.log) // before the heartbeats start
 	// What an agent of another node left is offered as when one of this
 	// node leaves.
 	lg, err := openStreamLog(ctx, node, s.cfg, reply, s.offerLeftovers)

@@ -49,6 +49,13 @@ func (s *Server) ingress(w http.ResponseWriter, r *http.Request) (action string)
 			"an agent's --forward-to or --route points back at a relay, which makes a loop", wire.Hops(r.Header))
 		return ""
 	}
+	if !s.writes.ok() {
+		// Nothing is published: what is proposed without a majority may
+		// commit once it is back, after its sender was told to retry.
+		w.Header().Set("Retry-After", "5")
+		httpError(w, http.StatusServiceUnavailable, "%s", msgNoMajority)
+		return ""
+	}
 	body, room, ok := s.readBody(w, r, name)
 	if !ok {
 		return ""
@@ -257,8 +264,10 @@ func (s *Server) answerUnstored(w http.ResponseWriter, r *http.Request, acc acce
 	// would make the sender retry what the app has. On a single relay an
 	// agent that was sent it answers once the deliveries before it in its
 	// window are done (agentAnswerWait each, a few in a row); on a cluster
-	// a failed publish is only rarely in the stream after all, and no
-	// agent answers for it.
+	// a failed publish is only rarely in the stream after all (a leader
+	// elected late, which commits it within the wait), and no agent
+	// answers for it; once the node knows it has no majority, none will
+	// in time (quorum.go), and the sender is told at once.
 	wait := max(s.cfg.ResponseTimeout, agentAnswerWait)
 	if s.signals == nil {
 		wait = unstoredWait
@@ -274,6 +283,9 @@ func (s *Server) answerUnstored(w http.ResponseWriter, r *http.Request, acc acce
 		s.reply(w, r, acc.id, ack) // the agent has it stored
 	case <-timer.C:
 		unstored()
+	case <-s.writes.cannot():
+		w.Header().Set("Retry-After", "5")
+		httpError(w, http.StatusServiceUnavailable, "%s", msgNoMajority)
 	case <-r.Context().Done():
 	case <-s.ctx.Done():
 		unstored()

@@ -76,6 +76,9 @@ type Server struct {
 	buf     *Buffer // the SQLite database: the buffer, and the channel registry
 	store   Storage // the buffer: buf, or the cluster's stream (log.go)
 	signals Signals // nil on a single relay (log.go)
+	// writes says whether this cluster node can store (quorum.go); nil on
+	// a single relay.
+	writes *storing
 
 	mu       sync.Mutex
 	channels map[string]*channel
@@ -214,10 +217,7 @@ func (cfg Config) withDefaults() (Config, error) {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.root)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintln(w, "ok")
-	})
+	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET "+AgentPath, s.serveAgent)
 	mux.HandleFunc("/h/{channel}", s.gate)
 	mux.HandleFunc("/h/{channel}/{rest...}", s.gate)

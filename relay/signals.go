@@ -154,9 +154,12 @@ func (g *natsSignals) heartbeats() {
 		}
 		g.checkDropped()
 		ctx, cancel := context.WithTimeout(context.Background(), g.every)
-		if err := g.beat(ctx); err != nil {
+		start := time.Now()
+		err := g.beat(ctx)
+		if err != nil {
 			g.srv.log.Debug("cluster heartbeat", "err", err)
 		}
+		g.srv.writes.wrote(start, err) // whether the cluster takes writes (quorum.go)
 		for k, rev := range g.stale() {
 			if rev == 0 {
 				g.kv.Delete(ctx, k)

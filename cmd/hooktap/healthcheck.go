@@ -6,7 +6,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
+	"unicode"
 )
 
 // cmdHealthcheck asks a relay's /healthz and exits 0 when it answers 2xx:
@@ -39,9 +41,17 @@ func cmdHealthcheck(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("unhealthy: %w", err)
 	}
 	defer resp.Body.Close()
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("unhealthy: %s answered %s", target, resp.Status)
+		// A relay says why in one line (a cluster node without a majority).
+		why, _, _ := strings.Cut(strings.TrimSpace(string(body)), "\n")
+		if len(why) > 200 || strings.IndexFunc(why, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
+			why = ""
+		}
+		if why != "" {
+			why = ": " + why
+		}
+		return fmt.Errorf("unhealthy: %s answered %s%s", target, resp.Status, why)
 	}
 	fmt.Fprintln(e.stdout, "healthy:", resp.Status)
 	return nil

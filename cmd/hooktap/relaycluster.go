@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strconv"
 
 	"github.com/hooktap/hooktap/relay"
 	"github.com/hooktap/hooktap/relay/natsnode"
@@ -65,7 +66,7 @@ func (f *clusterFlags) check() error {
 		}
 	}
 	for _, r := range splitList(f.routes) {
-		if u, err := url.Parse(r); err != nil || u.Scheme != "nats" || u.Hostname() == "" || u.Port() == "" {
+		if u, err := url.Parse(r); err != nil || u.Scheme != "nats" || u.Hostname() == "" || !validPort(u.Port()) {
 			return usagef("bad --cluster-routes entry %q: want nats://HOST:PORT", r)
 		}
 	}
@@ -91,4 +92,12 @@ func (f *clusterFlags) start(ctx context.Context, cfg relay.Config, log *slog.Lo
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
 	return node, nil
+}
+
+// validPort reports whether p is a port a node can listen on: 0 and
+// 65536 and over parse as URL ports, and a route to one would make the
+// node wait a minute for a cluster that cannot form.
+func validPort(p string) bool {
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 1 && n <= 65535
 }

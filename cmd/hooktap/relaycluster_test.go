@@ -26,6 +26,10 @@ func TestRelayClusterFlagErrors(t *testing.T) {
 		{"--node-name needs cluster mode", []string{"--node-name", "a"}},
 		{`bad --cluster-routes entry "127.0.0.1:6222": want nats://HOST:PORT`, []string{"--cluster-name", "c", "--cluster-listen", "127.0.0.1:6222", "--cluster-routes", "127.0.0.1:6222"}},
 		{`bad --cluster-listen "6222"`, []string{"--cluster-name", "c", "--cluster-listen", "6222"}},
+		// A port no node can listen on: else the node waits a minute for a cluster that cannot form.
+		{`bad --cluster-routes entry "nats://127.0.0.1:99999": want nats://HOST:PORT`, []string{"--cluster-name", "c", "--cluster-listen", "127.0.0.1:0", "--cluster-routes", "nats://127.0.0.1:99999"}},
+		{`bad --cluster-routes entry "nats://127.0.0.1:0": want nats://HOST:PORT`, []string{"--cluster-name", "c", "--cluster-listen", "127.0.0.1:0", "--cluster-routes", "nats://127.0.0.1:0"}},
+		{`bad --cluster-routes entry "nats://127.0.0.1:http": want nats://HOST:PORT`, []string{"--cluster-name", "c", "--cluster-listen", "127.0.0.1:0", "--cluster-routes", "nats://127.0.0.1:http"}},
 		{"bad --nats URL", []string{"--nats", "bob:pw"}},
 	} {
 		oneLine(t, c.want, append([]string{"relay", "--data", t.TempDir()}, c.args...)...)
