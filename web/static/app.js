@@ -306,7 +306,9 @@
     }
     if ((c.state === "reconnecting" || c.state === "refused") && c.reason) text += " (" + c.reason + ")";
     if (c.state === "reconnecting" && c.stalled) text = "relay not answering, " + text;
-    if (c.state === "connected" && c.rtt_ms) text += " " + (c.rtt_ms < 10 ? c.rtt_ms.toFixed(1) : Math.round(c.rtt_ms)) + "ms";
+    // dev's agent is attached in memory: a round trip under 0.1 ms says
+    // nothing, and "0.0ms" reads as broken.
+    if (c.state === "connected" && c.rtt_ms >= 0.1) text += " " + (c.rtt_ms < 10 ? c.rtt_ms.toFixed(1) : Math.round(c.rtt_ms)) + "ms";
     $("conn-text").textContent = text;
     box.title = c.error ? c.error : (c.relay || "relay connection") + (c.heartbeat_at ? "\nlast heartbeat " + new Date(c.heartbeat_at).toLocaleTimeString() : "");
     const routes = c.routes && c.routes.length ? "  +" + c.routes.length + (c.routes.length === 1 ? " route" : " routes") : "";
