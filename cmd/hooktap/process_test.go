@@ -113,13 +113,13 @@ func (p *proc) line(t *testing.T, substr string) string {
 		select {
 		case l, ok := <-p.lines:
 			if !ok {
-				t.Fatalf("process ended before printing %q; stderr:\n%s", substr, p.stderr)
+				t.Fatalf("process ended before printing %q; stderr:\n%s", substr, p.stderrText())
 			}
 			if strings.Contains(l, substr) {
 				return l
 			}
 		case <-timeout:
-			t.Fatalf("no line with %q in 20s; stderr:\n%s", substr, p.stderr)
+			t.Fatalf("no line with %q in 20s; stderr:\n%s", substr, p.stderrText())
 		}
 	}
 }
@@ -303,4 +303,14 @@ func TestProcessUsageErrorsExit2(t *testing.T) {
 	if err := exec.Command(hooktapBin(t), "listen", "-h").Run(); err != nil {
 		t.Errorf("-h is not success: %v", err)
 	}
+}
+
+// stderrText is what p has written to stderr so far (the writer may still
+// be writing: read under its lock).
+func (p *proc) stderrText() string {
+	if lw, ok := p.cmd.Stderr.(*lockedWriter); ok {
+		lw.mu.Lock()
+		defer lw.mu.Unlock()
+	}
+	return p.stderr.String()
 }

@@ -43,15 +43,34 @@ func (j retryingJS) CreateOrUpdateKeyValue(ctx context.Context, cfg jetstream.Ke
 const createAttempt = time.Second
 
 // retryTimeouts calls f with a deadline of its own until it succeeds, fails
-// otherwise than by that deadline, or ctx ends.
+// otherwise than by that deadline or a peer still joining, or ctx ends.
 func retryTimeouts(ctx context.Context, f func(context.Context) error) error {
 	for {
 		actx, cancel := context.WithTimeout(ctx, createAttempt)
 		err := f(actx)
 		cancel()
 		timedOut := errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout)
-		if err == nil || !timedOut || ctx.Err() != nil {
+		if err == nil || !(timedOut || noPeersYet(err)) || ctx.Err() != nil {
 			return err
+		}
+		if !timedOut {
+			select { // the peer's join takes a moment: do not spin
+			case <-ctx.Done():
+				return err
+			case <-time.After(200 * time.Millisecond):
+			}
 		}
 	}
 }
+
+// noPeersYet reports whether err is NATS saying that it cannot place the
+// replicas yet ("no suitable peers for placement, peer offline"): at
+// cluster start, a node whose peers are still joining gets it, and seconds
+// later the same create succeeds.
+func noPeersYet(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == jsClusterNoPeers
+}
+
+// jsClusterNoPeers is nats-server's JSClusterNoPeersErrF.
+const jsClusterNoPeers = 10005
