@@ -163,6 +163,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		},
 	}
 	s.store = buf
+	// Before joining: the other nodes' channel-page items come at once.
+	s.feed = newPageFeed(s)
 	if cfg.Cluster != nil {
 		if err := s.joinCluster(ctx, cfg.Cluster); err != nil {
 			cancel()
@@ -170,7 +172,6 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
-	s.feed = newPageFeed(s)
 	s.watchCluster()
 	go s.pruneLoop()
 	go s.pingLoop()
