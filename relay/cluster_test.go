@@ -825,27 +825,3 @@ func TestClusterDeleteMarkersPurged(t *testing.T) {
 		})
 	}
 }
-
-// TestClusterPresenceDeletedWhileConnected: a node that missed another's
-// heartbeats for nodeDeadAfter (writes held during an election) deletes
-// that node's agents' presence; the node, whose agent is still connected,
-// writes it again, so that the cluster does not answer "no agent is
-// connected" for good (an outside tester saw 202s on every node after one
-// node of three was killed).
-func TestClusterPresenceDeletedWhileConnected(t *testing.T) {
-	c := startCluster(t, Config{})
-	a := dialAgent(t, c.node(1).ts)
-	a.hello("d2", "agt_live")
-	c.waitAgents("d2", 1)
-	g0 := c.node(0).srv.signals.(*natsSignals)
-	if err := g0.kv.Delete(t.Context(), agentKey("d2", "agt_live")); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the agent's presence written again", func() bool {
-		_, err := g0.kv.Get(t.Context(), agentKey("d2", "agt_live"))
-		return err == nil
-	})
-	c.waitAgents("d2", 1)
-	go postQuiet(c.node(0).ts.URL+"/h/d2", []byte(`{"n":1}`))
-	a.ack(a.readDelivery())
-}

@@ -87,7 +87,6 @@ type presence struct {
 type joined struct {
 	rev      uint64 // its entry's revision; 0 until written
 	replaced func()
-	entry    []byte // its presence entry, to write again (reannounce)
 }
 
 var _ Signals = (*natsSignals)(nil)
@@ -277,9 +276,6 @@ func (g *natsSignals) note(e jetstream.KeyValueEntry) {
 				delete(g.agents, channel)
 			}
 		}
-		if j := g.here[k]; j != nil && j.rev != 0 && j.rev < e.Revision() {
-			go g.reannounce(k, j) // deleted by a node that took this one for dead
-		}
 		return
 	}
 	var p presence
@@ -364,7 +360,7 @@ func (g *natsSignals) Join(channel, agentID, instance string, f Filter, replaced
 		return func() {}, false
 	}
 	g.mu.Lock()
-	j.rev, j.entry = rev, v
+	j.rev = rev
 	g.here[k] = j
 	if p, ok := g.agents[channel][agentID]; ok && p.rev > rev {
 		g.checkReplaced(k, p) // a newer one was seen before this Put returned
@@ -379,38 +375,8 @@ func (g *natsSignals) Join(channel, agentID, instance string, f Filter, replaced
 		ctx, cancel := context.WithTimeout(context.Background(), clusterTimeout)
 		defer cancel()
 		// Only its own entry: a newer connection's stays.
-		g.mu.Lock()
-		rev := j.rev // reannounce may have written it again
-		g.mu.Unlock()
 		g.kv.Delete(ctx, k, jetstream.LastRevision(rev))
 	}, false
-}
-
-// reannounce writes again the presence entry of j, an agent still
-// connected here whose entry another node deleted: one that missed this
-// node's heartbeats for nodeDeadAfter (an election of the bucket's leader
-// can hold writes that long) took it for dead. Without it, the agent would
-// count nowhere until it reconnects. A newer connection's entry, written
-// meanwhile, stays.
-func (g *natsSignals) reannounce(k string, j *joined) {
-	ctx, cancel := context.WithTimeout(context.Background(), clusterTimeout)
-	defer cancel()
-	rev, err := g.kv.Create(ctx, k, j.entry)
-	if err != nil {
-		if !wrongRevision(err) {
-			g.srv.log.Warn("agent not announced to the cluster again", "err", err)
-		}
-		return
-	}
-	g.mu.Lock()
-	gone := g.here[k] != j
-	if !gone {
-		j.rev = rev
-	}
-	g.mu.Unlock()
-	if gone { // it left while this was written
-		g.kv.Delete(ctx, k, jetstream.LastRevision(rev))
-	}
 }
 
 // errCopyRunning: another run of the agent is connected to another node.
