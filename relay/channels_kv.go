@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -38,10 +40,8 @@ type kvRegistry struct {
 	// another node's.
 	writeMu sync.Mutex
 
-	watcher jetstream.KeyWatcher
-	started chan struct{} // closed by Watch: the updates go to fn from then on
-	fn      func(string, change)
-	done    chan struct{}
+	watch *bucketWatch
+	fn    atomic.Pointer[func(string, change)] // set by Watch: changes go to it from then on
 }
 
 // kvChannel is a channel's value in the bucket.
@@ -54,7 +54,7 @@ type kvChannel struct {
 
 // openKVRegistry creates the bucket if needed (with the node's replica
 // count) and reads all of it before returning.
-func openKVRegistry(ctx context.Context, n *natsnode.Node) (*kvRegistry, error) {
+func openKVRegistry(ctx context.Context, n *natsnode.Node, log *slog.Logger) (*kvRegistry, error) {
 	kv, err := n.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:   ChannelsBucket,
 		History:  1,
@@ -67,74 +67,58 @@ func openKVRegistry(ctx context.Context, n *natsnode.Node) (*kvRegistry, error) 
 	r := &kvRegistry{
 		channelCache: channelCache{known: map[string]registered{}},
 		kv:           kv, js: n.JS, rev: map[string]uint64{},
-		started: make(chan struct{}), done: make(chan struct{}),
 	}
-	// The watcher outlives ctx (which only bounds the start).
-	w, err := kv.WatchAll(context.Background())
-	if err != nil {
-		return nil, fmt.Errorf("watch the channel bucket: %w", err)
+	// The watch outlives ctx (which only bounds the start).
+	if r.watch, err = watchBucket(ctx, log, kv, ChannelsBucket, r.follow, r.resync); err != nil {
+		return nil, fmt.Errorf("read the channel bucket: %w", err)
 	}
-	r.watcher = w
-	if err := r.initial(ctx); err != nil {
-		w.Stop()
-		return nil, err
-	}
-	go r.follow()
 	return r, nil
 }
 
-// initial applies the bucket's current contents, up to the watcher's
-// "caught up" marker (a nil entry).
-func (r *kvRegistry) initial(ctx context.Context) error {
-	for {
-		select {
-		case e, ok := <-r.watcher.Updates():
-			if !ok {
-				return errors.New("read the channel bucket: the watch ended")
-			}
-			if e == nil {
-				return nil
-			}
-			r.apply(e)
-		case <-ctx.Done():
-			return fmt.Errorf("read the channel bucket: %w", ctx.Err())
-		}
+// follow applies a change, telling Watch's fn about one that concerns
+// connected agents.
+func (r *kvRegistry) follow(e jetstream.KeyValueEntry) {
+	r.writeMu.Lock()
+	name, c := r.apply(e)
+	r.writeMu.Unlock()
+	r.tell(name, c)
+}
+
+func (r *kvRegistry) tell(name string, c change) {
+	if fn := r.fn.Load(); c != 0 && fn != nil {
+		(*fn)(name, c)
 	}
 }
 
-// follow applies later changes, telling Watch's fn about those that
-// concern connected agents.
-func (r *kvRegistry) follow() {
-	defer close(r.done)
-	<-r.started
-	for e := range r.watcher.Updates() {
-		if e == nil {
-			continue
+// resync removes the channels deleted while the watch stalled (seen: the
+// keys in the bucket now).
+func (r *kvRegistry) resync(seen map[string]bool, before uint64) {
+	r.writeMu.Lock()
+	r.revMu.Lock()
+	var gone []string
+	for key, rev := range r.rev {
+		if rev <= before && !seen[key] {
+			r.rev[key] = before
+			if r.remove(channelOfKey(key)) != 0 {
+				gone = append(gone, channelOfKey(key))
+			}
 		}
-		r.writeMu.Lock()
-		name, c := r.apply(e)
-		r.writeMu.Unlock()
-		if c != 0 && r.fn != nil {
-			r.fn(name, c)
-		}
+	}
+	r.revMu.Unlock()
+	r.writeMu.Unlock()
+	for _, name := range gone {
+		r.tell(name, changeDeleted)
 	}
 }
 
 // Watch starts passing changes to fn; before it, they are applied only.
 func (r *kvRegistry) Watch(fn func(string, change)) {
-	r.fn = fn
-	close(r.started)
+	r.fn.Store(&fn)
 }
 
 // Close stops the watch.
 func (r *kvRegistry) Close() {
-	r.watcher.Stop()
-	select {
-	case <-r.started:
-	default:
-		close(r.started)
-	}
-	<-r.done
+	r.watch.Stop()
 }
 
 // apply puts one bucket entry into memory unless a newer revision of its

@@ -173,30 +173,3 @@ func (s *Server) expectWrite(n int) {
 		s.buf.Expect(n)
 	}
 }
-
-// watchBucket hands every entry of kv, and every change after, to apply
-// (on a goroutine of the watcher's), and returns once apply has seen what
-// the bucket held when it was called. The watcher runs until stopped.
-func watchBucket(ctx context.Context, kv jetstream.KeyValue, bucket string, apply func(jetstream.KeyValueEntry)) (jetstream.KeyWatcher, error) {
-	w, err := kv.WatchAll(context.Background())
-	if err != nil {
-		return nil, fmt.Errorf("watch bucket %s: %w", bucket, err)
-	}
-	ready := make(chan struct{})
-	go func() {
-		for e := range w.Updates() {
-			if e == nil { // the initial values are all in
-				close(ready)
-				continue
-			}
-			apply(e)
-		}
-	}()
-	select {
-	case <-ready:
-		return w, nil
-	case <-ctx.Done():
-		w.Stop()
-		return nil, fmt.Errorf("watch bucket %s: %w", bucket, ctx.Err())
-	}
-}

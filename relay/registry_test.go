@@ -35,7 +35,7 @@ var registryBackends = map[string]func(t *testing.T) (open func() registry){
 	"jetstream": func(t *testing.T) func() registry {
 		node := natstest.Cluster(t, 1).Node(t, 0)
 		return func() registry {
-			reg, err := openKVRegistry(t.Context(), node)
+			reg, err := openKVRegistry(t.Context(), node, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -149,7 +149,7 @@ func TestRegistryConformance(t *testing.T) {
 func TestKVRegistryAcrossNodes(t *testing.T) {
 	c := natstest.Cluster(t, 3)
 	open := func(i int) (*kvRegistry, chan string) {
-		reg, err := openKVRegistry(t.Context(), c.Node(t, i))
+		reg, err := openKVRegistry(t.Context(), c.Node(t, i), nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -35,7 +35,16 @@ import (
 //
 // A node that dies leaves its agents' entries behind: every node writes
 // a heartbeat entry (_node.<id>) every heartbeatEvery, and the agents of
-// a node not heard of for nodeDeadAfter do not count (and are deleted).
+// a node whose last heartbeat is nodeDeadAfter older than this node's own
+// last one do not count (and are deleted). Both come through the watch, on
+// the stream's clock: a node whose watch stalls (it did for 15-20 s while
+// the bucket elected a leader) sees every heartbeat stop, its own too, and
+// judges nobody dead; judged by its own clock, it used to delete the
+// entries of every agent of the cluster but its own.
+//
+// A node puts its connected agents' entries back when they go while the
+// agents stay (reannounce): a node cut off from the others for longer
+// than nodeDeadAfter has its agents deleted by them.
 type natsSignals struct {
 	srv    *Server
 	conn   *nats.Conn
@@ -45,10 +54,10 @@ type natsSignals struct {
 	subs   []*nats.Subscription
 	live   *nats.Subscription // of liveSubjects
 	lost   int                // live deliveries dropped so far (a slow consumer)
-	watch  jetstream.KeyWatcher
+	watch  *bucketWatch
 	stop   chan struct{}
-	// purging: purgeMarkers is running
-	purging atomic.Bool
+	// purging, announcing: purgeMarkers, reannounce is running
+	purging, announcing atomic.Bool
 	// heartbeatEvery, nodeDeadAfter, purgeEvery and markersKept when the
 	// node started
 	every, deadAfter time.Duration
@@ -59,6 +68,8 @@ type natsSignals struct {
 	agents map[string]map[string]presence // the bucket, by channel and agent id
 	here   map[string]*joined             // agents connected to this node, by key
 	nodes  map[string]time.Time           // the last heartbeat of each node, by the stream's clock
+	// beatRev: the revision of this node's last heartbeat the watch brought
+	beatRev uint64
 }
 
 // Heartbeats of the nodes (variables for tests).
@@ -85,8 +96,10 @@ type presence struct {
 
 // joined is an agent connected to this node.
 type joined struct {
-	rev      uint64 // its entry's revision; 0 until written
-	replaced func()
+	channel, agentID, instance string
+	entry                      []byte // its presence entry
+	rev                        uint64 // its entry's revision; 0 until written
+	replaced                   func()
 }
 
 var _ Signals = (*natsSignals)(nil)
@@ -160,6 +173,7 @@ func (g *natsSignals) heartbeats() {
 			g.srv.log.Debug("cluster heartbeat", "err", err)
 		}
 		g.srv.writes.wrote(start, err) // whether the cluster takes writes (quorum.go)
+		go g.reannounce()
 		for k, rev := range g.stale() {
 			if rev == 0 {
 				g.kv.Delete(ctx, k)
@@ -235,17 +249,92 @@ func (g *natsSignals) stale() map[string]uint64 {
 	return out
 }
 
-// alive reports whether node has beaten lately. Callers hold mu.
+// alive reports whether node has beaten lately: less than deadAfter
+// before this node's own last heartbeat, as the watch brought both.
+// Callers hold mu.
 func (g *natsSignals) alive(node string) bool {
-	return node == g.nodeID || time.Since(g.nodes[node]) < g.deadAfter
+	if node == g.nodeID {
+		return true
+	}
+	last, ok := g.nodes[node]
+	return ok && g.nodes[g.nodeID].Sub(last) < g.deadAfter
+}
+
+// reannounce writes again the entries of this node's agents that went
+// from the bucket while they stayed connected (another node judged this
+// one dead), once the watch has brought this node's last heartbeat: a
+// deletion the watch has not brought yet is not known.
+func (g *natsSignals) reannounce() {
+	if !g.announcing.CompareAndSwap(false, true) {
+		return // the last one is still going
+	}
+	defer g.announcing.Store(false)
+	ctx, cancel := context.WithTimeout(context.Background(), clusterTimeout)
+	defer cancel()
+	g.mu.Lock()
+	var gone []*joined
+	for _, j := range g.here {
+		if j.rev == 0 || j.rev > g.beatRev {
+			continue // not written yet, or written after what the watch has shown
+		}
+		if p, ok := g.agents[j.channel][j.agentID]; !ok || p.rev < j.rev {
+			gone = append(gone, j)
+		}
+	}
+	g.mu.Unlock()
+	again := 0
+	for _, j := range gone {
+		rev, err := g.claim(ctx, j.channel, j.agentID, j.instance, j.entry)
+		if err != nil {
+			g.srv.log.Debug("agent not announced again", "channel", j.channel, "err", err)
+			continue
+		}
+		k := agentKey(j.channel, j.agentID)
+		g.mu.Lock()
+		still := g.here[k] == j
+		if still {
+			j.rev = rev
+		}
+		g.mu.Unlock()
+		if !still { // it left meanwhile: its leave deleted the old revision
+			g.kv.Delete(ctx, k, jetstream.LastRevision(rev))
+			continue
+		}
+		again++
+	}
+	if again > 0 {
+		g.srv.log.Info("cluster: agents of this node announced again (another node had counted them out)", "agents", again)
+	}
 }
 
 // watchPresence keeps agents in step with the bucket; it returns once
 // agents holds what the bucket held when it was called.
 func (g *natsSignals) watchPresence(ctx context.Context) error {
-	w, err := watchBucket(ctx, g.kv, bucketPresence, g.note)
+	w, err := watchBucket(ctx, g.srv.log, g.kv, bucketPresence, g.note, g.resync)
 	g.watch = w
 	return err
+}
+
+// resync drops the nodes and agents that left the bucket while the watch
+// stalled (seen: the keys in it now).
+func (g *natsSignals) resync(seen map[string]bool, before uint64) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for node := range g.nodes {
+		if !seen[nodePrefix+node] {
+			delete(g.nodes, node)
+		}
+	}
+	for channel, ps := range g.agents {
+		for id, p := range ps {
+			if p.rev <= before && !seen[agentKey(channel, id)] {
+				delete(ps, id)
+			}
+		}
+		if len(ps) == 0 {
+			delete(g.agents, channel)
+		}
+	}
 }
 
 // note takes a change of the presence bucket.
@@ -255,6 +344,9 @@ func (g *natsSignals) note(e jetstream.KeyValueEntry) {
 		g.mu.Lock()
 		if e.Operation() == jetstream.KeyValuePut {
 			g.nodes[node] = e.Created()
+			if node == g.nodeID {
+				g.beatRev = max(g.beatRev, e.Revision())
+			}
 		} else {
 			delete(g.nodes, node)
 		}
@@ -283,6 +375,9 @@ func (g *natsSignals) note(e jetstream.KeyValueEntry) {
 		return
 	}
 	p.rev = e.Revision()
+	if old, ok := g.agents[channel][agentID]; ok && old.rev >= p.rev {
+		return // a stalled watch's replacement replays it
+	}
 	if _, ok := g.nodes[p.Node]; ok {
 		p.Node = g.intern(p.Node)
 	}
@@ -347,8 +442,8 @@ func (g *natsSignals) Agents(channel string) map[string]Filter {
 // Join implements Signals.
 func (g *natsSignals) Join(channel, agentID, instance string, f Filter, replaced func()) (leave func(), taken bool) {
 	k := agentKey(channel, agentID)
-	j := &joined{replaced: replaced}
 	v, _ := json.Marshal(presence{Node: g.nodeID, Filter: f, Instance: instance})
+	j := &joined{channel: channel, agentID: agentID, instance: instance, entry: v, replaced: replaced}
 	ctx, cancel := context.WithTimeout(context.Background(), clusterTimeout)
 	defer cancel()
 	rev, err := g.claim(ctx, channel, agentID, instance, v)
@@ -371,6 +466,7 @@ func (g *natsSignals) Join(channel, agentID, instance string, f Filter, replaced
 		if g.here[k] == j {
 			delete(g.here, k)
 		}
+		rev := j.rev // reannounce may have written it again
 		g.mu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), clusterTimeout)
 		defer cancel()

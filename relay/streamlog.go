@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strconv"
@@ -59,7 +60,8 @@ type streamLog struct {
 	// furthest cursor (raiseFurthest).
 	furthestSeen map[string]int64
 	markersKept  time.Duration // markersKept when it opened
-	watch        jetstream.KeyWatcher
+	watch        *bucketWatch
+	log          *slog.Logger
 }
 
 const (
@@ -106,7 +108,10 @@ func openStreamLog(ctx context.Context, node *natsnode.Node, cfg Config, reply s
 		return nil, fmt.Errorf("create bucket %s: %w", bucketUnclaimed, err)
 	}
 	l := &streamLog{js: node.JS, stream: st, cursors: cursors, unclaimed: unclaimed,
-		timeout: cfg.ResponseTimeout, reply: reply, left: left, pending: map[string]map[int64]Event{}, furthestSeen: map[string]int64{}, markersKept: markersKept}
+		timeout: cfg.ResponseTimeout, reply: reply, left: left, pending: map[string]map[int64]Event{}, furthestSeen: map[string]int64{}, markersKept: markersKept, log: cfg.Logger}
+	if l.log == nil {
+		l.log = slog.New(slog.DiscardHandler)
+	}
 	if err := l.watchUnclaimed(ctx); err != nil {
 		return nil, err
 	}
@@ -405,9 +410,7 @@ func (l *streamLog) Depth(ctx context.Context) (map[string]int64, error) {
 
 // Close implements Log.
 func (l *streamLog) Close() error {
-	if l.watch != nil {
-		return l.watch.Stop()
-	}
+	l.watch.Stop()
 	return nil
 }
 
@@ -558,9 +561,27 @@ func unclaimedKey(channel string, seq int64) string {
 // watchUnclaimed keeps pending in step with the unclaimed bucket; it
 // returns once pending holds what the bucket held when it was called.
 func (l *streamLog) watchUnclaimed(ctx context.Context) error {
-	w, err := watchBucket(ctx, l.unclaimed, bucketUnclaimed, l.noteUnclaimed)
+	w, err := watchBucket(ctx, l.log, l.unclaimed, bucketUnclaimed, l.noteUnclaimed, l.resyncUnclaimed)
 	l.watch = w
 	return err
+}
+
+// resyncUnclaimed drops what was claimed while the watch stalled (seen:
+// the keys in the bucket now). One marked meanwhile that the new watch
+// brings only after its replay goes for as long as that takes.
+func (l *streamLog) resyncUnclaimed(seen map[string]bool, _ uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for channel, ps := range l.pending {
+		for seq := range ps {
+			if !seen[unclaimedKey(channel, seq)] {
+				delete(ps, seq)
+			}
+		}
+		if len(ps) == 0 {
+			delete(l.pending, channel)
+		}
+	}
 }
 
 func (l *streamLog) noteUnclaimed(e jetstream.KeyValueEntry) {

@@ -35,7 +35,7 @@ func newTeam(ctx context.Context, cfg Config, buf *Buffer) (*team, error) {
 		t.metricsHash = sha256.Sum256([]byte(cfg.MetricsToken))
 	}
 	if cfg.Cluster != nil {
-		reg, err := openKVRegistry(ctx, cfg.Cluster)
+		reg, err := openKVRegistry(ctx, cfg.Cluster, cfg.Logger)
 		if err != nil {
 			return nil, err
 		}

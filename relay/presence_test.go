@@ -1,0 +1,193 @@
+package relay
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// fastHeartbeats makes nodes beat every 100 ms and count a node dead after
+// a second of silence, for one test.
+func fastHeartbeats(t *testing.T) {
+	every, dead := heartbeatEvery, nodeDeadAfter
+	heartbeatEvery, nodeDeadAfter = 100*time.Millisecond, time.Second
+	t.Cleanup(func() { heartbeatEvery, nodeDeadAfter = every, dead })
+}
+
+func signalsOf(c *testCluster, i int) *natsSignals {
+	return c.node(i).srv.signals.(*natsSignals)
+}
+
+// lastBeat is the time of node's last heartbeat as g's watch brought it.
+func (g *natsSignals) lastBeat(node string) time.Time {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.nodes[node]
+}
+
+// A node whose presence watch stalls (it did for 15-20 s while the bucket
+// elected a leader after a node died) judges no node dead: it used to see
+// every other node's heartbeats stop, count their agents out and delete
+// their entries, and then every node answered "no agent is connected".
+func TestClusterStalledWatchJudgesNobodyDead(t *testing.T) {
+	fastHeartbeats(t)
+	every := watchCheckEvery
+	watchCheckEvery = time.Hour // the stall lasts
+	t.Cleanup(func() { watchCheckEvery = every })
+	c := startCluster(t, Config{})
+	a := dialAgent(t, c.node(1).ts)
+	a.hello("s", "stays")
+	c.waitAgents("s", 1)
+
+	stalled, other := signalsOf(c, 0), signalsOf(c, 2)
+	stalled.watch.mu.Lock()
+	stalled.watch.w.Stop()
+	stalled.watch.mu.Unlock()
+	// Node 0 goes on beating; node 2 sees it, node 0 no longer does.
+	waitFor(t, "node 0's heartbeats three deadlines past its own view of them", func() bool {
+		return other.lastBeat(stalled.nodeID).Sub(stalled.lastBeat(stalled.nodeID)) > 3*nodeDeadAfter
+	})
+	// Its heartbeat loop deletes before its next beat: two more beats.
+	beat := other.lastBeat(stalled.nodeID)
+	waitFor(t, "two more heartbeats of node 0", func() bool {
+		return other.lastBeat(stalled.nodeID).Sub(beat) >= 2*heartbeatEvery
+	})
+	if _, err := other.kv.Get(t.Context(), agentKey("s", "stays")); err != nil {
+		t.Fatalf("the agent's presence entry: %v", err)
+	}
+	for i := range 3 {
+		if got, _ := signalsOf(c, i).Reach("s", Event{}); got != 1 {
+			t.Errorf("node %d counts %d agents, want 1", i, got)
+		}
+	}
+}
+
+// An agent whose entry another node deleted (it judged this node dead:
+// cut off for longer than nodeDeadAfter) while the agent stayed connected
+// is announced again; once it leaves, its entry goes for good.
+func TestClusterAgentAnnouncedAgain(t *testing.T) {
+	fastHeartbeats(t)
+	c := startCluster(t, Config{})
+	a := dialAgent(t, c.node(1).ts)
+	a.hello("r", "back")
+	c.waitAgents("r", 1)
+	other := signalsOf(c, 2)
+	k := agentKey("r", "back")
+	e, err := other.kv.Get(t.Context(), k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.kv.Delete(t.Context(), k); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the entry written again", func() bool {
+		again, err := other.kv.Get(t.Context(), k)
+		return err == nil && again.Revision() > e.Revision()+1
+	})
+	c.waitAgents("r", 1)
+	a.ws.Close()
+	c.waitAgents("r", 0)
+	waitFor(t, "the entry of the agent that left to go", func() bool {
+		_, err := other.kv.Get(t.Context(), k)
+		return errors.Is(err, jetstream.ErrKeyNotFound)
+	})
+}
+
+// watchHosts says which NATS server holds each relay node's presence
+// watch (an ordered consumer of the bucket, which NATS places on one of
+// the stream's servers): by the consumer's deliver subject, among the
+// subscriptions of node i's connection to server i.
+func watchHosts(t *testing.T, c *testCluster) map[int]int {
+	t.Helper()
+	st, err := c.node(0).srv.cfg.Cluster.JS.Stream(t.Context(), "KV_"+bucketPresence)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hosts := map[int]int{}
+	infos := st.ListConsumers(t.Context())
+	for ci := range infos.Info() {
+		if ci.Cluster == nil {
+			continue
+		}
+		for i := range 3 {
+			cz, err := c.nats.Server(i).Connz(&server.ConnzOptions{Subscriptions: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, conn := range cz.Conns {
+				if conn.Name == fmt.Sprintf("hooktap relay relay%d", i) && slices.Contains(conn.Subs, ci.Config.DeliverSubject) {
+					hosts[i] = c.nats.Index(ci.Cluster.Leader)
+				}
+			}
+		}
+	}
+	if err := infos.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return hosts
+}
+
+// The NATS server that holds one node's presence watch dies with its
+// node while POSTs come: every node left keeps counting the agent
+// connected to the third (they answered 202 "no agent is connected" for
+// good from ~15 s on: the watch stalled while the bucket elected a
+// leader, the node took that for the other nodes' silence and deleted
+// their agents' entries).
+func TestClusterPresenceWatchHostKilled(t *testing.T) {
+	var c *testCluster
+	watcher, kill := -1, -1
+	for try := 0; watcher < 0; try++ {
+		if try == 5 {
+			t.Fatal("in five clusters every node's watch was on its own server")
+		}
+		c = startCluster(t, Config{ResponseTimeout: 3 * time.Second})
+		hosts := watchHosts(t, c)
+		t.Logf("presence watches: node -> server %v", hosts)
+		for w, h := range hosts {
+			if h != w {
+				watcher, kill = w, h
+			}
+		}
+	}
+	at := 3 - watcher - kill
+	runAgent(t, c.node(at).ts.URL, "p", filepath.Join(t.TempDir(), "agent.db"), newTestApp(t))
+	c.waitAgents("p", 1)
+	stop := make(chan struct{})
+	posting := make(chan struct{})
+	go func() { // as a load balancer spreads them
+		defer close(posting)
+		for {
+			for i := range 3 {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if nd := c.node(i); nd != nil {
+					if resp, err := http.Post(nd.ts.URL+"/h/p", "application/json", strings.NewReader(`{}`)); err == nil {
+						resp.Body.Close()
+					}
+				}
+			}
+		}
+	}()
+	defer func() { close(stop); <-posting }()
+	c.nats.Kill(kill)
+	c.stopNode(kill)
+	// Past nodeDeadAfter, and the watches' recovery (15-20 s measured).
+	for start := time.Now(); time.Since(start) < 2*nodeDeadAfter; time.Sleep(500 * time.Millisecond) {
+		for _, i := range []int{watcher, at} {
+			if got, _ := c.node(i).srv.signals.Reach("p", Event{}); got != 1 {
+				t.Fatalf("+%.1fs: node %d counts %d agents, want 1", time.Since(start).Seconds(), i, got)
+			}
+		}
+	}
+}
