@@ -52,3 +52,21 @@ func TestStalledRelayIsRed(t *testing.T) {
 		t.Errorf("title %q lacks the stall in red %q", final.titleBar(), red)
 	}
 }
+
+// TestInMemoryRoundTripNotShown: dev's agent is attached in memory, its
+// round trip is microseconds: the title says "connected", not
+// "connected 0.0ms" (which reads as broken); a real one shows.
+func TestInMemoryRoundTripNotShown(t *testing.T) {
+	m := newModel(context.Background(), testOptions(openStore(t)))
+	defer m.Close()
+	for rtt, want := range map[time.Duration]string{
+		30 * time.Microsecond:  "● connected",
+		250 * time.Microsecond: "● connected 0.2ms",
+		12 * time.Millisecond:  "● connected 12ms",
+	} {
+		m.status.conn = live.RelayStatus{State: live.StateConnected, RTT: rtt}
+		if got := m.status.connText(); got != want {
+			t.Errorf("rtt %s: %q, want %q", rtt, got, want)
+		}
+	}
+}

@@ -161,7 +161,9 @@ func (s *statusBar) connText() string {
 	switch s.conn.State {
 	case live.StateConnected:
 		text := "● connected"
-		if s.conn.RTT > 0 {
+		// dev's agent is attached in memory: a round trip under 0.1 ms
+		// says nothing, and "0.0ms" reads as broken (as on the web page).
+		if s.conn.RTT >= 100*time.Microsecond {
 			text += " " + fmtRTT(s.conn.RTT)
 		}
 		return st.Connected.Render(text)
