@@ -212,20 +212,26 @@ func (s *Server) copyRunning(h *wire.Hello) bool {
 // otherRunAnswers reports whether a session of agentID on channel here is
 // of another run than instance, and answers a ping.
 func (s *Server) otherRunAnswers(channel, agentID, instance string) bool {
-	s.mu.Lock()
-	var old *session
-	if ch := s.channels[channel]; ch != nil {
-		for o := range ch.sessions {
-			if o.agentID == agentID {
-				old = o
-			}
-		}
-	}
-	s.mu.Unlock()
+	old := s.sessionOf(channel, agentID)
 	if old == nil || old.instance == "" || old.instance == instance {
 		return false
 	}
 	return old.answers()
+}
+
+// sessionOf is agentID's session of channel on this relay, or nil.
+func (s *Server) sessionOf(channel, agentID string) *session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var found *session
+	if ch := s.channels[channel]; ch != nil {
+		for o := range ch.sessions {
+			if o.agentID == agentID {
+				found = o
+			}
+		}
+	}
+	return found
 }
 
 // copyCheck is how long an older connection of an agent has to answer a

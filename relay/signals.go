@@ -94,12 +94,10 @@ type presence struct {
 	rev      uint64
 }
 
-// joined is an agent connected to this node.
+// joined is an agent connected to this node (small: one per agent).
 type joined struct {
-	channel, agentID, instance string
-	entry                      []byte // its presence entry
-	rev                        uint64 // its entry's revision; 0 until written
-	replaced                   func()
+	rev      uint64 // its entry's revision; 0 until written
+	replaced func()
 }
 
 var _ Signals = (*natsSignals)(nil)
@@ -272,24 +270,30 @@ func (g *natsSignals) reannounce() {
 	ctx, cancel := context.WithTimeout(context.Background(), clusterTimeout)
 	defer cancel()
 	g.mu.Lock()
-	var gone []*joined
-	for _, j := range g.here {
+	gone := map[string]*joined{}
+	for k, j := range g.here {
 		if j.rev == 0 || j.rev > g.beatRev {
 			continue // not written yet, or written after what the watch has shown
 		}
-		if p, ok := g.agents[j.channel][j.agentID]; !ok || p.rev < j.rev {
-			gone = append(gone, j)
+		channel, agentID, _ := splitAgentKey(k)
+		if p, ok := g.agents[channel][agentID]; !ok || p.rev < j.rev {
+			gone[k] = j
 		}
 	}
 	g.mu.Unlock()
 	again := 0
-	for _, j := range gone {
-		rev, err := g.claim(ctx, j.channel, j.agentID, j.instance, j.entry)
+	for k, j := range gone {
+		channel, agentID, _ := splitAgentKey(k)
+		ss := g.srv.sessionOf(channel, agentID)
+		if ss == nil {
+			continue // it left
+		}
+		v, _ := json.Marshal(presence{Node: g.nodeID, Filter: ss.filter, Instance: ss.instance})
+		rev, err := g.claim(ctx, channel, agentID, ss.instance, v)
 		if err != nil {
-			g.srv.log.Debug("agent not announced again", "channel", j.channel, "err", err)
+			g.srv.log.Debug("agent not announced again", "channel", channel, "err", err)
 			continue
 		}
-		k := agentKey(j.channel, j.agentID)
 		g.mu.Lock()
 		still := g.here[k] == j
 		if still {
@@ -353,12 +357,10 @@ func (g *natsSignals) note(e jetstream.KeyValueEntry) {
 		g.mu.Unlock()
 		return
 	}
-	i := strings.LastIndexByte(k, '.')
-	id, err := hex.DecodeString(k[i+1:])
-	if i < 0 || err != nil {
+	channel, agentID, ok := splitAgentKey(k)
+	if !ok {
 		return
 	}
-	channel, agentID := channelOfKey(k[:i]), string(id)
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if e.Operation() != jetstream.KeyValuePut {
@@ -442,8 +444,8 @@ func (g *natsSignals) Agents(channel string) map[string]Filter {
 // Join implements Signals.
 func (g *natsSignals) Join(channel, agentID, instance string, f Filter, replaced func()) (leave func(), taken bool) {
 	k := agentKey(channel, agentID)
+	j := &joined{replaced: replaced}
 	v, _ := json.Marshal(presence{Node: g.nodeID, Filter: f, Instance: instance})
-	j := &joined{channel: channel, agentID: agentID, instance: instance, entry: v, replaced: replaced}
 	ctx, cancel := context.WithTimeout(context.Background(), clusterTimeout)
 	defer cancel()
 	rev, err := g.claim(ctx, channel, agentID, instance, v)
@@ -473,6 +475,19 @@ func (g *natsSignals) Join(channel, agentID, instance string, f Filter, replaced
 		// Only its own entry: a newer connection's stays.
 		g.kv.Delete(ctx, k, jetstream.LastRevision(rev))
 	}, false
+}
+
+// splitAgentKey is agentKey's inverse.
+func splitAgentKey(k string) (channel, agentID string, ok bool) {
+	i := strings.LastIndexByte(k, '.')
+	if i < 0 {
+		return "", "", false
+	}
+	id, err := hex.DecodeString(k[i+1:])
+	if err != nil {
+		return "", "", false
+	}
+	return channelOfKey(k[:i]), string(id), true
 }
 
 // errCopyRunning: another run of the agent is connected to another node.
