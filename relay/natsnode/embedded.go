@@ -60,7 +60,16 @@ func startEmbedded(ctx context.Context, opts Options) (*Node, error) {
 	}
 	n := &Node{Name: sopts.ServerName, Conn: nc, server: s, closed: closed}
 	size := clusterSize(opts)
-	if err := waitFormed(ctx, s, opts, size); err != nil {
+	// A node that has been a member needs a majority to start again (one
+	// node of three down for good must not stop a second one's restart);
+	// a new one waits for every node its routes name, so that a new
+	// cluster's streams find their replicas.
+	member := filepath.Join(sopts.StoreDir, "joined")
+	need := size - 1
+	if _, err := os.Stat(member); err == nil {
+		need = size / 2
+	}
+	if err := waitFormed(ctx, s, opts, size, need); err != nil {
 		n.Close()
 		return nil, err
 	}
@@ -70,6 +79,12 @@ func startEmbedded(ctx context.Context, opts Options) (*Node, error) {
 	if err := n.ready(ctx, opts); err != nil {
 		n.Close()
 		return nil, err
+	}
+	if opts.ClusterListen != "" {
+		if err := os.WriteFile(member, nil, 0o600); err != nil {
+			n.Close()
+			return nil, err
+		}
 	}
 	logs.joined.Store(true)
 	return n, nil
@@ -241,10 +256,10 @@ func isSelf(route *url.URL, listen string) bool {
 	return false
 }
 
-// waitFormed waits until this node's server has routes to the other size-1
-// nodes' and JetStream's meta group has a leader this server follows, or
-// says which nodes are missing when ReadyTimeout passes.
-func waitFormed(ctx context.Context, s *server.Server, opts Options, size int) error {
+// waitFormed waits until this node's server has routes to need of the
+// other size-1 nodes' and JetStream's meta group has a leader this server
+// follows, or says which nodes are missing when ReadyTimeout passes.
+func waitFormed(ctx context.Context, s *server.Server, opts Options, size, need int) error {
 	if size == 1 && opts.ClusterListen == "" {
 		return nil
 	}
@@ -257,7 +272,7 @@ func waitFormed(ctx context.Context, s *server.Server, opts Options, size int) e
 	for {
 		peers := routePeers(s)
 		// Current implies a meta leader in a cluster (raft.Current).
-		if len(peers) >= size-1 && s.JetStreamIsCurrent() {
+		if len(peers) >= need && s.JetStreamIsCurrent() {
 			return nil
 		}
 		select {
@@ -266,7 +281,7 @@ func waitFormed(ctx context.Context, s *server.Server, opts Options, size int) e
 			if parent.Err() != nil {
 				return fmt.Errorf("stopped while waiting for cluster %s to form", opts.ClusterName)
 			}
-			if missing := size - 1 - len(peers); missing > 0 {
+			if missing := need - len(peers); missing > 0 {
 				return fmt.Errorf("waiting for %d more node(s) of cluster %s after %s (routes: %s)",
 					missing, opts.ClusterName, wait, strings.Join(opts.Routes, ","))
 			}

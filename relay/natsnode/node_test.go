@@ -237,3 +237,49 @@ func TestEmbeddedStoreKeepsItsNodeName(t *testing.T) {
 	}
 	n.Close()
 }
+
+// One node of three down for good, a second restarted on its store: it
+// was a member, so a majority (itself and the third) is enough to start
+// (it used to wait for every node its routes name, and stop after its
+// minute, leaving the third without a majority).
+func TestEmbeddedMemberRestartsWithMajority(t *testing.T) {
+	listen := freePorts(t, 3)
+	var routes []string
+	for _, l := range listen {
+		routes = append(routes, "nats://"+l)
+	}
+	dirs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
+	opts := func(i int) Options {
+		return Options{ClusterName: "hooktap-t", ClusterListen: listen[i], Routes: routes,
+			NodeName: fmt.Sprintf("node%c", 'a'+i), DataDir: dirs[i], ReadyTimeout: 20 * time.Second}
+	}
+	nodes := make([]*Node, 3)
+	errs := make([]error, 3)
+	var wg sync.WaitGroup
+	for i := range 3 {
+		wg.Go(func() { nodes[i], errs[i] = Start(context.Background(), opts(i)) })
+	}
+	wg.Wait()
+	for i, n := range nodes {
+		if errs[i] != nil {
+			t.Fatalf("node %d: %v", i, errs[i])
+		}
+		t.Cleanup(func() { n.Close() })
+	}
+	nodes[2].Close() // down for good
+	nodes[1].Close()
+	n, err := Start(context.Background(), opts(1))
+	if err != nil {
+		t.Fatalf("node b restarted beside a, with c down: %v", err)
+	}
+	defer n.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	kv, err := n.JS.KeyValue(ctx, NodesBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, "written", []byte("with two of three")); err != nil {
+		t.Fatalf("write with a and b: %v", err)
+	}
+}
