@@ -191,3 +191,17 @@ func TestClusterPresenceWatchHostKilled(t *testing.T) {
 		}
 	}
 }
+
+// An agent told it is connected is counted by its node at once: a POST
+// right after `hooktap listen` says ready used to get 202 "no agent is
+// connected" until the node's watch brought the agent's own entry back.
+func TestClusterAgentCountedOnceWelcomed(t *testing.T) {
+	c := startCluster(t, Config{})
+	for i := range 20 {
+		a := dialAgent(t, c.node(0).ts)
+		a.hello("w", fmt.Sprintf("agent%d", i))
+		if got, _ := c.node(0).srv.signals.Reach("w", Event{}); got != i+1 {
+			t.Fatalf("agent %d welcomed: its node counts %d agents, want %d", i, got, i+1)
+		}
+	}
+}

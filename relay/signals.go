@@ -405,7 +405,9 @@ func (g *natsSignals) intern(node string) string {
 // a newer connection of it. Callers hold mu.
 func (g *natsSignals) checkReplaced(k string, p presence) {
 	j := g.here[k]
-	if j == nil || j.rev == 0 || p.rev <= j.rev { // its own entry, or older
+	// Its own entry, or older; or this node's (a reconnection here ended
+	// the old session already, and reannounce writes entries anew).
+	if j == nil || j.rev == 0 || p.rev <= j.rev || p.Node == g.nodeID {
 		return
 	}
 	delete(g.here, k)
@@ -461,6 +463,13 @@ func (g *natsSignals) Join(channel, agentID, instance string, f Filter, replaced
 	g.here[k] = j
 	if p, ok := g.agents[channel][agentID]; ok && p.rev > rev {
 		g.checkReplaced(k, p) // a newer one was seen before this Put returned
+	} else {
+		// Counted here at once, not when the watch brings it back: the
+		// agent is told it is connected next, and a POST may follow.
+		if g.agents[channel] == nil {
+			g.agents[channel] = map[string]presence{}
+		}
+		g.agents[channel][agentID] = presence{Node: g.nodeID, Filter: f, Instance: instance, rev: rev}
 	}
 	g.mu.Unlock()
 	return func() {
