@@ -193,25 +193,33 @@ func TestClusterSizeSkipsSelf(t *testing.T) {
 	}
 }
 
-// A clustered node's store keeps the name it ran under: started again as
-// another node it would leave its old name a dead member of every stream
-// (one more node down and nothing can be written), so Start refuses it in
-// one line naming the old name; under its own name it rejoins.
-func TestEmbeddedStoreKeepsItsNodeName(t *testing.T) {
-	listen := freePorts(t, 3)
-	var routes []string
-	for _, l := range listen {
-		routes = append(routes, "nats://"+l)
+// trio is a cluster of three embedded nodes on loopback.
+type trio struct{ listen, routes, dirs []string }
+
+func newTrio(t *testing.T) trio {
+	c := trio{listen: freePorts(t, 3)}
+	for _, l := range c.listen {
+		c.routes = append(c.routes, "nats://"+l)
+		c.dirs = append(c.dirs, t.TempDir())
 	}
-	dirs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
-	opts := func(i int, name string) Options {
-		return Options{ClusterName: "hooktap-t", ClusterListen: listen[i], Routes: routes, NodeName: name, DataDir: dirs[i]}
-	}
+	return c
+}
+
+// opts are node i's options: named nodea, nodeb, nodec.
+func (c trio) opts(i int) Options {
+	return Options{ClusterName: "hooktap-t", ClusterListen: c.listen[i], Routes: c.routes,
+		NodeName: fmt.Sprintf("node%c", 'a'+i), DataDir: c.dirs[i]}
+}
+
+// start starts the three at once (a cluster forms when all are there),
+// closed on cleanup.
+func (c trio) start(t *testing.T) []*Node {
+	t.Helper()
 	nodes := make([]*Node, 3)
 	errs := make([]error, 3)
 	var wg sync.WaitGroup
 	for i := range 3 {
-		wg.Go(func() { nodes[i], errs[i] = Start(context.Background(), opts(i, fmt.Sprintf("node%c", 'a'+i))) })
+		wg.Go(func() { nodes[i], errs[i] = Start(context.Background(), c.opts(i)) })
 	}
 	wg.Wait()
 	for i, n := range nodes {
@@ -220,6 +228,21 @@ func TestEmbeddedStoreKeepsItsNodeName(t *testing.T) {
 		}
 		t.Cleanup(func() { n.Close() })
 	}
+	return nodes
+}
+
+// A clustered node's store keeps the name it ran under: started again as
+// another node it would leave its old name a dead member of every stream
+// (one more node down and nothing can be written), so Start refuses it in
+// one line naming the old name; under its own name it rejoins.
+func TestEmbeddedStoreKeepsItsNodeName(t *testing.T) {
+	c := newTrio(t)
+	opts := func(i int, name string) Options {
+		o := c.opts(i)
+		o.NodeName = name
+		return o
+	}
+	nodes := c.start(t)
 	nodes[2].Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -243,32 +266,13 @@ func TestEmbeddedStoreKeepsItsNodeName(t *testing.T) {
 // (it used to wait for every node its routes name, and stop after its
 // minute, leaving the third without a majority).
 func TestEmbeddedMemberRestartsWithMajority(t *testing.T) {
-	listen := freePorts(t, 3)
-	var routes []string
-	for _, l := range listen {
-		routes = append(routes, "nats://"+l)
-	}
-	dirs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
-	opts := func(i int) Options {
-		return Options{ClusterName: "hooktap-t", ClusterListen: listen[i], Routes: routes,
-			NodeName: fmt.Sprintf("node%c", 'a'+i), DataDir: dirs[i], ReadyTimeout: 20 * time.Second}
-	}
-	nodes := make([]*Node, 3)
-	errs := make([]error, 3)
-	var wg sync.WaitGroup
-	for i := range 3 {
-		wg.Go(func() { nodes[i], errs[i] = Start(context.Background(), opts(i)) })
-	}
-	wg.Wait()
-	for i, n := range nodes {
-		if errs[i] != nil {
-			t.Fatalf("node %d: %v", i, errs[i])
-		}
-		t.Cleanup(func() { n.Close() })
-	}
+	c := newTrio(t)
+	nodes := c.start(t)
 	nodes[2].Close() // down for good
 	nodes[1].Close()
-	n, err := Start(context.Background(), opts(1))
+	opts := c.opts(1)
+	opts.ReadyTimeout = 20 * time.Second
+	n, err := Start(context.Background(), opts)
 	if err != nil {
 		t.Fatalf("node b restarted beside a, with c down: %v", err)
 	}
