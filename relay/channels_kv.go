@@ -126,6 +126,12 @@ func (r *kvRegistry) Watch(fn func(string, change)) {
 	close(r.started)
 }
 
+// watchStopWait bounds Close's wait for the watch to end. It ends when
+// nats.go closes Updates, after the subscription's handler returns, and
+// once fn has returned (a change told to agents, a second per agent at
+// most); a relay's Close must return even if one of them never does.
+const watchStopWait = 10 * time.Second
+
 // Close stops the watch.
 func (r *kvRegistry) Close() {
 	r.watcher.Stop()
@@ -134,7 +140,12 @@ func (r *kvRegistry) Close() {
 	default:
 		close(r.started)
 	}
-	<-r.done
+	t := time.NewTimer(watchStopWait)
+	defer t.Stop()
+	select {
+	case <-r.done:
+	case <-t.C:
+	}
 }
 
 // apply puts one bucket entry into memory unless a newer revision of its
