@@ -94,40 +94,80 @@ func (b *bucketWatch) start(ctx context.Context, again bool) error {
 		seen = map[string]bool{}
 	}
 	ready := make(chan struct{})
-	go func() {
-		replaying := true
-		for e := range w.Updates() {
-			b.mu.Lock()
-			if b.gen != gen {
-				b.mu.Unlock()
-				return
-			}
-			if e == nil { // the replay is all in
-				b.hi = max(b.hi, last)
-				b.mu.Unlock()
-				if replaying {
-					replaying = false
-					if seen != nil && b.resync != nil {
-						b.resync(seen, before)
-					}
-					close(ready)
-				}
-				continue
-			}
-			b.hi = max(b.hi, e.Revision())
-			if replaying && seen != nil && e.Operation() == jetstream.KeyValuePut {
-				seen[e.Key()] = true
-			}
-			b.mu.Unlock()
-			b.apply(e)
-		}
-	}()
+	go b.follow(w, gen, last, seen, before, ready)
 	select {
 	case <-ready:
 		return nil
 	case <-ctx.Done():
 		w.Stop()
 		return fmt.Errorf("watch bucket %s: %w", b.bucket, ctx.Err())
+	}
+}
+
+// follow applies what watch gen brings. Its replay of the bucket is in
+// (ready) at nats.go's "caught up" marker, or once it reaches last, the
+// bucket's revision when it started, or when nothing came for kvQuiet: the
+// marker never comes when an entry pending at the start was purged
+// meanwhile (kvread.go).
+func (b *bucketWatch) follow(w jetstream.KeyWatcher, gen int, last uint64, seen map[string]bool, before uint64, ready chan struct{}) {
+	replaying := true
+	var got uint64 // the newest revision this watch brought
+	replayed := func() bool {
+		b.mu.Lock()
+		ok := b.gen == gen
+		if ok {
+			b.hi = max(b.hi, last)
+		}
+		b.mu.Unlock()
+		if ok {
+			replaying = false
+			if seen != nil && b.resync != nil {
+				b.resync(seen, before)
+			}
+			close(ready)
+		}
+		return ok
+	}
+	quiet := time.NewTimer(kvQuiet)
+	defer quiet.Stop()
+	for {
+		var e jetstream.KeyValueEntry
+		select {
+		case u, ok := <-w.Updates():
+			if !ok {
+				return
+			}
+			e = u
+		case <-quiet.C:
+			if replaying && !replayed() {
+				return
+			}
+			continue
+		}
+		if e == nil { // the marker
+			if replaying && !replayed() {
+				return
+			}
+			continue
+		}
+		b.mu.Lock()
+		if b.gen != gen {
+			b.mu.Unlock()
+			return
+		}
+		b.hi = max(b.hi, e.Revision())
+		if replaying {
+			quiet.Reset(kvQuiet)
+			if seen != nil && e.Operation() == jetstream.KeyValuePut {
+				seen[e.Key()] = true
+			}
+		}
+		got = max(got, e.Revision())
+		b.mu.Unlock()
+		b.apply(e)
+		if replaying && got >= last && !replayed() {
+			return
+		}
 	}
 }
 
@@ -155,7 +195,7 @@ func (b *bucketWatch) check() {
 			return
 		case <-t.C:
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), watchCheckEvery)
+		ctx, cancel := context.WithTimeout(context.Background(), clusterTimeout)
 		last, err := b.lastRevision(ctx)
 		b.mu.Lock()
 		hi := b.hi

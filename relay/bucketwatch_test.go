@@ -74,7 +74,7 @@ func TestBucketWatchRestartsWhenItStalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	// and its marker goes too, as a node's purge does (purgeMarkers)
-	if err := kv.PurgeDeletes(t.Context(), jetstream.DeleteMarkersOlderThan(-1)); err != nil {
+	if err := purgeDeletes(t.Context(), node.JS, kv, -time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := kv.PutString(t.Context(), "changes", "2"); err != nil {
@@ -95,7 +95,7 @@ func TestBucketWatchRestartsWhenItStalls(t *testing.T) {
 	}
 
 	// A watch that keeps up is left alone, purged markers or not.
-	if err := kv.PurgeDeletes(t.Context(), jetstream.DeleteMarkersOlderThan(-1)); err != nil {
+	if err := purgeDeletes(t.Context(), node.JS, kv, -time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := kv.PutString(t.Context(), "later", "1"); err != nil {

@@ -85,7 +85,7 @@ func (r *kvRegistry) follow(e jetstream.KeyValueEntry) {
 }
 
 func (r *kvRegistry) tell(name string, c change) {
-	if fn := r.fn.Load(); c != 0 && fn != nil {
+	if fn := r.fn.Load(); c != 0 && fn != nil && *fn != nil {
 		(*fn)(name, c)
 	}
 }

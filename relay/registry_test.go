@@ -194,6 +194,51 @@ func TestKVRegistryAcrossNodes(t *testing.T) {
 	}
 }
 
+// A registry's Close returns, within watchStopWait, though its watch is
+// stuck telling of another node's change (a relay's Close must end).
+func TestKVRegistryCloseReturnsWhileWatchStuck(t *testing.T) {
+	c := natstest.Cluster(t, 1)
+	a, err := openKVRegistry(t.Context(), c.Node(t, 0), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unblock := make(chan struct{})
+	defer close(unblock)
+	stuck := make(chan struct{}, 1)
+	a.Watch(func(string, change) {
+		stuck <- struct{}{}
+		<-unblock
+	})
+	b, err := openKVRegistry(t.Context(), c.Node(t, 0), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Watch(nil)
+	t.Cleanup(b.Close)
+	if _, err := b.Create(t.Context(), "ops", false); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "node a knows the new channel", func() bool { return a.Check("ops", "") != ErrNoChannel })
+	if _, err := b.Rotate(t.Context(), "ops"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-stuck:
+	case <-time.After(10 * time.Second):
+		t.Fatal("node a was not told of the rotation")
+	}
+	closed := make(chan struct{})
+	go func() {
+		a.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Close still waits for the stuck watch")
+	}
+}
+
 func recv(t *testing.T, ch chan string) string {
 	t.Helper()
 	select {

@@ -198,7 +198,8 @@ func (g *natsSignals) purgeMarkers() {
 	defer g.purging.Store(false)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := g.kv.PurgeDeletes(ctx, jetstream.DeleteMarkersOlderThan(g.markersKept)); err != nil {
+	// Not g.kv.PurgeDeletes, which can wait for ever (kvread.go).
+	if err := purgeDeletes(ctx, g.srv.cfg.Cluster.JS, g.kv, g.markersKept); err != nil {
 		g.srv.log.Debug("purge presence markers", "err", err)
 	}
 }

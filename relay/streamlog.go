@@ -343,16 +343,13 @@ func (l *streamLog) Deliveries(ctx context.Context, channel string, seqs []int64
 // node prunes; a delete names the revision it read, so that a cursor
 // moved or bound again meanwhile stays.
 func (l *streamLog) Prune(ctx context.Context, cutoff time.Time, _ int, connected func(string, string) bool) (int64, error) {
-	w, err := l.cursors.WatchAll(ctx)
+	all, err := kvCurrent(ctx, l.cursors, jetstream.AllKeys)
 	if err != nil {
 		return 0, fmt.Errorf("read cursors: %w", err)
 	}
 	var stale []jetstream.KeyValueEntry
 	markers := false // delete markers old enough to purge
-	for e := range w.Updates() {
-		if e == nil {
-			break // all there was
-		}
+	for _, e := range all {
 		switch {
 		case e.Operation() != jetstream.KeyValuePut:
 			markers = markers || time.Since(e.Created()) > l.markersKept
@@ -360,11 +357,10 @@ func (l *streamLog) Prune(ctx context.Context, cutoff time.Time, _ int, connecte
 			stale = append(stale, e)
 		}
 	}
-	w.Stop()
 	// A delete leaves a marker per key, which would add up over the agent
 	// ids ever seen: markers go once no watcher can still be catching up.
 	if markers {
-		if err := l.cursors.PurgeDeletes(ctx, jetstream.DeleteMarkersOlderThan(l.markersKept)); err != nil {
+		if err := purgeDeletes(ctx, l.js, l.cursors, l.markersKept); err != nil {
 			return 0, fmt.Errorf("prune cursors: %w", err)
 		}
 	}

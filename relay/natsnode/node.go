@@ -246,6 +246,10 @@ func retry(ctx context.Context, f func(context.Context) error) error {
 	}
 }
 
+// closeWait bounds Close's wait for a drain: DrainTimeout for the
+// subscriptions, 5s for the publishes, and a margin.
+const closeWait = 15 * time.Second
+
 // Close drains the connection and shuts the embedded server down.
 func (n *Node) Close() error {
 	if n == nil {
@@ -255,8 +259,18 @@ func (n *Node) Close() error {
 	if n.Conn != nil {
 		// Drain lets in-flight publishes and handlers finish, within the
 		// connection's DrainTimeout; then the handler closes n.closed.
+		// nats.go runs that handler after any callback queued before it,
+		// one at a time, so a stuck one (an error logged to a stderr
+		// nobody reads) would hold Close forever: it waits closeWait at
+		// most, and Close below ends the connection anyway.
 		if err = n.Conn.Drain(); err == nil {
-			<-n.closed
+			t := time.NewTimer(closeWait)
+			select {
+			case <-n.closed:
+			case <-t.C:
+				err = errors.New("nats: the connection did not report closed after draining")
+			}
+			t.Stop()
 		}
 		n.Conn.Close()
 	}

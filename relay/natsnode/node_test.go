@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -286,4 +287,57 @@ func TestEmbeddedMemberRestartsWithMajority(t *testing.T) {
 	if _, err := kv.Put(ctx, "written", []byte("with two of three")); err != nil {
 		t.Fatalf("write with a and b: %v", err)
 	}
+}
+
+// Close returns though the connection's closed callback never runs:
+// nats.go runs its callbacks one at a time, and here the error callback
+// before it is stuck, logging a drain timeout to a writer that blocks (as
+// a stderr nobody reads does).
+func TestCloseReturnsWhenCallbacksStall(t *testing.T) {
+	unblock := make(chan struct{})
+	n, err := Start(context.Background(), Options{NodeName: "solo", DataDir: t.TempDir(),
+		Logger: slog.New(stallingHandler{unblock})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A handler still busy when DrainTimeout ends: the drain reports it
+	// to the error callback.
+	if _, err := n.Conn.Subscribe("busy", func(*nats.Msg) { <-unblock }); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Conn.Publish("busy", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Conn.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	defer close(unblock) // after Close: the callbacks end too
+	closed := make(chan struct{})
+	go func() {
+		n.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(closeWait + 20*time.Second):
+		t.Fatal("Close still waits for the closed callback")
+	}
+}
+
+// stallingHandler blocks the warnings of the connection's error callback
+// (those with a subject) until unblock is closed, and drops every record.
+type stallingHandler struct{ unblock chan struct{} }
+
+func (h stallingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h stallingHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h stallingHandler) WithGroup(string) slog.Handler            { return h }
+func (h stallingHandler) Handle(_ context.Context, r slog.Record) error {
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "subject" {
+			<-h.unblock
+			return false
+		}
+		return true
+	})
+	return nil
 }

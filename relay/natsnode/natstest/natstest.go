@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"testing"
@@ -28,6 +30,11 @@ const ReadyTimeout = 60 * time.Second
 // ClusterName is the NATS cluster name of every test cluster.
 const ClusterName = "hooktap-test"
 
+// HangLimit is how long a test with a cluster may run before Watchdog
+// ends the test binary. A cluster test takes 2-15 s, some 3x that on a
+// loaded CI machine; only a hang runs for minutes.
+const HangLimit = 4 * time.Minute
+
 // C is a running set of NATS servers.
 type C struct {
 	t            testing.TB
@@ -47,6 +54,7 @@ func Cluster(t testing.TB, n int) *C {
 	if n < 1 {
 		t.Fatalf("natstest: %d servers", n)
 	}
+	Watchdog(t, HangLimit)     // first: its cleanup runs last, after every close
 	ports := freePorts(t, 2*n) // routes name each other's ports: pick them first
 	c := &C{
 		t:            t,
@@ -61,6 +69,30 @@ func Cluster(t testing.TB, n int) *C {
 	}
 	c.waitReady()
 	return c
+}
+
+// Watchdog ends the test binary (status 2) if t is still running, its
+// cleanups included, after limit: it writes every goroutine's stack to
+// stderr and then, as its last line, which test hung. Without it a hang
+// runs into go test's -timeout, whose dump CI cuts before it names the
+// test; a tail of the output shows this line.
+func Watchdog(t testing.TB, limit time.Duration) {
+	name := t.Name()
+	timer := time.AfterFunc(limit, func() {
+		buf := make([]byte, 1<<20)
+		for {
+			n := runtime.Stack(buf, true)
+			if n < len(buf) {
+				buf = buf[:n]
+				break
+			}
+			buf = make([]byte, 2*len(buf))
+		}
+		os.Stderr.Write(buf)
+		fmt.Fprintf(os.Stderr, "\n%s hung: still running after %s (goroutines above)\n", name, limit)
+		os.Exit(2)
+	})
+	t.Cleanup(func() { timer.Stop() })
 }
 
 // options builds server i's options afresh (the server keeps and mutates

@@ -3,7 +3,11 @@ package natstest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -105,5 +109,32 @@ func TestSingleServer(t *testing.T) {
 	defer cancel()
 	if _, err := n.JS.AccountInfo(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A test that outlives the watchdog's limit ends the test binary with
+// status 2, every goroutine's stack on stderr and, last, the test's name.
+// The test runs itself as a child that hangs in a cleanup (as a relay's
+// Close would): the watchdog covers cleanups too.
+func TestWatchdogNamesHungTest(t *testing.T) {
+	if os.Getenv("NATSTEST_HANG") == "1" {
+		Watchdog(t, 300*time.Millisecond)
+		t.Cleanup(func() { select {} })
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestWatchdogNamesHungTest$", "-test.timeout=30s")
+	cmd.Env = append(os.Environ(), "NATSTEST_HANG=1")
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 2 {
+		t.Fatalf("child: %v, want exit status 2; output:\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	want := "TestWatchdogNamesHungTest hung: still running after 300ms (goroutines above)"
+	if last := lines[len(lines)-1]; last != want {
+		t.Fatalf("last line %q, want %q", last, want)
+	}
+	if !bytes.Contains(out, []byte("goroutine ")) || !bytes.Contains(out, []byte("TestWatchdogNamesHungTest.func")) {
+		t.Fatalf("no goroutine stacks (the hung cleanup's) before it:\n%s", out)
 	}
 }
