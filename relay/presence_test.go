@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -204,4 +205,32 @@ func TestClusterAgentCountedOnceWelcomed(t *testing.T) {
 			t.Fatalf("agent %d welcomed: its node counts %d agents, want %d", i, got, i+1)
 		}
 	}
+}
+
+// An agent whose entry could not be written when it connected (the
+// bucket had no leader: "no response from stream") stays connected and is
+// announced at a later heartbeat: every node used to answer "no agent
+// subscribes" for as long as it stayed connected.
+func TestClusterAgentAnnouncedAfterFailedJoin(t *testing.T) {
+	fastHeartbeats(t)
+	c := startCluster(t, Config{})
+	failing := atomic.Bool{}
+	failing.Store(true)
+	fail := func() error {
+		if failing.Load() {
+			return errors.New("nats: no response from stream")
+		}
+		return nil
+	}
+	claimFault.Store(&fail)
+	t.Cleanup(func() { claimFault.Store(nil) })
+	a := dialAgent(t, c.node(1).ts)
+	a.hello("f", "late")
+	if got, _ := signalsOf(c, 1).Reach("f", Event{}); got != 0 {
+		t.Fatalf("counted with its entry unwritten: %d", got)
+	}
+	failing.Store(false)
+	c.waitAgents("f", 1)
+	a.ws.Close()
+	c.waitAgents("f", 0)
 }

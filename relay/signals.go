@@ -273,8 +273,12 @@ func (g *natsSignals) reannounce() {
 	g.mu.Lock()
 	gone := map[string]*joined{}
 	for k, j := range g.here {
-		if j.rev == 0 || j.rev > g.beatRev {
-			continue // not written yet, or written after what the watch has shown
+		if j.rev == 0 { // its Join could not write it
+			gone[k] = j
+			continue
+		}
+		if j.rev > g.beatRev {
+			continue // written after what the watch has shown
 		}
 		channel, agentID, _ := splitAgentKey(k)
 		if p, ok := g.agents[channel][agentID]; !ok || p.rev < j.rev {
@@ -289,16 +293,27 @@ func (g *natsSignals) reannounce() {
 		if ss == nil {
 			continue // it left
 		}
-		v, _ := json.Marshal(presence{Node: g.nodeID, Filter: ss.filter, Instance: ss.instance})
+		p := presence{Node: g.nodeID, Filter: ss.filter, Instance: ss.instance}
+		v, _ := json.Marshal(p)
 		rev, err := g.claim(ctx, channel, agentID, ss.instance, v)
+		if errors.Is(err, errCopyRunning) { // another run got in meanwhile, elsewhere
+			g.mu.Lock()
+			if g.here[k] == j {
+				delete(g.here, k)
+				go j.replaced()
+			}
+			g.mu.Unlock()
+			continue
+		}
 		if err != nil {
 			g.srv.log.Debug("agent not announced again", "channel", channel, "err", err)
 			continue
 		}
+		p.rev = rev
 		g.mu.Lock()
 		still := g.here[k] == j
 		if still {
-			j.rev = rev
+			g.announced(j, channel, agentID, p)
 		}
 		g.mu.Unlock()
 		if !still { // it left meanwhile: its leave deleted the old revision
@@ -308,7 +323,7 @@ func (g *natsSignals) reannounce() {
 		again++
 	}
 	if again > 0 {
-		g.srv.log.Info("cluster: agents of this node announced again (another node had counted them out)", "agents", again)
+		g.srv.log.Info("cluster: agents of this node announced to the other nodes (an entry another node deleted, or one not written at connect)", "agents", again)
 	}
 }
 
@@ -455,22 +470,15 @@ func (g *natsSignals) Join(channel, agentID, instance string, f Filter, replaced
 	if errors.Is(err, errCopyRunning) {
 		return nil, true
 	}
-	if err != nil {
-		g.srv.log.Warn("agent not announced to the cluster", "channel", channel, "err", err)
-		return func() {}, false
-	}
 	g.mu.Lock()
-	j.rev = rev
 	g.here[k] = j
-	if p, ok := g.agents[channel][agentID]; ok && p.rev > rev {
-		g.checkReplaced(k, p) // a newer one was seen before this Put returned
+	if err != nil {
+		// Connected all the same (its cursor is bound): reannounce writes
+		// its entry at the next heartbeat, and until then the other nodes
+		// do not count it.
+		g.srv.log.Warn("agent not announced to the cluster yet; retrying", "channel", channel, "err", err)
 	} else {
-		// Counted here at once, not when the watch brings it back: the
-		// agent is told it is connected next, and a POST may follow.
-		if g.agents[channel] == nil {
-			g.agents[channel] = map[string]presence{}
-		}
-		g.agents[channel][agentID] = presence{Node: g.nodeID, Filter: f, Instance: instance, rev: rev}
+		g.announced(j, channel, agentID, presence{Node: g.nodeID, Filter: f, Instance: instance, rev: rev})
 	}
 	g.mu.Unlock()
 	return func() {
@@ -480,11 +488,29 @@ func (g *natsSignals) Join(channel, agentID, instance string, f Filter, replaced
 		}
 		rev := j.rev // reannounce may have written it again
 		g.mu.Unlock()
+		if rev == 0 {
+			return // never written
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), clusterTimeout)
 		defer cancel()
 		// Only its own entry: a newer connection's stays.
 		g.kv.Delete(ctx, k, jetstream.LastRevision(rev))
 	}, false
+}
+
+// announced records that j's entry p is written. Callers hold mu.
+func (g *natsSignals) announced(j *joined, channel, agentID string, p presence) {
+	j.rev = p.rev
+	if seen, ok := g.agents[channel][agentID]; ok && seen.rev > p.rev {
+		g.checkReplaced(agentKey(channel, agentID), seen) // a newer one was seen before the write returned
+		return
+	}
+	// Counted here at once, not when the watch brings it back: the agent
+	// is told it is connected next, and a POST may follow.
+	if g.agents[channel] == nil {
+		g.agents[channel] = map[string]presence{}
+	}
+	g.agents[channel][agentID] = p
 }
 
 // splitAgentKey is agentKey's inverse.
@@ -508,6 +534,11 @@ var errCopyRunning = errors.New("a copy of the agent runs on another node")
 // (errCopyRunning). It writes over the revision it checked, and checks
 // again whatever was written meanwhile. It returns the entry's revision.
 func (g *natsSignals) claim(ctx context.Context, channel, agentID, instance string, v []byte) (uint64, error) {
+	if fail := claimFault.Load(); fail != nil {
+		if err := (*fail)(); err != nil {
+			return 0, err
+		}
+	}
 	k := agentKey(channel, agentID)
 	g.mu.Lock()
 	p, ok := g.agents[channel][agentID] // the watch's copy: right unless it just changed
@@ -539,6 +570,9 @@ func (g *natsSignals) claim(ctx context.Context, channel, agentID, instance stri
 	}
 	return 0, errors.New("the agent's presence entry keeps changing")
 }
+
+// claimFault, set by tests, fails claims as a bucket without a leader does.
+var claimFault atomic.Pointer[func() error]
 
 // wrongRevision reports whether err says that the entry was not at the
 // revision a write expected. Create over a deleted entry passes the
