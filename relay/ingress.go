@@ -68,6 +68,12 @@ func (s *Server) ingress(w http.ResponseWriter, r *http.Request) (action string)
 		if ok, held := s.storeErrs.allow(time.Now()); ok {
 			s.log.Error("store delivery", "channel", name, "err", err, "more_not_logged", held)
 		}
+		if errors.Is(err, errWithdrawn) {
+			// Stored and republished before it was withdrawn: an agent
+			// this node did not count (its presence was behind) may
+			// have it, and its answer is then the truth.
+			acc.live = max(acc.live, 1)
+		}
 		s.answerUnstored(w, r, acc)
 	case acc.live == 0:
 		s.answerKept(w, acc)

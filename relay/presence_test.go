@@ -234,3 +234,93 @@ func TestClusterAgentAnnouncedAfterFailedJoin(t *testing.T) {
 	a.ws.Close()
 	c.waitAgents("f", 0)
 }
+
+// A delivery another node kept for the channel's next agent (it counted
+// none: the agent's node was frozen, say), acked by the agent before its
+// own node's watch brought the kept entry, is claimed: the entry goes
+// when it arrives, and no later agent gets the delivery again (the same
+// deliveries reached the app a second time, through another agent,
+// minutes later).
+func TestClusterKeptEntryAfterAckIsClaimed(t *testing.T) {
+	every := watchCheckEvery
+	watchCheckEvery = time.Hour // node 1's unclaimed watch lags until restarted below
+	t.Cleanup(func() { watchCheckEvery = every })
+	c := startCluster(t, Config{ResponseTimeout: time.Second})
+	a := dialAgent(t, c.node(1).ts)
+	a.hello("d", "first")
+	c.waitAgents("d", 1)
+
+	lg := c.node(1).srv.store.(*streamLog)
+	lg.watch.mu.Lock()
+	lg.watch.w.Stop()
+	lg.watch.mu.Unlock()
+	// Node 0 counts no agent (as when node 1 was silent too long).
+	if err := signalsOf(c, 0).kv.Delete(t.Context(), agentKey("d", "first")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "node 0 to count no agent", func() bool {
+		n, _ := signalsOf(c, 0).Reach("d", Event{})
+		return n == 0
+	})
+	status, answer, _ := postBody(t, c.node(0).ts.URL+"/h/d", `{"n":1}`)
+	if status != http.StatusAccepted || !strings.Contains(answer, "no agent") {
+		t.Fatalf("POST to node 0: %d %s", status, answer)
+	}
+	d := a.readDelivery() // live, through node 1
+	key := unclaimedKey("d", d.Seq)
+	if _, err := lg.unclaimed.Get(t.Context(), key); err != nil {
+		t.Fatalf("node 0's kept entry: %v", err)
+	}
+	a.ack(d)
+	waitFor(t, "the ack on node 1", func() bool {
+		seq, _ := lg.cursorOf(t.Context(), "d", "first")
+		return seq >= d.Seq
+	})
+	if err := lg.watch.start(t.Context(), true); err != nil { // it catches up
+		t.Fatal(err)
+	}
+	waitFor(t, "the kept entry of the acked delivery to go", func() bool {
+		_, err := lg.unclaimed.Get(t.Context(), key)
+		return errors.Is(err, jetstream.ErrKeyNotFound)
+	})
+	ps, _, err := lg.Unclaimed(t.Context(), "d", 0, d.Seq, 10)
+	if err != nil || len(ps) != 0 {
+		t.Fatalf("node 1 still offers %v (%v)", ps, err)
+	}
+}
+
+// A delivery a node kept for no agent (its count was behind: the agent
+// was connected to another node) and then withdrew, as its unclaimed
+// entry could not be written, had still reached the agent through the
+// stream: the sender gets the agent's answer, not 503 "retry" (whose retry
+// the app would see twice).
+func TestClusterWithdrawnButAnsweredGetsTheAnswer(t *testing.T) {
+	c := startCluster(t, Config{ResponseTimeout: 5 * time.Second})
+	a := dialAgent(t, c.node(1).ts)
+	a.hello("u", "counted-out")
+	c.waitAgents("u", 1)
+	fail := func() error { return errors.New("nats: no response from stream") }
+	markFault.Store(&fail)
+	t.Cleanup(func() { markFault.Store(nil) })
+	if err := signalsOf(c, 0).kv.Delete(t.Context(), agentKey("u", "counted-out")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "node 0 to count no agent", func() bool {
+		n, _ := signalsOf(c, 0).Reach("u", Event{})
+		return n == 0
+	})
+	type answer struct {
+		status int
+		body   string
+	}
+	got := make(chan answer, 1)
+	go func() {
+		status, body, _ := postBody(t, c.node(0).ts.URL+"/h/u", `{"n":1}`)
+		got <- answer{status, body}
+	}()
+	d := a.readDelivery()
+	a.ack(d)
+	if ans := <-got; ans.status != http.StatusOK {
+		t.Fatalf("sender got %d %s, want the agent's 200", ans.status, ans.body)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -62,6 +63,64 @@ type streamLog struct {
 	markersKept  time.Duration // markersKept when it opened
 	watch        *bucketWatch
 	log          *slog.Logger
+	// claimed: the latest claims of deliveries that had no unclaimed
+	// entry here when they were acked (guarded by mu)
+	claimed recentClaims
+}
+
+// recentClaims remembers the last claims, for claimsKept or the last
+// recentMax of them, whichever is fewer. An unclaimed entry that another
+// node wrote (it counted no agent: a node frozen with its agent, say) may
+// reach this node's watch after the agent's ack here; it is looked up
+// then. Entries are rare, acks are not: a ring, scanned per entry.
+type recentClaims struct {
+	ring []claimedAt
+	next int // where the next claim goes once the ring is full
+}
+
+type claimedAt struct {
+	channel string
+	seq, at int64 // at: unix nanoseconds
+}
+
+const (
+	recentMax  = 1 << 17
+	claimsKept = 2 * time.Minute
+)
+
+func (r *recentClaims) add(channel string, seq int64) {
+	c := claimedAt{channel, seq, time.Now().UnixNano()}
+	if len(r.ring) < recentMax {
+		r.ring = append(r.ring, c)
+		return
+	}
+	r.ring[r.next] = c
+	r.next = (r.next + 1) % recentMax
+}
+
+func (r *recentClaims) has(channel string, seq int64) bool {
+	since := time.Now().Add(-claimsKept).UnixNano()
+	for _, c := range r.ring {
+		if c.seq == seq && c.channel == channel && c.at > since {
+			return true
+		}
+	}
+	return false
+}
+
+// trim lets the ring go once its newest claim is older than claimsKept:
+// an idle relay keeps none.
+func (r *recentClaims) trim() {
+	if len(r.ring) == 0 {
+		return
+	}
+	newest := r.ring[len(r.ring)-1]
+	if len(r.ring) == recentMax {
+		newest = r.ring[(r.next+recentMax-1)%recentMax]
+	}
+	if newest.at < time.Now().Add(-claimsKept).UnixNano() {
+		*r = recentClaims{}
+	}
 }
 
 const (
@@ -235,17 +294,36 @@ func (l *streamLog) Append(ctx context.Context, d *wire.Delivery, publish func()
 	}
 	d.Seq = int64(ack.Sequence)
 	if unmatched {
-		if err := l.mark(ctx, d.Channel, Pending{d.Seq, EventOf(d.Fields)}, false); err != nil {
-			// Its sender is told to retry, and the retry is the copy that
-			// counts: this one must reach no agent (the next to connect
-			// reads the stream from its start or its cursor).
-			if derr := l.withdraw(d.Seq); derr != nil {
-				return fmt.Errorf("keep delivery unclaimed: %w (and withdraw it: %v)", err, derr)
+		if fail := markFault.Load(); fail != nil {
+			if err := (*fail)(); err != nil {
+				return l.unkept(d, err)
 			}
-			return fmt.Errorf("keep delivery unclaimed: %w", err)
+		}
+		if err := l.mark(ctx, d.Channel, Pending{d.Seq, EventOf(d.Fields)}, false); err != nil {
+			return l.unkept(d, err)
 		}
 	}
 	return nil
+}
+
+// errWithdrawn: a delivery was stored, and withdrawn from the stream as
+// its unclaimed entry could not be written. The stream republished it
+// when it stored it: an agent the node did not count may have it.
+var errWithdrawn = errors.New("withdrawn")
+
+// markFault, set by tests, fails the write of an unclaimed entry as a
+// bucket without a leader does.
+var markFault atomic.Pointer[func() error]
+
+// unkept withdraws d, whose unclaimed entry could not be written (err):
+// its sender is told to retry, and the retry is the copy that counts, so
+// this one must reach no agent that connects later (the next to connect
+// reads the stream from its start or its cursor).
+func (l *streamLog) unkept(d *wire.Delivery, err error) error {
+	if derr := l.withdraw(d.Seq); derr != nil {
+		return fmt.Errorf("keep delivery unclaimed: %w (and withdraw it: %v)", err, derr)
+	}
+	return fmt.Errorf("keep delivery unclaimed: %w (%w)", err, errWithdrawn)
 }
 
 // withdraw deletes seq from the stream, on a context of its own: the
@@ -343,6 +421,9 @@ func (l *streamLog) Deliveries(ctx context.Context, channel string, seqs []int64
 // node prunes; a delete names the revision it read, so that a cursor
 // moved or bound again meanwhile stays.
 func (l *streamLog) Prune(ctx context.Context, cutoff time.Time, _ int, connected func(string, string) bool) (int64, error) {
+	l.mu.Lock()
+	l.claimed.trim()
+	l.mu.Unlock()
 	all, err := kvCurrent(ctx, l.cursors, jetstream.AllKeys)
 	if err != nil {
 		return 0, fmt.Errorf("read cursors: %w", err)
@@ -600,6 +681,18 @@ func (l *streamLog) noteUnclaimed(e jetstream.KeyValueEntry) {
 	if json.Unmarshal(e.Value(), &u) != nil {
 		return
 	}
+	if l.claimed.has(channel, seq) {
+		// Kept by another node that counted no agent, and acked here
+		// before this node's watch brought the entry: claimed, not the
+		// next agent's.
+		rev := e.Revision()
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), clusterTimeout)
+			defer cancel()
+			l.unclaimed.Delete(ctx, e.Key(), jetstream.LastRevision(rev))
+		}()
+		return
+	}
 	if l.pending[channel] == nil {
 		l.pending[channel] = map[int64]Event{}
 	}
@@ -637,6 +730,9 @@ func (l *streamLog) Claim(channel string, seq int64) {
 	l.mu.Lock()
 	_, ok := l.pending[channel][seq]
 	delete(l.pending[channel], seq) // the watch confirms it
+	if !ok {
+		l.claimed.add(channel, seq)
+	}
 	l.mu.Unlock()
 	if !ok {
 		return // the common case: it never was unclaimed
