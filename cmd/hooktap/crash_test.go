@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
@@ -15,18 +14,18 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hooktap/hooktap/relay/natsnode/freeport"
 )
 
 // freeAddr returns a loopback address that was free a moment ago, so that a
 // relay can be restarted on the same URL.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
 	return addr
 }
 

@@ -5,7 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -13,23 +13,20 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hooktap/hooktap/relay/natsnode/freeport"
 )
 
 // freePorts picks n distinct free ports on 127.0.0.1.
 func freePorts(t *testing.T, n int) []string {
 	t.Helper()
-	var out []string
-	var ls []net.Listener
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		out = append(out, l.Addr().String())
+	ports, err := freeport.Ports(n)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, l := range ls {
-		l.Close()
+	var out []string
+	for _, p := range ports {
+		out = append(out, "127.0.0.1:"+strconv.Itoa(p))
 	}
 	return out
 }

@@ -5,7 +5,6 @@ package natstest
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hooktap/hooktap/relay/natsnode"
+	"github.com/hooktap/hooktap/relay/natsnode/freeport"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -365,18 +365,9 @@ func (c *C) shutdown() {
 // open until every one is chosen so none is picked twice.
 func freePorts(t testing.TB, n int) []int {
 	t.Helper()
-	ls := make([]net.Listener, n)
-	ports := make([]int, n)
-	for i := range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("natstest: free port: %v", err)
-		}
-		ls[i] = l
-		ports[i] = l.Addr().(*net.TCPAddr).Port
-	}
-	for _, l := range ls {
-		l.Close()
+	ports, err := freeport.Ports(n)
+	if err != nil {
+		t.Fatalf("natstest: %v", err)
 	}
 	return ports
 }
