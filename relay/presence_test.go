@@ -324,3 +324,41 @@ func TestClusterWithdrawnButAnsweredGetsTheAnswer(t *testing.T) {
 		t.Fatalf("sender got %d %s, want the agent's 200", ans.status, ans.body)
 	}
 }
+
+// A node whose agent another node counted out (it deleted the entry: this
+// node was silent too long) goes on counting it while the agent stays
+// connected here: it answered "no agent is connected" for ~11 s after
+// SIGCONT while its agent's socket was open (outside tester, 6 of 10
+// SIGSTOP cycles).
+func TestClusterNodeKeepsCountingItsAgent(t *testing.T) {
+	c := startCluster(t, Config{})
+	a := dialAgent(t, c.node(1).ts)
+	a.hello("k", "kept")
+	c.waitAgents("k", 1)
+	fail := func() error { return errors.New("nats: no response from stream") }
+	claimFault.Store(&fail) // its entry cannot be written back yet
+	t.Cleanup(func() { claimFault.Store(nil) })
+	if err := signalsOf(c, 2).kv.Delete(t.Context(), agentKey("k", "kept")); err != nil {
+		t.Fatal(err)
+	}
+	own := signalsOf(c, 1)
+	last, err := own.watch.lastRevision(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "node 1's watch to bring the deletion", func() bool {
+		own.watch.mu.Lock()
+		defer own.watch.mu.Unlock()
+		return own.watch.hi >= last
+	})
+	if n, _ := own.Reach("k", Event{}); n != 1 {
+		t.Fatalf("node 1 counts %d of its own connected agents, want 1", n)
+	}
+	for _, i := range []int{0, 2} {
+		waitFor(t, "the others to count it out", func() bool { n, _ := signalsOf(c, i).Reach("k", Event{}); return n == 0 })
+	}
+	claimFault.Store(nil)
+	c.waitAgents("k", 1) // written back
+	a.ws.Close()
+	c.waitAgents("k", 0)
+}

@@ -64,10 +64,11 @@ type natsSignals struct {
 	purgeBeats       int
 	markersKept      time.Duration
 
-	mu     sync.Mutex
-	agents map[string]map[string]presence // the bucket, by channel and agent id
-	here   map[string]*joined             // agents connected to this node, by key
-	nodes  map[string]time.Time           // the last heartbeat of each node, by the stream's clock
+	mu         sync.Mutex
+	agents     map[string]map[string]presence // the bucket, by channel and agent id
+	here       map[string]*joined             // agents connected to this node, by key
+	nodes      map[string]time.Time           // the last heartbeat of each node, by the stream's clock
+	countedOut map[string]bool                // agents here whose entry another node deleted (note)
 	// beatRev: the revision of this node's last heartbeat the watch brought
 	beatRev uint64
 }
@@ -110,7 +111,7 @@ func openSignals(ctx context.Context, node *natsnode.Node, s *Server, reply stri
 		return nil, fmt.Errorf("create bucket %s: %w", bucketPresence, err)
 	}
 	g := &natsSignals{srv: s, conn: node.Conn, kv: kv, reply: reply, nodeID: strings.TrimPrefix(reply, answerPrefix),
-		stop: make(chan struct{}), every: heartbeatEvery, deadAfter: nodeDeadAfter, purgeBeats: purgeEvery, markersKept: markersKept, agents: map[string]map[string]presence{}, here: map[string]*joined{}, nodes: map[string]time.Time{}}
+		stop: make(chan struct{}), every: heartbeatEvery, deadAfter: nodeDeadAfter, purgeBeats: purgeEvery, markersKept: markersKept, agents: map[string]map[string]presence{}, here: map[string]*joined{}, countedOut: map[string]bool{}, nodes: map[string]time.Time{}}
 	if err := g.beat(ctx); err != nil { // before its agents' entries
 		return nil, fmt.Errorf("write to bucket %s: %w", bucketPresence, err)
 	}
@@ -268,8 +269,6 @@ func (g *natsSignals) reannounce() {
 		return // the last one is still going
 	}
 	defer g.announcing.Store(false)
-	ctx, cancel := context.WithTimeout(context.Background(), clusterTimeout)
-	defer cancel()
 	g.mu.Lock()
 	gone := map[string]*joined{}
 	for k, j := range g.here {
@@ -281,7 +280,7 @@ func (g *natsSignals) reannounce() {
 			continue // written after what the watch has shown
 		}
 		channel, agentID, _ := splitAgentKey(k)
-		if p, ok := g.agents[channel][agentID]; !ok || p.rev < j.rev {
+		if p, ok := g.agents[channel][agentID]; !ok || p.rev < j.rev || g.countedOut[k] {
 			gone[k] = j
 		}
 	}
@@ -295,7 +294,11 @@ func (g *natsSignals) reannounce() {
 		}
 		p := presence{Node: g.nodeID, Filter: ss.filter, Instance: ss.instance}
 		v, _ := json.Marshal(p)
+		// A heartbeat's time each: one stuck in an election must not hold
+		// the next heartbeat's try back.
+		ctx, cancel := context.WithTimeout(context.Background(), g.every)
 		rev, err := g.claim(ctx, channel, agentID, ss.instance, v)
+		cancel()
 		if errors.Is(err, errCopyRunning) { // another run got in meanwhile, elsewhere
 			g.mu.Lock()
 			if g.here[k] == j {
@@ -347,9 +350,15 @@ func (g *natsSignals) resync(seen map[string]bool, before uint64) {
 	}
 	for channel, ps := range g.agents {
 		for id, p := range ps {
-			if p.rev <= before && !seen[agentKey(channel, id)] {
-				delete(ps, id)
+			k := agentKey(channel, id)
+			if p.rev > before || seen[k] {
+				continue
 			}
+			if g.here[k] != nil {
+				g.countedOut[k] = true // as in note
+				continue
+			}
+			delete(ps, id)
 		}
 		if len(ps) == 0 {
 			delete(g.agents, channel)
@@ -381,6 +390,13 @@ func (g *natsSignals) note(e jetstream.KeyValueEntry) {
 	defer g.mu.Unlock()
 	if e.Operation() != jetstream.KeyValuePut {
 		if p, ok := g.agents[channel][agentID]; ok && p.rev < e.Revision() {
+			if j := g.here[k]; j != nil && j.rev != 0 {
+				// Another node counted this one's agent out: it is still
+				// connected here, and counted here until reannounce puts
+				// its entry back.
+				g.countedOut[k] = true
+				return
+			}
 			delete(g.agents[channel], agentID)
 			if len(g.agents[channel]) == 0 {
 				delete(g.agents, channel)
@@ -485,6 +501,13 @@ func (g *natsSignals) Join(channel, agentID, instance string, f Filter, replaced
 		g.mu.Lock()
 		if g.here[k] == j {
 			delete(g.here, k)
+			if g.countedOut[k] { // counted here only: counted out now
+				delete(g.countedOut, k)
+				delete(g.agents[channel], agentID)
+				if len(g.agents[channel]) == 0 {
+					delete(g.agents, channel)
+				}
+			}
 		}
 		rev := j.rev // reannounce may have written it again
 		g.mu.Unlock()
@@ -501,6 +524,7 @@ func (g *natsSignals) Join(channel, agentID, instance string, f Filter, replaced
 // announced records that j's entry p is written. Callers hold mu.
 func (g *natsSignals) announced(j *joined, channel, agentID string, p presence) {
 	j.rev = p.rev
+	delete(g.countedOut, agentKey(channel, agentID))
 	if seen, ok := g.agents[channel][agentID]; ok && seen.rev > p.rev {
 		g.checkReplaced(agentKey(channel, agentID), seen) // a newer one was seen before the write returned
 		return
