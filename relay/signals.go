@@ -301,8 +301,7 @@ func (g *natsSignals) reannounce() {
 		cancel()
 		if errors.Is(err, errCopyRunning) { // another run got in meanwhile, elsewhere
 			g.mu.Lock()
-			if g.here[k] == j {
-				delete(g.here, k)
+			if g.drop(k, j) {
 				go j.replaced()
 			}
 			g.mu.Unlock()
@@ -320,7 +319,9 @@ func (g *natsSignals) reannounce() {
 		}
 		g.mu.Unlock()
 		if !still { // it left meanwhile: its leave deleted the old revision
+			ctx, cancel := context.WithTimeout(context.Background(), clusterTimeout)
 			g.kv.Delete(ctx, k, jetstream.LastRevision(rev))
+			cancel()
 			continue
 		}
 		again++
@@ -443,6 +444,7 @@ func (g *natsSignals) checkReplaced(k string, p presence) {
 		return
 	}
 	delete(g.here, k)
+	delete(g.countedOut, k) // p, the newer one, is counted
 	go j.replaced()
 }
 
@@ -499,16 +501,7 @@ func (g *natsSignals) Join(channel, agentID, instance string, f Filter, replaced
 	g.mu.Unlock()
 	return func() {
 		g.mu.Lock()
-		if g.here[k] == j {
-			delete(g.here, k)
-			if g.countedOut[k] { // counted here only: counted out now
-				delete(g.countedOut, k)
-				delete(g.agents[channel], agentID)
-				if len(g.agents[channel]) == 0 {
-					delete(g.agents, channel)
-				}
-			}
-		}
+		g.drop(k, j)
 		rev := j.rev // reannounce may have written it again
 		g.mu.Unlock()
 		if rev == 0 {
@@ -519,6 +512,25 @@ func (g *natsSignals) Join(channel, agentID, instance string, f Filter, replaced
 		// Only its own entry: a newer connection's stays.
 		g.kv.Delete(ctx, k, jetstream.LastRevision(rev))
 	}, false
+}
+
+// drop forgets j, the agent at key k connected here, if it still is; one
+// counted here only (countedOut) is counted out now. Callers hold mu.
+func (g *natsSignals) drop(k string, j *joined) bool {
+	if g.here[k] != j {
+		return false
+	}
+	delete(g.here, k)
+	if g.countedOut[k] {
+		delete(g.countedOut, k)
+		if channel, agentID, ok := splitAgentKey(k); ok {
+			delete(g.agents[channel], agentID)
+			if len(g.agents[channel]) == 0 {
+				delete(g.agents, channel)
+			}
+		}
+	}
+	return true
 }
 
 // announced records that j's entry p is written. Callers hold mu.
