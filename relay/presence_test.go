@@ -357,6 +357,32 @@ func TestClusterNodeKeepsCountingItsAgent(t *testing.T) {
 	for _, i := range []int{0, 2} {
 		waitFor(t, "the others to count it out", func() bool { n, _ := signalsOf(c, i).Reach("k", Event{}); return n == 0 })
 	}
+	// One that leaves while counted here only is counted out here too.
+	b := dialAgent(t, c.node(1).ts)
+	claimFault.Store(nil)
+	b.hello("k2", "leaves")
+	c.waitAgents("k2", 1)
+	claimFault.Store(&fail)
+	if err := signalsOf(c, 2).kv.Delete(t.Context(), agentKey("k2", "leaves")); err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int{0, 2} {
+		waitFor(t, "the others to count it out", func() bool { n, _ := signalsOf(c, i).Reach("k2", Event{}); return n == 0 })
+	}
+	last, err = own.watch.lastRevision(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "node 1's watch to bring the deletion", func() bool {
+		own.watch.mu.Lock()
+		defer own.watch.mu.Unlock()
+		return own.watch.hi >= last
+	})
+	b.ws.Close()
+	waitFor(t, "node 1 to count out its agent that left", func() bool {
+		n, _ := own.Reach("k2", Event{})
+		return n == 0
+	})
 	claimFault.Store(nil)
 	c.waitAgents("k", 1) // written back
 	a.ws.Close()
