@@ -33,6 +33,9 @@ type bucketWatch struct {
 	resync func(seen map[string]bool, before uint64)
 	log    *slog.Logger
 	stop   chan struct{}
+	// watchCheckEvery and kvQuiet when it started (the goroutines must
+	// not read variables tests set)
+	every, quiet time.Duration
 
 	mu       sync.Mutex
 	w        jetstream.KeyWatcher
@@ -52,7 +55,8 @@ func watchBucket(ctx context.Context, log *slog.Logger, kv jetstream.KeyValue, b
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	b := &bucketWatch{kv: kv, bucket: bucket, apply: apply, resync: resync, log: log, stop: make(chan struct{})}
+	b := &bucketWatch{kv: kv, bucket: bucket, apply: apply, resync: resync, log: log, stop: make(chan struct{}),
+		every: watchCheckEvery, quiet: quietFor()}
 	if err := b.start(ctx, false); err != nil {
 		return nil, err
 	}
@@ -128,7 +132,7 @@ func (b *bucketWatch) follow(w jetstream.KeyWatcher, gen int, last uint64, seen 
 		}
 		return ok
 	}
-	quiet := time.NewTimer(kvQuiet)
+	quiet := time.NewTimer(b.quiet)
 	defer quiet.Stop()
 	for {
 		var e jetstream.KeyValueEntry
@@ -157,7 +161,7 @@ func (b *bucketWatch) follow(w jetstream.KeyWatcher, gen int, last uint64, seen 
 		}
 		b.hi = max(b.hi, e.Revision())
 		if replaying {
-			quiet.Reset(kvQuiet)
+			quiet.Reset(b.quiet)
 			if seen != nil && e.Operation() == jetstream.KeyValuePut {
 				seen[e.Key()] = true
 			}
@@ -186,7 +190,7 @@ func (b *bucketWatch) lastRevision(ctx context.Context) (uint64, error) {
 // check starts the watch again when it is behind the bucket and has not
 // moved for a check.
 func (b *bucketWatch) check() {
-	t := time.NewTicker(watchCheckEvery)
+	t := time.NewTicker(b.every)
 	defer t.Stop()
 	behind, at := false, uint64(0) // behind the bucket at the last check, at revision at
 	for {

@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -10,7 +11,12 @@ import (
 
 // kvQuiet is how long kvCurrent waits for the next entry before it takes
 // those it has for all there are (nats.go's older KV API waits as long).
-var kvQuiet = 5 * time.Second
+// Atomic: tests set it while other tests' pruning may still read it.
+var kvQuiet atomic.Int64
+
+func init() { kvQuiet.Store(int64(5 * time.Second)) }
+
+func quietFor() time.Duration { return time.Duration(kvQuiet.Load()) }
 
 // kvCurrent returns the entries of kv's keys that match keys (with opts:
 // their history, say) as a watch delivers them up to its "caught up"
@@ -26,7 +32,8 @@ func kvCurrent(ctx context.Context, kv jetstream.KeyValue, keys string, opts ...
 		return nil, err
 	}
 	defer w.Stop()
-	quiet := time.NewTimer(kvQuiet)
+	wait := quietFor()
+	quiet := time.NewTimer(wait)
 	defer quiet.Stop()
 	var out []jetstream.KeyValueEntry
 	for {
@@ -39,7 +46,7 @@ func kvCurrent(ctx context.Context, kv jetstream.KeyValue, keys string, opts ...
 				return out, nil
 			}
 			out = append(out, e)
-			quiet.Reset(kvQuiet)
+			quiet.Reset(wait)
 		case <-quiet.C:
 			return out, nil // the rest went while it was read
 		case <-ctx.Done():

@@ -17,9 +17,9 @@ import (
 // for it for ever (1 read in 15 or so; TestClusterDeleteMarkersPurged hung
 // so). The race is in the timing: 300 reads make a hang all but certain.
 func TestKVReadRacingPurge(t *testing.T) {
-	quiet := kvQuiet
-	kvQuiet = 200 * time.Millisecond
-	t.Cleanup(func() { kvQuiet = quiet })
+	quiet := kvQuiet.Load()
+	kvQuiet.Store(int64(200 * time.Millisecond))
+	t.Cleanup(func() { kvQuiet.Store(quiet) })
 	c := natstest.Cluster(t, 3)
 	ctx := t.Context()
 	kv, err := c.Node(t, 0).JS.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "hooktap_race", Replicas: 3})
@@ -55,7 +55,7 @@ func TestKVReadRacingPurge(t *testing.T) {
 			if err != nil {
 				t.Fatalf("read %d: %v", i, err)
 			}
-		case <-time.After(kvQuiet + 10*time.Second):
+		case <-time.After(quietFor() + 10*time.Second):
 			t.Fatalf("read %d still waits for what the purge took", i)
 		}
 		if err := <-purged; err != nil {
