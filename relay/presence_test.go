@@ -258,10 +258,7 @@ func TestClusterKeptEntryAfterAckIsClaimed(t *testing.T) {
 	if err := signalsOf(c, 0).kv.Delete(t.Context(), agentKey("d", "first")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "node 0 to count no agent", func() bool {
-		n, _ := signalsOf(c, 0).Reach("d", Event{})
-		return n == 0
-	})
+	countedOutBy(t, c, "d", 0)
 	status, answer, _ := postBody(t, c.node(0).ts.URL+"/h/d", `{"n":1}`)
 	if status != http.StatusAccepted || !strings.Contains(answer, "no agent") {
 		t.Fatalf("POST to node 0: %d %s", status, answer)
@@ -305,10 +302,7 @@ func TestClusterWithdrawnButAnsweredGetsTheAnswer(t *testing.T) {
 	if err := signalsOf(c, 0).kv.Delete(t.Context(), agentKey("u", "counted-out")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "node 0 to count no agent", func() bool {
-		n, _ := signalsOf(c, 0).Reach("u", Event{})
-		return n == 0
-	})
+	countedOutBy(t, c, "u", 0)
 	type answer struct {
 		status int
 		body   string
@@ -322,6 +316,31 @@ func TestClusterWithdrawnButAnsweredGetsTheAnswer(t *testing.T) {
 	a.ack(d)
 	if ans := <-got; ans.status != http.StatusOK {
 		t.Fatalf("sender got %d %s, want the agent's 200", ans.status, ans.body)
+	}
+}
+
+// waitCaughtUp waits until the watch has brought what the bucket holds now.
+func (b *bucketWatch) waitCaughtUp(t *testing.T) {
+	t.Helper()
+	last, err := b.lastRevision(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the watch to catch up with "+b.bucket, func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return b.hi >= last
+	})
+}
+
+// countedOutBy waits until nodes count no agent on channel.
+func countedOutBy(t *testing.T, c *testCluster, channel string, nodes ...int) {
+	t.Helper()
+	for _, i := range nodes {
+		waitFor(t, fmt.Sprintf("node %d to count no agent of %s", i, channel), func() bool {
+			n, _ := signalsOf(c, i).Reach(channel, Event{})
+			return n == 0
+		})
 	}
 }
 
@@ -342,21 +361,11 @@ func TestClusterNodeKeepsCountingItsAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	own := signalsOf(c, 1)
-	last, err := own.watch.lastRevision(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "node 1's watch to bring the deletion", func() bool {
-		own.watch.mu.Lock()
-		defer own.watch.mu.Unlock()
-		return own.watch.hi >= last
-	})
+	own.watch.waitCaughtUp(t)
 	if n, _ := own.Reach("k", Event{}); n != 1 {
 		t.Fatalf("node 1 counts %d of its own connected agents, want 1", n)
 	}
-	for _, i := range []int{0, 2} {
-		waitFor(t, "the others to count it out", func() bool { n, _ := signalsOf(c, i).Reach("k", Event{}); return n == 0 })
-	}
+	countedOutBy(t, c, "k", 0, 2)
 	// One that leaves while counted here only is counted out here too.
 	b := dialAgent(t, c.node(1).ts)
 	claimFault.Store(nil)
@@ -366,18 +375,8 @@ func TestClusterNodeKeepsCountingItsAgent(t *testing.T) {
 	if err := signalsOf(c, 2).kv.Delete(t.Context(), agentKey("k2", "leaves")); err != nil {
 		t.Fatal(err)
 	}
-	for _, i := range []int{0, 2} {
-		waitFor(t, "the others to count it out", func() bool { n, _ := signalsOf(c, i).Reach("k2", Event{}); return n == 0 })
-	}
-	last, err = own.watch.lastRevision(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "node 1's watch to bring the deletion", func() bool {
-		own.watch.mu.Lock()
-		defer own.watch.mu.Unlock()
-		return own.watch.hi >= last
-	})
+	countedOutBy(t, c, "k2", 0, 2)
+	own.watch.waitCaughtUp(t)
 	b.ws.Close()
 	waitFor(t, "node 1 to count out its agent that left", func() bool {
 		n, _ := own.Reach("k2", Event{})
