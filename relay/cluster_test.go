@@ -826,3 +826,33 @@ func TestClusterDeleteMarkersPurged(t *testing.T) {
 		})
 	}
 }
+
+// A POST whose publish retries through an election (here 2.5 s of a stream
+// without a leader) is answered --response-timeout after the relay had its
+// body, not that long after it was stored: an outside tester saw 202 after
+// 16.2 s with a 10 s timeout when a node died.
+func TestClusterAnswerDueDespiteSlowPublish(t *testing.T) {
+	const timeout = 3 * time.Second
+	c := startCluster(t, Config{ResponseTimeout: timeout})
+	a := dialAgent(t, c.node(1).ts)
+	a.hello("slow", "silent") // it is sent the delivery and never answers
+	c.waitAgents("slow", 1)
+	leaderless := time.Now().Add(2500 * time.Millisecond)
+	fail := func() error {
+		if time.Now().Before(leaderless) {
+			return errors.New("nats: no response from stream")
+		}
+		return nil
+	}
+	publishFault.Store(&fail)
+	t.Cleanup(func() { publishFault.Store(nil) })
+	start := time.Now()
+	status, body, _ := postBody(t, c.node(0).ts.URL+"/h/slow", `{"n":1}`)
+	took := time.Since(start)
+	if status != http.StatusAccepted {
+		t.Fatalf("got %d %s, want 202 (kept)", status, body)
+	}
+	if took > timeout+time.Second {
+		t.Fatalf("answered after %v with --response-timeout %v", took.Round(time.Millisecond), timeout)
+	}
+}

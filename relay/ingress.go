@@ -152,6 +152,10 @@ type accepted struct {
 	// the delivery's event, and how many took it live.
 	connected, matched, live int
 	wait                     <-chan *wire.Ack // the first agent's answer
+	// The sender's answer is due by then: --response-timeout from when the
+	// relay had the body, however long storing it took (a cluster's
+	// publish retries through an election).
+	due time.Time
 }
 
 // accept gives the request an id, commits it to the buffer and offers it to
@@ -180,7 +184,7 @@ func (s *Server) accept(r *http.Request, channel string, body []byte) (accepted,
 	}
 	f := payload.Parse(hdr, body)
 	d.Fields = &f
-	acc := accepted{id: d.ID, channel: channel, action: f.Action, wait: s.expect(d.ID)}
+	acc := accepted{id: d.ID, channel: channel, action: f.Action, wait: s.expect(d.ID), due: time.Now().Add(s.cfg.ResponseTimeout)}
 	var c *commit
 	// Published in seq order as soon as the write is on its way: the agent
 	// works while the relay commits; the sender's answer waits for both.
@@ -237,19 +241,26 @@ func (s *Server) answerKept(w http.ResponseWriter, acc accepted) {
 // await answers with the first agent's answer, or 202 when none comes in
 // time: the delivery is kept and delivered later.
 func (s *Server) await(w http.ResponseWriter, r *http.Request, acc accepted) {
-	timer := time.NewTimer(s.cfg.ResponseTimeout)
+	timer := time.NewTimer(time.Until(acc.due))
 	defer timer.Stop()
+	var ack *wire.Ack
 	select {
-	case ack := <-acc.wait:
-		if ack == nil {
-			queued(w, acc.id, http.StatusAccepted, "the agent disconnected; kept and delivered when it is back")
+	case ack = <-acc.wait: // an answer already there wins over a timer already due
+	default:
+		select {
+		case ack = <-acc.wait:
+		case <-timer.C:
+			queued(w, acc.id, http.StatusAccepted, "the agent did not answer within "+s.cfg.ResponseTimeout.String()+"; kept and delivered")
+			return
+		case <-r.Context().Done():
 			return
 		}
-		s.reply(w, r, acc.id, ack)
-	case <-timer.C:
-		queued(w, acc.id, http.StatusAccepted, "the agent did not answer within "+s.cfg.ResponseTimeout.String()+"; kept and delivered")
-	case <-r.Context().Done():
 	}
+	if ack == nil {
+		queued(w, acc.id, http.StatusAccepted, "the agent disconnected; kept and delivered when it is back")
+		return
+	}
+	s.reply(w, r, acc.id, ack)
 }
 
 // answerUnstored answers a delivery the buffer failed to commit. An agent

@@ -277,9 +277,14 @@ func (l *streamLog) Append(ctx context.Context, d *wire.Delivery, publish func()
 	var ack *jetstream.PubAck
 	for {
 		var err error
-		actx, acancel := context.WithTimeout(ctx, 2*time.Second)
-		ack, err = l.js.PublishMsg(actx, msg, jetstream.WithMsgID(d.ID), jetstream.WithExpectStream(streamName))
-		acancel()
+		if fail := publishFault.Load(); fail != nil {
+			err = (*fail)()
+		}
+		if err == nil {
+			actx, acancel := context.WithTimeout(ctx, 2*time.Second)
+			ack, err = l.js.PublishMsg(actx, msg, jetstream.WithMsgID(d.ID), jetstream.WithExpectStream(streamName))
+			acancel()
+		}
 		if err == nil {
 			break
 		}
@@ -310,6 +315,10 @@ func (l *streamLog) Append(ctx context.Context, d *wire.Delivery, publish func()
 // its unclaimed entry could not be written. The stream republished it
 // when it stored it: an agent the node did not count may have it.
 var errWithdrawn = errors.New("withdrawn")
+
+// publishFault, set by tests, fails publishes as a stream without a leader
+// does.
+var publishFault atomic.Pointer[func() error]
 
 // markFault, set by tests, fails the write of an unclaimed entry as a
 // bucket without a leader does.
