@@ -333,6 +333,9 @@ func (s *Server) welcome(ctx context.Context, ss *session, h *wire.Hello, p peer
 		Relay:    "hooktap " + s.cfg.Version,
 		Binary:   h.Binary,
 		MaxFrame: s.frameLimit,
+		// The trip back to the sender needs a moment: see the agent's
+		// answerMargin.
+		AnswerWithin: s.cfg.ResponseTimeout.Milliseconds(),
 	})
 	if err != nil {
 		s.unregister(ss)

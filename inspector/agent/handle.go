@@ -19,7 +19,13 @@ type job struct {
 	d        *wire.Delivery
 	acks     *acker
 	inflight *tracker
+	received time.Time
+	due      time.Time // when its sender stops waiting (zero: not said)
 }
+
+// queuedAfter is how long a delivery may wait here for its turn and still
+// be forwarded as one whose sender waits.
+const queuedAfter = 100 * time.Millisecond
 
 // recordDelay is how long the agent waits for the app's answer before it
 // records a delivery on its own.
@@ -64,7 +70,15 @@ func (a *Agent) handle(j job) {
 		inserted <- a.cfg.Store.Insert(d)
 	})
 	fw := forward.Pick(a.cfg.Routes, a.cfg.Forwarder, d.Action)
-	att := fw.Forward(ctx, forward.RequestOf(d))
+	req := forward.RequestOf(d)
+	if time.Since(j.received) < queuedAfter {
+		// Forwarded as it came: its sender waits, and hears the app's
+		// timeout as a 504 only if the app gets no longer than that. One
+		// that waited its turn here gets the app's full time: its sender
+		// may have been told it is kept, and the app deserves its chance.
+		req.Due = j.due
+	}
+	att := fw.Forward(ctx, req)
 	att.DeliveryID, att.Kind = d.ID, store.KindForward
 	a.noteForward(fw, att)
 	var err error

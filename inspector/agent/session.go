@@ -191,9 +191,17 @@ type link struct {
 	acks     *acker
 	inflight tracker
 	welcomed bool
-	refused  error                 // a refusal that retrying cannot fix
-	stalled  atomic.Pointer[error] // the heartbeat's verdict, when the relay stopped answering
+	// answerWithin: how long the relay's senders wait for the app's
+	// answer (Welcome.AnswerWithin), less answerMargin; 0: not said.
+	answerWithin time.Duration
+	refused      error                 // a refusal that retrying cannot fix
+	stalled      atomic.Pointer[error] // the heartbeat's verdict, when the relay stopped answering
 }
+
+// answerMargin is what an agent keeps of a relay's --response-timeout for
+// the delivery's trip here and its ack's trip back: with less, an app that
+// times out here would get its sender the relay's 202 instead of a 504.
+const answerMargin = 250 * time.Millisecond
 
 // drainOnShutdown makes the connection, once stop ends, take no new
 // deliveries, let those in flight finish and be acked (within
@@ -229,6 +237,9 @@ func (l *link) read(m wire.Message) error {
 			l.conn.SetReadLimit(m.MaxFrame) // a delivery as large as the relay takes
 			l.acks.setLimit(m.MaxFrame)
 		}
+		if m.AnswerWithin > 0 {
+			l.answerWithin = max(time.Duration(m.AnswerWithin)*time.Millisecond-answerMargin, answerMargin)
+		}
 		l.welcomed = true
 		a.welcomes.Add(1)
 		a.setStatus(live.RelayStatus{State: live.StateConnected, URL: m.URL})
@@ -247,7 +258,11 @@ func (l *link) read(m wire.Message) error {
 			a.outstanding.Add(-1)
 			return nil // shutting down: the relay sends it again later
 		}
-		l.work <- job{l.keep, l.stop, m, l.acks, &l.inflight} // never blocks: outstanding <= its capacity
+		j := job{ctx: l.keep, stop: l.stop, d: m, acks: l.acks, inflight: &l.inflight, received: time.Now()}
+		if l.answerWithin > 0 {
+			j.due = j.received.Add(l.answerWithin)
+		}
+		l.work <- j // never blocks: outstanding <= its capacity
 	case *wire.Error:
 		switch m.Code {
 		case wire.CodeUnauthorized, wire.CodeUnknownChannel, wire.CodeBadRequest, wire.CodeVersion, wire.CodeAgentTaken:

@@ -68,7 +68,14 @@ type tunnel struct {
 // forward timeout, and waits until the agent is connected.
 func startTunnel(t testing.TB, target string, timeout time.Duration) *tunnel {
 	t.Helper()
-	srv, err := relay.New(t.Context(), relay.Config{DataDir: t.TempDir()})
+	return startTunnelWith(t, relay.Config{}, target, timeout)
+}
+
+// startTunnelWith is startTunnel with the relay's configuration.
+func startTunnelWith(t testing.TB, cfg relay.Config, target string, timeout time.Duration) *tunnel {
+	t.Helper()
+	cfg.DataDir = t.TempDir()
+	srv, err := relay.New(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,6 +243,26 @@ func TestTunnelAppSlow(t *testing.T) {
 	ds, _ := tn.store.List(t.Context(), store.Query{})
 	if len(ds) != 1 || ds[0].Status != 0 || !strings.Contains(ds[0].Error, "timed out") {
 		t.Fatalf("stored %+v", ds)
+	}
+}
+
+// An app slower than the relay's --response-timeout gets its sender a 504
+// "timed out", as the README says, not the relay's 202 "kept and
+// delivered" for a delivery the agent then acks as timed out (a new user
+// saw 202 after 10 s with a 12 s app, and with --response-timeout 3s).
+func TestTunnelAppSlowerThanRelayTimeout(t *testing.T) {
+	release := make(chan struct{})
+	ap := newApp(t, func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	defer close(release)
+	tn := startTunnelWith(t, relay.Config{ResponseTimeout: 2 * time.Second}, ap.URL, 0) // the agent's own: 10 s
+	resp, body := do(t, "POST", tn.ingress, []byte(`{}`), nil)
+	if resp.StatusCode != http.StatusGatewayTimeout || !strings.Contains(string(body), "timed out") {
+		t.Fatalf("sender got %d %q, want 504 timed out", resp.StatusCode, body)
 	}
 }
 

@@ -34,6 +34,10 @@ type Request struct {
 	RemoteAddr string // for X-Forwarded-For
 	Host       string // for X-Forwarded-Host
 	Proto      string // for X-Forwarded-Proto
+	// Due, when set, is when the answer is of no more use (its sender
+	// stops waiting): the app gets until then, if that is sooner than the
+	// forwarder's timeout.
+	Due time.Time
 }
 
 // RequestOf is the request that delivers d as it arrived.
@@ -192,6 +196,9 @@ func (f *Forwarder) Forward(ctx context.Context, r Request) *store.Attempt {
 	}
 	a.Target = u.String()
 	deadline := a.StartedAt.Add(f.timeout)
+	if !r.Due.IsZero() && r.Due.Before(deadline) {
+		deadline = r.Due
+	}
 	rctx, cancel := f.forwardContext(ctx, deadline)
 	defer cancel()
 	req, err := http.NewRequestWithContext(rctx, r.Method, a.Target, nil)

@@ -80,6 +80,11 @@ type Welcome struct {
 	// MaxFrame is the largest frame either side may send from here on
 	// (see FrameLimit); 0 means MaxFrameSize.
 	MaxFrame int64 `json:"max_frame,omitempty"`
+	// AnswerWithin is how long a sender waits for the app's answer, in
+	// milliseconds (the relay's --response-timeout): an agent gives the app
+	// no longer, so that a sender hears "the app timed out" (504) rather
+	// than the relay's 202. 0: not said (an older relay).
+	AnswerWithin int64 `json:"answer_within_ms,omitempty"`
 }
 
 // Delivery is one webhook request as the relay received it. Path is the part
