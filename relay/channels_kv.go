@@ -64,6 +64,7 @@ func openKVRegistry(ctx context.Context, n *natsnode.Node, log *slog.Logger) (*k
 	if err != nil {
 		return nil, fmt.Errorf("open the channel bucket %s: %w", ChannelsBucket, err)
 	}
+	kv = withLeaderGets(kv, n.JS)
 	r := &kvRegistry{
 		channelCache: channelCache{known: map[string]registered{}},
 		kv:           kv, js: n.JS, rev: map[string]uint64{},

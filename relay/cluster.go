@@ -44,6 +44,33 @@ func (s *Server) joinCluster(ctx context.Context, node *natsnode.Node) error {
 	if max := node.Conn.MaxPayload(); max < s.frameLimit {
 		return fmt.Errorf("NATS takes messages up to %d bytes, and one delivery of --max-body %d needs %d: raise the servers' max_payload", max, s.cfg.MaxBody, s.frameLimit)
 	}
+	// A node that starts while the cluster elects leaders (another node
+	// died or restarted just now) finds its streams and buckets without
+	// one for a few seconds: every write fails at once. It tries again
+	// meanwhile, answering "starting" (Starting).
+	ctx, cancel := context.WithTimeout(ctx, joinWait)
+	defer cancel()
+	for said := false; ; {
+		err := s.joinOnce(ctx, node)
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		if !said {
+			s.log.Warn("cluster not ready for this node yet; retrying", "err", err)
+			said = true
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// joinWait bounds how long a node tries to join its cluster.
+const joinWait = time.Minute
+
+func (s *Server) joinOnce(ctx context.Context, node *natsnode.Node) error {
 	ctx, cancel := context.WithTimeout(ctx, clusterTimeout)
 	defer cancel()
 	reply := answerPrefix + newNodeID()

@@ -15,10 +15,12 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hooktap/hooktap/inspector/agent"
@@ -854,5 +856,76 @@ func TestClusterAnswerDueDespiteSlowPublish(t *testing.T) {
 	}
 	if took > timeout+time.Second {
 		t.Fatalf("answered after %v with --response-timeout %v", took.Round(time.Millisecond), timeout)
+	}
+}
+
+// Where a new agent starts (the channel's furthest cursor) and whose id it
+// is are read from the cursors stream's leader, never by a direct get,
+// which any replica answers from what it has: an outside tester saw a
+// replica thawed after 30 s of SIGSTOP answer with the furthest cursor of
+// 30 s before, and a new agent was sent hundreds of deliveries another
+// agent had acknowledged (a stale replica cannot be made in process, so
+// this test watches which API the reads use).
+func TestClusterBindReadsFromTheLeader(t *testing.T) {
+	c := startCluster(t, Config{})
+	nc, err := nats.Connect(c.nats.URL(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	direct, err := nc.SubscribeSync("$JS.API.DIRECT.GET.KV_" + bucketCursors + ".>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	directLast, err := nc.SubscribeSync("$JS.API.DIRECT.GET.KV_" + bucketCursors)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leader, err := nc.SubscribeSync("$JS.API.STREAM.MSG.GET.KV_" + bucketCursors)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	a := dialAgent(t, c.node(1).ts)
+	a.hello("lead", "new-agent")
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := direct.NextMsg(time.Second); err == nil {
+		t.Fatalf("bind read the cursors with a direct get (%s), which a stale replica may answer", m.Subject)
+	}
+	if m, err := directLast.NextMsg(10 * time.Millisecond); err == nil {
+		t.Fatalf("bind read the cursors with a direct get (%s), which a stale replica may answer", m.Subject)
+	}
+	if _, err := leader.NextMsg(time.Second); err != nil {
+		t.Fatalf("no read of the cursors from the stream's leader: %v", err)
+	}
+}
+
+// A node whose first writes fail (its NATS server restarted just now and
+// does not know the streams' interest yet, or they elect a leader) waits
+// instead of failing: its first heartbeat got "no response from stream" at
+// once and the relay process exited (seen under load in
+// TestClusterNodeRejoinsUnderTraffic's quick restarts).
+func TestClusterNodeStartsWhileWritesFail(t *testing.T) {
+	c := startCluster(t, Config{})
+	c.stopNode(2)
+	var fails atomic.Int32
+	fail := func() error {
+		if fails.Add(1) <= 3 {
+			return jetstream.ErrNoStreamResponse
+		}
+		return nil
+	}
+	beatFault.Store(&fail)
+	t.Cleanup(func() { beatFault.Store(nil) })
+	c.startNode(2) // fails the test if New fails
+	if n := fails.Load(); n < 4 {
+		t.Fatalf("%d heartbeats tried, want the 3 failed ones and more", n)
+	}
+	if status, answer, _ := postBody(t, c.node(2).ts.URL+"/h/e", `{"n":1}`); status != http.StatusAccepted {
+		t.Fatalf("POST to the node: %d %s", status, answer)
 	}
 }

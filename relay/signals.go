@@ -110,6 +110,7 @@ func openSignals(ctx context.Context, node *natsnode.Node, s *Server, reply stri
 	if err != nil {
 		return nil, fmt.Errorf("create bucket %s: %w", bucketPresence, err)
 	}
+	kv = withLeaderGets(kv, node.JS)
 	g := &natsSignals{srv: s, conn: node.Conn, kv: kv, reply: reply, nodeID: strings.TrimPrefix(reply, answerPrefix),
 		stop: make(chan struct{}), every: heartbeatEvery, deadAfter: nodeDeadAfter, purgeBeats: purgeEvery, markersKept: markersKept, agents: map[string]map[string]presence{}, here: map[string]*joined{}, countedOut: map[string]bool{}, nodes: map[string]time.Time{}}
 	if err := g.beat(ctx); err != nil { // before its agents' entries
@@ -147,6 +148,11 @@ func openSignals(ctx context.Context, node *natsnode.Node, s *Server, reply stri
 
 // beat writes this node's heartbeat.
 func (g *natsSignals) beat(ctx context.Context) error {
+	if fail := beatFault.Load(); fail != nil {
+		if err := (*fail)(); err != nil {
+			return err
+		}
+	}
 	_, err := g.kv.Put(ctx, nodePrefix+g.nodeID, nil)
 	return err
 }
@@ -606,6 +612,10 @@ func (g *natsSignals) claim(ctx context.Context, channel, agentID, instance stri
 	}
 	return 0, errors.New("the agent's presence entry keeps changing")
 }
+
+// beatFault, set by tests, fails heartbeats as a bucket without a leader
+// does.
+var beatFault atomic.Pointer[func() error]
 
 // claimFault, set by tests, fails claims as a bucket without a leader does.
 var claimFault atomic.Pointer[func() error]

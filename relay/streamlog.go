@@ -166,6 +166,7 @@ func openStreamLog(ctx context.Context, node *natsnode.Node, cfg Config, reply s
 	if err != nil {
 		return nil, fmt.Errorf("create bucket %s: %w", bucketUnclaimed, err)
 	}
+	cursors, unclaimed = withLeaderGets(cursors, node.JS), withLeaderGets(unclaimed, node.JS)
 	l := &streamLog{js: node.JS, stream: st, cursors: cursors, unclaimed: unclaimed,
 		timeout: cfg.ResponseTimeout, reply: reply, left: left, pending: map[string]map[int64]Event{}, furthestSeen: map[string]int64{}, markersKept: markersKept, log: cfg.Logger}
 	if l.log == nil {
