@@ -34,6 +34,9 @@ type Request struct {
 	RemoteAddr string // for X-Forwarded-For
 	Host       string // for X-Forwarded-Host
 	Proto      string // for X-Forwarded-Proto
+	// Origin is set when the request starts here (hooktap trigger): hooktap
+	// is its client, not a hop, and adds no Via entry.
+	Origin bool
 }
 
 // RequestOf is the request that delivers d as it arrived.
@@ -226,7 +229,9 @@ func forwardHeader(r Request) http.Header {
 		h = http.Header{}
 	}
 	wire.StripHopHeaders(h)
-	wire.AddVia(h) // a relay refuses a request that has come round too often
+	if !r.Origin {
+		wire.AddVia(h) // a relay refuses a request that has come round too often
+	}
 	h.Del("Content-Length")
 	h.Del("Host")
 	if r.RemoteAddr != "" {
