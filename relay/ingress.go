@@ -45,8 +45,11 @@ func (s *Server) ingress(w http.ResponseWriter, r *http.Request) (action string)
 		httpError(w, http.StatusMethodNotAllowed, "TRACE is not forwarded: echoing requests back only helps cross-site tracing")
 		return ""
 	case wire.Hops(r.Header) >= MaxHops:
-		httpError(w, http.StatusLoopDetected, "this request has been forwarded by %d hooktap agents already (its Via header): "+
-			"an agent's --forward-to or --route points back at a relay, which makes a loop", wire.Hops(r.Header))
+		// Via is also kept when a recorded request is copied (curl, a
+		// fixture edited by hand), so the message names that cause too.
+		httpError(w, http.StatusLoopDetected, "this request has been through %d hooktap agents already (its Via header; a relay takes at most %d): "+
+			"an agent's --forward-to or --route points back at a relay (a loop), more than %d hooktap tunnels are chained, "+
+			"or the request carries a Via header copied from one that went through hooktap", wire.Hops(r.Header), MaxHops-1, MaxHops)
 		return ""
 	}
 	if !s.writes.ok() {

@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -33,6 +34,26 @@ func TestLoopRefused(t *testing.T) {
 	for _, via := range []string{"", "1.1 hooktap", "1.1 corp-proxy, 1.1 hooktapper"} {
 		if got := send(via); got != http.StatusAccepted {
 			t.Fatalf("Via %q: status %d, want 202", via, got)
+		}
+	}
+}
+
+// TestLoopMessage: the 508 names what can cause it, not only an agent's
+// --forward-to: more tunnels than allowed, or a Via copied from a recorded
+// request.
+func TestLoopMessage(t *testing.T) {
+	_, ts := newRelay(t, Config{})
+	req, _ := http.NewRequest(http.MethodPost, ts.URL+"/h/loop", strings.NewReader(`{}`))
+	req.Header.Set("Via", "1.1 hooktap, 1.1 hooktap")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"--forward-to or --route points back at a relay", "more than 2 hooktap tunnels are chained", "Via header copied"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("508 says %q; want it to name %q", body, want)
 		}
 	}
 }

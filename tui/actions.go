@@ -1,10 +1,14 @@
 package tui
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 
 	"github.com/aymanbagabas/go-osc52/v2"
 	"github.com/charmbracelet/bubbles/key"
@@ -22,6 +26,7 @@ type (
 		id   string
 		a    *store.Attempt
 		err  error
+		kept string // an edited body that did not get to the app: where it is kept
 	}
 	// editMsg is the end of an editor session on a body.
 	editMsg struct {
@@ -70,22 +75,79 @@ func (m *Model) replayCmd(id string) tea.Cmd {
 // resendCmd resends delivery id re-signed, with body instead of the
 // stored one when body is not nil.
 func (m *Model) resendCmd(what, id string, body []byte) tea.Cmd {
-	ctx, sender := m.ctx, m.sender
+	ctx, sender, dir := m.ctx, m.sender, editsDir(m.opts.Store)
 	return func() tea.Msg {
 		_, a, err := sender.Resend(ctx, id, replay.ResendOptions{Body: body})
-		return actionMsg{what: what, id: id, a: a, err: err}
+		msg := actionMsg{what: what, id: id, a: a, err: err}
+		if body == nil {
+			return msg
+		}
+		// An edit is work: when it did not get to the app it is kept for
+		// the next e (and in a file the user can open), dropped once sent.
+		if err != nil || a == nil || a.Status == 0 {
+			msg.kept = keepEdit(dir, id, body)
+		} else {
+			dropEdit(dir, id)
+		}
+		return msg
 	}
 }
 
 func (m *Model) editCmd(id string) tea.Cmd {
-	ctx, st, editor := m.ctx, m.opts.Store, orDefault(m.opts.Editor, "vi")
+	ctx, st, sender, editor := m.ctx, m.opts.Store, m.sender, orDefault(m.opts.Editor, "vi")
 	return func() tea.Msg {
 		full, err := st.Get(ctx, id)
 		if err != nil {
 			return editMsg{id: id, err: err}
 		}
-		return editBody(full, editor)()
+		// Said before the editor opens, not after the user's work.
+		if err := sender.CanResend(full, replay.ResendOptions{}); err != nil {
+			return editMsg{id: id, err: fmt.Errorf("edit: %w (the editor was not opened)", err)}
+		}
+		return editBody(full, keptEdit(editsDir(st), full), editor)()
 	}
+}
+
+// editsDir is where edited bodies that were not sent are kept: beside
+// the store.
+func editsDir(st *store.Store) string {
+	return filepath.Join(filepath.Dir(st.Path()), "edits")
+}
+
+// editPath is the file that keeps an edit of delivery id.
+func editPath(dir, id string, body []byte) string {
+	if json.Valid(body) {
+		return filepath.Join(dir, id+".json")
+	}
+	return filepath.Join(dir, id+".txt")
+}
+
+// keepEdit writes body to its file and returns the path ("" when it could
+// not be written: the status line then says only the error).
+func keepEdit(dir, id string, body []byte) string {
+	path := editPath(dir, id, body)
+	if os.MkdirAll(dir, 0o700) != nil || os.WriteFile(path, body, 0o600) != nil {
+		return ""
+	}
+	return path
+}
+
+// dropEdit removes a kept edit of delivery id: it was sent, or the user
+// emptied it to abort.
+func dropEdit(dir, id string) {
+	for _, ext := range []string{".json", ".txt"} {
+		os.Remove(filepath.Join(dir, id+ext))
+	}
+}
+
+// keptEdit is the edit of d kept from a try that failed, else d's body.
+func keptEdit(dir string, d *store.Delivery) []byte {
+	for _, ext := range []string{".json", ".txt"} {
+		if b, err := os.ReadFile(filepath.Join(dir, d.ID+ext)); err == nil && len(b) > 0 {
+			return b
+		}
+	}
+	return d.Body
 }
 
 func (m *Model) copyCurlCmd(id string) tea.Cmd {
@@ -117,10 +179,11 @@ func (m *Model) copyBodyCmd(id string) tea.Cmd {
 	}
 }
 
-// editBody edits d's body in the user's editor (jsonedit.Draft, as `resend
-// --edit` does), with the terminal handed over to it.
-func editBody(d *store.Delivery, editor string) tea.Cmd {
-	draft, err := jsonedit.NewDraft(d.Body)
+// editBody edits body, d's or a kept edit of it, in the user's editor
+// (jsonedit.Draft, as `resend --edit` does), with the terminal handed
+// over to it.
+func editBody(d *store.Delivery, body []byte, editor string) tea.Cmd {
+	draft, err := jsonedit.NewDraft(body)
 	if err != nil {
 		return func() tea.Msg { return editMsg{id: d.ID, err: err} }
 	}
@@ -129,12 +192,18 @@ func editBody(d *store.Delivery, editor string) tea.Cmd {
 		if err != nil {
 			return editMsg{id: d.ID, err: fmt.Errorf("editor %s: %w", editor, err)}
 		}
-		body, warning, err := draft.Result() // nil: unchanged, the stored body goes out re-signed
-		return editMsg{id: d.ID, body: body, warning: warning, err: err}
+		edited, warning, err := draft.Result() // nil: unchanged
+		if edited == nil && err == nil && !bytes.Equal(body, d.Body) {
+			edited = body // a kept edit saved as it was
+		}
+		return editMsg{id: d.ID, body: edited, warning: warning, err: err}
 	})
 }
 
 func (m *Model) onEdit(msg editMsg) tea.Cmd {
+	if errors.Is(msg.err, jsonedit.ErrEmptyEdit) {
+		dropEdit(editsDir(m.opts.Store), msg.id)
+	}
 	if msg.err != nil {
 		m.status.say("", msg.err)
 		return nil
@@ -154,9 +223,17 @@ func (m *Model) onAction(msg actionMsg) tea.Cmd {
 		if errors.Is(msg.err, context.Canceled) {
 			return nil
 		}
-		m.status.say("", fmt.Errorf("%s: %w", msg.what, msg.err))
+		err := fmt.Errorf("%s: %w", msg.what, msg.err)
+		if msg.kept != "" {
+			err = fmt.Errorf("%w; edit kept in %s (e opens it again)", err, msg.kept)
+		}
+		m.status.say("", err)
 	} else {
-		m.status.say(attemptText(msg.what, msg.a), nil)
+		text := attemptText(msg.what, msg.a)
+		if msg.kept != "" {
+			text += "; edit kept in " + msg.kept + " (e opens it again)"
+		}
+		m.status.say(text, nil)
 	}
 	if msg.a == nil {
 		return nil

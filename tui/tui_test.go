@@ -535,6 +535,7 @@ func TestReplayAndResend(t *testing.T) {
 		t.Fatalf("list not reloaded: %d attempts, status %d", m.list.page[0].Attempts, m.list.page[0].Status)
 	}
 
+	send(t, m, keyMsg("j")) // dlv_000001, which arrived signed
 	send(t, m, keyMsg("R")) // no secret
 	if !strings.Contains(m.View(), "resend: resend needs the signing secret") {
 		t.Fatalf("no-secret error not shown:\n%s", m.View())

@@ -424,12 +424,20 @@ func TestResend(t *testing.T) {
 	a := newApp(t, 200)
 	d := f.add("payable.created", a.URL+"/webhooks", 200)
 
-	// No secret anywhere: 422 with a message that says what to do.
+	// No secret anywhere: a delivery that arrived unsigned goes unsigned.
 	r := f.post("/api/deliveries/"+d.ID+"/resend", nil)
+	if _, hdr := a.last(); r.code != 200 || signing.Detect(hdr) != nil {
+		t.Fatalf("resend of an unsigned delivery without secret: %d %s %v", r.code, r.body, hdr)
+	}
+	// A signed one needs the secret: 422 with a message that says what to do.
+	f.prepare = func(d *store.Delivery) { d.Header.Set("Monite-Signature", "t=1,v1=00"); d.Verify("") }
+	signed := f.add("payable.created", a.URL+"/webhooks", 200)
+	f.prepare = nil
+	r = f.post("/api/deliveries/"+signed.ID+"/resend", nil)
 	if r.code != http.StatusUnprocessableEntity || !strings.Contains(r.errorMessage(t), "secret") {
 		t.Fatalf("resend without secret: %d %s", r.code, r.body)
 	}
-	if a.n.Load() != 0 {
+	if a.n.Load() != 1 {
 		t.Fatal("the app was called without a signature")
 	}
 

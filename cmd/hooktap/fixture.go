@@ -16,6 +16,7 @@ import (
 	"github.com/hooktap/hooktap/inspector/signing"
 	"github.com/hooktap/hooktap/inspector/store"
 	"github.com/hooktap/hooktap/relay"
+	"github.com/hooktap/hooktap/relay/wire"
 )
 
 // eventsSave writes recorded deliveries as a fixture: one step each, in
@@ -186,6 +187,7 @@ func sendStep(ctx context.Context, fwd *forward.Forwarder, r fixture.Request, sc
 	if h == nil {
 		h = http.Header{}
 	}
+	wire.DropOwnVia(h) // fixtures saved before Via was left out carry one
 	if h.Get("Content-Type") == "" && len(r.Body) > 0 {
 		h.Set("Content-Type", "application/json")
 	}
@@ -206,6 +208,6 @@ func sendStep(ctx context.Context, fwd *forward.Forwarder, r fixture.Request, sc
 		}
 		name = scheme.Name()
 	}
-	a := fwd.Forward(ctx, forward.Request{Method: r.Method, Path: r.Path, Query: r.Query, Header: h, Body: r.Raw})
+	a := fwd.Forward(ctx, forward.Request{Method: r.Method, Path: r.Path, Query: r.Query, Header: h, Body: r.Raw, Origin: true})
 	return a, name, ctx.Err()
 }

@@ -338,6 +338,7 @@ func runAgent(ctx context.Context, e *env, f *agentFlags, relayURL string, dp *d
 	if dp != nil {
 		r.providerPage = dp.api + "/_emulator/"
 		secretFor = dp.secretFor(ctx, relayURL+"/h/"+f.channel)
+		r.sender.SecretFor = secretFor // resend re-signs the emulator's deliveries with no --secret
 		if rep != nil {
 			rep.providerAPI = dp.api
 			dp.watch(ctx, rep, relayURL+"/h/"+f.channel)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/hooktap/hooktap/inspector/jsonedit"
+	"github.com/hooktap/hooktap/inspector/provider"
 	"github.com/hooktap/hooktap/inspector/replay"
 	"github.com/hooktap/hooktap/inspector/signing"
 	"github.com/hooktap/hooktap/inspector/store"
@@ -83,7 +85,7 @@ func cmdReplay(ctx context.Context, e *env, args []string) error {
 }
 
 func cmdResend(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "resend", "resend ID [--to URL] [--secret S] [--scheme X] [--set path=value]... [--edit] [--new-id] [--db FILE] [--json]")
+	fs := newFlags(e, "resend", "resend ID [--to URL] [--secret S] [--scheme X] [--set path=value]... [--edit] [--new-id] [--provider-data DIR] [--db FILE] [--json]")
 	to := fs.String("to", "", "send to this base URL (the delivery's path suffix and query are appended) instead of the original target")
 	db := dbFlag(fs, e)
 	var secret secretFlag
@@ -93,6 +95,7 @@ func cmdResend(ctx context.Context, e *env, args []string) error {
 	fs.Var(&sets, "set", "change a JSON field before signing: `path=value`, e.g. object.status=paid (repeatable)")
 	edit := fs.Bool("edit", false, "edit the body in $EDITOR before signing")
 	newID := fs.Bool("new-id", false, "give the message a new id instead of keeping the stored one")
+	providerData := providerDataFlag(fs, e)
 	jsonOut := fs.Bool("json", false, "print the result as one JSON object")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -101,9 +104,6 @@ func cmdResend(ctx context.Context, e *env, args []string) error {
 	id, err := oneID(pos, "resend")
 	if err != nil {
 		return err
-	}
-	if secret.value == "" {
-		return usageError{replay.ErrNoSecret.Error()}
 	}
 	if *scheme != "" {
 		if _, err := signing.Lookup(*scheme); err != nil {
@@ -116,11 +116,17 @@ func cmdResend(ctx context.Context, e *env, args []string) error {
 	}
 	defer st.Close()
 	o := replay.ResendOptions{To: *to, Secret: secret.value, Scheme: *scheme, Set: sets, NewID: *newID}
+	s := &replay.Sender{Store: st, SecretFor: emulatorSecret(ctx, *providerData)}
+	d, err := st.Get(ctx, id)
+	if err != nil {
+		return sendError(err)
+	}
+	id = d.ID
+	// Before the editor opens: an edit is not to be lost to a missing secret.
+	if err := s.CanResend(d, o); err != nil {
+		return sendError(err)
+	}
 	if *edit {
-		d, err := st.Get(ctx, id)
-		if err != nil {
-			return err
-		}
 		body := d.Body
 		// The edits from --set are shown in the editor rather than applied
 		// after it, so that what the user saves is what gets signed.
@@ -137,18 +143,40 @@ func cmdResend(ctx context.Context, e *env, args []string) error {
 		if edited != nil {
 			body = edited
 		}
-		id, o.Body, o.Set = d.ID, body, nil
+		o.Body, o.Set = body, nil
 	}
-	s := &replay.Sender{Store: st}
 	d, a, err := s.Resend(ctx, id, o)
 	if err != nil {
 		return sendError(err)
 	}
-	r := sentReport{kind: "resend", d: d, a: a, secretFrom: secret.source}
+	r := sentReport{kind: "resend", d: d, a: a}
 	if sc := signing.Detect(a.RequestHeader); sc != nil {
-		r.scheme = sc.Name()
+		r.scheme, r.secretFrom = sc.Name(), cmp.Or(secret.source, emulatorSource)
 	}
 	return printSent(e, r, *jsonOut)
+}
+
+// emulatorSource is what output names as the secret's source when it is
+// the provider emulator's (never the secret itself).
+const emulatorSource = "the provider emulator"
+
+// providerDataFlag adds --provider-data: the emulator's state, whose
+// subscription secrets re-sign and verify the deliveries it made.
+func providerDataFlag(fs *flag.FlagSet, e *env) *string {
+	return fs.String("provider-data", dataDir(e)+"/provider", "the provider emulator's data `dir`: deliveries it made are re-signed and verified with their subscription's secret")
+}
+
+// emulatorSecret is the secret of the provider emulator's subscription a
+// signed delivery came from (it names it in X-Hooktap-Subscription-Id),
+// read from the emulator's state in dataDir; "" for any other delivery.
+func emulatorSecret(ctx context.Context, dataDir string) func(*store.Delivery) string {
+	return func(d *store.Delivery) string {
+		subID := d.Header.Get("X-Hooktap-Subscription-Id")
+		if subID == "" || signing.Detect(d.Header) == nil {
+			return ""
+		}
+		return provider.ReadSecretFor(ctx, dataDir, "", subID, d.Body, func(string) bool { return false })
+	}
 }
 
 // oneID checks that exactly one delivery id was given.
@@ -168,7 +196,7 @@ func sendError(err error) error {
 	switch {
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrAmbiguous),
 		errors.Is(err, jsonedit.ErrBadPath), errors.Is(err, jsonedit.ErrNotJSON), errors.Is(err, jsonedit.ErrNotObject),
-		errors.Is(err, jsonedit.ErrOutOfRange), errors.Is(err, signing.ErrUnknownScheme):
+		errors.Is(err, jsonedit.ErrOutOfRange), errors.Is(err, signing.ErrUnknownScheme), errors.Is(err, replay.ErrNoSecret):
 		return usageError{err.Error()}
 	}
 	return err
@@ -249,6 +277,8 @@ func printSent(e *env, r sentReport, jsonOut bool) error {
 		fmt.Fprintf(w, "%s of %s (%s) to %s, attempt %d\n", r.kind, d.ID, what, a.Target, len(d.History))
 		if r.scheme != "" {
 			fmt.Fprintf(w, "signed with %s (secret from %s), fresh timestamp\n", r.scheme, r.secretFrom)
+		} else if r.kind == "resend" {
+			fmt.Fprintln(w, "unsigned, as the delivery arrived")
 		}
 		if a.Status != 0 {
 			fmt.Fprintf(w, "%d %s  %.1fms\n", a.Status, http.StatusText(a.Status), a.DurationMS())

@@ -200,7 +200,7 @@ func (t *trigger) send(ctx context.Context, r triggerRequest) (*store.Attempt, e
 			return nil, err
 		}
 	}
-	a := t.fwd.Forward(ctx, forward.Request{Method: http.MethodPost, Header: h, Body: r.body})
+	a := t.fwd.Forward(ctx, forward.Request{Method: http.MethodPost, Header: h, Body: r.body, Origin: true})
 	return a, ctx.Err()
 }
 

@@ -19,9 +19,10 @@ import (
 
 // cmdTUI browses a store in the terminal UI, with no relay.
 func cmdTUI(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "tui", "tui [--db FILE] [--secret S]")
+	fs := newFlags(e, "tui", "tui [--db FILE] [--secret S] [--provider-data DIR]")
 	db := dbFlag(fs, e)
 	secret := fs.String("secret", envOr(e, "HOOKTAP_SECRET", ""), "signing secret for resends (or HOOKTAP_SECRET)")
+	providerData := providerDataFlag(fs, e)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -39,7 +40,7 @@ func cmdTUI(ctx context.Context, e *env, args []string) error {
 	defer st.Close()
 	e, closeLog := logToFile(e, *db)
 	defer closeLog()
-	sender := &replay.Sender{Store: st, Secret: *secret}
+	sender := &replay.Sender{Store: st, Secret: *secret, SecretFor: emulatorSecret(ctx, *providerData)}
 	return tui.Run(ctx, tuiOptions(e, st, nil, sender), e.stdin, e.stdout)
 }
 

@@ -12,10 +12,11 @@ import (
 )
 
 func cmdVerify(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "verify", "verify ID --secret S [--db FILE] [--json]")
+	fs := newFlags(e, "verify", "verify ID [--secret S] [--provider-data DIR] [--db FILE] [--json]")
 	var secret secretFlag
 	secret.register(fs, e, "signing `secret` to check the delivery with")
 	db := dbFlag(fs, e)
+	providerData := providerDataFlag(fs, e)
 	jsonOut := fs.Bool("json", false, "print the result as one JSON object")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -25,9 +26,6 @@ func cmdVerify(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if secret.value == "" {
-		return usagef("verify needs the signing secret: pass --secret or set HOOKTAP_SECRET")
-	}
 	st, err := store.OpenExisting(ctx, *db)
 	if err != nil {
 		return err
@@ -36,6 +34,15 @@ func cmdVerify(ctx context.Context, e *env, args []string) error {
 	d, err := st.Get(ctx, id)
 	if err != nil {
 		return sendError(err)
+	}
+	if secret.value == "" {
+		// A delivery the provider emulator made: its subscription's secret.
+		if v := emulatorSecret(ctx, *providerData)(d); v != "" {
+			secret.setFrom(v, emulatorSource)
+		}
+	}
+	if secret.value == "" {
+		return usagef("verify needs the signing secret: pass --secret or set HOOKTAP_SECRET")
 	}
 	// A stored delivery is judged as of when it arrived: a signature that
 	// was fresh then is valid, even if replaying it now would be too late.

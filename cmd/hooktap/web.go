@@ -13,10 +13,11 @@ import (
 // cmdWeb serves the web inspector over a store on its own, with no relay:
 // browse history, replay and resend.
 func cmdWeb(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "web", "web [--db FILE] [--addr HOST:PORT] [--secret S]")
+	fs := newFlags(e, "web", "web [--db FILE] [--addr HOST:PORT] [--secret S] [--provider-data DIR]")
 	db := dbFlag(fs, e)
 	addr := fs.String("addr", "127.0.0.1:4040", "address to serve the inspector on")
 	secret := fs.String("secret", envOr(e, "HOOKTAP_SECRET", ""), "signing secret for resend (or HOOKTAP_SECRET)")
+	providerData := providerDataFlag(fs, e)
 	verbose := fs.Bool("verbose", false, "log debug detail to stderr")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -39,7 +40,7 @@ func cmdWeb(ctx context.Context, e *env, args []string) error {
 	}
 	srv := web.New(web.Options{
 		Store:   st,
-		Sender:  &replay.Sender{Store: st, Secret: *secret},
+		Sender:  &replay.Sender{Store: st, Secret: *secret, SecretFor: emulatorSecret(ctx, *providerData)},
 		Logger:  newLogger(e.stderr, *verbose),
 		Version: buildVersion(),
 	})

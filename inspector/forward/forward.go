@@ -38,6 +38,9 @@ type Request struct {
 	// stops waiting): the app gets until then, if that is sooner than the
 	// forwarder's timeout.
 	Due time.Time
+	// Origin is set when the request starts here (hooktap trigger): hooktap
+	// is its client, not a hop, and adds no Via entry.
+	Origin bool
 }
 
 // RequestOf is the request that delivers d as it arrived.
@@ -233,7 +236,9 @@ func forwardHeader(r Request) http.Header {
 		h = http.Header{}
 	}
 	wire.StripHopHeaders(h)
-	wire.AddVia(h) // a relay refuses a request that has come round too often
+	if !r.Origin {
+		wire.AddVia(h) // a relay refuses a request that has come round too often
+	}
 	h.Del("Content-Length")
 	h.Del("Host")
 	if r.RemoteAddr != "" {

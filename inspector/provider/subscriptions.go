@@ -372,6 +372,22 @@ func subscriptions(ctx context.Context, db *sql.DB) ([]Subscription, error) {
 // verifies (verify says), else "". A name only picks the secret: the
 // signature must still verify with it.
 func (p *Provider) SecretFor(ctx context.Context, url, subID string, body []byte, verify func(secret string) bool) string {
+	return secretFor(ctx, p.db.R, url, subID, body, verify)
+}
+
+// ReadSecretFor is SecretFor with the emulator's state under dataDir, for
+// a command that runs beside it (hooktap resend, verify): "" when there is
+// no state there.
+func ReadSecretFor(ctx context.Context, dataDir, url, subID string, body []byte, verify func(secret string) bool) string {
+	db, err := sqlitedb.Open(ctx, filepath.Join(dataDir, "provider.db"), migrations, sqlitedb.Options{MustExist: true, Readers: 1})
+	if err != nil {
+		return ""
+	}
+	defer db.Close()
+	return secretFor(ctx, db.R, url, subID, body, verify)
+}
+
+func secretFor(ctx context.Context, db *sql.DB, url, subID string, body []byte, verify func(secret string) bool) string {
 	var b struct {
 		SubscriptionID string `json:"webhook_subscription_id"`
 	}
@@ -381,11 +397,11 @@ func (p *Provider) SecretFor(ctx context.Context, url, subID string, body []byte
 			continue
 		}
 		var secret string
-		if p.db.R.QueryRowContext(ctx, `SELECT secret FROM subscriptions WHERE id = ?`, id).Scan(&secret) == nil {
+		if db.QueryRowContext(ctx, `SELECT secret FROM subscriptions WHERE id = ?`, id).Scan(&secret) == nil {
 			return secret
 		}
 	}
-	rows, err := p.db.R.QueryContext(ctx, `SELECT secret FROM subscriptions WHERE url = ? ORDER BY created_at DESC LIMIT 16`, url)
+	rows, err := db.QueryContext(ctx, `SELECT secret FROM subscriptions WHERE url = ? ORDER BY created_at DESC LIMIT 16`, url)
 	if err != nil {
 		return ""
 	}

@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -14,21 +15,27 @@ import (
 	"github.com/hooktap/hooktap/inspector/live"
 	"github.com/hooktap/hooktap/inspector/signing"
 	"github.com/hooktap/hooktap/inspector/store"
+	"github.com/hooktap/hooktap/relay/wire"
 )
 
-// ErrNoSecret is returned by Resend when no signing secret is known.
-var ErrNoSecret = errors.New("resend needs the signing secret: pass --secret or set HOOKTAP_SECRET")
+// ErrNoSecret is returned by Resend when a signed delivery is to be
+// re-signed and no signing secret is known.
+var ErrNoSecret = errors.New("resend needs the signing secret to re-sign this signed delivery: pass --secret or set HOOKTAP_SECRET")
 
 // Sender sends stored deliveries again: Replay as they came, Resend
 // re-signed with a fresh timestamp. Every sending is recorded as an attempt
 // of the delivery.
 type Sender struct {
-	Store   *store.Store
-	Bus     *live.Bus        // optional: told about each attempt
-	Secret  string           // default secret for Resend
-	Scheme  string           // default scheme for Resend when a delivery has none
-	Timeout time.Duration    // per request; DefaultForwardTimeout when 0
-	Now     func() time.Time // clock for signatures; time.Now when nil
+	Store  *store.Store
+	Bus    *live.Bus // optional: told about each attempt
+	Secret string    // default secret for Resend
+	Scheme string    // default scheme for Resend when a delivery has none
+	// SecretFor, when set, names the secret of the provider emulator's
+	// subscription a signed delivery came from ("" when it did not): used
+	// when neither the resend nor Secret gives one.
+	SecretFor func(*store.Delivery) string
+	Timeout   time.Duration    // per request; DefaultForwardTimeout when 0
+	Now       func() time.Time // clock for signatures; time.Now when nil
 }
 
 func (s *Sender) now() time.Time {
@@ -68,7 +75,12 @@ func (s *Sender) Replay(ctx context.Context, id, to string) (*store.Delivery, *s
 	if err != nil {
 		return nil, nil, err
 	}
-	f, req, err := s.target(d, to, forward.RequestOf(d))
+	req := forward.RequestOf(d)
+	req.Header = d.Header.Clone()
+	if req.Header != nil {
+		wire.DropOwnVia(req.Header)
+	}
+	f, req, err := s.target(d, to, req)
 	if err != nil {
 		return d, nil, err
 	}
@@ -102,16 +114,9 @@ func (s *Sender) Resend(ctx context.Context, id string, o ResendOptions) (*store
 	if err != nil {
 		return nil, nil, err
 	}
-	secret := o.Secret
-	if secret == "" {
-		secret = s.Secret
-	}
-	if secret == "" {
+	sign, secret := s.signing(d, o)
+	if sign && secret == "" {
 		return d, nil, ErrNoSecret
-	}
-	scheme, err := s.scheme(d, o.Scheme)
-	if err != nil {
-		return d, nil, err
 	}
 	body := d.Body
 	if o.Body != nil {
@@ -139,10 +144,17 @@ func (s *Sender) Resend(ctx context.Context, id string, o ResendOptions) (*store
 	if h == nil {
 		h = http.Header{}
 	}
-	signing.Strip(h)
-	err = scheme.Sign(h, signing.Message{ID: msgID, Event: d.Action, Timestamp: s.now(), Body: body}, secret)
-	if err != nil {
-		return d, nil, err // already says "sign <scheme>: ..."
+	wire.DropOwnVia(h)
+	if sign {
+		scheme, err := s.scheme(d, o.Scheme)
+		if err != nil {
+			return d, nil, err
+		}
+		signing.Strip(h)
+		err = scheme.Sign(h, signing.Message{ID: msgID, Event: d.Action, Timestamp: s.now(), Body: body}, secret)
+		if err != nil {
+			return d, nil, err // already says "sign <scheme>: ..."
+		}
 	}
 	req := forward.RequestOf(d)
 	req.Header, req.Body = h, body
@@ -154,6 +166,29 @@ func (s *Sender) Resend(ctx context.Context, id string, o ResendOptions) (*store
 	a.DeliveryID, a.Kind = d.ID, store.KindResend
 	a.RequestHeader, a.RequestBody = forward.SentHeader(req), body
 	return s.record(ctx, d, a)
+}
+
+// CanResend says, before an edit, whether d can be resent with o: a
+// signed delivery needs a secret (ErrNoSecret).
+func (s *Sender) CanResend(d *store.Delivery, o ResendOptions) error {
+	if sign, secret := s.signing(d, o); sign && secret == "" {
+		return ErrNoSecret
+	}
+	return nil
+}
+
+// signing says whether a resend of d is signed, and with which secret: a
+// delivery that arrived signed is re-signed and needs one; an unsigned one
+// goes out unsigned unless a scheme or secret is given (a made-up secret
+// would add a signature the app never saw). The secret is o's, else the
+// Sender's, else the emulator's for the subscription d came from.
+func (s *Sender) signing(d *store.Delivery, o ResendOptions) (sign bool, secret string) {
+	signed := signing.Detect(d.Header) != nil || (d.Signature != "" && d.Signature != signing.Unsigned)
+	secret = cmp.Or(o.Secret, s.Secret)
+	if secret == "" && signed && s.SecretFor != nil {
+		secret = s.SecretFor(d)
+	}
+	return signed || o.Scheme != "" || secret != "", secret
 }
 
 // scheme is the one named, else the delivery's own, else the Sender's

@@ -285,3 +285,81 @@ func TestSenderKeepsHeaderBytes(t *testing.T) {
 		t.Errorf("stored resend: %s with X-Name %q", a.Kind, a.RequestHeader.Get("X-Name"))
 	}
 }
+
+// unsignedDelivery stores a delivery that arrived unsigned, through a
+// proxy and one hooktap agent (its Via), forwarded to app.
+func unsignedDelivery(t *testing.T, app string) (*store.Store, *store.Delivery) {
+	t.Helper()
+	st, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "hooktap.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	h := http.Header{"Content-Type": {"application/json"}, "Via": {"1.0 corp-proxy, 1.1 hooktap"}}
+	d := &store.Delivery{ID: "dlv_unsigned", ReceivedAt: time.Now(), Method: "POST", Path: "/x", Header: h,
+		Body: []byte(`{"id":"evt-1","action":"payable.paid","object":{"id":"p1"}}`), Action: "payable.paid"}
+	d.Verify("")
+	if err := store.Wait(t.Context(), st.Insert(d)); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := forward.New(app, 0)
+	a := f.Forward(t.Context(), forward.RequestOf(d))
+	a.DeliveryID, a.Kind = d.ID, store.KindForward
+	if err := store.Wait(t.Context(), st.AddAttempt(a)); err != nil {
+		t.Fatal(err)
+	}
+	return st, d
+}
+
+// TestSenderUnsignedAndOwnVia: an unsigned delivery is resent unsigned
+// with no secret (edited or not), and neither a resend nor a replay carries
+// the Via entries of the delivery's first trip through hooktap: only the
+// other proxies' and the one of this sending.
+func TestSenderUnsignedAndOwnVia(t *testing.T) {
+	app := newSenderApp(t)
+	st, d := unsignedDelivery(t, app.URL+"/hooks")
+	s := &Sender{Store: st}
+	if _, a, err := s.Resend(t.Context(), d.ID, ResendOptions{Set: []string{"object.id=x"}}); err != nil || a.Status != 200 {
+		t.Fatalf("resend of an unsigned delivery with no secret: %v", err)
+	}
+	r, body := app.last(t)
+	if sc := signing.Detect(r.Header); sc != nil || string(body) != `{"id":"evt-1","action":"payable.paid","object":{"id":"x"}}` {
+		t.Errorf("sent %s signed with %v; want the edit, unsigned", body, sc)
+	}
+	if got := r.Header.Get("Via"); got != "1.0 corp-proxy, 1.1 hooktap" {
+		t.Errorf("resend's Via %q, want the proxy's and one of hooktap", got)
+	}
+	if _, _, err := s.Replay(t.Context(), d.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := app.last(t); r.Header.Get("Via") != "1.0 corp-proxy, 1.1 hooktap" {
+		t.Errorf("replay's Via %q, want the proxy's and one of hooktap", r.Header.Get("Via"))
+	}
+	if _, _, err := s.Resend(t.Context(), d.ID, ResendOptions{Scheme: "monite"}); !errors.Is(err, ErrNoSecret) {
+		t.Errorf("asked to sign with no secret: %v", err)
+	}
+}
+
+// TestSenderSecretFor: with no secret given, a signed delivery is re-signed
+// with the one SecretFor names (the provider emulator's); a given secret
+// wins.
+func TestSenderSecretFor(t *testing.T) {
+	app := newSenderApp(t)
+	st, d := senderFixture(t, "monite", app.URL)
+	asked := 0
+	s := &Sender{Store: st, SecretFor: func(*store.Delivery) string { asked++; return senderSecret }}
+	if _, _, err := s.Resend(t.Context(), d.ID, ResendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	r, body := app.last(t)
+	if res := signing.Verify(r.Header, body, senderSecret, time.Now()); res.State != signing.Valid || asked != 1 {
+		t.Errorf("re-signed with the emulator's secret: %s %s (asked %d)", res.State, res.Reason, asked)
+	}
+	if _, _, err := s.Resend(t.Context(), d.ID, ResendOptions{Secret: "whsec_other"}); err != nil {
+		t.Fatal(err)
+	}
+	r, body = app.last(t)
+	if res := signing.Verify(r.Header, body, "whsec_other", time.Now()); res.State != signing.Valid || asked != 1 {
+		t.Errorf("a given secret should win: %s (asked %d)", res.State, asked)
+	}
+}

@@ -39,6 +39,26 @@ func AddVia(h http.Header) {
 	h.Set("Via", via)
 }
 
+// DropOwnVia removes hooktap's entries from h's Via header and keeps those
+// of other proxies: a recorded request sent again (a resend, a replay, a
+// fixture) is a new trip, and hops counted on its first trip would make a
+// relay take it for a loop.
+func DropOwnVia(h http.Header) {
+	var keep []string
+	for _, v := range h.Values("Via") {
+		for _, e := range strings.Split(v, ",") {
+			if f := strings.Fields(e); len(f) >= 2 && f[1] == "hooktap" || len(f) == 0 {
+				continue
+			}
+			keep = append(keep, strings.TrimSpace(e))
+		}
+	}
+	h.Del("Via")
+	if len(keep) > 0 {
+		h.Set("Via", strings.Join(keep, ", "))
+	}
+}
+
 // Hops is how many hooktap agents have forwarded a request with header h
 // (its Via entries that name hooktap).
 func Hops(h http.Header) int {
