@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"os"
@@ -105,7 +106,9 @@ func runTUI(ctx context.Context, e *env, r *agentRun) error {
 	uiCtx, stopUI := context.WithCancel(ctx)
 	defer stopUI()
 	agentDone := make(chan error, 1)
+	agentStopped := make(chan struct{})
 	go func() {
+		defer close(agentStopped)
 		err := r.agent.Run(ctx)
 		if err != nil {
 			stopUI()
@@ -113,11 +116,18 @@ func runTUI(ctx context.Context, e *env, r *agentRun) error {
 		agentDone <- err
 	}()
 	opts := tuiOptions(e, r.store, r.bus, r.sender)
-	opts.WebURL = r.webURL
+	opts.WebURL, opts.WebProblem = r.webURL, r.webProblem
 	if r.providerPage != "" {
 		opts.ProviderAPI = strings.TrimSuffix(r.providerPage, "/_emulator/")
 	}
+	// Quitting with deliveries in flight stops the agent and waits for it
+	// (it finishes and acks them) with the UI up, saying so.
+	opts.InFlight = r.agent.InFlight
+	opts.Stop = func() <-chan struct{} { cancel(); return agentStopped }
 	err := tui.Run(uiCtx, opts, e.stdin, e.stdout)
+	if errors.Is(err, tui.ErrQuitNow) {
+		quitNow(e, r.agent.InFlight())
+	}
 	cancel()
 	if aerr := <-agentDone; aerr != nil {
 		return aerr
@@ -126,6 +136,21 @@ func runTUI(ctx context.Context, e *env, r *agentRun) error {
 		err = nil
 	}
 	return err
+}
+
+// quitNow ends the process at once, when the user quit a second time while
+// the agent finished n deliveries in flight. They are not acked: the relay
+// keeps them in its buffer and sends them again when an agent of this
+// store connects next (at least once, as the README promises; the app may
+// see one twice). Nothing else is waited for: dev's embedded relay and the
+// stores are crash-safe, as after a kill.
+func quitNow(e *env, n int) {
+	what := fmt.Sprintf("%d deliveries", n)
+	if n == 1 {
+		what = "1 delivery"
+	}
+	fmt.Fprintf(e.stdout, "hooktap: quit with %s in flight to the app, not acknowledged: the relay sends them again when hooktap runs next with this --db\n", what)
+	os.Exit(130)
 }
 
 func tuiOptions(e *env, st *store.Store, bus *live.Bus, sender *replay.Sender) tui.Options {
