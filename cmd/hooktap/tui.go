@@ -107,9 +107,11 @@ func runTUI(ctx context.Context, e *env, r *agentRun) error {
 	defer stopUI()
 	agentDone := make(chan error, 1)
 	agentStopped := make(chan struct{})
+	agentCtx, stopAgent := context.WithCancel(ctx) // not the UI's: it shows the wait
+	defer stopAgent()
 	go func() {
 		defer close(agentStopped)
-		err := r.agent.Run(ctx)
+		err := r.agent.Run(agentCtx)
 		if err != nil {
 			stopUI()
 		}
@@ -123,7 +125,7 @@ func runTUI(ctx context.Context, e *env, r *agentRun) error {
 	// Quitting with deliveries in flight stops the agent and waits for it
 	// (it finishes and acks them) with the UI up, saying so.
 	opts.InFlight = r.agent.InFlight
-	opts.Stop = func() <-chan struct{} { cancel(); return agentStopped }
+	opts.Stop = func() <-chan struct{} { stopAgent(); return agentStopped }
 	err := tui.Run(uiCtx, opts, e.stdin, e.stdout)
 	if errors.Is(err, tui.ErrQuitNow) {
 		quitNow(e, r.agent.InFlight())
@@ -145,11 +147,11 @@ func runTUI(ctx context.Context, e *env, r *agentRun) error {
 // see one twice). Nothing else is waited for: dev's embedded relay and the
 // stores are crash-safe, as after a kill.
 func quitNow(e *env, n int) {
-	what := fmt.Sprintf("%d deliveries", n)
+	what, them := fmt.Sprintf("%d deliveries", n), "them"
 	if n == 1 {
-		what = "1 delivery"
+		what, them = "1 delivery", "it"
 	}
-	fmt.Fprintf(e.stdout, "hooktap: quit with %s in flight to the app, not acknowledged: the relay sends them again when hooktap runs next with this --db\n", what)
+	fmt.Fprintf(e.stdout, "hooktap: quit with %s in flight to the app, not acknowledged: the relay sends %s again when hooktap runs next with this --db\n", what, them)
 	os.Exit(130)
 }
 
