@@ -38,7 +38,7 @@ func TestBrowserResendPairsRequestAndResponse(t *testing.T) {
 	var reqLine, reqHeaders, reqBody, respLine, respBody string
 	var sentAs []string
 	run(t, ctx, opened(f.ts.URL, d.ID,
-		into(&reqLine, chromedp.TextContent(css(`#d-req-line`))),
+		into(&reqLine, chromedp.Evaluate[string](`(document.querySelector("#d-req-line") || {}).textContent || ""`)),
 		into(&reqHeaders, chromedp.TextContent(css(`#d-headers`))),
 		into(&reqBody, chromedp.TextContent(css(`#d-body`))),
 		into(&respLine, chromedp.TextContent(css(`#d-resp-line`))),
