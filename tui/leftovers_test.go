@@ -153,3 +153,22 @@ func TestQuitWaitsForInFlight(t *testing.T) {
 	}
 	keys.Close()
 }
+
+// TestQuitWhileTypingFilterWaits: ctrl+c while typing a filter waits for
+// the deliveries in flight too.
+func TestQuitWhileTypingFilterWaits(t *testing.T) {
+	s := openStore(t)
+	var stops atomic.Int64
+	opts := testOptions(s)
+	opts.InFlight = func() int { return 1 }
+	opts.Stop = func() <-chan struct{} { stops.Add(1); return make(chan struct{}) }
+	m := newSized(t, opts)
+	m.Update(keyMsg("/"))
+	if !m.filter.typing {
+		t.Fatal("/ did not open the filter")
+	}
+	m.Update(tea.KeyMsg{Type: tea.KeyCtrlC})
+	if stops.Load() != 1 || !m.quitting {
+		t.Fatalf("ctrl+c in the filter quit without waiting (%d stops)", stops.Load())
+	}
+}

@@ -199,6 +199,9 @@ func (m *Model) show(s screen) tea.Cmd {
 // onKey handles the keys every screen shares and hands the rest on.
 func (m *Model) onKey(msg tea.KeyMsg) tea.Cmd {
 	if m.filter.typing {
+		if msg.Type == tea.KeyCtrlC {
+			return m.quit() // waits for deliveries in flight, as on any screen
+		}
 		return m.filter.Update(msg)
 	}
 	if msg.Type == tea.KeyRunes && len(msg.Runes) > 1 && !msg.Paste {

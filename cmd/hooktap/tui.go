@@ -151,7 +151,9 @@ func quitNow(e *env, n int) {
 	if n == 1 {
 		what, them = "1 delivery", "it"
 	}
-	fmt.Fprintf(e.stdout, "hooktap: quit with %s in flight to the app, not acknowledged: the relay sends %s again when hooktap runs next with this --db\n", what, them)
+	if n > 0 { // else they finished meanwhile
+		fmt.Fprintf(e.stdout, "hooktap: quit with %s in flight to the app, not acknowledged: the relay sends %s again when hooktap runs next with this --db\n", what, them)
+	}
 	os.Exit(130)
 }
 
