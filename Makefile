@@ -47,7 +47,7 @@ dist: ## cross-compile release binaries into dist/ (linux, darwin, windows x amd
 dist/hooktap_%:
 	GOOS=$(word 1,$(subst _, ,$(basename $*))) GOARCH=$(word 2,$(subst _, ,$(basename $*))) $(GOBUILD) -o $@ ./cmd/hooktap
 
-deps: ## install what the tests need when missing: Chromium and curl (apt-get, as root), staticcheck
+deps: ## install what the tests need when missing: Chromium, curl and tmux (apt-get, as root), staticcheck
 	@sh .ci/testdeps
 	@$(MAKE) --no-print-directory $(STATICCHECK)
 

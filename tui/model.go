@@ -56,7 +56,16 @@ type Model struct {
 
 	events <-chan live.Event
 	unsub  func()
+
+	// quitting: the user quit while deliveries were in flight, and the UI
+	// waits for the agent to finish them (inFlight, counted each second);
+	// forced: the user quit again, not waiting.
+	quitting, forced bool
+	inFlight         int
 }
+
+// stoppedMsg says that the agent finished what it had in flight.
+type stoppedMsg struct{}
 
 func newModel(ctx context.Context, opts Options) *Model {
 	if opts.Location == nil {
@@ -125,8 +134,15 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.onKey(msg)
 	case busMsg:
 		return m, tea.Batch(m.onEvent(msg.ev), m.waitEvent())
-	case countMsg, tickMsg:
+	case tickMsg:
+		if m.quitting {
+			m.inFlight = m.opts.InFlight()
+		}
 		return m, m.status.Update(msg)
+	case countMsg:
+		return m, m.status.Update(msg)
+	case stoppedMsg:
+		return m, tea.Quit
 	case noteMsg:
 		m.status.say(string(msg), nil)
 		return m, nil
@@ -183,6 +199,9 @@ func (m *Model) show(s screen) tea.Cmd {
 // onKey handles the keys every screen shares and hands the rest on.
 func (m *Model) onKey(msg tea.KeyMsg) tea.Cmd {
 	if m.filter.typing {
+		if msg.Type == tea.KeyCtrlC {
+			return m.quit() // waits for deliveries in flight, as on any screen
+		}
 		return m.filter.Update(msg)
 	}
 	if msg.Type == tea.KeyRunes && len(msg.Runes) > 1 && !msg.Paste {
@@ -190,7 +209,11 @@ func (m *Model) onKey(msg tea.KeyMsg) tea.Cmd {
 	}
 	switch {
 	case key.Matches(msg, m.keys.Quit):
-		return tea.Quit
+		return m.quit()
+	case m.help.ShowAll && key.Matches(msg, m.keys.Back):
+		m.help.ShowAll = false // esc closes the help before it goes back
+		m.resize()
+		return m.list.reload()
 	case key.Matches(msg, m.keys.Help):
 		m.help.ShowAll = !m.help.ShowAll
 		m.resize()
@@ -208,6 +231,28 @@ func (m *Model) onKey(msg tea.KeyMsg) tea.Cmd {
 		return m.onCurlKey(msg)
 	}
 	return m.onListKey(msg)
+}
+
+// quit ends the UI, once the agent has finished the deliveries it is
+// forwarding (the relay would send them again, to an app that may have
+// acted on them); quitting again while it waits leaves at once.
+func (m *Model) quit() tea.Cmd {
+	if m.quitting {
+		m.forced = true
+		return tea.Quit
+	}
+	if m.opts.InFlight == nil || m.opts.Stop == nil {
+		return tea.Quit
+	}
+	if m.inFlight = m.opts.InFlight(); m.inFlight == 0 {
+		return tea.Quit
+	}
+	m.quitting = true
+	done := m.opts.Stop()
+	return func() tea.Msg {
+		<-done
+		return stoppedMsg{}
+	}
 }
 
 // onRunes takes letters that came in one message, as bubbletea reads

@@ -32,7 +32,12 @@ type statusBar struct {
 	arrivals     []time.Time // receipt times over the last minute
 	message      string
 	messageErr   bool
+	messageAt    time.Time // when message was said: it goes after messageTTL
 }
+
+// messageTTL is how long an action's result stays on the status line; an
+// error stays longer, to be read.
+const messageTTL, errorTTL = 5 * time.Second, 10 * time.Second
 
 type (
 	countMsg struct {
@@ -61,6 +66,13 @@ func (s *statusBar) Update(msg tea.Msg) tea.Cmd {
 			return s.countCmd() // the filter changed meanwhile
 		}
 	case tickMsg:
+		ttl := messageTTL
+		if s.messageErr {
+			ttl = errorTTL
+		}
+		if s.message != "" && time.Time(msg).Sub(s.messageAt) >= ttl {
+			s.message = ""
+		}
 		cut := time.Time(msg).Add(-time.Minute)
 		for len(s.arrivals) > 0 && s.arrivals[0].Before(cut) {
 			s.arrivals = s.arrivals[1:]
@@ -118,6 +130,7 @@ func (s *statusBar) received() {
 
 // say shows text, or err in red.
 func (s *statusBar) say(text string, err error) {
+	s.messageAt = time.Now() // as tick's times: the real clock, not opts.Now
 	if err != nil {
 		s.message, s.messageErr = err.Error(), true
 		return
@@ -217,9 +230,10 @@ func (s *statusBar) appText(width int) string {
 	return s.app.Short()
 }
 
-// statusLine is the filter being typed, else a store that cannot write,
-// else a bad filter, else the last message (an action's result), else an
-// app that does not listen, else the filter applied; and
+// statusLine is what quitting waits for, else the filter being typed, else
+// a store that cannot write, else a bad filter, else the last message (an
+// action's result, for a few seconds), else a web inspector that did not
+// start, else an app that does not listen, else the filter applied; and
 // on the right the new deliveries above the page, the count, the rate and
 // the follow mode.
 func (m *Model) statusLine() string {
@@ -241,6 +255,8 @@ func (m *Model) statusLine() string {
 	r := strings.Join(right, " · ")
 	var left string
 	switch {
+	case m.quitting:
+		left = st.Message.Render(m.quitText())
 	case m.filter.typing:
 		left = m.filter.View()
 	case s.store.Failing():
@@ -251,6 +267,8 @@ func (m *Model) statusLine() string {
 		left = st.Error.Render(s.message)
 	case s.message != "":
 		left = st.Message.Render(s.message)
+	case m.opts.WebProblem != "":
+		left = st.Error.Render(m.opts.WebProblem)
 	case s.app.Down():
 		left = st.Error.Render(s.appText(m.width - ansi.StringWidth(r) - 1))
 	case m.list.queryText != "":
@@ -261,6 +279,17 @@ func (m *Model) statusLine() string {
 		return fit(left, m.width)
 	}
 	return fit(left, space) + " " + r
+}
+
+// quitText says what quitting waits for, and how not to wait.
+func (m *Model) quitText() string {
+	switch m.inFlight {
+	case 0:
+		return "stopping…"
+	case 1:
+		return "waiting for 1 delivery in flight to the app… Ctrl-C again to quit now"
+	}
+	return fmt.Sprintf("waiting for %d deliveries in flight to the app… Ctrl-C again to quit now", m.inFlight)
 }
 
 func (s *statusBar) storeText() string {

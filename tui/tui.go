@@ -32,6 +32,15 @@ type Options struct {
 
 	Source string // what the title names when browsing history; the store's path when empty
 	WebURL string // the web inspector beside the UI, shown in the title
+	// WebProblem says why the web inspector beside the UI did not start,
+	// and what to do; the status line shows it.
+	WebProblem string
+	// InFlight counts the deliveries the agent is forwarding to the app,
+	// and Stop tells it to finish them and take no more: the returned
+	// channel closes once it has. With both set, quitting while deliveries
+	// are in flight waits for them, and a second quit leaves at once.
+	InFlight func() int
+	Stop     func() <-chan struct{}
 	// ProviderAPI is hooktap dev's provider emulator, shown in the title.
 	ProviderAPI string
 	Editor      string         // command for editing a body ("vi" when empty)
@@ -57,6 +66,10 @@ func (c *common) now() time.Time {
 	return time.Now()
 }
 
+// ErrQuitNow is Run's error when the user quit a second time while the
+// agent was finishing deliveries in flight: they are not finished.
+var ErrQuitNow = errors.New("quit with deliveries in flight")
+
 // New returns the UI over opts.Store. Call Close when done with it when
 // opts.Bus is set (Run does).
 func New(opts Options) *Model {
@@ -72,9 +85,12 @@ func Run(ctx context.Context, opts Options, in io.Reader, out io.Writer) error {
 	m := newModel(ctx, opts)
 	defer m.Close()
 	p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithInput(in), tea.WithOutput(out), tea.WithAltScreen())
-	_, err := p.Run()
+	final, err := p.Run()
 	if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
 		return nil // ended from outside: not a failure
+	}
+	if fm, ok := final.(*Model); ok && err == nil && fm.forced {
+		return ErrQuitNow
 	}
 	return err
 }

@@ -35,7 +35,7 @@ func TestHugeAnswerHeadersDoNotWedgeTheAgent(t *testing.T) {
 	t.Cleanup(app.Close)
 	data := t.TempDir()
 	_, relayURL := startRelay(t, "--data", data)
-	listen := startProc(t, "listen", "--relay", relayURL, "--channel", "hdr", "--forward-to", app.URL,
+	listen := startProc(t, "listen", "--no-web", "--relay", relayURL, "--channel", "hdr", "--forward-to", app.URL,
 		"--db", filepath.Join(t.TempDir(), "agent.db"), "--no-tui", "--json", "--no-web")
 	listen.line(t, `"type":"ready"`)
 

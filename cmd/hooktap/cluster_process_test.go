@@ -97,7 +97,7 @@ func TestProcessRelayClusterKill9(t *testing.T) {
 	nodes := startClusterNodes(t, "hooktap-k", 3, "--response-timeout", "2s")
 	app := newCountingApp(t, 0)
 	db := filepath.Join(t.TempDir(), "agent.db")
-	agent := startProc(t, "listen", "--relay", nodes[0].url, "--channel", "kill", "--forward-to", app.URL,
+	agent := startProc(t, "listen", "--no-web", "--relay", nodes[0].url, "--channel", "kill", "--forward-to", app.URL,
 		"--db", db, "--no-tui", "--json")
 	agent.line(t, `"type":"ready"`)
 

@@ -48,7 +48,7 @@ route = ["payable.paid=`+app.URL+`/paid", "payable.approved=`+app.URL+`/approved
 heartbeat = "5s"
 `)
 	env := []string{"MY_WEBHOOK_SECRET=whsec_" + strings.Repeat("k", 32), "HOOKTAP_SECRET="}
-	listen := startProcIn(t, dir, env, "listen", "--profile", "ci", "--no-tui", "--json")
+	listen := startProcIn(t, dir, env, "listen", "--no-web", "--profile", "ci", "--no-tui", "--json")
 	var ready struct {
 		URL       string   `json:"url"`
 		ForwardTo string   `json:"forward_to"`

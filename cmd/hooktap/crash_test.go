@@ -124,7 +124,7 @@ func TestCrashesKeepThePromise(t *testing.T) {
 	data := t.TempDir()
 	db := filepath.Join(t.TempDir(), "agent.db")
 	relayArgs := []string{"relay", "--addr", addr, "--data", data, "--response-timeout", "2s"}
-	listenArgs := []string{"listen", "--relay", "http://" + addr, "--channel", "crash", "--forward-to", app.URL,
+	listenArgs := []string{"listen", "--no-web", "--relay", "http://" + addr, "--channel", "crash", "--forward-to", app.URL,
 		"--db", db, "--no-tui", "--json"}
 
 	relayProc := startProc(t, relayArgs...)
@@ -227,7 +227,7 @@ func TestSlowAppBackpressure(t *testing.T) {
 	// A small window and few workers put the agent far behind the senders.
 	relayProc, relayURL := startRelay(t, "--response-timeout", "2s", "--window", "16")
 	db := filepath.Join(t.TempDir(), "agent.db")
-	agent := startProc(t, "listen", "--relay", relayURL, "--channel", "slow", "--forward-to", app.URL, "--db", db,
+	agent := startProc(t, "listen", "--no-web", "--relay", relayURL, "--channel", "slow", "--forward-to", app.URL, "--db", db,
 		"--no-tui", "--json", "--concurrency", "4")
 	agent.line(t, `"type":"ready"`)
 
@@ -297,7 +297,7 @@ func TestGracefulShutdownDrains(t *testing.T) {
 	}))
 	defer app.Close()
 	relayProc, relayURL := startRelay(t)
-	agent := startProc(t, "listen", "--relay", relayURL, "--channel", "drain", "--forward-to", app.URL,
+	agent := startProc(t, "listen", "--no-web", "--relay", relayURL, "--channel", "drain", "--forward-to", app.URL,
 		"--db", filepath.Join(t.TempDir(), "a.db"), "--no-tui", "--json")
 	agent.line(t, `"type":"ready"`)
 

@@ -41,7 +41,7 @@ func TestRelayCrashKeepsWhatALeaverHadForTheNextAgent(t *testing.T) {
 	relayURL := "http://" + addr
 	relayProc := startProc(t, relayArgs...)
 	relayProc.line(t, "listening on")
-	payables := startProc(t, "listen", "--relay", relayURL, "--channel", "team", "--forward-to", app.URL,
+	payables := startProc(t, "listen", "--no-web", "--relay", relayURL, "--channel", "team", "--forward-to", app.URL,
 		"--db", filepath.Join(t.TempDir(), "p.db"), "--no-tui", "--json", "--no-web", "--events", "payable.*")
 	payables.line(t, `"type":"ready"`)
 	leaver := dialRaw(t, relayURL)
@@ -80,7 +80,7 @@ func TestRelayCrashKeepsWhatALeaverHadForTheNextAgent(t *testing.T) {
 	relayProc = startProc(t, relayArgs...)
 	relayProc.line(t, "listening on")
 
-	newcomer := startProc(t, "listen", "--relay", relayURL, "--channel", "team", "--forward-to", app.URL,
+	newcomer := startProc(t, "listen", "--no-web", "--relay", relayURL, "--channel", "team", "--forward-to", app.URL,
 		"--db", filepath.Join(t.TempDir(), "new.db"), "--no-tui", "--json", "--no-web")
 	newcomer.line(t, `"type":"ready"`)
 	app.waitAll(t, map[string]string{"evt_cp": digest(cp)}, 15*time.Second)

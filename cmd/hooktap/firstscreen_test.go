@@ -31,9 +31,16 @@ func appOn(t *testing.T, addr string) {
 	t.Cleanup(func() { s.Close() })
 }
 
-// listenCmd is listen's command line, with extra flags only.
+// listenCmd is listen's command line, with extra flags only; with no web
+// inspector unless extra asks for one (--web).
 func listenCmd(relayURL, channel, forward, db string, extra ...string) []string {
-	return append([]string{"listen", "--relay", relayURL, "--channel", channel, "--forward-to", forward, "--db", db}, extra...)
+	args := append([]string{"listen", "--relay", relayURL, "--channel", channel, "--forward-to", forward, "--db", db}, extra...)
+	for _, a := range extra {
+		if a == "--web" || strings.HasPrefix(a, "--web=") || a == "--no-web" {
+			return args
+		}
+	}
+	return append(args, "--no-web")
 }
 
 // stderrOf is what p wrote to stderr so far.

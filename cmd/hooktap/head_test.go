@@ -23,7 +23,7 @@ func TestHeadAnswerKeepsContentLength(t *testing.T) {
 	}))
 	t.Cleanup(app.Close)
 	_, relayURL := startRelay(t)
-	listen := startProc(t, "listen", "--relay", relayURL, "--channel", "head", "--forward-to", app.URL,
+	listen := startProc(t, "listen", "--no-web", "--relay", relayURL, "--channel", "head", "--forward-to", app.URL,
 		"--db", filepath.Join(t.TempDir(), "agent.db"), "--no-tui", "--json", "--no-web")
 	listen.line(t, `"type":"ready"`)
 

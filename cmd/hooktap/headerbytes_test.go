@@ -52,7 +52,7 @@ func TestHeaderBytesExact(t *testing.T) {
 		t.Fatalf("with no agent: %d, id %q; want 202 and an id", status, buffered)
 	}
 	db := filepath.Join(t.TempDir(), "agent.db")
-	listen := startProc(t, "listen", "--relay", relayURL, "--channel", "bytes", "--forward-to", app.URL,
+	listen := startProc(t, "listen", "--no-web", "--relay", relayURL, "--channel", "bytes", "--forward-to", app.URL,
 		"--db", db, "--no-tui", "--json")
 	listen.line(t, `"type":"ready"`)
 	check("from the buffer")

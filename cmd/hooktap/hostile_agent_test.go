@@ -65,7 +65,7 @@ func TestReusedAgentIDIsRefused(t *testing.T) {
 	app := newCountingApp(t, 0)
 	_, relayURL := startRelay(t)
 	db := filepath.Join(t.TempDir(), "victim.db")
-	victim := startProc(t, "listen", "--relay", relayURL, "--channel", "team", "--forward-to", app.URL,
+	victim := startProc(t, "listen", "--no-web", "--relay", relayURL, "--channel", "team", "--forward-to", app.URL,
 		"--db", db, "--no-tui", "--json", "--no-web")
 	victim.line(t, `"type":"ready"`)
 	victim.stop(t)
@@ -109,7 +109,7 @@ func TestReusedAgentIDIsRefused(t *testing.T) {
 		t.Fatalf("got %#v", m)
 	}
 
-	back := startProc(t, "listen", "--relay", relayURL, "--channel", "team", "--forward-to", app.URL,
+	back := startProc(t, "listen", "--no-web", "--relay", relayURL, "--channel", "team", "--forward-to", app.URL,
 		"--db", db, "--no-tui", "--json", "--no-web")
 	back.line(t, `"type":"ready"`)
 	app.waitFor(t, want, 20*time.Second)

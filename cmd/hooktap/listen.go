@@ -279,8 +279,9 @@ type agentRun struct {
 	agent  *agent.Agent
 	// providerPage is hooktap dev's emulator page, for the web inspector.
 	providerPage string
-	// webURL is the web inspector's address, once it listens ("" when not).
-	webURL string
+	// webURL is the web inspector's address, once it listens ("" when not),
+	// and webProblem why it does not, when it was asked for.
+	webURL, webProblem string
 }
 
 // runAgent opens the store, connects to the relay and reports deliveries
@@ -375,6 +376,9 @@ func runAgent(ctx context.Context, e *env, f *agentFlags, relayURL string, dp *d
 		return err
 	}
 	defer stopWeb()
+	if rep != nil && r.webProblem != "" {
+		rep.web(r.flags.web, r.webProblem)
+	}
 	if tui {
 		return runTUI(ctx, e, r)
 	}
@@ -416,6 +420,14 @@ type readyLine struct {
 	AppListening bool   `json:"app_listening"`
 	AppProblem   string `json:"app_problem,omitempty"`
 	ProviderAPI  string `json:"provider_api,omitempty"`
+}
+
+// webDownLine says that the web inspector did not start, and what to do.
+type webDownLine struct {
+	Type      string `json:"type"`
+	Listening bool   `json:"listening"`
+	Addr      string `json:"addr"`
+	Error     string `json:"error"`
 }
 
 // connectionLine is a change of the relay connection. RetryIn is in
@@ -571,6 +583,17 @@ func (r *reporter) banner(c live.RelayStatus) {
 
 func indent(s, prefix string) string {
 	return prefix + strings.ReplaceAll(s, "\n", "\n"+prefix)
+}
+
+// web says, in --json, that the web inspector did not start (in words,
+// startWeb said it on stderr).
+func (r *reporter) web(addr, problem string) {
+	if !r.json {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.encode.Encode(webDownLine{Type: "web", Listening: false, Addr: addr, Error: problem})
 }
 
 // app prints whether the app listens, when that changes.

@@ -147,7 +147,7 @@ func TestMakeTestSaysWhatIsMissing(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// A PATH with the tools make test uses, but no browser and no curl.
+	// A PATH with the tools make test uses, but no browser, no curl, no tmux.
 	bin := filepath.Join(dir, "bin")
 	os.Mkdir(bin, 0o755)
 	for _, tool := range []string{"sh", "make", "id", "apt-get", "go"} {
@@ -168,7 +168,7 @@ func TestMakeTestSaysWhatIsMissing(t *testing.T) {
 	if err == nil {
 		t.Fatalf("make test went on without Chromium and curl:\n%s%s", stdout.String(), stderr.String())
 	}
-	const want = "make test needs chromium curl: run  sudo apt-get install -y --no-install-recommends chromium curl\n"
+	const want = "make test needs chromium curl tmux: run  sudo apt-get install -y --no-install-recommends chromium curl tmux\n"
 	lines := strings.SplitAfter(stderr.String(), "\n")
 	if lines[0] != want || strings.Contains(stdout.String(), "go test") {
 		t.Errorf("%v: stderr %q (want first line %q), stdout %q", err, stderr.String(), want, stdout.String())

@@ -101,6 +101,7 @@ func startProcIn(t *testing.T, dir string, env []string, args ...string) *proc {
 	t.Cleanup(func() {
 		cmd.Process.Kill()
 		<-p.done
+		defaultAddrUsed(t, args, p.stderrText())
 	})
 	return p
 }
@@ -175,7 +176,7 @@ func TestProcessesRelayListenManyDeliveries(t *testing.T) {
 
 	relayProc, relayURL := startRelay(t)
 	db := filepath.Join(t.TempDir(), "agent.db")
-	listen := startProc(t, "listen", "--relay", relayURL, "--channel", "ci", "--forward-to", app.URL+"/webhooks",
+	listen := startProc(t, "listen", "--no-web", "--relay", relayURL, "--channel", "ci", "--forward-to", app.URL+"/webhooks",
 		"--db", db, "--no-tui", "--json")
 	var ready struct{ Type, URL string }
 	if err := json.Unmarshal([]byte(listen.line(t, `"type":"ready"`)), &ready); err != nil || ready.URL != relayURL+"/h/ci" {

@@ -141,7 +141,7 @@ func TestLargeBacklogIsDelivered(t *testing.T) {
 		want[id] = digest(body)
 	}
 	db := filepath.Join(t.TempDir(), "agent.db")
-	listen := startProc(t, "listen", "--relay", relayURL, "--channel", "big", "--forward-to", app.URL,
+	listen := startProc(t, "listen", "--no-web", "--relay", relayURL, "--channel", "big", "--forward-to", app.URL,
 		"--db", db, "--no-tui", "--json", "--no-web")
 	listen.line(t, `"type":"ready"`)
 	app.waitAll(t, want, 20*time.Second)
@@ -167,7 +167,7 @@ func TestLargeBodiesLive(t *testing.T) {
 	app := newBigApp(t, []byte("ok"), 0)
 	_, relayURL := startRelay(t)
 	db := filepath.Join(t.TempDir(), "agent.db")
-	listen := startProc(t, "listen", "--relay", relayURL, "--channel", "big", "--forward-to", app.URL,
+	listen := startProc(t, "listen", "--no-web", "--relay", relayURL, "--channel", "big", "--forward-to", app.URL,
 		"--db", db, "--no-tui", "--json", "--no-web")
 	listen.line(t, `"type":"ready"`)
 
@@ -218,7 +218,7 @@ func TestLargeAnswersReachSenders(t *testing.T) {
 	app := newBigApp(t, answer, 0)
 	_, relayURL := startRelay(t)
 	db := filepath.Join(t.TempDir(), "agent.db")
-	listen := startProc(t, "listen", "--relay", relayURL, "--channel", "big", "--forward-to", app.URL,
+	listen := startProc(t, "listen", "--no-web", "--relay", relayURL, "--channel", "big", "--forward-to", app.URL,
 		"--db", db, "--no-tui", "--json", "--no-web")
 	listen.line(t, `"type":"ready"`)
 
@@ -270,7 +270,7 @@ func TestRelayMemoryUnderLargeBodies(t *testing.T) {
 	app := newBigApp(t, []byte("ok"), 50*time.Millisecond)
 	relayProc, relayURL := startRelay(t)
 	db := filepath.Join(t.TempDir(), "agent.db")
-	listen := startProc(t, "listen", "--relay", relayURL, "--channel", "mem", "--forward-to", app.URL,
+	listen := startProc(t, "listen", "--no-web", "--relay", relayURL, "--channel", "mem", "--forward-to", app.URL,
 		"--db", db, "--no-tui", "--json", "--no-web", "--concurrency", "8")
 	listen.line(t, `"type":"ready"`)
 
@@ -344,7 +344,7 @@ func TestTeammateFilterKeepsOthersEvents(t *testing.T) {
 	app := newBigApp(t, []byte("ok"), 0)
 	_, relayURL := startRelay(t)
 	ingress := relayURL + "/h/team"
-	payables := startProc(t, "listen", "--relay", relayURL, "--channel", "team", "--forward-to", app.URL,
+	payables := startProc(t, "listen", "--no-web", "--relay", relayURL, "--channel", "team", "--forward-to", app.URL,
 		"--db", filepath.Join(t.TempDir(), "p.db"), "--no-tui", "--json", "--no-web", "--events", "payable.*")
 	payables.line(t, `"type":"ready"`)
 
@@ -361,7 +361,7 @@ func TestTeammateFilterKeepsOthersEvents(t *testing.T) {
 	if s := post("evt_p1", "payable.created"); s != http.StatusOK {
 		t.Fatalf("payable.created: %d, want the payables agent's 200", s)
 	}
-	all := startProc(t, "listen", "--relay", relayURL, "--channel", "team", "--forward-to", app.URL,
+	all := startProc(t, "listen", "--no-web", "--relay", relayURL, "--channel", "team", "--forward-to", app.URL,
 		"--db", filepath.Join(t.TempDir(), "all.db"), "--no-tui", "--json", "--no-web")
 	all.line(t, `"type":"ready"`)
 	app.waitAll(t, map[string]string{"evt_cp": digest([]byte(`{"id":"evt_cp","action":"counterpart.created"}`))}, 10*time.Second)
@@ -386,7 +386,7 @@ func TestRelayFullDiskTellsTheTruth(t *testing.T) {
 	app := newBigApp(t, []byte("ok"), 0)
 	_, relayURL := startRelay(t, "--data", filepath.Join(disk, "relay"))
 	db := filepath.Join(t.TempDir(), "agent.db")
-	listen := startProc(t, "listen", "--relay", relayURL, "--channel", "full", "--forward-to", app.URL,
+	listen := startProc(t, "listen", "--no-web", "--relay", relayURL, "--channel", "full", "--forward-to", app.URL,
 		"--db", db, "--no-tui", "--json", "--no-web", "--events", "payable.*")
 	listen.line(t, `"type":"ready"`)
 	if s, _, err := postBig(relayURL+"/h/full", "evt_warm", bigBody(0, 1000)); err != nil || s != http.StatusOK {

@@ -25,7 +25,7 @@ func TestProcessRelayClusterQuorumLostRefusedNeverDelivered(t *testing.T) {
 	}
 	app := newCountingApp(t, 0)
 	db := filepath.Join(t.TempDir(), "agent.db")
-	agent := startProc(t, "listen", "--relay", nodes[0].url, "--channel", "q", "--forward-to", app.URL,
+	agent := startProc(t, "listen", "--no-web", "--relay", nodes[0].url, "--channel", "q", "--forward-to", app.URL,
 		"--db", db, "--no-tui", "--json")
 	agent.line(t, `"type":"ready"`)
 	if status, evt := postEvent(nodes[0].url+"/h/q", 0); status != 200 {

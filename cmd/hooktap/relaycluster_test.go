@@ -34,7 +34,7 @@ func TestRelayClusterFlagErrors(t *testing.T) {
 	} {
 		oneLine(t, c.want, append([]string{"relay", "--data", t.TempDir()}, c.args...)...)
 	}
-	_, errOut, _ := hooktapOut(t, nil, "relay", "--data", t.TempDir(), "--nats", "nats://bob:s3cret@127.0.0.1:1")
+	_, errOut, _ := hooktapOut(t, nil, "relay", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--nats", "nats://bob:s3cret@127.0.0.1:1")
 	if strings.Contains(errOut, "s3cret") || !strings.Contains(errOut, "cannot connect to nats://127.0.0.1:1") {
 		t.Errorf("unreachable --nats: stderr %q", errOut)
 	}

@@ -41,7 +41,7 @@ func TestRelayFullDiskNewAgentKeepsTrying(t *testing.T) {
 	}
 	testenv.FillDisk(t, filepath.Join(disk, "filler"))
 
-	listen := startProc(t, "listen", "--relay", relayURL, "--channel", "full", "--forward-to", app.URL,
+	listen := startProc(t, "listen", "--no-web", "--relay", relayURL, "--channel", "full", "--forward-to", app.URL,
 		"--db", filepath.Join(t.TempDir(), "new.db"), "--no-tui", "--json", "--no-web")
 	select {
 	case err := <-listen.done:
@@ -72,7 +72,7 @@ func TestRelayFullDiskSlowAppNo503ForDelivered(t *testing.T) {
 	disk := testenv.SmallDisk(t, 8<<20)
 	app := newBigApp(t, []byte("ok"), 2*time.Second)
 	_, relayURL := startRelay(t, "--data", filepath.Join(disk, "relay"), "--response-timeout", "1s")
-	listen := startProc(t, "listen", "--relay", relayURL, "--channel", "full", "--forward-to", app.URL,
+	listen := startProc(t, "listen", "--no-web", "--relay", relayURL, "--channel", "full", "--forward-to", app.URL,
 		"--db", filepath.Join(t.TempDir(), "agent.db"), "--no-tui", "--json", "--no-web")
 	listen.line(t, `"type":"ready"`)
 	testenv.FillDisk(t, filepath.Join(disk, "filler"))
@@ -126,7 +126,7 @@ func TestAgentStoppedWhileDiskFullSaysSo(t *testing.T) {
 	db := filepath.Join(disk, "a.db")
 	app := newCountingApp(t, 0)
 	_, relayURL := startRelay(t, "--response-timeout", "500ms")
-	args := []string{"listen", "--relay", relayURL, "--channel", "full", "--forward-to", app.URL, "--db", db,
+	args := []string{"listen", "--no-web", "--relay", relayURL, "--channel", "full", "--forward-to", app.URL, "--db", db,
 		"--no-tui", "--json", "--no-web"}
 	agent := startProc(t, args...)
 	agent.line(t, `"type":"ready"`)
@@ -179,7 +179,7 @@ func TestRelayFullDiskEachAnswerTrue(t *testing.T) {
 	disk := testenv.SmallDisk(t, 8<<20)
 	app := newBigApp(t, []byte("ok"), 2500*time.Millisecond)
 	_, relayURL := startRelay(t, "--data", filepath.Join(disk, "relay"), "--window", "5")
-	listen := startProc(t, "listen", "--relay", relayURL, "--channel", "full", "--forward-to", app.URL,
+	listen := startProc(t, "listen", "--no-web", "--relay", relayURL, "--channel", "full", "--forward-to", app.URL,
 		"--db", filepath.Join(t.TempDir(), "agent.db"), "--no-tui", "--json", "--no-web", "--concurrency", "1")
 	listen.line(t, `"type":"ready"`)
 	testenv.FillDisk(t, filepath.Join(disk, "filler"))

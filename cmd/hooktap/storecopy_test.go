@@ -43,7 +43,7 @@ func TestCopiedStoreIsRefused(t *testing.T) {
 	dir := t.TempDir()
 	original, copied := filepath.Join(dir, "a.db"), filepath.Join(dir, "b.db")
 	args := func(db string) []string {
-		return []string{"listen", "--relay", relayURL, "--channel", "copy", "--forward-to", app.URL,
+		return []string{"listen", "--no-web", "--relay", relayURL, "--channel", "copy", "--forward-to", app.URL,
 			"--db", db, "--no-tui", "--no-web"}
 	}
 	first := startProc(t, args(original)...)

@@ -62,6 +62,7 @@ func hooktapOutIn(t *testing.T, dir string, env []string, args ...string) (strin
 	if ctx.Err() != nil {
 		t.Fatalf("%v did not exit within 30s; stderr:\n%s", args, stderr.String())
 	}
+	defaultAddrUsed(t, args, stderr.String())
 	return stdout.String(), stderr.String(), code
 }
 

@@ -34,7 +34,7 @@ func TestListenAndEventsListPrintNoControlBytes(t *testing.T) {
 	app := newCountingApp(t, 0)
 	_, relayURL := startRelay(t)
 	db := filepath.Join(t.TempDir(), "agent.db")
-	listen := startProc(t, "listen", "--relay", relayURL, "--channel", "esc", "--forward-to", app.URL,
+	listen := startProc(t, "listen", "--no-web", "--relay", relayURL, "--channel", "esc", "--forward-to", app.URL,
 		"--db", db, "--no-tui", "--no-web")
 	listen.line(t, "hooktap is ready")
 

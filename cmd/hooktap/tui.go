@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"os"
@@ -106,19 +107,30 @@ func runTUI(ctx context.Context, e *env, r *agentRun) error {
 	uiCtx, stopUI := context.WithCancel(ctx)
 	defer stopUI()
 	agentDone := make(chan error, 1)
+	agentStopped := make(chan struct{})
+	agentCtx, stopAgent := context.WithCancel(ctx) // not the UI's: it shows the wait
+	defer stopAgent()
 	go func() {
-		err := r.agent.Run(ctx)
+		defer close(agentStopped)
+		err := r.agent.Run(agentCtx)
 		if err != nil {
 			stopUI()
 		}
 		agentDone <- err
 	}()
 	opts := tuiOptions(e, r.store, r.bus, r.sender)
-	opts.WebURL = r.webURL
+	opts.WebURL, opts.WebProblem = r.webURL, r.webProblem
 	if r.providerPage != "" {
 		opts.ProviderAPI = strings.TrimSuffix(r.providerPage, "/_emulator/")
 	}
+	// Quitting with deliveries in flight stops the agent and waits for it
+	// (it finishes and acks them) with the UI up, saying so.
+	opts.InFlight = r.agent.InFlight
+	opts.Stop = func() <-chan struct{} { stopAgent(); return agentStopped }
 	err := tui.Run(uiCtx, opts, e.stdin, e.stdout)
+	if errors.Is(err, tui.ErrQuitNow) {
+		quitNow(e, r.agent.InFlight())
+	}
 	cancel()
 	if aerr := <-agentDone; aerr != nil {
 		return aerr
@@ -127,6 +139,23 @@ func runTUI(ctx context.Context, e *env, r *agentRun) error {
 		err = nil
 	}
 	return err
+}
+
+// quitNow ends the process at once, when the user quit a second time while
+// the agent finished n deliveries in flight. They are not acked: the relay
+// keeps them in its buffer and sends them again when an agent of this
+// store connects next (at least once, as the README promises; the app may
+// see one twice). Nothing else is waited for: dev's embedded relay and the
+// stores are crash-safe, as after a kill.
+func quitNow(e *env, n int) {
+	what, them := fmt.Sprintf("%d deliveries", n), "them"
+	if n == 1 {
+		what, them = "1 delivery", "it"
+	}
+	if n > 0 { // else they finished meanwhile
+		fmt.Fprintf(e.stdout, "hooktap: quit with %s in flight to the app, not acknowledged: the relay sends %s again when hooktap runs next with this --db\n", what, them)
+	}
+	os.Exit(130)
 }
 
 func tuiOptions(e *env, st *store.Store, bus *live.Bus, sender *replay.Sender) tui.Options {

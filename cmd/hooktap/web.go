@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"strconv"
+	"syscall"
 
 	"github.com/hooktap/hooktap/inspector/replay"
 	"github.com/hooktap/hooktap/inspector/store"
@@ -50,14 +53,16 @@ func cmdWeb(ctx context.Context, e *env, args []string) error {
 
 // startWeb serves the web inspector beside a running agent until stop is
 // called or ctx ends. A busy port is not fatal: the agent runs on without
-// the inspector, after a one-line warning.
+// the inspector, and r.webProblem says so, with what to do; the caller
+// shows it where the user looks (the terminal UI, a JSON line, stderr).
 func startWeb(ctx context.Context, e *env, r *agentRun) (stop func(), err error) {
 	if r.flags.noWeb {
 		return func() {}, nil
 	}
 	ln, err := net.Listen("tcp", r.flags.web)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "hooktap: web inspector not started: %v (pick another --web, or --no-web)\n", err)
+		r.webProblem = webProblem(r.flags.web, err)
+		fmt.Fprintf(e.stderr, "hooktap: %s\n", r.webProblem)
 		return func() {}, nil
 	}
 	srv := web.New(web.Options{
@@ -78,6 +83,22 @@ func startWeb(ctx context.Context, e *env, r *agentRun) (stop func(), err error)
 		srv.Serve(ctx, ln)
 	}()
 	return func() { cancel(); <-done }, nil
+}
+
+// webProblem says that the web inspector could not listen on addr, and
+// what to do: another port (the next one, when addr has a port), or none.
+func webProblem(addr string, err error) string {
+	why := err.Error()
+	if errors.Is(err, syscall.EADDRINUSE) {
+		why = addr + " is in use"
+	}
+	try := "another --web"
+	if host, port, err := net.SplitHostPort(addr); err == nil {
+		if p, err := strconv.Atoi(port); err == nil && p > 0 && p < 65535 {
+			try = "--web " + net.JoinHostPort(host, strconv.Itoa(p+1))
+		}
+	}
+	return "web inspector not started: " + why + "; try " + try + " or --no-web"
 }
 
 // webURL is the address to open in a browser.

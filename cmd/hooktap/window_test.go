@@ -48,7 +48,7 @@ func TestLargeWindowDoesNotLoop(t *testing.T) {
 	if len(want) != n {
 		t.Fatalf("%d of %d accepted", len(want), n)
 	}
-	listen := startProc(t, "listen", "--relay", relayURL, "--channel", "win", "--forward-to", app.URL,
+	listen := startProc(t, "listen", "--no-web", "--relay", relayURL, "--channel", "win", "--forward-to", app.URL,
 		"--db", filepath.Join(t.TempDir(), "agent.db"), "--no-tui", "--no-web")
 	listen.line(t, "hooktap is ready")
 	lost := make(chan string, 1)

@@ -211,6 +211,10 @@ const (
 	backoffMax = 30 * time.Second
 )
 
+// InFlight counts the deliveries received and not yet handled: those being
+// forwarded to the app and recorded.
+func (a *Agent) InFlight() int { return int(a.outstanding.Load()) }
+
 // Run connects and reconnects, with exponential backoff and jitter, until
 // ctx ends (then it returns nil after in-flight deliveries finish) or the
 // relay refuses the agent for good (an error wrapping ErrRefused), or the

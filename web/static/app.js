@@ -101,7 +101,11 @@
     if ((resp.headers.get("Content-Type") || "").startsWith("application/json")) {
       try { data = JSON.parse(text); } catch (e) { /* fall through */ }
     }
-    if (!resp.ok) throw new Error((data && data.error) || resp.status + " " + resp.statusText);
+    if (!resp.ok) {
+      const err = new Error((data && data.error) || resp.status + " " + resp.statusText);
+      err.status = resp.status;
+      throw err;
+    }
     return data != null ? data : text;
   }
 
@@ -123,7 +127,8 @@
       el("td", { class: "c-status" }, el("span", { class: "st s-" + sc, title: d.error || null }, statusText(d)),
         d.last_elsewhere ? el("span", { class: "away", title: "last: " + elsewhereText(d.last_elsewhere) }, " ↪") : null),
       el("td", { class: "c-method" }, d.method),
-      el("td", { class: "c-action", title: d.path || "/" }, ...breakable(d.action || (d.path || "/"))),
+      // no action: "-", as in the terminal UI; the path is in the title
+      el("td", { class: "c-action", title: d.path || "/" }, ...(d.action ? breakable(d.action) : ["-"])),
       el("td", { class: "c-entity", title: d.entity_id || null }, short(d.entity_id) || "–"),
       el("td", { class: "c-dur num" }, d.attempts ? ms(d.duration_ms) : ""),
       el("td", { class: "c-att num" }, String(d.attempts || 0)),
@@ -387,8 +392,20 @@
       const i = state.items.findIndex((x) => x.id === full.id);
       if (i >= 0 && i !== state.sel) select(i);
     } catch (e) {
-      showResult(false, e.message);
+      if (e.status === 404) showMissing(id);
+      else showResult(false, e.message);
     }
+  }
+
+  // showMissing says that the URL names a delivery this store does not
+  // have (a link from another store, or one pruned since).
+  function showMissing(id) {
+    state.open = null;
+    $("detail-body").hidden = true;
+    const box = $("detail-empty");
+    box.hidden = false;
+    box.classList.add("missing");
+    box.textContent = "no delivery " + id + " in this store";
   }
 
   // openFromURL opens the delivery named by the URL's fragment, if any.
@@ -466,6 +483,26 @@
     return last;
   }
 
+  // sentBy is the request attempt a sent: what it recorded (a resend's new
+  // signature, an edited body), else the delivery as received (a forward
+  // or a replay sends the stored bytes and headers).
+  function sentBy(d, a) {
+    const m = a && a.request;
+    if (!m) return { headers: headersOf(d), body: d.body, body_encoding: d.body_encoding, body_size: d.body_size };
+    if (m.body == null) return { headers: headersOf(m), body: d.body, body_encoding: d.body_encoding, body_size: d.body_size };
+    return { headers: headersOf(m), body: m.body, body_encoding: m.body_encoding, body_size: m.body_size };
+  }
+
+  // renderRequest shows the request of attempt a, the one the Response
+  // pane shows, so that the two are one exchange.
+  function renderRequest(d, a) {
+    const sent = sentBy(d, a);
+    $("d-req-line").textContent = a ? a.kind + " · " + clock(a.started_at) : "as received";
+    fillHeaders($("d-headers"), sent.headers);
+    $("d-body-size").textContent = size(sent.body_size);
+    fillBody($("d-body"), sent.body, sent.body_encoding, ((sent.headers || {})["Content-Type"] || [""])[0]);
+  }
+
   function renderResponse(d) {
     const a = latest(d);
     const err = $("d-resp-error");
@@ -487,6 +524,7 @@
   function renderDetail(d) {
     $("detail-empty").hidden = true;
     $("detail-body").hidden = false;
+    $("detail-empty").classList.remove("missing");
     $("d-method").textContent = d.method;
     $("d-path").textContent = (d.path || "/") + (d.query ? "?" + d.query : "");
     $("d-sub").textContent = d.id + "  ·  received " + dateTime(d.received_at) + " (" + ago(d.received_at) + ")";
@@ -513,9 +551,7 @@
     if (d.scheme) sig.append(el("span", { class: "muted" }, d.scheme + "  "));
     if (d.signature_reason) sig.append(el("span", null, d.signature_reason));
 
-    fillHeaders($("d-headers"), headersOf(d));
-    $("d-body-size").textContent = size(d.body_size);
-    fillBody($("d-body"), d.body, d.body_encoding, ((d.headers || {})["Content-Type"] || [""])[0]);
+    renderRequest(d, latest(d));
     renderResponse(d);
     const away = $("d-elsewhere");
     away.hidden = !d.last_elsewhere;
@@ -583,7 +619,9 @@
     det.open = open;
     const inner = el("div", { class: "inner" });
     if (a.error) inner.append(el("div", { class: "err" }, a.error));
-    if (a.request) {
+    if (!a.request) {
+      inner.append(el("div", { class: "muted sent-as" }, "Sent the delivery as received: its stored headers and body."));
+    } else {
       inner.append(el("h3", null, "Sent headers (re-signed)"), headerTable(headersOf(a.request)));
       const edited = a.request.body != null && a.request.body !== d.body;
       if (edited && a.request.body_encoding !== "base64" && d.body_encoding !== "base64") {
