@@ -41,6 +41,7 @@ func TestStatusMessageExpires(t *testing.T) {
 		t.Fatalf("replay result still shown after %s:\n%s", messageTTL, m.View())
 	}
 
+	send(t, m, keyMsg("j")) // dlv_000001, which arrived signed
 	send(t, m, keyMsg("R")) // no secret: an error
 	tickAt(m, time.Now().Add(messageTTL+time.Second))
 	if !strings.Contains(m.View(), "resend needs the signing secret") {
