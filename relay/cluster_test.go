@@ -929,3 +929,27 @@ func TestClusterNodeStartsWhileWritesFail(t *testing.T) {
 		t.Fatalf("POST to the node: %d %s", status, answer)
 	}
 }
+
+// A delivery whose publish fails until its answer is due gets its 503
+// then, not --response-timeout plus agentAnswerWait later (an outside
+// tester saw 18 s with a 3 s timeout when a node was killed): no agent
+// answers for what the stream did not take.
+func TestClusterUnstoredAnsweredWhenDue(t *testing.T) {
+	const timeout = 2 * time.Second
+	c := startCluster(t, Config{ResponseTimeout: timeout})
+	a := dialAgent(t, c.node(1).ts)
+	a.hello("gone", "waiting")
+	c.waitAgents("gone", 1)
+	fail := func() error { return errors.New("nats: no response from stream") }
+	publishFault.Store(&fail)
+	t.Cleanup(func() { publishFault.Store(nil) })
+	start := time.Now()
+	status, body, _ := postBody(t, c.node(0).ts.URL+"/h/gone", `{"n":1}`)
+	took := time.Since(start)
+	if status != http.StatusServiceUnavailable {
+		t.Fatalf("got %d %s, want 503 (not stored)", status, body)
+	}
+	if took > timeout+1500*time.Millisecond {
+		t.Fatalf("503 after %v with --response-timeout %v", took.Round(time.Millisecond), timeout)
+	}
+}

@@ -71,13 +71,14 @@ func (s *Server) ingress(w http.ResponseWriter, r *http.Request) (action string)
 		if ok, held := s.storeErrs.allow(time.Now()); ok {
 			s.log.Error("store delivery", "channel", name, "err", err, "more_not_logged", held)
 		}
-		if errors.Is(err, errWithdrawn) {
+		withdrawn := errors.Is(err, errWithdrawn)
+		if withdrawn {
 			// Stored and republished before it was withdrawn: an agent
 			// this node did not count (its presence was behind) may
 			// have it, and its answer is then the truth.
 			acc.live = max(acc.live, 1)
 		}
-		s.answerUnstored(w, r, acc)
+		s.answerUnstored(w, r, acc, withdrawn)
 	case acc.live == 0:
 		s.answerKept(w, acc)
 	default:
@@ -271,7 +272,7 @@ func (s *Server) await(w http.ResponseWriter, r *http.Request, acc accepted) {
 // committed): then its answer, which comes only once the agent has
 // forwarded and stored it, is the truth to tell; else the sender must
 // retry, and no agent gets it (commit.go).
-func (s *Server) answerUnstored(w http.ResponseWriter, r *http.Request, acc accepted) {
+func (s *Server) answerUnstored(w http.ResponseWriter, r *http.Request, acc accepted, withdrawn bool) {
 	unstored := func() {
 		w.Header().Set("Retry-After", "10")
 		httpError(w, http.StatusServiceUnavailable, "the relay could not store the delivery; retry later")
@@ -284,23 +285,40 @@ func (s *Server) answerUnstored(w http.ResponseWriter, r *http.Request, acc acce
 	// would make the sender retry what the app has. On a single relay an
 	// agent that was sent it answers once the deliveries before it in its
 	// window are done (agentAnswerWait each, a few in a row); on a cluster
-	// a failed publish is only rarely in the stream after all (a leader
-	// elected late, which commits it within the wait), and no agent
-	// answers for it; once the node knows it has no majority, none will
-	// in time (quorum.go), and the sender is told at once.
-	wait := max(s.cfg.ResponseTimeout, agentAnswerWait)
-	if s.signals == nil {
+	// a withdrawn delivery was in the stream, and an agent may have it. A
+	// failed publish is only rarely in the stream after all (a leader
+	// elected late), and no agent answers for it: its sender hears 503
+	// when its answer is due (an outside tester saw 18 s with a 3 s
+	// --response-timeout, waiting for an answer that never comes). Once
+	// the node knows it has no majority, none will in time (quorum.go),
+	// and the sender is told at once.
+	var wait time.Duration
+	switch {
+	case s.signals == nil:
 		wait = unstoredWait
+	case withdrawn:
+		wait = max(s.cfg.ResponseTimeout, agentAnswerWait)
+	default:
+		wait = max(time.Until(acc.due), 0)
 	}
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
-	select {
-	case ack := <-acc.wait:
+	answered := func(ack *wire.Ack) {
 		if ack == nil {
 			unstored() // the agent left without answering
 			return
 		}
 		s.reply(w, r, acc.id, ack) // the agent has it stored
+	}
+	select {
+	case ack := <-acc.wait: // an answer already there wins over a wait already over
+		answered(ack)
+		return
+	default:
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case ack := <-acc.wait:
+		answered(ack)
 	case <-timer.C:
 		unstored()
 	case <-s.writes.cannot():
