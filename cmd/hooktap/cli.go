@@ -10,11 +10,13 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hooktap/hooktap/inspector/catalog"
 	"github.com/hooktap/hooktap/inspector/store"
@@ -129,7 +131,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return err
 		}
 	}
-	if near := nearest(name, commandNames()); near != "" {
+	if near := nearest(name, append(commandNames(), "help")); near != "" {
 		return usagef("unknown command %q: did you mean %q? (see hooktap help)", name, near)
 	}
 	return usagef("unknown command %q (see hooktap help)", name)
@@ -222,8 +224,39 @@ func flagError(fs *flag.FlagSet, err error) error {
 	msg := err.Error()
 	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
 		msg = "unknown flag --" + name
+	} else if name, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok {
+		msg = "--" + name + " needs a value"
+	} else if m := badValue.FindStringSubmatch(msg); m != nil {
+		msg = fmt.Sprintf("bad --%s %s: %s", m[2], m[1], flagWant(fs.Lookup(m[2]), m[3]))
 	}
 	return usagef("%s (see hooktap %s -h)", msg, fs.Name())
+}
+
+// badValue matches the flag package's "invalid value "abc" for flag -name:
+// reason" (and "invalid boolean value ... for -name").
+var badValue = regexp.MustCompile(`^invalid (?:boolean )?value ("(?:[^"\\]|\\.)*") for (?:flag )?-([^:]+): (.*)$`)
+
+// flagWant says what a flag takes, in place of the flag package's bare
+// "parse error".
+func flagWant(f *flag.Flag, reason string) string {
+	if f == nil || reason != "parse error" {
+		return reason
+	}
+	g, _ := f.Value.(flag.Getter)
+	if g == nil {
+		return reason
+	}
+	switch g.Get().(type) {
+	case bool:
+		return "want true or false"
+	case time.Duration:
+		return "want a duration, e.g. 30s or 5m"
+	case int, int64, uint, uint64:
+		return "want a whole number"
+	case float64:
+		return "want a number"
+	}
+	return reason
 }
 
 // parse parses flags that may come before, between or after positional
@@ -333,9 +366,23 @@ func checkAddr(flagName, addr string) error {
 		_, err = strconv.ParseUint(port, 10, 16)
 	}
 	if err != nil {
-		return usagef("bad --%s %q: want HOST:PORT, e.g. 127.0.0.1:8789 (:0 picks a free port)", flagName, addr)
+		return usagef("bad --%s %q: want HOST:PORT, e.g. 127.0.0.1:%s (:0 picks a free port)", flagName, addr, examplePort(addr))
 	}
 	return nil
+}
+
+// examplePort is the port to show in an example address: the one given,
+// when it is a number, else 8789.
+func examplePort(addr string) string {
+	if _, err := strconv.ParseUint(addr, 10, 16); err == nil {
+		return addr
+	}
+	if _, port, err := net.SplitHostPort(addr); err == nil {
+		if _, err := strconv.ParseUint(port, 10, 16); err == nil {
+			return port
+		}
+	}
+	return "8789"
 }
 
 // splitList splits a comma-separated flag value.
