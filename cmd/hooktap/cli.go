@@ -43,6 +43,23 @@ func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
+// interruptedError is a command stopped by ctrl-C (or SIGTERM) before it
+// was done: main exits 130, as a shell does for a command killed by
+// SIGINT. Its message says, in words, how far it got.
+type interruptedError struct{ msg string }
+
+func (e interruptedError) Error() string { return e.msg }
+
+func interruptedf(format string, args ...any) error {
+	return interruptedError{fmt.Sprintf(format, args...)}
+}
+
+// requestsDone is how far a command sending n requests got: "after 1,234
+// of 5,000 requests".
+func requestsDone(done, n int) string {
+	return fmt.Sprintf("after %s of %s %s", comma(int64(done)), comma(int64(n)), plural(n, "request", "requests"))
+}
+
 // env is what commands get from the outside world.
 type env struct {
 	stdin          io.Reader
@@ -127,6 +144,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			err := c.run(ctx, e, args[1:])
 			if errors.Is(err, flag.ErrHelp) {
 				return nil
+			}
+			// A command that does not say how far it got still says it
+			// was interrupted, not "context canceled".
+			var ie interruptedError
+			if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) && !errors.As(err, &ie) {
+				return interruptedf("interrupted")
 			}
 			return err
 		}

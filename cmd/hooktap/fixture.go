@@ -153,6 +153,9 @@ func triggerFixture(ctx context.Context, e *env, f *triggerFlags, schemeSet bool
 	for _, reqs := range runs {
 		for _, r := range reqs {
 			a, sc, err := sendStep(ctx, fwd, r, scheme, f.secret.value)
+			if ctx.Err() != nil {
+				return interruptedf("interrupted %s", requestsDone(sent, len(runs)*len(reqs)))
+			}
 			if err != nil {
 				return err
 			}

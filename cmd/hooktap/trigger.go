@@ -64,8 +64,11 @@ func cmdTrigger(ctx context.Context, e *env, args []string) error {
 	}
 	out := triggerReport{w: printable{e.stdout}, json: f.json, enc: json.NewEncoder(e.stdout)}
 	failed := 0
-	for _, r := range reqs {
+	for i, r := range reqs {
 		a, err := t.send(ctx, r)
+		if ctx.Err() != nil {
+			return interruptedf("interrupted %s", requestsDone(i, len(reqs)))
+		}
 		if err != nil {
 			return err
 		}
