@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime/debug"
@@ -406,6 +407,42 @@ func examplePort(addr string) string {
 		}
 	}
 	return "8789"
+}
+
+// selfCommand is how to run this hooktap in a shell, for the commands it
+// prints to paste: "hooktap" when that is what PATH finds, else the path it
+// was started by (make run's bin/hooktap), quoted.
+func selfCommand() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "hooktap"
+	}
+	if found, err := exec.LookPath("hooktap"); err == nil && sameFile(found, exe) {
+		return "hooktap"
+	}
+	path := os.Args[0]
+	if !strings.Contains(path, "/") { // found on PATH under another name
+		path = exe
+	}
+	return shellArg(path)
+}
+
+// shellArg is s as one word of a shell command: as is when nothing in it
+// needs quotes.
+func shellArg(s string) string {
+	if plainWord.MatchString(s) {
+		return s
+	}
+	return store.ShellWord(s)
+}
+
+// plainWord is a shell word that needs no quotes.
+var plainWord = regexp.MustCompile(`^[A-Za-z0-9_./+:@%-]+$`)
+
+func sameFile(a, b string) bool {
+	fa, errA := os.Stat(a)
+	fb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(fa, fb)
 }
 
 // splitList splits a comma-separated flag value.

@@ -66,7 +66,7 @@ func eventsSave(ctx context.Context, e *env, args []string) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stderr, "saved %d step(s) to %s (signatures left out; hooktap trigger --fixture %s sends them re-signed)\n", len(fx.Steps), file, file)
+	fmt.Fprintf(e.stderr, "saved %d step(s) to %s (signatures left out; %s trigger --fixture %s sends them re-signed)\n", len(fx.Steps), file, selfCommand(), shellArg(file))
 	return nil
 }
 

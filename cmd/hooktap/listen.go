@@ -130,7 +130,18 @@ func cmdListen(ctx context.Context, e *env, args []string) error {
 	if err := f.check(); err != nil {
 		return err
 	}
-	return runAgent(ctx, e, &f, *relayURL, nil, nil)
+	return createHint(runAgent(ctx, e, &f, *relayURL, nil, nil), *relayURL, f.channel)
+}
+
+// createHint makes the command in a team relay's "no channel NAME" refusal
+// one that works when pasted: with the relay's URL and the admin token from
+// the variable channels reads.
+func createHint(err error, relayURL, channel string) error {
+	bare := "hooktap channels create " + channel + ")"
+	if err == nil || !errors.Is(err, agent.ErrRefused) || !strings.HasSuffix(err.Error(), bare) {
+		return err
+	}
+	return fmt.Errorf("%s%s)", strings.TrimSuffix(err.Error(), bare), createCommand(channel, relayURL))
 }
 
 func cmdDev(ctx context.Context, e *env, args []string) error {
@@ -565,7 +576,7 @@ func (r *reporter) banner(c live.RelayStatus) {
 	}
 	fmt.Fprintln(r.w)
 	fmt.Fprintf(r.w, "Send a test webhook:\n%s\n\nor a realistic Monite payload (signed when HOOKTAP_SECRET is set):\n  %s\n\n",
-		indent(store.ExampleCurl(c.URL), "  "), store.ExampleTrigger(c.URL))
+		indent(store.ExampleCurl(c.URL), "  "), store.ExampleTrigger(selfCommand(), c.URL))
 }
 
 func indent(s, prefix string) string {

@@ -301,6 +301,6 @@ func printCatalog(e *env, jsonOut bool) error {
 		monk = append(monk, ev.Action())
 	}
 	fmt.Fprintf(e.stdout, "\nMonk's events (flat camelCase bodies, signed with monk): %s\n", strings.Join(monk, ", "))
-	fmt.Fprintf(e.stdout, "\n%d events. Send one with: hooktap trigger payable.created\n", len(catalog.All())+len(monk))
+	fmt.Fprintf(e.stdout, "\n%d events. Send one with: %s trigger payable.created\n", len(catalog.All())+len(monk), selfCommand())
 	return nil
 }

@@ -135,5 +135,6 @@ func tuiOptions(e *env, st *store.Store, bus *live.Bus, sender *replay.Sender) t
 		Sender: sender,
 		Editor: jsonedit.Editor(e.getenv),
 		Tmux:   e.getenv("TMUX") != "",
+		Self:   selfCommand(),
 	}
 }

@@ -42,6 +42,7 @@ func cmdWeb(ctx context.Context, e *env, args []string) error {
 		Sender:  &replay.Sender{Store: st, Secret: *secret},
 		Logger:  newLogger(e.stderr, *verbose),
 		Version: buildVersion(),
+		Self:    selfCommand(),
 	})
 	fmt.Fprintf(e.stdout, "Web inspector  %s\n  Store  %s\n", webURL(ln.Addr()), st.Path())
 	return srv.Serve(ctx, ln)
@@ -67,6 +68,7 @@ func startWeb(ctx context.Context, e *env, r *agentRun) (stop func(), err error)
 		Version: buildVersion(),
 
 		ProviderPage: r.providerPage,
+		Self:         selfCommand(),
 	})
 	r.webURL = webURL(ln.Addr()) // the port bound, for --web 127.0.0.1:0
 	fmt.Fprintf(e.stderr, "Web inspector  %s\n", r.webURL)
