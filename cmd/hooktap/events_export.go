@@ -39,7 +39,7 @@ func eventsExport(ctx context.Context, e *env, args []string) error {
 		return usagef("bad --limit %d: use 0 (all) or more", *limit)
 	}
 	q.Limit = *limit
-	st, err := openStore(ctx, *db)
+	st, err := readStore(ctx, *db)
 	if err != nil {
 		return err
 	}

@@ -35,7 +35,7 @@ func eventsList(ctx context.Context, e *env, args []string) error {
 		return usagef("--limit must be at least 1")
 	}
 	q.Limit = *limit
-	st, err := openStore(ctx, *db)
+	st, err := readStore(ctx, *db)
 	if err != nil {
 		return err
 	}

@@ -27,7 +27,7 @@ func eventsShow(ctx context.Context, e *env, args []string) error {
 	if len(pos) != 1 {
 		return usagef("events show needs one delivery id (a unique prefix is enough)")
 	}
-	st, err := openStore(ctx, *db)
+	st, err := readStore(ctx, *db)
 	if err != nil {
 		return err
 	}

@@ -32,7 +32,7 @@ func eventsSave(ctx context.Context, e *env, args []string) error {
 		return usagef("events save needs one or more delivery ids and a file, e.g. hooktap events save k3f9x2 flow.json")
 	}
 	ids, file := pos[:len(pos)-1], pos[len(pos)-1]
-	st, err := openStore(ctx, *db)
+	st, err := readStore(ctx, *db)
 	if err != nil {
 		return err
 	}
@@ -89,7 +89,7 @@ func loadFixture(ctx context.Context, f *triggerFlags) (*fixture.Fixture, error)
 		}
 		return fx, nil
 	}
-	st, err := openStore(ctx, f.db)
+	st, err := readStore(ctx, f.db)
 	if err != nil {
 		return nil, err
 	}

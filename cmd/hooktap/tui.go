@@ -32,7 +32,7 @@ func cmdTUI(ctx context.Context, e *env, args []string) error {
 	if !isTerminal(e.stdout) {
 		return errors.New("tui needs a terminal; use 'hooktap events list' to print deliveries")
 	}
-	st, err := store.OpenExisting(ctx, *db)
+	st, err := readStore(ctx, *db)
 	if err != nil {
 		return err
 	}

@@ -28,7 +28,7 @@ func cmdVerify(ctx context.Context, e *env, args []string) error {
 	if secret.value == "" {
 		return usagef("verify needs the signing secret: pass --secret or set HOOKTAP_SECRET")
 	}
-	st, err := store.OpenExisting(ctx, *db)
+	st, err := readStore(ctx, *db)
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,6 @@ import (
 	"net"
 
 	"github.com/hooktap/hooktap/inspector/replay"
-	"github.com/hooktap/hooktap/inspector/store"
 	"github.com/hooktap/hooktap/web"
 )
 
@@ -28,7 +27,7 @@ func cmdWeb(ctx context.Context, e *env, args []string) error {
 	if err := checkAddr("addr", *addr); err != nil {
 		return err
 	}
-	st, err := store.OpenExisting(ctx, *db)
+	st, err := readStore(ctx, *db)
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
