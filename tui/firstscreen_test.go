@@ -65,7 +65,7 @@ func TestGoldenFirstScreen(t *testing.T) {
 				shown[strings.TrimRight(l, " ")] = true
 			}
 			for _, want := range append(strings.Split(store.ExampleCurl("http://127.0.0.1:8789/h/dev"), "\n"),
-				store.ExampleTrigger("http://127.0.0.1:8789/h/dev")) {
+				store.ExampleTrigger("", "http://127.0.0.1:8789/h/dev")) {
 				if !shown["    "+want] {
 					t.Errorf("the empty list lacks the line %q:\n%s", want, view)
 				}

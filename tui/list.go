@@ -377,7 +377,7 @@ func (l *listModel) tryIt() []string {
 		lines = append(lines, fit("    "+line, l.width))
 	}
 	lines = append(lines, "", l.styles.Dim.Render(fit("  or a realistic Monite payload (signed when HOOKTAP_SECRET is set):", l.width)),
-		"", fit("    "+store.ExampleTrigger(l.webhookURL), l.width))
+		"", fit("    "+store.ExampleTrigger(l.opts.Self, l.webhookURL), l.width))
 	return lines
 }
 

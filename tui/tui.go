@@ -48,6 +48,9 @@ type Options struct {
 	Tmux        bool           // wrap OSC 52 for tmux
 	Location    *time.Location // times are shown in it; time.Local when nil
 	Now         func() time.Time
+	// Self is how to run this hooktap in a shell, in the commands shown
+	// to paste: "hooktap" when empty.
+	Self string
 }
 
 // common is what every screen shares, as soft-serve's common.Common: the

@@ -270,7 +270,7 @@ type connJSON struct {
 	TryTrigger string `json:"try_trigger,omitempty"`
 }
 
-func connOf(c live.RelayStatus) *connJSON {
+func connOf(c live.RelayStatus, self string) *connJSON {
 	if c.State == "" {
 		return nil
 	}
@@ -280,7 +280,7 @@ func connOf(c live.RelayStatus) *connJSON {
 		j.RetryAt = &t
 	}
 	if c.URL != "" {
-		j.TryCurl, j.TryTrigger = store.ExampleCurl(c.URL), store.ExampleTrigger(c.URL)
+		j.TryCurl, j.TryTrigger = store.ExampleCurl(c.URL), store.ExampleTrigger(self, c.URL)
 	}
 	if !c.Heartbeat.IsZero() {
 		t, age := c.Heartbeat, time.Since(c.Heartbeat).Milliseconds()
@@ -349,7 +349,7 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 		Schemes: signing.Names(), DB: s.store.Path(), ProviderPage: s.providerPage,
 	}
 	if s.conn != nil {
-		st.Conn = connOf(s.conn())
+		st.Conn = connOf(s.conn(), s.self)
 	}
 	if s.bus != nil {
 		st.App = appOf(s.bus.App())

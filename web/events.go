@@ -57,7 +57,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		case ev := <-events:
-			name, data := encodeEvent(ev)
+			name, data := encodeEvent(ev, s.self)
 			if name == "" {
 				continue
 			}
@@ -70,12 +70,12 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func encodeEvent(ev live.Event) (string, []byte) {
+func encodeEvent(ev live.Event, self string) (string, []byte) {
 	var name string
 	var le liveEvent
 	switch ev.Kind {
 	case live.EventRelay:
-		name, le.Conn = "conn", connOf(ev.Relay)
+		name, le.Conn = "conn", connOf(ev.Relay, self)
 		if le.Conn == nil {
 			return "", nil
 		}

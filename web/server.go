@@ -41,6 +41,9 @@ type Options struct {
 	// ProviderPage is the page of hooktap dev's provider emulator
 	// (subscriptions and delivery log), linked from the header; "" for none.
 	ProviderPage string
+	// Self is how to run this hooktap in a shell, in the commands shown
+	// to paste: "hooktap" when empty.
+	Self string
 }
 
 // Server is the web inspector's HTTP handler.
@@ -54,6 +57,7 @@ type Server struct {
 	token   string
 	// providerPage is the emulator's page, linked from the header.
 	providerPage string
+	self         string
 	index        []byte // index.html with the token filled in
 	mux          *http.ServeMux
 }
@@ -72,6 +76,7 @@ func New(o Options) *Server {
 		token:   o.Token,
 
 		providerPage: o.ProviderPage,
+		self:         o.Self,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -111,8 +111,8 @@ func (c *channelsCmd) token(ctx context.Context, e *env) error {
 	if ct.SecretURL {
 		fmt.Fprintln(e.stdout, "  (the webhook URL is a secret too: whoever has it can post to the channel)")
 	}
-	fmt.Fprintf(e.stdout, "\n  hooktap listen --relay %s --channel %s --token %s --forward-to http://localhost:3000/webhooks\n",
-		c.api.base, ct.Name, ct.Token)
+	fmt.Fprintf(e.stdout, "\n  %s listen --relay %s --channel %s --token %s --forward-to http://localhost:3000/webhooks\n",
+		selfCommand(), shellArg(c.api.base), shellArg(ct.Name), shellArg(ct.Token))
 	return nil
 }
 
@@ -153,7 +153,7 @@ func (c *channelsCmd) list(ctx context.Context, e *env) error {
 		return nil
 	}
 	if len(cs) == 0 {
-		fmt.Fprintln(e.stdout, "no channels yet: hooktap channels create NAME")
+		fmt.Fprintf(e.stdout, "no channels yet: %s\n", createCommand("NAME", c.api.base))
 		return nil
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
@@ -162,6 +162,13 @@ func (c *channelsCmd) list(ctx context.Context, e *env) error {
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", ch.Name, ch.Agents, ch.CreatedAt.Local().Format("2006-01-02 15:04"), ch.URL)
 	}
 	return tw.Flush()
+}
+
+// createCommand is the channels create command for a relay, to paste: the
+// admin token comes from the variable channels reads.
+func createCommand(channel, relayURL string) string {
+	return selfCommand() + " channels create " + shellArg(channel) + " --relay " + shellArg(relayURL) +
+		` --admin-token "$HOOKTAP_ADMIN_TOKEN"`
 }
 
 // adminClient calls a relay's admin API.

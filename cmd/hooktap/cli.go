@@ -9,12 +9,15 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hooktap/hooktap/inspector/catalog"
 	"github.com/hooktap/hooktap/inspector/store"
@@ -40,6 +43,23 @@ type usageError struct{ msg string }
 func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+// interruptedError is a command stopped by ctrl-C (or SIGTERM) before it
+// was done: main exits 130, as a shell does for a command killed by
+// SIGINT. Its message says, in words, how far it got.
+type interruptedError struct{ msg string }
+
+func (e interruptedError) Error() string { return e.msg }
+
+func interruptedf(format string, args ...any) error {
+	return interruptedError{fmt.Sprintf(format, args...)}
+}
+
+// requestsDone is how far a command sending n requests got: "after 1,234
+// of 5,000 requests".
+func requestsDone(done, n int) string {
+	return fmt.Sprintf("after %s of %s %s", comma(int64(done)), comma(int64(n)), plural(n, "request", "requests"))
+}
 
 // env is what commands get from the outside world.
 type env struct {
@@ -126,10 +146,16 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			if errors.Is(err, flag.ErrHelp) {
 				return nil
 			}
+			// A command that does not say how far it got still says it
+			// was interrupted, not "context canceled".
+			var ie interruptedError
+			if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) && !errors.As(err, &ie) {
+				return interruptedf("interrupted")
+			}
 			return err
 		}
 	}
-	if near := nearest(name, commandNames()); near != "" {
+	if near := nearest(name, append(commandNames(), "help")); near != "" {
 		return usagef("unknown command %q: did you mean %q? (see hooktap help)", name, near)
 	}
 	return usagef("unknown command %q (see hooktap help)", name)
@@ -222,8 +248,39 @@ func flagError(fs *flag.FlagSet, err error) error {
 	msg := err.Error()
 	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
 		msg = "unknown flag --" + name
+	} else if name, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok {
+		msg = "--" + name + " needs a value"
+	} else if m := badValue.FindStringSubmatch(msg); m != nil {
+		msg = fmt.Sprintf("bad --%s %s: %s", m[2], m[1], flagWant(fs.Lookup(m[2]), m[3]))
 	}
 	return usagef("%s (see hooktap %s -h)", msg, fs.Name())
+}
+
+// badValue matches the flag package's "invalid value "abc" for flag -name:
+// reason" (and "invalid boolean value ... for -name").
+var badValue = regexp.MustCompile(`^invalid (?:boolean )?value ("(?:[^"\\]|\\.)*") for (?:flag )?-([^:]+): (.*)$`)
+
+// flagWant says what a flag takes, in place of the flag package's bare
+// "parse error".
+func flagWant(f *flag.Flag, reason string) string {
+	if f == nil || reason != "parse error" {
+		return reason
+	}
+	g, _ := f.Value.(flag.Getter)
+	if g == nil {
+		return reason
+	}
+	switch g.Get().(type) {
+	case bool:
+		return "want true or false"
+	case time.Duration:
+		return "want a duration, e.g. 30s or 5m"
+	case int, int64, uint, uint64:
+		return "want a whole number"
+	case float64:
+		return "want a number"
+	}
+	return reason
 }
 
 // parse parses flags that may come before, between or after positional
@@ -333,9 +390,59 @@ func checkAddr(flagName, addr string) error {
 		_, err = strconv.ParseUint(port, 10, 16)
 	}
 	if err != nil {
-		return usagef("bad --%s %q: want HOST:PORT, e.g. 127.0.0.1:8789 (:0 picks a free port)", flagName, addr)
+		return usagef("bad --%s %q: want HOST:PORT, e.g. 127.0.0.1:%s (:0 picks a free port)", flagName, addr, examplePort(addr))
 	}
 	return nil
+}
+
+// examplePort is the port to show in an example address: the one given,
+// when it is a number, else 8789.
+func examplePort(addr string) string {
+	if _, err := strconv.ParseUint(addr, 10, 16); err == nil {
+		return addr
+	}
+	if _, port, err := net.SplitHostPort(addr); err == nil {
+		if _, err := strconv.ParseUint(port, 10, 16); err == nil {
+			return port
+		}
+	}
+	return "8789"
+}
+
+// selfCommand is how to run this hooktap in a shell, for the commands it
+// prints to paste: "hooktap" when that is what PATH finds, else the path it
+// was started by (make run's bin/hooktap), quoted.
+func selfCommand() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "hooktap"
+	}
+	if found, err := exec.LookPath("hooktap"); err == nil && sameFile(found, exe) {
+		return "hooktap"
+	}
+	path := os.Args[0]
+	if !strings.Contains(path, "/") { // found on PATH under another name
+		path = exe
+	}
+	return shellArg(path)
+}
+
+// shellArg is s as one word of a shell command: as is when nothing in it
+// needs quotes.
+func shellArg(s string) string {
+	if plainWord.MatchString(s) {
+		return s
+	}
+	return store.ShellWord(s)
+}
+
+// plainWord is a shell word that needs no quotes.
+var plainWord = regexp.MustCompile(`^[A-Za-z0-9_./+:@%-]+$`)
+
+func sameFile(a, b string) bool {
+	fa, errA := os.Stat(a)
+	fb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(fa, fb)
 }
 
 // splitList splits a comma-separated flag value.

@@ -57,6 +57,10 @@ func TestCLIBadFlagIsOneLine(t *testing.T) {
 	oneLine(t, "unknown flag --bogus (see hooktap events list -h)", "events", "list", "--bogus")
 	oneLine(t, "(see hooktap listen -h)", "listen", "--concurrency", "many")
 	oneLine(t, "see hooktap events -h", "events")
+	// Flag values are named as users type them, --name, with what is wanted.
+	oneLine(t, `bad --retry-scale "abc": want a number (see hooktap provider -h)`, "provider", "--retry-scale", "abc")
+	oneLine(t, `bad --timeout "soon": want a duration`, "wait", "--timeout", "soon")
+	oneLine(t, `--web needs a value (see hooktap status -h)`, "status", "--web")
 	oneLine(t, "see hooktap channels -h", "channels")
 }
 
@@ -64,6 +68,7 @@ func TestCLIUnknownCommandSuggests(t *testing.T) {
 	oneLine(t, `unknown command "lisen": did you mean "listen"?`, "lisen")
 	oneLine(t, `did you mean "trigger"?`, "triger")
 	oneLine(t, `unknown events subcommand "lst": did you mean "list"?`, "events", "lst")
+	oneLine(t, `unknown command "helpp": did you mean "help"?`, "helpp")
 	_, errOut, _ := hooktapOut(t, nil, "xyzzyplugh")
 	if strings.Contains(errOut, "did you mean") {
 		t.Errorf("nonsense gets a suggestion: %q", errOut)
@@ -74,7 +79,7 @@ func TestCLIBadAddressExit2(t *testing.T) {
 	oneLine(t, `bad --addr "nonsense"`, "dev", "--addr", "nonsense", "--forward-to", "http://127.0.0.1:1", "--no-tui", "--no-web")
 	oneLine(t, `bad --addr "nonsense"`, "relay", "--addr", "nonsense")
 	oneLine(t, `bad --addr "127.0.0.1:http"`, "relay", "--addr", "127.0.0.1:http")
-	oneLine(t, `bad --web "4040"`, "listen", "--relay", "http://127.0.0.1:1", "--channel", "c", "--forward-to", "http://127.0.0.1:1", "--web", "4040", "--no-tui")
+	oneLine(t, `bad --web "4040": want HOST:PORT, e.g. 127.0.0.1:4040 `, "listen", "--relay", "http://127.0.0.1:1", "--channel", "c", "--forward-to", "http://127.0.0.1:1", "--web", "4040", "--no-tui")
 	oneLine(t, `bad --addr "nonsense"`, "web", "--addr", "nonsense")
 }
 

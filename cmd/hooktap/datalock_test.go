@@ -32,3 +32,28 @@ func TestSecondRelayOnOneDataDirIsRefused(t *testing.T) {
 	again.line(t, "listening on ")
 	again.stop(t)
 }
+
+// TestSecondDevNamesEveryFlag: a second dev with the defaults is told, in
+// its first refusal, every flag it needs (not one per try), and one that
+// gives its own relay data and emulator state is not let into the first
+// one's store.
+func TestSecondDevNamesEveryFlag(t *testing.T) {
+	env := []string{"XDG_DATA_HOME=" + t.TempDir()} // the same defaults for both
+	first := startProcEnv(t, env, "dev", "--no-tui", "--no-web", "--addr", "127.0.0.1:0", "--forward-to", "http://127.0.0.1:1/hooks")
+	first.line(t, "Webhook URL")
+	_, errOut, code := hooktapOut(t, env, "dev", "--no-tui", "--no-web", "--addr", "127.0.0.1:0", "--forward-to", "http://127.0.0.1:1/hooks")
+	if code != 1 || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, "give this one its own --data DIR --provider-data DIR --db FILE") {
+		t.Errorf("second dev: exit %d, stderr %q", code, errOut)
+	}
+	_, errOut, code = hooktapOut(t, env, "dev", "--no-tui", "--no-web", "--addr", "127.0.0.1:0", "--forward-to", "http://127.0.0.1:1/hooks",
+		"--data", t.TempDir(), "--provider-data", t.TempDir())
+	if code != 1 || !strings.Contains(errOut, "already uses the store ") || !strings.HasSuffix(errOut, "give this one its own --db FILE\n") {
+		t.Errorf("second dev on the first one's store: exit %d, stderr %q", code, errOut)
+	}
+	// With all three of its own, it runs.
+	second := startProcEnv(t, env, "dev", "--no-tui", "--no-web", "--addr", "127.0.0.1:0", "--forward-to", "http://127.0.0.1:1/hooks",
+		"--data", t.TempDir(), "--provider-data", t.TempDir(), "--db", filepath.Join(t.TempDir(), "b.db"))
+	second.line(t, "Webhook URL")
+	second.stop(t)
+	first.stop(t)
+}

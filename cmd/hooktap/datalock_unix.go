@@ -32,3 +32,33 @@ func lockRelayData(dir string) (release func(), err error) {
 	}
 	return func() { f.Close() }, nil
 }
+
+// lockStore holds a shared lock on a dev's store file (created when
+// missing) for this process, so that a second dev is told to use its own
+// instead of silently recording into the same one. It is flock(2), which
+// SQLite's own locks (fcntl) do not see.
+func lockStore(db string) (release func(), err error) {
+	if err := os.MkdirAll(filepath.Dir(db), 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	f, err := os.OpenFile(db, os.O_CREATE|os.O_RDONLY, 0o600)
+	if err != nil {
+		return nil, err // the store's open says why, in its words
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return func() {}, nil // inUse told the user; a race lost is no reason to stop
+	}
+	return func() { f.Close() }, nil
+}
+
+// inUse reports whether another process holds the lock on path (false when
+// there is no such file).
+func inUse(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close() // drops the probe's lock
+	return errors.Is(syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB), syscall.EWOULDBLOCK)
+}

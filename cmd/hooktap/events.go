@@ -117,6 +117,20 @@ func globOK(g string) (bool, error) {
 	return true, nil
 }
 
+// readStore opens an existing store for a command that only reads it. A
+// store that cannot be written (on a read-only disk, another user's) is
+// opened read-only: all it loses is indexing for search.
+func readStore(ctx context.Context, path string) (*store.Store, error) {
+	s, err := openStore(ctx, path)
+	if err == nil || errors.Is(err, store.ErrNoStore) {
+		return s, err
+	}
+	if ro, rerr := store.OpenReadOnly(ctx, path); rerr == nil {
+		return ro, nil
+	}
+	return nil, err
+}
+
 // openStore opens an existing store for reading commands, with a hint when
 // there is none.
 func openStore(ctx context.Context, path string) (*store.Store, error) {

@@ -8,14 +8,17 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/hooktap/hooktap/inspector/store"
 )
 
 func eventsExport(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "events export", "events export [--format json|har] [--limit N] [--json] [filters] > FILE")
+	fs := newFlags(e, "events export", "events export [--format json|har] [--limit N] [--json] [--output FILE] [filters] > FILE")
 	db := dbFlag(fs, e)
+	output := fs.String("output", "", "write to this `file` (complete or not at all) instead of stdout")
 	format := fs.String("format", "json", "json (hooktap's lossless JSON lines, for import) or har (HAR 1.2)")
 	limit := fs.Int("limit", 0, "only the newest N matches (0: all); written oldest first either way")
 	jsonOut := fs.Bool("json", false, "when done, print a JSON summary line on stderr (stdout carries the export)")
@@ -36,7 +39,7 @@ func eventsExport(ctx context.Context, e *env, args []string) error {
 		return usagef("bad --limit %d: use 0 (all) or more", *limit)
 	}
 	q.Limit = *limit
-	st, err := openStore(ctx, *db)
+	st, err := readStore(ctx, *db)
 	if err != nil {
 		return err
 	}
@@ -47,29 +50,74 @@ func eventsExport(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	}
+	w, done, err := exportOutput(e, *output)
+	if err != nil {
+		return err
+	}
+	defer done(false)
 	var bar *progressBar
-	if !isTerminal(e.stdout) { // on the screen, the records themselves show the progress
+	if !isTerminal(w) { // on the screen, the records themselves show the progress
 		bar = newProgress(e, "exporting")
 	}
 	pctx := store.WithProgress(ctx, bar.progress())
 	var n int
 	if *format == "har" {
-		n, err = st.ExportHAR(pctx, e.stdout, q, buildVersion())
+		n, err = st.ExportHAR(pctx, w, q, buildVersion())
 	} else {
-		n, err = st.Export(pctx, e.stdout, q)
+		n, err = st.Export(pctx, w, q)
 	}
 	bar.finish()
+	unit := "deliveries"
+	if *format == "har" {
+		unit = "entries" // one per attempt
+	}
+	if err != nil && ctx.Err() != nil {
+		if *output != "" {
+			return interruptedf("interrupted after %s %s: nothing written to %s", comma(int64(n)), unit, *output)
+		}
+		return interruptedf("interrupted after %s %s: the export on stdout is incomplete (not valid %s)", comma(int64(n)), unit, strings.ToUpper(*format))
+	}
+	if err == nil {
+		err = done(true)
+	}
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
 	if *jsonOut {
-		unit := "deliveries"
-		if *format == "har" {
-			unit = "entries" // one per attempt
-		}
 		return printJSONLine(e.stderr, map[string]any{"type": "export", "format": *format, unit: n, "duration_ms": msSince(start)})
 	}
 	return nil
+}
+
+// exportOutput is where an export goes: stdout, or with --output a file
+// in the same directory that done(true) renames to path once complete;
+// done(false) removes it if it is still there, so that an interrupted or
+// failed export leaves no partial file behind.
+func exportOutput(e *env, path string) (io.Writer, func(ok bool) error, error) {
+	if path == "" || path == "-" {
+		return e.stdout, func(bool) error { return nil }, nil
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.part")
+	if err != nil {
+		return nil, nil, fmt.Errorf("export: %w", err)
+	}
+	closed := false
+	return f, func(ok bool) error {
+		if closed {
+			return nil
+		}
+		closed = true
+		err := f.Close()
+		if ok && err == nil {
+			if err = os.Chmod(f.Name(), 0o644); err == nil {
+				err = os.Rename(f.Name(), path)
+			}
+		}
+		if !ok || err != nil {
+			os.Remove(f.Name())
+		}
+		return err
+	}, nil
 }
 
 // indexWithProgress brings the full-text index up to date before a search,

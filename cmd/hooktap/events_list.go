@@ -35,7 +35,7 @@ func eventsList(ctx context.Context, e *env, args []string) error {
 		return usagef("--limit must be at least 1")
 	}
 	q.Limit = *limit
-	st, err := openStore(ctx, *db)
+	st, err := readStore(ctx, *db)
 	if err != nil {
 		return err
 	}
@@ -119,14 +119,7 @@ func writeTable(w io.Writer, width int, ds []*store.Delivery, now time.Time) {
 		if d.Attempts > 0 {
 			dur = fmt.Sprintf("%.1fms", d.DurationMS)
 		}
-		path := d.Path
-		if path == "" {
-			path = "/"
-		}
-		if d.Query != "" {
-			path += "?" + d.Query
-		}
-		row := []string{d.ID, when, status, orDash(d.Action), orDash(d.EntityID), path, dur, string(d.Signature), strconv.Itoa(d.Attempts)}
+		row := []string{d.ID, when, status, orDash(d.Action), orDash(d.EntityID), requestPath(d), dur, string(d.Signature), strconv.Itoa(d.Attempts)}
 		for i, c := range cols {
 			c.cells = append(c.cells, row[i])
 		}

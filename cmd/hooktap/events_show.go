@@ -27,7 +27,7 @@ func eventsShow(ctx context.Context, e *env, args []string) error {
 	if len(pos) != 1 {
 		return usagef("events show needs one delivery id (a unique prefix is enough)")
 	}
-	st, err := openStore(ctx, *db)
+	st, err := readStore(ctx, *db)
 	if err != nil {
 		return err
 	}
@@ -47,18 +47,9 @@ func eventsShow(ctx context.Context, e *env, args []string) error {
 }
 
 func writeDelivery(w io.Writer, d *store.Delivery) {
-	path := d.Path
-	if path == "" {
-		path = "/"
-	}
-	if d.Query != "" {
-		path += "?" + d.Query
-	}
-	proto := d.Proto
-	if proto == "" {
-		proto = "HTTP/1.1"
-	}
-	fmt.Fprintf(w, "%s %s %s\n\n", d.Method, path, proto)
+	// No HTTP version: the relay does not record the sender's (d.Proto is
+	// the scheme it was reached by, shown in from).
+	fmt.Fprintf(w, "%s %s\n\n", d.Method, requestPath(d))
 	field := func(name, value string) {
 		if value != "" {
 			fmt.Fprintf(w, "  %-11s %s\n", name, value)
@@ -81,7 +72,11 @@ func writeDelivery(w io.Writer, d *store.Delivery) {
 	field("signature", sig)
 	from := d.RemoteAddr
 	if d.Host != "" {
-		from = strings.TrimSpace(from + " via " + d.Host)
+		host := d.Host
+		if d.Proto != "" {
+			host = d.Proto + "://" + host
+		}
+		from = strings.TrimSpace(from + " via " + host)
 	}
 	field("from", from)
 	if d.Elsewhere != nil {
@@ -119,6 +114,19 @@ func writeDelivery(w io.Writer, d *store.Delivery) {
 			writeBody(w, a.Body, "       ")
 		}
 	}
+}
+
+// requestPath is the path and query a delivery was sent to ("/" when the
+// path is empty).
+func requestPath(d *store.Delivery) string {
+	path := d.Path
+	if path == "" {
+		path = "/"
+	}
+	if d.Query != "" {
+		path += "?" + d.Query
+	}
+	return path
 }
 
 // writeHeaders prints h sorted by name, one value per line, each line

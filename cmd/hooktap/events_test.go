@@ -38,6 +38,7 @@ func evStore(t *testing.T) string {
 	add := func(id, action, entity string, age time.Duration, body []byte, status int) {
 		objectType, _, _ := strings.Cut(action, ".")
 		d := &store.Delivery{ID: id, Channel: "dev", ReceivedAt: now.Add(-age), Method: "POST", Path: "/billing", Query: "x=1",
+			Proto: "https", Host: "hooks.example", RemoteAddr: "203.0.113.9:4711",
 			Header: http.Header{"Content-Type": {"application/json"}, "X-Trace": {"trace-" + id}}, Body: body,
 			ObjectType: objectType, Action: action, EntityID: entity, ObjectID: "obj-" + id,
 			Scheme: "monite", Signature: signing.Invalid, SignatureReason: "timestamp too old"}
@@ -182,7 +183,8 @@ func TestEventsShow(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"POST /billing?x=1 HTTP/1.1",
+		"POST /billing?x=1\n", // no HTTP version: the relay does not record the sender's
+		"203.0.113.9:4711 via https://hooks.example\n",
 		"aaaa2222",
 		"payable.approved",
 		"invalid (monite): timestamp too old",

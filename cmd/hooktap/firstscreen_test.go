@@ -138,13 +138,15 @@ func TestProcessTryItBanner(t *testing.T) {
 	curl := pasted(t, dev)
 	dev.line(t, "or a realistic Monite payload")
 	trigger := pasted(t, dev)
-	if !strings.HasPrefix(curl, "curl ") || !strings.HasPrefix(trigger, "hooktap trigger payable.created --to '") {
+	// The binary is not on PATH (as make run's bin/hooktap): the banner
+	// names it by the path it was started by.
+	if !strings.HasPrefix(curl, "curl ") || !strings.HasPrefix(trigger, hooktapBin(t)+" trigger payable.created --to '") {
 		t.Fatalf("banner commands %q and %q", curl, trigger)
 	}
 
 	sh := func(cmd string) {
 		c := exec.Command("sh", "-c", cmd)
-		c.Env = append(os.Environ(), "PATH="+filepath.Dir(hooktapBin(t))+":"+os.Getenv("PATH"), "HOOKTAP_SECRET=")
+		c.Env = append(os.Environ(), "HOOKTAP_SECRET=")
 		if out, err := c.CombinedOutput(); err != nil {
 			t.Fatalf("sh -c %q: %v\n%s", cmd, err, out)
 		}
@@ -157,6 +159,19 @@ func TestProcessTryItBanner(t *testing.T) {
 	if len(reqs) != 2 || string(reqs[0].Body) != `{"action":"payable.created","object":{"id":"pay_1"}}` ||
 		!strings.Contains(string(reqs[1].Body), `"payable.created"`) {
 		t.Fatalf("the app got %d requests: %+v", len(reqs), reqs)
+	}
+}
+
+// TestPrintedCommandOnPath: a hooktap that PATH finds is named hooktap in
+// the commands it prints.
+func TestPrintedCommandOnPath(t *testing.T) {
+	out, _, _ := hooktapOut(t, []string{"PATH=" + filepath.Dir(hooktapBin(t)) + ":" + os.Getenv("PATH")}, "trigger", "--list")
+	if !strings.HasSuffix(out, "Send one with: hooktap trigger payable.created\n") {
+		t.Errorf("trigger --list with hooktap on PATH ends %q", out[max(0, len(out)-80):])
+	}
+	out, _, _ = hooktapOut(t, nil, "trigger", "--list")
+	if !strings.HasSuffix(out, "Send one with: "+hooktapBin(t)+" trigger payable.created\n") {
+		t.Errorf("trigger --list with hooktap not on PATH ends %q", out[max(0, len(out)-80):])
 	}
 }
 

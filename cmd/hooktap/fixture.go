@@ -33,7 +33,7 @@ func eventsSave(ctx context.Context, e *env, args []string) error {
 		return usagef("events save needs one or more delivery ids and a file, e.g. hooktap events save k3f9x2 flow.json")
 	}
 	ids, file := pos[:len(pos)-1], pos[len(pos)-1]
-	st, err := openStore(ctx, *db)
+	st, err := readStore(ctx, *db)
 	if err != nil {
 		return err
 	}
@@ -67,7 +67,7 @@ func eventsSave(ctx context.Context, e *env, args []string) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stderr, "saved %d step(s) to %s (signatures left out; hooktap trigger --fixture %s sends them re-signed)\n", len(fx.Steps), file, file)
+	fmt.Fprintf(e.stderr, "saved %d step(s) to %s (signatures left out; %s trigger --fixture %s sends them re-signed)\n", len(fx.Steps), file, selfCommand(), shellArg(file))
 	return nil
 }
 
@@ -90,7 +90,7 @@ func loadFixture(ctx context.Context, f *triggerFlags) (*fixture.Fixture, error)
 		}
 		return fx, nil
 	}
-	st, err := openStore(ctx, f.db)
+	st, err := readStore(ctx, f.db)
 	if err != nil {
 		return nil, err
 	}
@@ -154,6 +154,9 @@ func triggerFixture(ctx context.Context, e *env, f *triggerFlags, schemeSet bool
 	for _, reqs := range runs {
 		for _, r := range reqs {
 			a, sc, err := sendStep(ctx, fwd, r, scheme, f.secret.value)
+			if ctx.Err() != nil {
+				return interruptedf("interrupted %s", requestsDone(sent, len(runs)*len(reqs)))
+			}
 			if err != nil {
 				return err
 			}

@@ -102,3 +102,30 @@ func TestStatusWithoutAgent(t *testing.T) {
 		t.Errorf("status with nothing running: exit %d %q", code, errOut)
 	}
 }
+
+// TestStatusJSONWithoutAgent: a script asking for JSON gets an object even
+// when nothing answers, with the exit status and stderr's line as before.
+func TestStatusJSONWithoutAgent(t *testing.T) {
+	addr := freeAddr(t)
+	out, errOut, code := hooktapOut(t, nil, "status", "--web", addr, "--json")
+	var got struct {
+		Running *bool  `json:"running"`
+		Web     string `json:"web"`
+		Error   string `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil || got.Running == nil || *got.Running || got.Web != addr ||
+		!strings.Contains(got.Error, "no hooktap agent answers") {
+		t.Errorf("status --json with nothing running: stdout %q (%v)", out, err)
+	}
+	if code != 1 || !strings.Contains(errOut, "no hooktap agent answers on") {
+		t.Errorf("status --json with nothing running: exit %d, stderr %q", code, errOut)
+	}
+}
+
+func TestStatusOneDelivery(t *testing.T) {
+	var b strings.Builder
+	printStatus(&b, &runningStatus{DB: "x.db", Deliveries: 1})
+	if !strings.Contains(b.String(), "x.db, 1 delivery\n") {
+		t.Errorf("status of a store with one delivery: %q", b.String())
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -130,7 +131,40 @@ func cmdListen(ctx context.Context, e *env, args []string) error {
 	if err := f.check(); err != nil {
 		return err
 	}
-	return runAgent(ctx, e, &f, *relayURL, nil, nil)
+	return createHint(runAgent(ctx, e, &f, *relayURL, nil, nil), *relayURL, f.channel)
+}
+
+// devFilesFree checks, before dev opens anything, that no other hooktap
+// dev uses its relay data, its emulator state (providerDir; "" with
+// --no-provider) or its store, and names in one line every flag a second
+// dev needs, so that it takes one try, not three; a store shared by two
+// devs would mix their deliveries.
+func devFilesFree(relayDir, providerDir, db string) error {
+	var busy, flags []string
+	if inUse(filepath.Join(relayDir, "relay.lock")) {
+		busy, flags = append(busy, "the relay data in "+relayDir), append(flags, "--data DIR")
+	}
+	if providerDir != "" && inUse(filepath.Join(providerDir, "provider.lock")) {
+		busy, flags = append(busy, "the emulator state in "+providerDir), append(flags, "--provider-data DIR")
+	}
+	if inUse(db) {
+		busy, flags = append(busy, "the store "+db), append(flags, "--db FILE")
+	}
+	if len(busy) == 0 {
+		return nil
+	}
+	return fmt.Errorf("another hooktap process already uses %s: give this one its own %s", strings.Join(busy, ", "), strings.Join(flags, " "))
+}
+
+// createHint makes the command in a team relay's "no channel NAME" refusal
+// one that works when pasted: with the relay's URL and the admin token from
+// the variable channels reads.
+func createHint(err error, relayURL, channel string) error {
+	bare := "hooktap channels create " + channel + ")"
+	if err == nil || !errors.Is(err, agent.ErrRefused) || !strings.HasSuffix(err.Error(), bare) {
+		return err
+	}
+	return fmt.Errorf("%s%s)", strings.TrimSuffix(err.Error(), bare), createCommand(channel, relayURL))
 }
 
 func cmdDev(ctx context.Context, e *env, args []string) error {
@@ -166,6 +200,14 @@ func cmdDev(ctx context.Context, e *env, args []string) error {
 	if *data == "" {
 		*data = dataDir(e) + "/relay"
 	}
+	if err := devFilesFree(*data, pcfg.DataDir, f.db); err != nil {
+		return err
+	}
+	unlockStore, err := lockStore(f.db)
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer unlockStore()
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("embedded relay: %w (is another hooktap dev running? pick another --addr)", err)
@@ -578,7 +620,7 @@ func (r *reporter) banner(c live.RelayStatus) {
 	}
 	fmt.Fprintln(r.w)
 	fmt.Fprintf(r.w, "Send a test webhook:\n%s\n\nor a realistic Monite payload (signed when HOOKTAP_SECRET is set):\n  %s\n\n",
-		indent(store.ExampleCurl(c.URL), "  "), store.ExampleTrigger(c.URL))
+		indent(store.ExampleCurl(c.URL), "  "), store.ExampleTrigger(selfCommand(), c.URL))
 }
 
 func indent(s, prefix string) string {

@@ -18,8 +18,12 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "hooktap:", err)
 		var ue usageError
-		if errors.As(err, &ue) {
+		var ie interruptedError
+		switch {
+		case errors.As(err, &ue):
 			os.Exit(2)
+		case errors.As(err, &ie):
+			os.Exit(130)
 		}
 		os.Exit(1)
 	}

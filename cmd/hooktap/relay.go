@@ -70,7 +70,7 @@ func cmdRelay(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "  backend: %s\n", cfg.Cluster.Describe())
 	}
 	if cfg.AdminToken != "" {
-		fmt.Fprintf(e.stdout, "  team mode: create channels with hooktap channels create NAME --relay %s\n", base)
+		fmt.Fprintf(e.stdout, "  team mode: create channels with %s\n", createCommand("NAME", base))
 		fmt.Fprintf(e.stdout, "  metrics: %s/metrics (Authorization: Bearer <admin or metrics token>)\n", base)
 	}
 	start := time.Now()

@@ -272,7 +272,7 @@ func printSent(e *env, r sentReport, jsonOut bool) error {
 		w := printable{e.stdout}
 		what := d.Action
 		if what == "" {
-			what = d.Method + " " + d.Path
+			what = d.Method + " " + requestPath(d)
 		}
 		fmt.Fprintf(w, "%s of %s (%s) to %s, attempt %d\n", r.kind, d.ID, what, a.Target, len(d.History))
 		if r.scheme != "" {

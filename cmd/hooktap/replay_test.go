@@ -599,3 +599,15 @@ func TestBodyPreview(t *testing.T) {
 		}
 	}
 }
+
+// TestSentLineWithoutAction: a delivery with no action is named by its
+// request, path included even when empty.
+func TestSentLineWithoutAction(t *testing.T) {
+	var out bytes.Buffer
+	e := &env{stdout: &out, stderr: io.Discard}
+	d := &store.Delivery{ID: "tye3abcd", Method: "POST"}
+	printSent(e, sentReport{kind: "resend", d: d, a: &store.Attempt{Target: "http://127.0.0.1:3000/", Status: 200}}, false)
+	if want := "resend of tye3abcd (POST /) to http://127.0.0.1:3000/"; !strings.Contains(out.String(), want) {
+		t.Errorf("got %q, want %q", out.String(), want)
+	}
+}

@@ -49,6 +49,9 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 	if len(pos) > 0 {
 		return usagef("status takes no arguments")
 	}
+	if err := checkAddr("web", strings.TrimPrefix(*addr, "http://")); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	url := "http://" + strings.TrimPrefix(*addr, "http://") + "/api/status"
@@ -56,18 +59,30 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return usagef("bad --web %q: %v", *addr, err)
 	}
+	// With --json, a script gets an object on stdout whatever happens:
+	// "running" says whether an agent answered.
+	notRunning := func(err error) error {
+		if *jsonOut {
+			printJSONLine(e.stdout, map[string]any{"running": false, "web": *addr, "error": err.Error()})
+		}
+		return err
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("no hooktap agent answers on %s (is hooktap dev or listen running? its --web address goes in --web)", *addr)
+		return notRunning(fmt.Errorf("no hooktap agent answers on %s (is hooktap dev or listen running? its --web address goes in --web)", *addr))
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	var st runningStatus
-	if err != nil || resp.StatusCode != http.StatusOK || json.Unmarshal(raw, &st) != nil {
-		return fmt.Errorf("%s is not a hooktap web inspector (%s)", *addr, resp.Status)
+	var fields map[string]json.RawMessage
+	if err != nil || resp.StatusCode != http.StatusOK || json.Unmarshal(raw, &st) != nil || json.Unmarshal(raw, &fields) != nil {
+		return notRunning(fmt.Errorf("%s is not a hooktap web inspector (%s)", *addr, resp.Status))
 	}
 	if *jsonOut {
-		e.stdout.Write(raw)
+		fields["running"] = json.RawMessage("true")
+		if err := printJSONLine(e.stdout, fields); err != nil {
+			return err
+		}
 	} else {
 		printStatus(e.stdout, &st)
 	}
@@ -139,7 +154,7 @@ func printStatus(w io.Writer, st *runningStatus) {
 		}
 		fmt.Fprintf(p, "app      %s\n", line)
 	}
-	store := fmt.Sprintf("%s, %d deliveries", st.DB, st.Deliveries)
+	store := fmt.Sprintf("%s, %d %s", st.DB, st.Deliveries, plural(int(st.Deliveries), "delivery", "deliveries"))
 	if st.StoreCause != "" {
 		store += "; cannot write: " + st.StoreCause
 	}

@@ -191,6 +191,21 @@ func TestTeamTokens(t *testing.T) {
 			}
 		})
 	}
+	// The command the refusal gives works when pasted, with the admin
+	// token in the variable channels reads.
+	_, errOut, _ := hooktapOut(t, nil, listenArgs(relayURL, "pasted", app.srv.URL, db, "--token", ct.Token)...)
+	_, cmd, ok := strings.Cut(strings.TrimSpace(errOut), "an admin creates it with: ")
+	if !ok || !strings.HasSuffix(cmd, ")") {
+		t.Fatalf("no command in %q", errOut)
+	}
+	sh := exec.Command("sh", "-c", strings.TrimSuffix(cmd, ")"))
+	sh.Env = append(append(os.Environ(), hooktapTestEnv(t)...), "HOOKTAP_ADMIN_TOKEN="+teamAdmin)
+	if out, err := sh.CombinedOutput(); err != nil || !strings.Contains(string(out), "channel pasted created") {
+		t.Errorf("pasted %q: %v\n%s", cmd, err, out)
+	}
+	if _, errOut, code := hooktapOut(t, nil, "channels", "delete", "pasted", "--relay", relayURL, "--admin-token", teamAdmin); code != 0 {
+		t.Fatalf("delete the pasted channel: %d %s", code, errOut)
+	}
 
 	// A POST to a channel nobody created is 404; the real one is kept.
 	if code, body := sendEvent(t, http.DefaultClient, relayURL+"/h/nope", "evt_0", "payable.created"); code != http.StatusNotFound {

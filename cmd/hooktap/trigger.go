@@ -64,8 +64,11 @@ func cmdTrigger(ctx context.Context, e *env, args []string) error {
 	}
 	out := triggerReport{w: printable{e.stdout}, json: f.json, enc: json.NewEncoder(e.stdout)}
 	failed := 0
-	for _, r := range reqs {
+	for i, r := range reqs {
 		a, err := t.send(ctx, r)
+		if ctx.Err() != nil {
+			return interruptedf("interrupted %s", requestsDone(i, len(reqs)))
+		}
 		if err != nil {
 			return err
 		}
@@ -298,6 +301,6 @@ func printCatalog(e *env, jsonOut bool) error {
 		monk = append(monk, ev.Action())
 	}
 	fmt.Fprintf(e.stdout, "\nMonk's events (flat camelCase bodies, signed with monk): %s\n", strings.Join(monk, ", "))
-	fmt.Fprintf(e.stdout, "\n%d events. Send one with: hooktap trigger payable.created\n", len(catalog.All())+len(monk))
+	fmt.Fprintf(e.stdout, "\n%d events. Send one with: %s trigger payable.created\n", len(catalog.All())+len(monk), selfCommand())
 	return nil
 }

@@ -56,8 +56,11 @@ func triggerProvider(ctx context.Context, e *env, fs *flag.FlagSet, f *triggerFl
 	}
 	enc := json.NewEncoder(e.stdout)
 	client := &http.Client{Timeout: 30 * time.Second}
-	for range f.count {
+	for i := range f.count {
 		out, err := emit(ctx, client, endpoint, f.providerToken, req)
+		if ctx.Err() != nil {
+			return interruptedf("interrupted %s", requestsDone(i, f.count))
+		}
 		if err != nil {
 			return err
 		}

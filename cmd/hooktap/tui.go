@@ -34,7 +34,7 @@ func cmdTUI(ctx context.Context, e *env, args []string) error {
 	if !isTerminal(e.stdout) {
 		return errors.New("tui needs a terminal; use 'hooktap events list' to print deliveries")
 	}
-	st, err := store.OpenExisting(ctx, *db)
+	st, err := readStore(ctx, *db)
 	if err != nil {
 		return err
 	}
@@ -165,5 +165,6 @@ func tuiOptions(e *env, st *store.Store, bus *live.Bus, sender *replay.Sender) t
 		Sender: sender,
 		Editor: jsonedit.Editor(e.getenv),
 		Tmux:   e.getenv("TMUX") != "",
+		Self:   selfCommand(),
 	}
 }

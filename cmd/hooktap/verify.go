@@ -26,7 +26,7 @@ func cmdVerify(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := store.OpenExisting(ctx, *db)
+	st, err := readStore(ctx, *db)
 	if err != nil {
 		return err
 	}

@@ -61,7 +61,7 @@ func cmdWait(ctx context.Context, e *env, args []string) error {
 	case errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("no delivery %s was recorded within %s", describeQuery(q), *timeout)
 	case errors.Is(err, context.Canceled): // ctrl-C
-		return fmt.Errorf("interrupted before a delivery %s was recorded", describeQuery(q))
+		return interruptedf("interrupted before a delivery %s was recorded", describeQuery(q))
 	case err != nil:
 		return err
 	}

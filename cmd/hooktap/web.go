@@ -9,7 +9,6 @@ import (
 	"syscall"
 
 	"github.com/hooktap/hooktap/inspector/replay"
-	"github.com/hooktap/hooktap/inspector/store"
 	"github.com/hooktap/hooktap/web"
 )
 
@@ -32,7 +31,7 @@ func cmdWeb(ctx context.Context, e *env, args []string) error {
 	if err := checkAddr("addr", *addr); err != nil {
 		return err
 	}
-	st, err := store.OpenExisting(ctx, *db)
+	st, err := readStore(ctx, *db)
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
@@ -46,6 +45,7 @@ func cmdWeb(ctx context.Context, e *env, args []string) error {
 		Sender:  &replay.Sender{Store: st, Secret: *secret, SecretFor: emulatorSecret(ctx, *providerData)},
 		Logger:  newLogger(e.stderr, *verbose),
 		Version: buildVersion(),
+		Self:    selfCommand(),
 	})
 	fmt.Fprintf(e.stdout, "Web inspector  %s\n  Store  %s\n", webURL(ln.Addr()), st.Path())
 	return srv.Serve(ctx, ln)
@@ -73,6 +73,7 @@ func startWeb(ctx context.Context, e *env, r *agentRun) (stop func(), err error)
 		Version: buildVersion(),
 
 		ProviderPage: r.providerPage,
+		Self:         selfCommand(),
 	})
 	r.webURL = webURL(ln.Addr()) // the port bound, for --web 127.0.0.1:0
 	fmt.Fprintf(e.stderr, "Web inspector  %s\n", r.webURL)

@@ -114,10 +114,17 @@ func ExampleCurl(webhookURL string) string {
 }
 
 // ExampleTrigger is the hooktap command that sends a realistic, signed
-// example event to webhookURL.
-func ExampleTrigger(webhookURL string) string {
-	return "hooktap trigger payable.created --to " + shellWord(webhookURL)
+// example event to webhookURL; self is how this hooktap is run in a shell
+// ("" for hooktap).
+func ExampleTrigger(self, webhookURL string) string {
+	if self == "" {
+		self = "hooktap"
+	}
+	return self + " trigger payable.created --to " + shellWord(webhookURL)
 }
+
+// ShellWord quotes s as one word of a POSIX shell command.
+func ShellWord(s string) string { return shellWord(s) }
 
 // curlMethod is the options that make curl send method.
 func curlMethod(method string, body bool) string {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -228,6 +229,12 @@ func (s *Store) searchable(ctx context.Context, q Query) error {
 	if q.Search == "" {
 		return nil
 	}
+	if s.readOnly {
+		if s.search == nil {
+			return errors.New("search: the store is read-only and has no full-text index (" + s.db.Path + "-search) to search")
+		}
+		return nil // what was indexed is all there is
+	}
 	var pending bool
 	err := s.db.R.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM deliveries WHERE seq > (SELECT through FROM search.indexed))`).Scan(&pending)
 	if err != nil {
@@ -242,7 +249,12 @@ func (s *Store) searchable(ctx context.Context, q Query) error {
 // IndexNow adds every delivery stored so far to the full-text index, which
 // otherwise happens in the background shortly after it is stored (and
 // before any search).
-func (s *Store) IndexNow(ctx context.Context) error { return s.indexPending(ctx) }
+func (s *Store) IndexNow(ctx context.Context) error {
+	if s.readOnly {
+		return nil // the index cannot be written: searches see what it holds
+	}
+	return s.indexPending(ctx)
+}
 
 // indexChunk is how many deliveries one indexing write adds to the
 // full-text index.

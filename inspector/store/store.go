@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -65,6 +66,10 @@ type Store struct {
 	indexDone chan struct{}
 
 	log atomic.Pointer[slog.Logger] // see SetLogger
+
+	// readOnly: opened with OpenReadOnly; nothing is written, not even the
+	// full-text index (nil when its file is missing).
+	readOnly bool
 }
 
 // Open opens or creates the store at path.
@@ -118,6 +123,35 @@ const checkpointPages = 16000
 func OpenExisting(ctx context.Context, path string) (*Store, error) {
 	return open(ctx, path, sqlitedb.Options{MustExist: true, CheckpointPages: checkpointPages, CacheKiB: storeCacheKiB, ReaderCacheKiB: readerCacheKiB})
 }
+
+// OpenReadOnly opens the store at path for reading only (see
+// sqlitedb.Options.ReadOnly), for commands that only read a store that
+// cannot be written: on a read-only disk, or another user's. Writes fail;
+// searches see what the full-text index held already, and fail when it is
+// missing.
+func OpenReadOnly(ctx context.Context, path string) (*Store, error) {
+	searchPath := path + "-search"
+	db, err := sqlitedb.Open(ctx, path, migrationFiles, sqlitedb.Options{ReadOnly: true, CacheKiB: storeCacheKiB, ReaderCacheKiB: readerCacheKiB,
+		Attach: []sqlitedb.Attachment{{Schema: "search", Path: searchPath, Readers: true, CacheKiB: searchReadCacheKiB}}})
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{db: db, w: sqlitedb.NewWriter(db.W, 16), readOnly: true, stopIndex: make(chan struct{}), indexDone: make(chan struct{})}
+	close(s.indexDone) // no indexer
+	sfs, _ := fs.Sub(searchFiles, "searchdb")
+	if _, err := os.Stat(searchPath); err == nil {
+		if s.search, err = sqlitedb.Open(ctx, searchPath, sfs, sqlitedb.Options{ReadOnly: true, Readers: 1, CacheKiB: searchCacheKiB}); err != nil {
+			s.w.Close()
+			db.Close()
+			return nil, fmt.Errorf("search index: %w", err)
+		}
+		s.sw = sqlitedb.NewWriter(s.search.W, 16)
+	}
+	return s, nil
+}
+
+// ReadOnly reports whether the store was opened with OpenReadOnly.
+func (s *Store) ReadOnly() bool { return s.readOnly }
 
 // recordLinger is how long the store's writer holds a commit open for the
 // records of deliveries being forwarded (Expect). Measured in make bench's
@@ -219,8 +253,11 @@ func (s *Store) Expect(n int) { s.w.Expect(n) }
 func (s *Store) Close() error {
 	close(s.stopIndex)
 	<-s.indexDone
-	s.sw.Close()
 	s.w.Close()
+	if s.search == nil { // read-only, with no index
+		return s.db.Close()
+	}
+	s.sw.Close()
 	return errors.Join(s.search.Close(), s.db.Close())
 }
 

@@ -5,6 +5,7 @@
 package sqlitedb
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"database/sql/driver"
@@ -49,6 +50,11 @@ type Options struct {
 	ReaderCacheKiB int
 	// Attach names other database files to attach to connections.
 	Attach []Attachment
+	// ReadOnly opens an existing file for reading only, with no
+	// migrations (an older schema is refused), so that a store on a
+	// read-only disk can be read: W is then a read-only connection too,
+	// whose writes fail. Attachments whose file is missing are left out.
+	ReadOnly bool
 }
 
 // Attachment is a database file attached to the connections of another, so
@@ -70,6 +76,7 @@ type connector struct {
 	dsn    string
 	attach []Attachment
 	writer bool
+	roMode string // read-only opening: "mode=ro" or "immutable=1", for the attachments too
 }
 
 // sqliteDriver is the driver registered as "sqlite", so that connections
@@ -92,7 +99,13 @@ func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
 			continue
 		}
 		uri := "file:" + (&url.URL{Path: a.Path}).EscapedPath()
-		if c.writer {
+		switch {
+		case c.roMode != "":
+			if _, err := os.Stat(a.Path); err != nil {
+				continue // nothing to read, and nothing can create it
+			}
+			uri += "?" + c.roMode
+		case c.writer:
 			uri += "?mode=ro"
 		}
 		ex, ok := conn.(driver.ExecerContext)
@@ -115,10 +128,20 @@ func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
 }
 
 func openPool(path string, readOnly bool, o Options) (*sql.DB, error) {
-	if len(o.Attach) == 0 {
-		return sql.Open("sqlite", dsn(path, readOnly, o))
+	return openPoolMode(path, readOnly, "", o)
+}
+
+// openPoolMode is openPool with roMode ("mode=ro" or "immutable=1") added
+// to the file's URI and the attachments'.
+func openPoolMode(path string, readOnly bool, roMode string, o Options) (*sql.DB, error) {
+	d := dsn(path, readOnly, o)
+	if roMode != "" {
+		d += "&" + roMode
 	}
-	return sql.OpenDB(&connector{dsn: dsn(path, readOnly, o), attach: o.Attach, writer: !readOnly}), nil
+	if len(o.Attach) == 0 {
+		return sql.Open("sqlite", d)
+	}
+	return sql.OpenDB(&connector{dsn: d, attach: o.Attach, writer: !readOnly, roMode: roMode}), nil
 }
 
 func dsn(path string, readOnly bool, o Options) string {
@@ -162,6 +185,9 @@ func Open(ctx context.Context, path string, fsys fs.FS, o Options) (*DB, error) 
 	if err != nil {
 		return nil, fmt.Errorf("migrations: %w", err)
 	}
+	if o.ReadOnly {
+		return openReadOnly(ctx, path, migrations, o)
+	}
 	if o.MustExist {
 		if _, err := os.Stat(path); err != nil {
 			return nil, fmt.Errorf("%w at %s", ErrNotExist, path)
@@ -201,6 +227,84 @@ func Open(ctx context.Context, path string, fsys fs.FS, o Options) (*DB, error) 
 	return &DB{W: w, R: r, Path: path}, nil
 }
 
+// openReadOnly opens an existing file for reading only. A WAL file is read
+// with mode=ro when SQLite can use its -shm file (there is one, or it can
+// be created); on a read-only disk where it can be neither, as immutable,
+// which nothing can change there anyway (what a -wal file left there holds
+// is then not seen).
+func openReadOnly(ctx context.Context, path string, migrations fs.FS, o Options) (*DB, error) {
+	if _, err := os.Stat(path); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w at %s", ErrNotExist, path)
+		}
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	latest, err := latestMigration(migrations)
+	if err != nil {
+		return nil, err
+	}
+	var firstErr error
+	for _, mode := range []string{"mode=ro", "immutable=1"} {
+		db, err := openReadOnlyMode(ctx, path, mode, o)
+		if err != nil {
+			firstErr = cmp.Or(firstErr, err)
+			continue
+		}
+		var current int
+		if err := db.R.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+			db.Close()
+			firstErr = cmp.Or(firstErr, err)
+			continue
+		}
+		if current < latest {
+			db.Close()
+			return nil, fmt.Errorf("%s was written by an older hooktap and cannot be upgraded while it is read-only", path)
+		}
+		return db, nil
+	}
+	return nil, describe(path, firstErr)
+}
+
+func openReadOnlyMode(ctx context.Context, path, mode string, o Options) (*DB, error) {
+	n := cmp.Or(o.Readers, 4)
+	var pools [2]*sql.DB
+	for i, size := range []int{1, n} {
+		p, err := openPoolMode(path, true, mode, o)
+		if err == nil {
+			err = p.PingContext(ctx)
+		}
+		if err != nil {
+			if p != nil {
+				p.Close()
+			}
+			if pools[0] != nil {
+				pools[0].Close()
+			}
+			return nil, err
+		}
+		p.SetMaxOpenConns(size)
+		p.SetMaxIdleConns(size)
+		pools[i] = p
+	}
+	return &DB{W: pools[0], R: pools[1], Path: path}, nil
+}
+
+// latestMigration is the highest version among migrations.
+func latestMigration(migrations fs.FS) (int, error) {
+	entries, err := fs.ReadDir(migrations, ".")
+	if err != nil {
+		return 0, fmt.Errorf("read migrations: %w", err)
+	}
+	latest := 0
+	for _, e := range entries {
+		num, _, _ := strings.Cut(e.Name(), "_")
+		if v, err := strconv.Atoi(num); err == nil && strings.HasSuffix(e.Name(), ".sql") {
+			latest = max(latest, v)
+		}
+	}
+	return latest, nil
+}
+
 // walMode turns on WAL. SQLite answers SQLITE_BUSY at once, without its
 // busy handler, while another connection is switching a new file's journal
 // mode too (two processes opening it together): that is retried for as
@@ -233,8 +337,46 @@ func describe(path string, err error) error {
 		return fmt.Errorf("%s is not a hooktap database or is corrupt: %w", path, err)
 	case strings.Contains(msg, "database is locked"), strings.Contains(msg, "SQLITE_BUSY"):
 		return fmt.Errorf("%s is locked by another process: %w", path, err)
+	case strings.Contains(msg, "unable to open database file"), strings.Contains(msg, "readonly database"):
+		// SQLite does not say why (CANTOPEN, 14; READONLY, 8): the file
+		// system does.
+		if why := cannotWrite(path); why != nil {
+			return fmt.Errorf("open %s: %w", path, why)
+		}
 	}
 	return fmt.Errorf("open %s: %w", path, err)
+}
+
+// cannotWrite is why path, or the files SQLite keeps beside it (-wal,
+// -shm), cannot be written: a missing directory, a read-only file system,
+// no permission; nil when nothing stands in the way.
+func cannotWrite(path string) error {
+	dir := filepath.Dir(path)
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return fmt.Errorf("directory %s does not exist", dir)
+	}
+	if f, err := os.OpenFile(path, os.O_RDWR, 0); err == nil {
+		f.Close()
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return plainErr(err)
+	}
+	f, err := os.CreateTemp(dir, ".hooktap-probe-*")
+	if err != nil {
+		return plainErr(err)
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return nil
+}
+
+// plainErr is the system's reason alone ("read-only file system",
+// "permission denied"), without the operation and path around it.
+func plainErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 func migrate(ctx context.Context, db *sql.DB, migrations fs.FS) error {
