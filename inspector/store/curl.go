@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/hooktap/hooktap/relay/wire"
 )
 
 // Copy as curl, for the TUI and the web inspector. Everything in a stored
@@ -71,11 +73,15 @@ func CurlCommand(d *Delivery, target string) string {
 	} else {
 		b.WriteString(" --url " + shellWord(target)) // never an option
 	}
-	for _, k := range slices.Sorted(maps.Keys(d.Header)) {
-		if curlSkips(k, d.Header) {
+	// The Via entries hooktap added on the delivery's way here would count
+	// as hops again: a relay refuses what came round too often.
+	hdr := d.Header.Clone()
+	wire.DropOwnVia(hdr)
+	for _, k := range slices.Sorted(maps.Keys(hdr)) {
+		if curlSkips(k, hdr) {
 			continue
 		}
-		for _, v := range d.Header[k] {
+		for _, v := range hdr[k] {
 			h := k + ": " + v
 			if v == "" {
 				h = k + ";" // curl's way to send an empty value; "k:" removes k
@@ -86,7 +92,7 @@ func CurlCommand(d *Delivery, target string) string {
 	if len(body) == 0 {
 		return b.String()
 	}
-	if !slices.ContainsFunc(slices.Collect(maps.Keys(d.Header)), isContentType) {
+	if !slices.ContainsFunc(slices.Collect(maps.Keys(hdr)), isContentType) {
 		b.WriteString(" \\\n  -H 'Content-Type:'") // or curl adds a form type
 	}
 	if inline {

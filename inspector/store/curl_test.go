@@ -28,6 +28,10 @@ func TestCurlCommandShape(t *testing.T) {
 		{"get with body", Delivery{Method: "GET", Body: []byte("x")}, "http://a/",
 			"curl -sS -i -X 'GET' 'http://a/' \\\n  -H 'Content-Type:' \\\n  --data-binary 'x'"},
 		{"post without body", Delivery{Method: "POST"}, "http://a/", "curl -sS -i -X 'POST' 'http://a/'"},
+		// hooktap's own Via entries would count as hops again (508 from a
+		// relay that the pasted command reaches); another proxy's stay.
+		{"via", Delivery{Method: "POST", Header: http.Header{"Via": {"1.1 hooktap", "1.1 lb.example, 1.1 hooktap"}}}, "http://a/",
+			"curl -sS -i -X 'POST' 'http://a/' \\\n  -H 'Via: 1.1 lb.example'"},
 		{"post", Delivery{Method: "POST", Header: http.Header{
 			"Content-Type": {"application/json"}, "Host": {"relay"}, "Content-Length": {"11"}, "Connection": {"X-Hop"},
 			"X-Hop": {"1"}, "Accept-Encoding": {"gzip"}, "X-Forwarded-For": {"1.2.3.4"}, "Keep-Alive": {"5"},
