@@ -45,12 +45,9 @@ func AddVia(h http.Header) {
 // relay take it for a loop.
 func DropOwnVia(h http.Header) {
 	var keep []string
-	for _, v := range h.Values("Via") {
-		for _, e := range strings.Split(v, ",") {
-			if f := strings.Fields(e); len(f) >= 2 && f[1] == "hooktap" || len(f) == 0 {
-				continue
-			}
-			keep = append(keep, strings.TrimSpace(e))
+	for _, e := range viaEntries(h) {
+		if !ownVia(e) {
+			keep = append(keep, e)
 		}
 	}
 	h.Del("Via")
@@ -63,12 +60,29 @@ func DropOwnVia(h http.Header) {
 // (its Via entries that name hooktap).
 func Hops(h http.Header) int {
 	n := 0
-	for _, v := range h.Values("Via") {
-		for _, e := range strings.Split(v, ",") {
-			if f := strings.Fields(e); len(f) >= 2 && f[1] == "hooktap" {
-				n++
-			}
+	for _, e := range viaEntries(h) {
+		if ownVia(e) {
+			n++
 		}
 	}
 	return n
+}
+
+// viaEntries are h's Via entries, one per proxy, in order.
+func viaEntries(h http.Header) []string {
+	var out []string
+	for _, v := range h.Values("Via") {
+		for _, e := range strings.Split(v, ",") {
+			if e = strings.TrimSpace(e); e != "" {
+				out = append(out, e)
+			}
+		}
+	}
+	return out
+}
+
+// ownVia reports whether a Via entry is hooktap's ("1.1 hooktap").
+func ownVia(entry string) bool {
+	f := strings.Fields(entry)
+	return len(f) >= 2 && f[1] == "hooktap"
 }
