@@ -119,34 +119,78 @@ func TestUnclaimedReachesTheNextMatchingAgent(t *testing.T) {
 }
 
 // TestLeftInFlightIsUnclaimed: an agent leaves with a delivery in flight
-// that another agent's filter skipped; a new agent gets it.
+// that another agent's filter skipped; a new agent gets it, whether it
+// connects before or after the relay notices that the leaver left. Before,
+// the leftover may come after newer deliveries (they were the newcomer's
+// own, from where it started): it is marked resumed either way.
 func TestLeftInFlightIsUnclaimed(t *testing.T) {
-	srv, ts := newRelay(t, Config{ResponseTimeout: 300 * time.Millisecond})
-	counterparts := dialAgent(t, ts)
-	counterparts.helloAs("team", "agt_c", testKey("agt_c"), "counterpart.*", "payable.marker")
-	leaver := dialAgent(t, ts)
-	leaver.helloAs("team", "agt_leaver", testKey("agt_leaver"))
+	for _, newcomerFirst := range []bool{false, true} {
+		t.Run(map[bool]string{false: "leaver noticed first", true: "newcomer first"}[newcomerFirst], func(t *testing.T) {
+			srv, ts := newRelay(t, Config{ResponseTimeout: 300 * time.Millisecond})
+			counterparts := dialAgent(t, ts)
+			counterparts.helloAs("team", "agt_c", testKey("agt_c"), "counterpart.*", "payable.marker")
+			leaver := dialAgent(t, ts)
+			leaver.helloAs("team", "agt_leaver", testKey("agt_leaver"))
 
-	go postQuiet(ts.URL+"/h/team", []byte(`{"action":"payable.created"}`))
-	if d := leaver.readDelivery(); string(d.Body) != `{"action":"payable.created"}` {
-		t.Fatalf("leaver got %s", d.Body)
-	}
-	// The counterparts agent has moved past it (skipped).
-	marker(t, ts.URL)
-	m := counterparts.readDelivery()
-	if string(m.Body) != `{"action":"payable.marker"}` {
-		t.Fatalf("counterparts agent got %s", m.Body)
-	}
-	waitCursor(t, srv, "team", "agt_c", m.Seq-1)
-	// Whether the newcomer comes before or after the relay notices that the
-	// leaver left, it gets what the leaver had in flight.
-	leaver.ws.Close()
+			go postQuiet(ts.URL+"/h/team", []byte(`{"action":"payable.created"}`))
+			if d := leaver.readDelivery(); string(d.Body) != `{"action":"payable.created"}` {
+				t.Fatalf("leaver got %s", d.Body)
+			}
+			// The counterparts agent has moved past it (skipped).
+			marker(t, ts.URL)
+			m := counterparts.readDelivery()
+			if string(m.Body) != `{"action":"payable.marker"}` {
+				t.Fatalf("counterparts agent got %s", m.Body)
+			}
+			waitCursor(t, srv, "team", "agt_c", m.Seq-1)
 
-	newcomer := dialAgent(t, ts)
-	newcomer.helloAs("team", "agt_new", testKey("agt_new"), "payable.*")
-	d := newcomer.readDelivery()
-	if string(d.Body) != `{"action":"payable.created"}` || !d.Resumed {
-		t.Fatalf("the newcomer got %s (resumed %v), want what the leaver had in flight", d.Body, d.Resumed)
+			newcomer := dialAgent(t, ts)
+			if newcomerFirst {
+				newcomer.helloAs("team", "agt_new", testKey("agt_new"), "payable.*")
+				leaver.ws.Close()
+			} else {
+				leaver.ws.Close()
+				waitSessions(t, srv, "team", 1)
+				newcomer.helloAs("team", "agt_new", testKey("agt_new"), "payable.*")
+			}
+			// At most the leftover and the marker, which is after the
+			// furthest cursor and so the newcomer's own.
+			got := map[string]bool{}
+			for range 2 {
+				d := newcomer.readDelivery()
+				got[string(d.Body)] = d.Resumed
+				if string(d.Body) == `{"action":"payable.created"}` {
+					break
+				}
+			}
+			if resumed, ok := got[`{"action":"payable.created"}`]; !ok || !resumed {
+				t.Fatalf("the newcomer got %v (body: resumed), want what the leaver had in flight, resumed", got)
+			}
+			if !newcomerFirst && len(got) != 1 {
+				t.Fatalf("the newcomer got %v, want the leftover first: nobody else had it", got)
+			}
+		})
+	}
+}
+
+// waitSessions waits until the relay counts n sessions on channel.
+func waitSessions(t *testing.T, srv *Server, channel string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		srv.mu.Lock()
+		got := 0
+		if ch := srv.channels[channel]; ch != nil {
+			got = len(ch.sessions)
+		}
+		srv.mu.Unlock()
+		if got == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sessions on %s, never %d", got, channel, n)
+		}
+		time.Sleep(10 * time.Millisecond) // no signal to wait on: a poll with a deadline
 	}
 }
 
