@@ -102,7 +102,7 @@ func (n *clusterNode) await(ready chan []string, what string) error {
 			return fmt.Errorf("%s ended before it joined", what)
 		}
 		l := lines[0]
-		n.url = "http://" + strings.Fields(l[strings.Index(l, "listening on ")+len("listening on "):])[0]
+		n.url = listenURL(l)
 		return nil
 	case <-time.After(60 * time.Second):
 		return fmt.Errorf("%s did not join within 60s", what)
@@ -178,12 +178,11 @@ func benchCluster(ctx context.Context, cfg config, t *table) error {
 	defer app.stop()
 	appURL := "http://" + strings.TrimPrefix(line, "ADDR ")
 
-	single, line, err := startChild(ctx, "listening on ", bin, "relay", "--addr", "127.0.0.1:0", "--data", filepath.Join(dir, "single"))
+	single, singleURL, err := startRelay(ctx, bin, filepath.Join(dir, "single"))
 	if err != nil {
 		return err
 	}
 	defer single.stop()
-	singleURL := "http://" + strings.Fields(line[strings.Index(line, "listening on ")+len("listening on "):])[0]
 	singleAgent, singleTun, err := startAgent(ctx, bin, singleURL, "bench", appURL, filepath.Join(dir, "single-agent.db"))
 	if err != nil {
 		return err

@@ -183,12 +183,11 @@ func benchRelayScale(ctx context.Context, cfg config, t *table) error {
 	if err != nil {
 		return err
 	}
-	relay, line, err := startChild(ctx, "listening on ", bin, "relay", "--addr", "127.0.0.1:0", "--data", filepath.Join(dir, "relay"))
+	relay, base, err := startRelay(ctx, bin, filepath.Join(dir, "relay"))
 	if err != nil {
 		return err
 	}
 	defer relay.stop()
-	base := "http://" + strings.Fields(line[strings.Index(line, "listening on ")+len("listening on "):])[0]
 	wsURL := "ws" + strings.TrimPrefix(base, "http") + "/agent"
 	pid := relay.cmd.Process.Pid
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 128}}

@@ -101,6 +101,22 @@ func startChild(ctx context.Context, marker, name string, args ...string) (*chil
 	return startChildEnv(ctx, nil, marker, name, args...)
 }
 
+// startRelay starts a single `hooktap relay` on a free port with its data
+// in dataDir, and returns it with its base URL.
+func startRelay(ctx context.Context, bin, dataDir string) (*child, string, error) {
+	c, line, err := startChild(ctx, "listening on ", bin, "relay", "--addr", "127.0.0.1:0", "--data", dataDir)
+	if err != nil {
+		return nil, "", err
+	}
+	return c, listenURL(line), nil
+}
+
+// listenURL is the base URL in a relay's "listening on ADDR" line.
+func listenURL(line string) string {
+	_, addr, _ := strings.Cut(line, "listening on ")
+	return "http://" + strings.Fields(addr)[0]
+}
+
 // startChildEnv is startChild with env added to this process's environment.
 func startChildEnv(ctx context.Context, env []string, marker, name string, args ...string) (*child, string, error) {
 	cmd := exec.CommandContext(ctx, name, args...)
@@ -377,12 +393,11 @@ func benchTunnel(ctx context.Context, cfg config, t *table) error {
 	defer app.stop()
 	appURL := "http://" + strings.TrimPrefix(line, "ADDR ")
 
-	relay, line, err := startChild(ctx, "listening on ", bin, "relay", "--addr", "127.0.0.1:0", "--data", filepath.Join(dir, "relay"))
+	relay, relayURL, err := startRelay(ctx, bin, filepath.Join(dir, "relay"))
 	if err != nil {
 		return err
 	}
 	defer relay.stop()
-	relayURL := "http://" + strings.Fields(line[strings.Index(line, "listening on ")+len("listening on "):])[0]
 
 	// The agent records into the store section's million deliveries when
 	// there is one, as into a user's long-lived store.
