@@ -109,13 +109,29 @@ func TestFooterAndCounts(t *testing.T) {
 	m1 := newModel(context.Background(), testOptions(one))
 	defer m1.Close()
 	tm1 := teatest.NewTestModel(t, m1, teatest.WithInitialTermSize(80, 24))
-	waitScreen(t, tm1, "09:30:00")
+	waitScreen(t, tm1, "09:30:00", " 1 delivery")
 	if err := tm1.Quit(); err != nil {
 		t.Fatal(err)
 	}
 	view = tm1.FinalModel(t, teatest.WithFinalTimeout(patience)).View()
 	if !strings.Contains(view, " 1 delivery") || strings.Contains(view, "1 deliveries") {
 		t.Errorf("one delivery counted as:\n%s", view)
+	}
+}
+
+// TestNoCountBeforeCounted: the status line shows no count until the
+// first count came; the rows could come first, under a "0 deliveries".
+func TestNoCountBeforeCounted(t *testing.T) {
+	s := openStore(t)
+	seed(t, s, 0, 1, "http://127.0.0.1:9/webhooks")
+	m := newModel(context.Background(), testOptions(s))
+	defer m.Close()
+	if line := m.statusLine(); strings.Contains(line, "deliver") {
+		t.Fatalf("before any count the status line says %q", line)
+	}
+	m.Update(countMsg{n: 1})
+	if line := m.statusLine(); !strings.Contains(line, " 1 delivery") {
+		t.Fatalf("after a count of 1 the status line says %q", line)
 	}
 }
 

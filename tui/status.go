@@ -22,6 +22,7 @@ type statusBar struct {
 	store    live.StoreHealth // the agent's store: failing while it cannot write
 	count    int64
 	counting bool
+	counted  bool // a count came: until then the count is not shown
 	// The filter applied and how many deliveries it matches ("3 of 6");
 	// matchingFor is the filter text matching was counted for.
 	query        store.Query
@@ -60,6 +61,7 @@ func (s *statusBar) Update(msg tea.Msg) tea.Cmd {
 	case countMsg:
 		s.counting = false
 		if msg.err == nil {
+			s.counted = true
 			s.count, s.matching, s.matchingFor, s.matchedTotal = msg.n, msg.matching, msg.query, msg.n
 		}
 		if msg.query != s.queryText {
@@ -110,8 +112,12 @@ func (s *statusBar) setQuery(q store.Query, text string) tea.Cmd {
 }
 
 // countText is "1 delivery", "6 deliveries", or "3 of 6 deliveries" under
-// a filter.
+// a filter; "" until the first count came (the first rows can come
+// before it, under a "0 deliveries").
 func (s *statusBar) countText() string {
+	if !s.counted {
+		return ""
+	}
 	noun := "deliveries"
 	if s.count == 1 {
 		noun = "delivery"
@@ -242,7 +248,9 @@ func (m *Model) statusLine() string {
 	if m.list.newer > 0 {
 		right = append(right, st.Message.Render(fmt.Sprintf("▲ %d new (g)", m.list.newer)))
 	}
-	right = append(right, s.countText())
+	if c := s.countText(); c != "" {
+		right = append(right, c)
+	}
 	if m.opts.Bus != nil {
 		right = append(right, fmt.Sprintf("%d/min", len(s.arrivals)))
 	}
