@@ -12,11 +12,14 @@ import (
 
 // runLines runs the agent with its lines (--no-tui, --json) on stdout until
 // ctx ends. As in the terminal UI, a stop (ctrl-C, SIGTERM) with deliveries
-// in flight says what it waits for, and a second one quits at once.
+// in flight says what it waits for, and a ctrl-C after it quits at once. A
+// second SIGTERM still waits: a supervisor that repeats it (or a script
+// stopping an agent that is stopping already) wants the drain; one that
+// cannot wait sends SIGKILL.
 func runLines(ctx context.Context, e *env, r *agentRun, rep *reporter) error {
 	// main's signal.NotifyContext ends ctx on the first signal and drops
 	// the others: counted here from the start, the first is the one that
-	// ended ctx, and the second means "now".
+	// ended ctx, and a SIGINT after it means "now".
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
@@ -34,8 +37,8 @@ func runLines(ctx context.Context, e *env, r *agentRun, rep *reporter) error {
 		select {
 		case err := <-done:
 			return err
-		case <-sigs:
-			if seen++; seen >= 2 {
+		case sig := <-sigs:
+			if seen++; seen >= 2 && sig == os.Interrupt {
 				quitNow(e.stderr, r.agent.InFlight())
 			}
 		}
