@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/charmbracelet/x/exp/teatest"
+	"github.com/hooktap/hooktap/inspector/store"
 )
 
 // TestEditAndResend runs the real program: e opens the body in $EDITOR (a
@@ -17,19 +18,8 @@ func TestEditAndResend(t *testing.T) {
 	s := openStore(t)
 	srv, got := app(t)
 	seed(t, s, 0, 1, srv.URL+"/webhooks")
-	editor := filepath.Join(t.TempDir(), "editor.sh")
 	script := "#!/bin/sh\ngrep -q '^  \"object_type\": \"payable\",$' \"$1\" || exit 3\nprintf '{\"edited\":true}' > \"$1\"\n"
-	if err := os.WriteFile(editor, []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	opts := testOptions(s)
-	opts.Secret, opts.Editor = "whsec_test", editor
-	m := newModel(context.Background(), opts)
-	defer m.Close()
-	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(100, 30))
-	// e acts on the selected row: wait for the row, not for the count,
-	// which can come before the page.
-	waitScreen(t, tm, "▸ 09:30:00")
+	tm := editing(t, s, "whsec_test", script, 100)
 	tm.Send(keyMsg("e"))
 	r := nextRequest(t, got)
 	body, _ := io.ReadAll(r.Body)
@@ -37,10 +27,7 @@ func TestEditAndResend(t *testing.T) {
 		t.Fatalf("app got %s with signature %q", body, r.Header.Get("Monite-Signature"))
 	}
 	waitScreen(t, tm, "resend (edited): 202 in")
-	if err := tm.Quit(); err != nil {
-		t.Fatal(err)
-	}
-	tm.WaitFinished(t, teatest.WithFinalTimeout(patience))
+	quit(t, tm)
 	d, err := s.Get(context.Background(), "dlv_000000")
 	if err != nil {
 		t.Fatal(err)
@@ -57,17 +44,7 @@ func TestEditSendsAsResendEdit(t *testing.T) {
 	s := openStore(t)
 	srv, got := app(t)
 	seed(t, s, 0, 1, srv.URL+"/webhooks")
-	editor := filepath.Join(t.TempDir(), "editor.sh")
-	script := "#!/bin/sh\nsed -i 's/\"paid\": false/\"paid\": true/' \"$1\"\n"
-	if err := os.WriteFile(editor, []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	opts := testOptions(s)
-	opts.Secret, opts.Editor = "whsec_test", editor
-	m := newModel(context.Background(), opts)
-	defer m.Close()
-	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(100, 30))
-	waitScreen(t, tm, "▸ 09:30:00")
+	tm := editing(t, s, "whsec_test", "#!/bin/sh\nsed -i 's/\"paid\": false/\"paid\": true/' \"$1\"\n", 100)
 	tm.Send(keyMsg("e"))
 	body, _ := io.ReadAll(nextRequest(t, got).Body)
 	want := strings.Replace(string(delivery(0).Body), `"paid":false`, `"paid":true`, 1)
@@ -75,10 +52,7 @@ func TestEditSendsAsResendEdit(t *testing.T) {
 		t.Errorf("sent\n%s\nwant (compacted, as resend --edit sends it)\n%s", body, want)
 	}
 	waitScreen(t, tm, "resend (edited): 202 in")
-	if err := tm.Quit(); err != nil {
-		t.Fatal(err)
-	}
-	tm.WaitFinished(t, teatest.WithFinalTimeout(patience))
+	quit(t, tm)
 }
 
 // A JSON body saved as something that is no longer JSON goes out as saved,
@@ -87,22 +61,38 @@ func TestEditNotJSONWarns(t *testing.T) {
 	s := openStore(t)
 	srv, got := app(t)
 	seed(t, s, 0, 1, srv.URL+"/webhooks")
-	editor := filepath.Join(t.TempDir(), "editor.sh")
-	if err := os.WriteFile(editor, []byte("#!/bin/sh\nprintf '{\"edited\":' > \"$1\"\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	opts := testOptions(s)
-	opts.Secret, opts.Editor = "whsec_test", editor
-	m := newModel(context.Background(), opts)
-	defer m.Close()
-	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(120, 30))
-	waitScreen(t, tm, "▸ 09:30:00")
+	tm := editing(t, s, "whsec_test", "#!/bin/sh\nprintf '{\"edited\":' > \"$1\"\n", 120)
 	tm.Send(keyMsg("e"))
 	r := nextRequest(t, got)
 	if body, _ := io.ReadAll(r.Body); string(body) != `{"edited":` {
 		t.Fatalf("app got %s", body)
 	}
 	waitScreen(t, tm, "resend (edited, not valid JSON): 202 in")
+	quit(t, tm)
+}
+
+// editing runs the real program on s, with script as $EDITOR and secret as
+// the signing secret, in a width-wide terminal, once the newest delivery's
+// row is selected (e acts on the selected row: wait for the row, not for
+// the count, which can come before the page).
+func editing(t *testing.T, s *store.Store, secret, script string, width int) *teatest.TestModel {
+	t.Helper()
+	editor := filepath.Join(t.TempDir(), "editor.sh")
+	if err := os.WriteFile(editor, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	opts := testOptions(s)
+	opts.Secret, opts.Editor = secret, editor
+	m := newModel(context.Background(), opts)
+	t.Cleanup(m.Close)
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(width, 30))
+	waitScreen(t, tm, "▸ 09:30:00")
+	return tm
+}
+
+// quit ends the program and waits until it has.
+func quit(t *testing.T, tm *teatest.TestModel) {
+	t.Helper()
 	if err := tm.Quit(); err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package tui
 
 import (
-	"context"
 	"io"
 	"net"
 	"net/http"
@@ -11,8 +10,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/charmbracelet/x/exp/teatest"
 )
 
 // TestResendUnsignedNoSecret: R on a delivery that arrived unsigned sends
@@ -38,22 +35,10 @@ func TestEditSaysFirstWhenNoSecret(t *testing.T) {
 	srv, _ := app(t)
 	seed(t, s, 0, 1, srv.URL+"/webhooks") // dlv_000000 arrived signed
 	opened := filepath.Join(t.TempDir(), "opened")
-	editor := filepath.Join(t.TempDir(), "editor.sh")
-	if err := os.WriteFile(editor, []byte("#!/bin/sh\ntouch "+opened+"\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	opts := testOptions(s)
-	opts.Editor = editor
-	m := newModel(context.Background(), opts)
-	defer m.Close()
-	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(300, 30))
-	waitScreen(t, tm, "▸ 09:30:00")
+	tm := editing(t, s, "", "#!/bin/sh\ntouch "+opened+"\n", 300)
 	tm.Send(keyMsg("e"))
 	waitScreen(t, tm, "needs the signing secret", "the editor was not opened")
-	if err := tm.Quit(); err != nil {
-		t.Fatal(err)
-	}
-	tm.WaitFinished(t, teatest.WithFinalTimeout(patience))
+	quit(t, tm)
 	if _, err := os.Stat(opened); err == nil {
 		t.Error("the editor opened")
 	}
@@ -73,18 +58,9 @@ func TestEditKeptWhenResendFails(t *testing.T) {
 	seed(t, s, 0, 1, "http://"+addr+"/webhooks")
 	dir := t.TempDir()
 	seen := filepath.Join(dir, "seen")
-	editor := filepath.Join(dir, "editor.sh")
 	// The first edit writes a body; later ones keep what they are shown.
 	script := "#!/bin/sh\ncp \"$1\" " + seen + "\n[ -e " + dir + "/once ] && exit 0\ntouch " + dir + "/once\nprintf '{\"edited\":true}' > \"$1\"\n"
-	if err := os.WriteFile(editor, []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	opts := testOptions(s)
-	opts.Secret, opts.Editor = "whsec_test", editor
-	m := newModel(context.Background(), opts)
-	defer m.Close()
-	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(400, 30))
-	waitScreen(t, tm, "▸ 09:30:00")
+	tm := editing(t, s, "whsec_test", script, 400)
 	tm.Send(keyMsg("e"))
 	kept := filepath.Join(filepath.Dir(s.Path()), "edits", "dlv_000000.json")
 	waitScreen(t, tm, "edit kept in "+kept)
@@ -114,10 +90,7 @@ func TestEditKeptWhenResendFails(t *testing.T) {
 		t.Fatal("the kept edit was not sent")
 	}
 	waitScreen(t, tm, "resend (edited): 200 in")
-	if err := tm.Quit(); err != nil {
-		t.Fatal(err)
-	}
-	tm.WaitFinished(t, teatest.WithFinalTimeout(patience))
+	quit(t, tm)
 	if _, err := os.Stat(kept); err == nil {
 		t.Error("the kept edit is still there after it was sent")
 	}

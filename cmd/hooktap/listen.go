@@ -424,7 +424,7 @@ func runAgent(ctx context.Context, e *env, f *agentFlags, relayURL string, dp *d
 	if tui {
 		return runTUI(ctx, e, r)
 	}
-	return r.agent.Run(ctx)
+	return runLines(ctx, e, r, rep)
 }
 
 // reporter prints what the agent does: human lines or JSON lines.

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log"
 	"os"
@@ -129,7 +128,7 @@ func runTUI(ctx context.Context, e *env, r *agentRun) error {
 	opts.Stop = func() <-chan struct{} { stopAgent(); return agentStopped }
 	err := tui.Run(uiCtx, opts, e.stdin, e.stdout)
 	if errors.Is(err, tui.ErrQuitNow) {
-		quitNow(e, r.agent.InFlight())
+		quitNow(e.stdout, r.agent.InFlight())
 	}
 	cancel()
 	if aerr := <-agentDone; aerr != nil {
@@ -139,23 +138,6 @@ func runTUI(ctx context.Context, e *env, r *agentRun) error {
 		err = nil
 	}
 	return err
-}
-
-// quitNow ends the process at once, when the user quit a second time while
-// the agent finished n deliveries in flight. They are not acked: the relay
-// keeps them in its buffer and sends them again when an agent of this
-// store connects next (at least once, as the README promises; the app may
-// see one twice). Nothing else is waited for: dev's embedded relay and the
-// stores are crash-safe, as after a kill.
-func quitNow(e *env, n int) {
-	what, them := fmt.Sprintf("%d deliveries", n), "them"
-	if n == 1 {
-		what, them = "1 delivery", "it"
-	}
-	if n > 0 { // else they finished meanwhile
-		fmt.Fprintf(e.stdout, "hooktap: quit with %s in flight to the app, not acknowledged: the relay sends %s again when hooktap runs next with this --db\n", what, them)
-	}
-	os.Exit(130)
 }
 
 func tuiOptions(e *env, st *store.Store, bus *live.Bus, sender *replay.Sender) tui.Options {
