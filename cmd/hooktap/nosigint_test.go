@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -24,7 +25,7 @@ func TestNoTUISecondInterruptQuitsNow(t *testing.T) {
 		args := listenCmd(relayURL, "sigint", "", db, "--no-tui")
 		secondInterrupt(t, relayURL+"/h/sigint", args, "hooktap is ready",
 			func(t *testing.T, l string) {
-				if !strings.Contains(l, "stopping: waiting for 1 delivery in flight to the app (Ctrl-C again to quit now)") {
+				if !stoppingText.MatchString(l) {
 					t.Errorf("stopping line %q", l)
 				}
 			})
@@ -38,12 +39,19 @@ func TestNoTUISecondInterruptQuitsNow(t *testing.T) {
 					Type     string `json:"type"`
 					InFlight int    `json:"in_flight"`
 				}
-				if err := json.Unmarshal([]byte(l), &s); err != nil || s.Type != "stopping" || s.InFlight != 1 {
+				if err := json.Unmarshal([]byte(l), &s); err != nil || s.Type != "stopping" || s.InFlight < 1 || s.InFlight > 2 {
 					t.Errorf("stopping line %q (%v)", l, err)
 				}
 			})
 	})
 }
+
+// The answered delivery counts as in flight until its record is committed
+// and acked, which under load can come after the signal: one or two.
+var (
+	stoppingText = regexp.MustCompile(`stopping: waiting for (1 delivery|2 deliveries) in flight to the app \(Ctrl-C again to quit now\)`)
+	quitText     = regexp.MustCompile(`quit with (1 delivery|2 deliveries) in flight to the app, not acknowledged`)
+)
 
 // secondInterrupt runs the agent of args (its --forward-to left empty, for
 // the app) twice on the same store. hook is the webhook URL, or "" to take
@@ -98,7 +106,7 @@ func secondInterrupt(t *testing.T, hook string, args []string, ready string, sto
 	if took := time.Since(quit); code != 130 || took > 5*time.Second {
 		t.Errorf("the second SIGINT: exit %d after %s, want 130 at once; stderr:\n%s", code, took.Round(time.Millisecond), p.stderrText())
 	}
-	if !strings.Contains(p.stderrText(), "quit with 1 delivery in flight to the app, not acknowledged") {
+	if !quitText.MatchString(p.stderrText()) {
 		t.Errorf("stderr does not say what was left:\n%s", p.stderrText())
 	}
 	db := args[len(args)-1]
