@@ -57,3 +57,30 @@ func TestSecondDevNamesEveryFlag(t *testing.T) {
 	second.stop(t)
 	first.stop(t)
 }
+
+// TestSecondAgentOnOneStoreIsRefused: a listen holds its store as dev
+// does; a second listen on it (another channel: the relay would take it)
+// and a dev on it are refused in one line, instead of mixing their
+// deliveries into the first one's store.
+func TestSecondAgentOnOneStoreIsRefused(t *testing.T) {
+	_, relayURL := startRelay(t)
+	db := filepath.Join(t.TempDir(), "a.db")
+	first := startProc(t, "listen", "--relay", relayURL, "--channel", "ci", "--forward-to", "http://127.0.0.1:1/hooks",
+		"--db", db, "--no-tui", "--no-web")
+	first.line(t, "hooktap is ready")
+	for _, args := range [][]string{
+		{"listen", "--relay", relayURL, "--channel", "ci2", "--forward-to", "http://127.0.0.1:1/hooks", "--db", db, "--no-tui", "--no-web"},
+		{"dev", "--no-tui", "--no-web", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--provider-data", t.TempDir(),
+			"--db", db, "--forward-to", "http://127.0.0.1:1/hooks"},
+	} {
+		_, errOut, code := hooktapOut(t, nil, args...)
+		if code != 1 || !strings.Contains(errOut, "already uses the store "+db) || strings.Count(errOut, "\n") != 1 {
+			t.Errorf("%s on a running listen's store: exit %d, stderr %q", args[0], code, errOut)
+		}
+	}
+	first.stop(t)
+	again := startProc(t, "listen", "--relay", relayURL, "--channel", "ci2", "--forward-to", "http://127.0.0.1:1/hooks",
+		"--db", db, "--no-tui", "--no-web")
+	again.line(t, "hooktap is ready")
+	again.stop(t)
+}

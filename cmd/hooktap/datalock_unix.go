@@ -33,8 +33,8 @@ func lockRelayData(dir string) (release func(), err error) {
 	return func() { f.Close() }, nil
 }
 
-// lockStore holds a shared lock on a dev's store file (created when
-// missing) for this process, so that a second dev is told to use its own
+// lockStore holds a lock on an agent's (dev's or listen's) store file (created when
+// missing) for this process, so that a second agent is told to use its own
 // instead of silently recording into the same one. It is flock(2), which
 // SQLite's own locks (fcntl) do not see.
 func lockStore(db string) (release func(), err error) {

@@ -131,17 +131,28 @@ func cmdListen(ctx context.Context, e *env, args []string) error {
 	if err := f.check(); err != nil {
 		return err
 	}
+	// As for dev: a second agent on one store would mix its deliveries
+	// (of another channel, or another relay) into the first one's.
+	if err := devFilesFree("", "", f.db); err != nil {
+		return err
+	}
+	unlockStore, err := lockStore(f.db)
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer unlockStore()
 	return createHint(runAgent(ctx, e, &f, *relayURL, nil, nil), *relayURL, f.channel)
 }
 
 // devFilesFree checks, before dev opens anything, that no other hooktap
-// dev uses its relay data, its emulator state (providerDir; "" with
-// --no-provider) or its store, and names in one line every flag a second
+// dev uses its relay data (relayDir; "" for listen, which has none), its
+// emulator state (providerDir; "" with --no-provider) or its store, and
+// that no listen uses the store, and names in one line every flag a second
 // dev needs, so that it takes one try, not three; a store shared by two
 // devs would mix their deliveries.
 func devFilesFree(relayDir, providerDir, db string) error {
 	var busy, flags []string
-	if inUse(filepath.Join(relayDir, "relay.lock")) {
+	if relayDir != "" && inUse(filepath.Join(relayDir, "relay.lock")) {
 		busy, flags = append(busy, "the relay data in "+relayDir), append(flags, "--data DIR")
 	}
 	if providerDir != "" && inUse(filepath.Join(providerDir, "provider.lock")) {
