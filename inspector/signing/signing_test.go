@@ -254,6 +254,10 @@ func TestTolerance(t *testing.T) {
 		if r.State != want {
 			t.Errorf("%s 301s in the future: %+v, want %s", s.Name(), r, want)
 		}
+		// Valid, but the reason says that a clock is off.
+		if want == Valid && !strings.Contains(r.Reason, "301s in the future") {
+			t.Errorf("%s 301s in the future: reason %q does not say so", s.Name(), r.Reason)
+		}
 	}
 	h := signed(t, monite, "{}", ts)
 	r := monite.Verify(h, []byte("{}"), testSecret, ts.Add(time.Hour))
