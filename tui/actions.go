@@ -193,8 +193,12 @@ func editBody(d *store.Delivery, body []byte, editor string) tea.Cmd {
 			return editMsg{id: d.ID, err: fmt.Errorf("editor %s: %w", editor, err)}
 		}
 		edited, warning, err := draft.Result() // nil: unchanged
-		if edited == nil && err == nil && !bytes.Equal(body, d.Body) {
-			edited = body // a kept edit saved as it was
+		if edited == nil && err == nil {
+			if bytes.Equal(body, d.Body) {
+				err = jsonedit.ErrUnchanged // R resends it as stored
+			} else {
+				edited = body // a kept edit saved as it was
+			}
 		}
 		return editMsg{id: d.ID, body: edited, warning: warning, err: err}
 	})
@@ -203,6 +207,10 @@ func editBody(d *store.Delivery, body []byte, editor string) tea.Cmd {
 func (m *Model) onEdit(msg editMsg) tea.Cmd {
 	if errors.Is(msg.err, jsonedit.ErrEmptyEdit) {
 		dropEdit(editsDir(m.opts.Store), msg.id)
+	}
+	if errors.Is(msg.err, jsonedit.ErrUnchanged) {
+		m.status.say("edit cancelled: the body was not changed (R resends it as stored)", nil)
+		return nil
 	}
 	if msg.err != nil {
 		m.status.say("", msg.err)

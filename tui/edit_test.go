@@ -71,6 +71,23 @@ func TestEditNotJSONWarns(t *testing.T) {
 	quit(t, tm)
 }
 
+// TestEditUnchangedCancels: an editor left without a change (vi's :q!)
+// cancels the edit, says so, and sends nothing; R resends as stored.
+func TestEditUnchangedCancels(t *testing.T) {
+	s := openStore(t)
+	srv, got := app(t)
+	seed(t, s, 0, 1, srv.URL+"/webhooks")
+	tm := editing(t, s, "whsec_test", "#!/bin/sh\ntrue\n", 120)
+	tm.Send(keyMsg("e"))
+	waitScreen(t, tm, "edit cancelled: the body was not changed (R resends it as stored)")
+	quit(t, tm)
+	select {
+	case r := <-got:
+		t.Fatalf("a cancelled edit sent %s %s", r.Method, r.URL)
+	default:
+	}
+}
+
 // editing runs the real program on s, with script as $EDITOR and secret as
 // the signing secret, in a width-wide terminal, once the newest delivery's
 // row is selected (e acts on the selected row: wait for the row, not for

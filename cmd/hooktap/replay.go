@@ -140,6 +140,9 @@ func cmdResend(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
+		if edited == nil && bytes.Equal(body, d.Body) {
+			return jsonedit.ErrUnchanged // no --set either: nothing to send edited
+		}
 		if edited != nil {
 			body = edited
 		}

@@ -532,16 +532,18 @@ func TestResendEdit(t *testing.T) {
 			t.Errorf("the app did not accept the edited, re-signed body:\n%s", r.stdout)
 		}
 	})
-	t.Run("unchanged file sends stored bytes", func(t *testing.T) {
+	t.Run("unchanged file cancels", func(t *testing.T) {
+		// As vi's :q! leaves it: resend without --edit sends it as stored.
 		script, _ := writeEditor(t, "true")
 		t.Setenv("EDITOR", "")
 		t.Setenv("VISUAL", script) // EDITOR empty: VISUAL is used
+		before := len(app.requests())
 		r := execCLI(t, "resend", d.ID, "--db", db, "--edit")
-		if r.err != nil {
-			t.Fatalf("resend --edit: %v\n%s", r.err, r.stderr)
+		if r.exitCode() != 1 || r.err == nil || !strings.Contains(r.err.Error(), "not changed; edit cancelled, nothing was sent") {
+			t.Errorf("exit %d, err %v", r.exitCode(), r.err)
 		}
-		if !bytes.Equal(lastBody(), d.Body) {
-			t.Errorf("sent %s, want the stored bytes %s", lastBody(), d.Body)
+		if len(app.requests()) != before {
+			t.Error("a cancelled edit sent a request")
 		}
 	})
 	t.Run("empty file aborts", func(t *testing.T) {

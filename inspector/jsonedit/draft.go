@@ -14,10 +14,17 @@ import (
 // file: the way to abort an edit.
 var ErrEmptyEdit = errors.New("the edited body is empty; aborted, nothing was sent")
 
+// ErrUnchanged is what callers say when the editor left the body as stored
+// (vi's :q!, or closing without saving): an edit that changed nothing is
+// taken as cancelled, as kubectl edit does; a resend without edit sends
+// the body as stored.
+var ErrUnchanged = errors.New("the body was not changed; edit cancelled, nothing was sent")
+
 // Draft is a body being edited by hand in the user's editor, the one way
 // the CLI (`resend --edit`) and the TUI (`e`) do it: a JSON body is shown
 // pretty-printed, and compacted again if it was compact and still is valid
-// JSON; an empty file aborts; a body saved unchanged goes out as stored.
+// JSON; an empty file aborts; a body saved unchanged is nil (callers
+// cancel when it is also the stored body: ErrUnchanged).
 type Draft struct {
 	path     string
 	original []byte
