@@ -98,6 +98,8 @@ func (f *filterModel) View() string {
 	s := st.Label.Render("/") + f.text + "█"
 	if f.err != "" {
 		s += "  " + st.Error.Render(f.err)
+	} else if hint := store.FilterHint(f.text); hint != "" {
+		s += "  " + st.Message.Render(hint)
 	}
 	return s
 }

@@ -360,7 +360,11 @@ func (l *listModel) View() string {
 
 func (l *listModel) emptyText() string {
 	if l.queryText != "" {
-		return "  No deliveries match " + strconv.Quote(l.queryText) + " (esc clears the filter)."
+		text := "  No deliveries match " + strconv.Quote(l.queryText) + " (esc clears the filter)."
+		if hint := store.FilterHint(l.queryText); hint != "" {
+			text += "\n  " + hint
+		}
+		return text
 	}
 	if l.webhookURL != "" {
 		return "  No deliveries yet. Send a test webhook to " + l.webhookURL + ":"

@@ -429,6 +429,13 @@ func TestFilter(t *testing.T) {
 	if len(m.list.page) != 0 || !strings.Contains(m.View(), `No deliveries match "entity:nobody"`) {
 		t.Fatalf("empty result:\n%s", m.View())
 	}
+	// A mistyped key is searched as text: the empty list says so.
+	send(t, m, keyMsg("esc"))
+	typeFilter(m, "stauts:5xx")
+	send(t, m, filterMsg{m.filter.gen})
+	if len(m.list.page) != 0 || !strings.Contains(m.View(), "did you mean status:5xx?") {
+		t.Fatalf("mistyped key:\n%s", m.View())
+	}
 }
 
 func TestDetailPanes(t *testing.T) {

@@ -71,6 +71,9 @@ type listResponse struct {
 	// NextBefore pages on: pass it as before= for older deliveries; 0 when
 	// this page is the last.
 	NextBefore int64 `json:"next_before"`
+	// Hint says when a term of the filter looks like a mistyped key
+	// (store.FilterHint): it is searched as text.
+	Hint string `json:"hint,omitempty"`
 }
 
 func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
@@ -102,7 +105,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, err)
 		return
 	}
-	resp := listResponse{Deliveries: make([]summary, len(ds))}
+	resp := listResponse{Deliveries: make([]summary, len(ds)), Hint: store.FilterHint(v.Get("q"))}
 	for i, d := range ds {
 		resp.Deliveries[i] = summarize(d)
 	}

@@ -278,6 +278,13 @@ func TestList(t *testing.T) {
 		})
 	}
 
+	// A mistyped key is searched as text; the answer says what was meant.
+	var hinted listResponse
+	f.get("/api/deliveries?q=stauts:5xx").json(t, &hinted)
+	if len(hinted.Deliveries) != 0 || !strings.Contains(hinted.Hint, "did you mean status:5xx?") {
+		t.Errorf("stauts:5xx: %d deliveries, hint %q", len(hinted.Deliveries), hinted.Hint)
+	}
+
 	bad := []struct{ path, want string }{
 		{"/api/deliveries?q=status:abc", "bad status"},
 		{"/api/deliveries?q=since:yesterdayish", "bad since"},

@@ -64,6 +64,7 @@ type filterFlags struct {
 	q      store.Query
 	since  string
 	search string
+	hint   string // store.FilterHint of the filter words, set by query
 }
 
 func (f *filterFlags) register(fs *flag.FlagSet) {
@@ -83,6 +84,7 @@ func (f *filterFlags) query(pos []string, now time.Time) (store.Query, error) {
 	if err != nil {
 		return q, usageError{err.Error()}
 	}
+	f.hint = store.FilterHint(strings.Join(pos, " "))
 	set := func(dst *string, v string) {
 		if v != "" {
 			*dst = v

@@ -59,6 +59,10 @@ func eventsList(ctx context.Context, e *env, args []string) error {
 		return nil
 	}
 	if len(ds) == 0 {
+		if f.hint != "" {
+			fmt.Fprintln(e.stderr, "no deliveries match: "+f.hint)
+			return nil
+		}
 		fmt.Fprintln(e.stderr, "no deliveries match")
 		return nil
 	}

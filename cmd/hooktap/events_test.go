@@ -141,6 +141,16 @@ func TestEventsListJSONFields(t *testing.T) {
 	}
 }
 
+// TestEventsListMistypedKey: a filter term that looks like a mistyped key
+// is searched as text; when nothing matches, the line says what was meant.
+func TestEventsListMistypedKey(t *testing.T) {
+	db := evStore(t)
+	out, errOut, err := evRun(t, "", "events", "list", "--db", db, "stauts:5xx")
+	if err != nil || out != "" || !strings.Contains(errOut, "no deliveries match: \"stauts:5xx\" is searched as text: did you mean status:5xx?") {
+		t.Errorf("err %v, stdout %q, stderr %q", err, out, errOut)
+	}
+}
+
 func TestEventsListTable(t *testing.T) {
 	db := evStore(t)
 	for _, width := range []int{60, 80, 200} {

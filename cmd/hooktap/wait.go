@@ -54,7 +54,11 @@ func cmdWait(ctx context.Context, e *env, args []string) error {
 		if !exists {
 			where = "in " + *db + ", which does not exist yet"
 		}
-		fmt.Fprintf(e.stderr, "hooktap: waiting for a delivery %s %s (%s)\n", describeQuery(q), where, limit)
+		note := ""
+		if f.hint != "" {
+			note = "; note: " + f.hint
+		}
+		fmt.Fprintf(e.stderr, "hooktap: waiting for a delivery %s %s (%s)%s\n", describeQuery(q), where, limit, note)
 	}
 	d, err := waitFor(ctx, *db, q, f.since != "", *timeout, begun)
 	switch {

@@ -2,9 +2,12 @@ package store
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hooktap/hooktap/inspector/catalog"
 )
 
 // ParseFilter reads the filter language shared by the TUI, the web
@@ -50,6 +53,29 @@ func ParseFilter(s string, now time.Time) (Query, error) {
 	}
 	q.Search = strings.Join(text, " ")
 	return q, nil
+}
+
+// filterKeys are the keys ParseFilter knows, for FilterHint's suggestions.
+var filterKeys = []string{"type", "object_type", "action", "event", "status", "entity", "entity_id", "since"}
+
+// FilterHint says, for a filter that ParseFilter reads, when a term looks
+// like a mistyped key ("stauts:5xx"): such a term is searched as text, and
+// matches nothing where the user meant a key. "" when none does.
+func FilterHint(s string) string {
+	for _, term := range strings.Fields(s) {
+		key, value, ok := strings.Cut(term, ":")
+		if !ok || value == "" || len(key) < 3 || strings.Trim(strings.ToLower(key), "abcdefghijklmnopqrstuvwxyz_-") != "" {
+			continue
+		}
+		k := strings.ReplaceAll(strings.ToLower(key), "-", "_")
+		if slices.Contains(filterKeys, k) {
+			continue
+		}
+		if near := catalog.Nearest(k, filterKeys, 1); len(near) > 0 {
+			return fmt.Sprintf("%q is searched as text: did you mean %s:%s? (keys: type, action, status, entity, since)", term, near[0], value)
+		}
+	}
+	return ""
 }
 
 // ParseSince reads an age ("15m", "2h", "3d", "2w": that long before now),

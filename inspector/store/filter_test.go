@@ -1,6 +1,7 @@
 package store
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -49,6 +50,27 @@ func TestParseAge(t *testing.T) {
 	for _, in := range []string{"", "d", "-3d", "0d", "soon", "1y", "-1h", "99999999999w"} {
 		if _, err := ParseAge(in); err == nil {
 			t.Errorf("ParseAge(%q): no error", in)
+		}
+	}
+}
+
+// TestFilterHint: a term that looks like a mistyped key is searched as
+// text (it matches nothing a user meant); the hint says which key was
+// meant. Known keys, free text with colons and URLs get none.
+func TestFilterHint(t *testing.T) {
+	for _, tt := range []struct{ filter, want string }{
+		{"stauts:5xx", `"stauts:5xx" is searched as text: did you mean status:5xx? (keys: type, action, status, entity, since)`},
+		{"acton:payable.*", `did you mean action:payable.*?`},
+		{"tpye:payable some text", `did you mean type:payable?`},
+		{"Entty-ID:ent_1", `did you mean entity_id:ent_1?`},
+		{"status:5xx type:payable", ""},
+		{"Object-Type:payable", ""},
+		{"http://localhost:3000 a:b 12:30 foo:bar", ""},
+		{"stauts:", ""},
+	} {
+		got := FilterHint(tt.filter)
+		if tt.want == "" && got != "" || tt.want != "" && !strings.Contains(got, tt.want) {
+			t.Errorf("FilterHint(%q) = %q, want %q", tt.filter, got, tt.want)
 		}
 	}
 }

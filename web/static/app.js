@@ -178,7 +178,7 @@
       const data = await api("GET", "/api/deliveries?limit=" + PAGE + "&q=" + encodeURIComponent(q));
       state.query = q;
       $("filter").classList.remove("bad");
-      $("filter-error").textContent = "";
+      $("filter-error").textContent = data.hint || "";
       const keep = state.sel >= 0 && state.items[state.sel] ? state.items[state.sel].id : null;
       state.items = data.deliveries;
       state.ids = new Set(state.items.map((d) => d.id));
