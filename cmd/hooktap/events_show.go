@@ -42,11 +42,20 @@ func eventsShow(ctx context.Context, e *env, args []string) error {
 		enc.SetEscapeHTML(false)
 		return enc.Encode(store.NewRecord(d))
 	}
-	writeDelivery(printable{e.stdout}, d)
+	limit := 0 // all of every body, into a pipe or a file
+	if isTerminal(e.stdout) {
+		limit = termBodyLimit
+	}
+	writeDelivery(printable{e.stdout}, d, limit)
 	return nil
 }
 
-func writeDelivery(w io.Writer, d *store.Delivery) {
+// termBodyLimit bounds how much of each body events show prints on a
+// terminal: a 5 MiB body would scroll everything else away.
+const termBodyLimit = 64 << 10
+
+// writeDelivery prints d; limit > 0 bounds the bytes shown of each body.
+func writeDelivery(w io.Writer, d *store.Delivery, limit int) {
 	// No HTTP version: the relay does not record the sender's (d.Proto is
 	// the scheme it was reached by, shown in from).
 	fmt.Fprintf(w, "%s %s\n\n", d.Method, requestPath(d))
@@ -86,7 +95,7 @@ func writeDelivery(w io.Writer, d *store.Delivery) {
 	fmt.Fprintln(w, "\nRequest headers")
 	writeHeaders(w, d.Header, "  ")
 	fmt.Fprintf(w, "\nRequest body (%d bytes)\n", len(d.Body))
-	writeBody(w, d.Body, "  ")
+	writeBody(w, d.Body, "  ", limit)
 
 	fmt.Fprintf(w, "\nAttempts (%d)\n", len(d.History))
 	if len(d.History) == 0 {
@@ -104,14 +113,14 @@ func writeDelivery(w io.Writer, d *store.Delivery) {
 			writeHeaders(w, a.RequestHeader, "       ")
 			if a.RequestBody != nil {
 				fmt.Fprintf(w, "     sent body (%d bytes)\n", len(a.RequestBody))
-				writeBody(w, a.RequestBody, "       ")
+				writeBody(w, a.RequestBody, "       ", limit)
 			}
 		}
 		if a.Status != 0 {
 			fmt.Fprintln(w, "     response headers")
 			writeHeaders(w, a.Header, "       ")
 			fmt.Fprintf(w, "     response body (%d bytes)\n", len(a.Body))
-			writeBody(w, a.Body, "       ")
+			writeBody(w, a.Body, "       ", limit)
 		}
 	}
 }
@@ -143,8 +152,10 @@ func writeHeaders(w io.Writer, h http.Header, indent string) {
 	}
 }
 
-// writeBody prints JSON indented, other text as is and binary as a hex dump.
-func writeBody(w io.Writer, b []byte, indent string) {
+// writeBody prints b: JSON indented, other text as is and binary as a hex
+// dump; limit > 0 shows at most limit bytes of that (whole lines when
+// there are lines) and says how much was left out.
+func writeBody(w io.Writer, b []byte, indent string, limit int) {
 	if len(b) == 0 {
 		fmt.Fprintln(w, indent+"(empty)")
 		return
@@ -159,7 +170,19 @@ func writeBody(w io.Writer, b []byte, indent string) {
 	default:
 		text = hex.Dump(b)
 	}
-	for _, l := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
+	text = strings.TrimRight(text, "\n")
+	if limit > 0 && len(text) > limit {
+		cut := limit
+		for cut > 0 && !utf8.RuneStart(text[cut]) {
+			cut--
+		}
+		if nl := strings.LastIndexByte(text[:cut], '\n'); nl > 0 {
+			cut = nl // whole lines, when there are lines
+		}
+		defer fmt.Fprintf(w, "%s… %d more bytes not shown on a terminal (pipe it, e.g. | less, or use --json for all)\n", indent, len(text)-cut)
+		text = text[:cut]
+	}
+	for _, l := range strings.Split(text, "\n") {
 		fmt.Fprintln(w, indent+l)
 	}
 }

@@ -409,3 +409,30 @@ func TestFlagHelp(t *testing.T) {
 		}
 	}
 }
+
+// TestShowBoundsBodiesOnATerminal: on a terminal, events show prints at
+// most termBodyLimit of a body (a 5 MiB one scrolled everything else away)
+// and says what it left out; into a pipe it prints all of it.
+func TestShowBoundsBodiesOnATerminal(t *testing.T) {
+	big := map[string][]byte{
+		"json": []byte(`{"pad":"` + strings.Repeat("x", 5<<20) + `","items":[` + strings.Repeat(`1,`, 1000) + `1]}`),
+		"text": []byte(strings.Repeat("é", 3<<20)), // one line, two bytes a rune
+		"bin":  bytes.Repeat([]byte{0xff, 0x00}, 1<<20),
+	}
+	for name, body := range big {
+		t.Run(name, func(t *testing.T) {
+			d := &store.Delivery{ID: "dlv_1", Method: "POST", Path: "/h", Body: body}
+			var term, pipe bytes.Buffer
+			writeDelivery(&term, d, termBodyLimit)
+			writeDelivery(&pipe, d, 0)
+			if term.Len() > termBodyLimit+4096 || !strings.Contains(term.String(), "more bytes not shown on a terminal") || !utf8.Valid(term.Bytes()) {
+				t.Errorf("on a terminal: %d bytes printed, valid UTF-8 %v, tail %q", term.Len(), utf8.Valid(term.Bytes()), tail(term.String()))
+			}
+			if pipe.Len() < len(body) || strings.Contains(pipe.String(), "not shown") {
+				t.Errorf("into a pipe: %d bytes printed for a %d-byte body", pipe.Len(), len(body))
+			}
+		})
+	}
+}
+
+func tail(s string) string { return s[max(0, len(s)-200):] }
