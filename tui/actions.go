@@ -284,7 +284,7 @@ func attemptText(what string, a *store.Attempt) string {
 		return what
 	}
 	if a.Status == 0 {
-		return fmt.Sprintf("%s: no answer (%s) after %s", what, a.Error, fmtMS(a.DurationMS()))
+		return fmt.Sprintf("%s: no answer (%s) after %s", what, a.Error, FormatMS(a.DurationMS()))
 	}
-	return fmt.Sprintf("%s: %d in %s", what, a.Status, fmtMS(a.DurationMS()))
+	return fmt.Sprintf("%s: %d in %s", what, a.Status, FormatMS(a.DurationMS()))
 }

@@ -62,7 +62,9 @@ func requestTarget(d *store.Delivery) string {
 	return t
 }
 
-func fmtMS(ms float64) string {
+// FormatMS is a duration in milliseconds as the TUI and events list show
+// it: 12.3ms, or 9.76s from a second up.
+func FormatMS(ms float64) string {
 	if ms >= 1000 {
 		return fmt.Sprintf("%.2fs", ms/1000)
 	}

@@ -415,7 +415,7 @@ func (l *listModel) row(d *store.Delivery, cols columns, selected bool) string {
 	action := orDefault(d.Action, "-")
 	dur := ""
 	if d.Attempts > 0 {
-		dur = fmtMS(d.DurationMS)
+		dur = FormatMS(d.DurationMS)
 	}
 	sig := sigMark(d.Signature)
 	path := requestTarget(d)

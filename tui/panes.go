@@ -95,7 +95,7 @@ func (v *detailModel) responsePane(d *store.Delivery) string {
 	if d.Elsewhere != nil {
 		fmt.Fprintf(&b, "%s\n", st.Dim.Render("last: "+d.Elsewhere.String()+" (in attempts)"))
 	}
-	fmt.Fprintf(&b, "%s  %s  %s  %s\n", st.statusCell(a.Status, true), st.Dim.Render(string(a.Kind)), fmtMS(a.DurationMS()), a.Target)
+	fmt.Fprintf(&b, "%s  %s  %s  %s\n", st.statusCell(a.Status, true), st.Dim.Render(string(a.Kind)), FormatMS(a.DurationMS()), a.Target)
 	fmt.Fprintf(&b, "%s\n", st.Dim.Render("at "+a.StartedAt.In(v.opts.Location).Format("2006-01-02 15:04:05.000")))
 	if a.Error != "" {
 		b.WriteString(st.Error.Render("error: "+a.Error) + "\n")
@@ -118,7 +118,7 @@ func (v *detailModel) attemptsPane(d *store.Delivery) string {
 	for i, a := range d.History {
 		status := st.statusCell(a.Status, true)
 		fmt.Fprintf(&b, "%-3d %-8s %-23s %s  %9s\n", i+1, a.Kind,
-			a.StartedAt.In(v.opts.Location).Format("2006-01-02 15:04:05.000"), status, fmtMS(a.DurationMS()))
+			a.StartedAt.In(v.opts.Location).Format("2006-01-02 15:04:05.000"), status, FormatMS(a.DurationMS()))
 		fmt.Fprintf(&b, "    %s\n", st.Dim.Render("→ "+a.Target))
 		if a.Error != "" {
 			fmt.Fprintf(&b, "    %s\n", st.Error.Render(a.Error))

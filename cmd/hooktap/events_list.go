@@ -14,6 +14,7 @@ import (
 	"github.com/charmbracelet/x/term"
 
 	"github.com/hooktap/hooktap/inspector/store"
+	"github.com/hooktap/hooktap/tui"
 )
 
 func eventsList(ctx context.Context, e *env, args []string) error {
@@ -104,7 +105,7 @@ func writeTable(w io.Writer, width int, ds []*store.Delivery, now time.Time) {
 		{title: "ACTION", min: 12},
 		{title: "ENTITY", min: 8},
 		{title: "PATH", min: 4},
-		{title: "TIME", min: 7, right: true},
+		{title: "DURATION", min: 8, right: true},
 		{title: "SIG", min: 3},
 		{title: "TRIES", min: 5, right: true},
 	}
@@ -121,7 +122,7 @@ func writeTable(w io.Writer, width int, ds []*store.Delivery, now time.Time) {
 		}
 		dur := "-"
 		if d.Attempts > 0 {
-			dur = fmt.Sprintf("%.1fms", d.DurationMS)
+			dur = tui.FormatMS(d.DurationMS) // as the TUI shows it
 		}
 		row := []string{d.ID, when, status, orDash(d.Action), orDash(d.EntityID), requestPath(d), dur, string(d.Signature), strconv.Itoa(d.Attempts)}
 		for i, c := range cols {

@@ -164,6 +164,9 @@ func TestEventsListTable(t *testing.T) {
 			if len(lines) != 6 || !strings.HasPrefix(lines[0], "ID") {
 				t.Fatalf("table:\n%s", out)
 			}
+			if width == 200 && (!strings.Contains(lines[0], "DURATION") || !strings.Contains(out, "4.2ms")) {
+				t.Errorf("the duration column, as the TUI heads and writes it:\n%s", out)
+			}
 			for _, l := range lines {
 				if n := utf8.RuneCountInString(l); n > width {
 					t.Errorf("line of %d runes at width %d: %q", n, width, l)
