@@ -523,7 +523,10 @@ func TestWriteProtection(t *testing.T) {
 			if r.code != http.StatusForbidden {
 				t.Fatalf("status %d, want 403: %s", r.code, r.body)
 			}
-			r.errorMessage(t)
+			msg := r.errorMessage(t)
+			if strings.Contains(msg, "browser is out of date") {
+				t.Errorf("refusal in net/http's words, which puzzle a curl user: %q", msg)
+			}
 		})
 	}
 	if a.n.Load() != 0 {
