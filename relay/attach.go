@@ -9,7 +9,7 @@ import "github.com/hooktap/hooktap/relay/wire"
 // welcome. It returns at once; the session ends when either end closes
 // or the relay does.
 func (s *Server) Attach(conn *wire.Conn, base string) {
-	if !s.startSession(func() { s.runAgent(conn, peer{base: base, remote: inProcess}) }) {
+	if !s.startSession(func(end func()) { s.runAgent(conn, peer{base: base, remote: inProcess}, end) }) {
 		conn.Abort()
 	}
 }

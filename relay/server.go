@@ -334,19 +334,18 @@ func (s *Server) root(w http.ResponseWriter, r *http.Request) {
 `, html.EscapeString(s.cfg.Version), html.EscapeString(base), html.EscapeString(base))
 }
 
-// startSession runs f as a session counted by Close, unless the relay is
-// closing: then it reports false and f does not run.
-func (s *Server) startSession(f func()) bool {
+// startSession counts a session for Close and calls start, which returns
+// at once and calls end when the session is over; unless the relay is
+// closing: then it reports false and start is not called.
+func (s *Server) startSession(start func(end func())) bool {
 	s.startMu.Lock()
-	defer s.startMu.Unlock()
 	if s.ctx.Err() != nil {
+		s.startMu.Unlock()
 		return false
 	}
 	s.sessions.Add(1)
-	go func() {
-		defer s.sessions.Done()
-		f()
-	}()
+	s.startMu.Unlock()
+	start(s.sessions.Done)
 	return true
 }
 

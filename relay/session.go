@@ -71,75 +71,90 @@ type peer struct {
 }
 
 func (s *Server) serveAgent(w http.ResponseWriter, r *http.Request) {
-	ws, err := s.upgrader.Upgrade(w, r, nil)
+	conn, err := wire.Accept(&s.upgrader, w, r)
 	if err != nil {
 		return // the upgrader has answered
 	}
-	// The session runs on a goroutine of its own so that this handler
-	// returns: net/http keeps a 4 KiB reader and writer per connection for
-	// as long as its handler runs, which idle agents do not need.
+	// The session runs on goroutines of its own (wire.Conn.Serve) so that
+	// this handler returns: net/http keeps a 4 KiB reader and writer per
+	// connection for as long as its handler runs, which idle agents do not
+	// need.
 	p := peer{base: s.baseURL(r), remote: r.RemoteAddr}
-	conn := wire.NewConn(ws)
-	if !s.startSession(func() { s.runAgent(conn, p) }) {
+	if !s.startSession(func(end func()) { s.runAgent(conn, p, end) }) {
 		conn.Abort() // the relay is closing
 	}
 }
 
 // runAgent serves one agent's connection (a WebSocket, or in hooktap dev
-// one end of a wire.Pipe: attach.go) until it ends.
-func (s *Server) runAgent(conn *wire.Conn, p peer) {
+// one end of a wire.Pipe: attach.go) until it ends, then calls end. It
+// returns at once: no goroutine waits for the connection's end, as each
+// would keep a stack for each of thousands of idle agents.
+func (s *Server) runAgent(conn *wire.Conn, p peer, end func()) {
 	conn.SetReadLimit(s.frameLimit) // acks carry the app's answers
+	a := &agentConn{srv: s, conn: conn, peer: p}
+	// The first message must be a hello, soon.
+	a.helloTimer = time.AfterFunc(10*time.Second, func() {
+		conn.Close(websocket.ClosePolicyViolation, "no hello within 10s")
+	})
 	// The session ends with conn: its pump and its reads of the buffer stop
 	// on conn.Done(), or on the relay's shutdown. It has no context of its
 	// own, which each of thousands of idle agents would keep.
-	ctx := s.ctx
-
-	// The first message must be a hello, soon.
-	helloTimer := time.AfterFunc(10*time.Second, func() {
-		conn.Close(websocket.ClosePolicyViolation, "no hello within 10s")
+	conn.Serve(s.ctx, a.handle, func(err error) {
+		a.ended(err)
+		end()
 	})
-	defer func() {
-		if helloTimer != nil {
-			helloTimer.Stop()
-		}
-	}()
+}
 
-	var ss *session
-	err := conn.Run(ctx, func(m wire.Message) error {
-		switch m := m.(type) {
-		case *wire.Hello:
-			if ss != nil {
-				return s.refuse(ctx, conn, wire.CodeBadRequest, "hello sent twice")
-			}
-			helloTimer.Stop()
-			helloTimer = nil // not kept for the connection's life
-			// Opening a session goes deep (authorization, the buffer,
-			// logging): on a stack of its own, so that this reader's stays
-			// small for the connection's life.
-			if err := onFreshStack(func() (err error) {
-				ss, err = s.open(ctx, conn, m, p)
-				return err
-			}); err != nil {
-				return err
-			}
-		case *wire.Ack:
-			if ss == nil {
-				return s.refuse(ctx, conn, wire.CodeBadRequest, "ack before hello")
-			}
-			ss.ack(m)
-		case *wire.Unknown:
-			s.log.Debug("agent sent a message of unknown type", "type", m.Type)
-		default:
-			s.log.Debug("agent sent an unexpected message", "type", m.MessageType())
+// agentConn is what runAgent keeps of a connection while it is served.
+type agentConn struct {
+	srv        *Server
+	conn       *wire.Conn
+	peer       peer
+	helloTimer *time.Timer // until the hello
+	ss         *session    // once the hello is in
+}
+
+// handle handles one message from the agent.
+func (a *agentConn) handle(m wire.Message) error {
+	s, ctx, conn := a.srv, a.srv.ctx, a.conn
+	switch m := m.(type) {
+	case *wire.Hello:
+		if a.ss != nil {
+			return s.refuse(ctx, conn, wire.CodeBadRequest, "hello sent twice")
 		}
-		return nil
-	})
-	if ss != nil {
-		s.unregister(ss)
+		a.helloTimer.Stop()
+		a.helloTimer = nil // not kept for the connection's life
+		// Opening a session goes deep (authorization, the buffer,
+		// logging): on a stack of its own, so that this reader's stays
+		// small for the connection's life.
+		return onFreshStack(func() (err error) {
+			a.ss, err = s.open(ctx, conn, m, a.peer)
+			return err
+		})
+	case *wire.Ack:
+		if a.ss == nil {
+			return s.refuse(ctx, conn, wire.CodeBadRequest, "ack before hello")
+		}
+		a.ss.ack(m)
+	case *wire.Unknown:
+		s.log.Debug("agent sent a message of unknown type", "type", m.Type)
+	default:
+		s.log.Debug("agent sent an unexpected message", "type", m.MessageType())
+	}
+	return nil
+}
+
+// ended is the end of the connection: the session, if any, ends too.
+func (a *agentConn) ended(err error) {
+	if a.helloTimer != nil {
+		a.helloTimer.Stop()
+	}
+	if a.ss != nil {
+		a.srv.unregister(a.ss)
 	}
 	var ce *websocket.CloseError
 	if err != nil && !errors.Is(err, wire.ErrClosed) && !errors.As(err, &ce) {
-		s.log.Debug("agent connection ended", "remote", p.remote, "err", err)
+		a.srv.log.Debug("agent connection ended", "remote", a.peer.remote, "err", err)
 	}
 }
 

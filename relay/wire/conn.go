@@ -43,7 +43,7 @@ func FrameLimit(maxBody int64) int64 {
 // ErrClosed is returned by Send once the connection is closed.
 var ErrClosed = errors.New("connection closed")
 
-// Conn runs one WebSocket with exactly one reader (Run) and one writer at a
+// Conn runs one WebSocket with exactly one reader (Run or Serve) and one writer at a
 // time: Send writes under a lock, with a deadline, so that a slow peer
 // costs the sender at most WriteWait and idle connections cost no goroutine
 // of their own. Pings are the owner's to send (Ping), from one ticker for
@@ -55,6 +55,7 @@ type Conn struct {
 	binary atomic.Bool                   // deliveries and acks go in binary frames
 	pong   atomic.Pointer[chan struct{}] // told of pongs while Alive waits
 	mem    *memEnd                       // not nil: an end of a Pipe, with no socket (pipe.go)
+	fc     *frameConn                    // not nil: idle waits are shallow (Accept, Serve)
 
 	closeOnce sync.Once
 }
@@ -187,7 +188,7 @@ func (c *Conn) Ping() error {
 
 // Alive pings the peer and reports whether it answers within timeout: a
 // peer that is gone, behind a connection that looks open, does not. Run
-// must be reading. Only one Alive at a time.
+// (or Serve) must be reading. Only one Alive at a time.
 func (c *Conn) Alive(timeout time.Duration) bool {
 	if c.mem != nil {
 		return c.pingMem() == nil
@@ -259,72 +260,147 @@ func (c *Conn) Run(ctx context.Context, handle func(Message) error) error {
 	if c.mem != nil {
 		return c.runMem(ctx, handle)
 	}
-	stop := context.AfterFunc(ctx, func() { c.Close(websocket.CloseGoingAway, "shutting down") })
-	defer func() {
-		stop()
-		c.Close(websocket.CloseNormalClosure, "")
-		c.ws.Close()
-	}()
-
-	_ = c.ws.SetReadDeadline(time.Now().Add(PongWait))
-	c.ws.SetPongHandler(func(string) error {
-		if p := c.pong.Load(); p != nil {
-			select {
-			case *p <- struct{}{}:
-			default:
-			}
-		}
-		select {
-		case <-c.done: // closing: keep the short deadline
-			return nil
-		default:
-		}
-		return c.ws.SetReadDeadline(time.Now().Add(PongWait))
-	})
+	stop := c.begin(ctx)
+	defer c.end(stop)
 	for {
-		typ, b, err := c.ws.ReadMessage()
-		if err != nil {
-			select {
-			case <-c.done:
-				return ErrClosed
-			default:
-			}
+		if err := c.readOne(handle); err != nil {
 			return err
 		}
+	}
+}
+
+// Serve is Run on goroutines of its own: it returns at once, and calls
+// done with what Run returns once the connection has ended. On a
+// connection from Accept over plain TCP, no goroutine waits deep in a read
+// while the peer is idle: the next bytes are awaited on a goroutine that
+// has just started, which reads messages only until the peer is idle
+// again, then leaves the wait to a fresh one. A goroutine parked deep in a
+// read keeps a stack twice as large, for each of thousands of idle agents.
+func (c *Conn) Serve(ctx context.Context, handle func(Message) error, done func(error)) {
+	if c.fc == nil {
+		go func() { done(c.Run(ctx, handle)) }()
+		return
+	}
+	s := &serving{c: c, handle: handle, done: done, stop: c.begin(ctx)}
+	go s.wake()
+}
+
+// serving is a connection that Serve reads.
+type serving struct {
+	c      *Conn
+	handle func(Message) error
+	done   func(error)
+	stop   func() bool
+}
+
+// wake waits for the peer's next bytes, then reads them.
+func (s *serving) wake() {
+	err := s.c.fc.wait()
+	// After a timeout the read fails at once, as Run's would.
+	s.read(err != nil)
+}
+
+// read reads and handles messages until the peer has sent nothing more,
+// then leaves the wait to a fresh goroutine; or until the connection ends.
+func (s *serving) read(mustRead bool) {
+	for {
+		if !mustRead && s.c.fc.idle() {
+			go s.wake()
+			return
+		}
+		mustRead = false
+		if err := s.c.readOne(s.handle); err != nil {
+			s.c.end(s.stop)
+			s.done(err)
+			return
+		}
+	}
+}
+
+// begin starts reading: the deadline, the pong handler, and the close
+// when ctx ends, which stop undoes.
+func (c *Conn) begin(ctx context.Context) (stop func() bool) {
+	stop = context.AfterFunc(ctx, func() { c.Close(websocket.CloseGoingAway, "shutting down") })
+	_ = c.ws.SetReadDeadline(time.Now().Add(PongWait))
+	c.ws.SetPongHandler(func(string) error { return c.gotPong() })
+	return stop
+}
+
+// end closes the connection once reading is over.
+func (c *Conn) end(stop func() bool) {
+	stop()
+	c.Close(websocket.CloseNormalClosure, "")
+	c.ws.Close()
+}
+
+// gotPong extends the read deadline, and tells Alive.
+func (c *Conn) gotPong() error {
+	if p := c.pong.Load(); p != nil {
 		select {
-		case <-c.done:
-			// Closing: whatever still arrives is read only to reach the
-			// peer's close frame.
-			continue
+		case *p <- struct{}{}:
 		default:
 		}
-		_ = c.ws.SetReadDeadline(time.Now().Add(PongWait))
-		if typ == websocket.BinaryMessage {
-			if !c.binary.Load() {
-				c.Close(websocket.CloseUnsupportedData, "binary frames were not agreed on")
-				return fmt.Errorf("%w: binary frame before the handshake agreed on them", ErrMalformed)
-			}
-			msgs, err := DecodeBinary(b)
-			if err != nil {
-				c.Close(websocket.CloseInvalidFramePayloadData, err.Error())
-				return err
-			}
-			for _, m := range msgs {
-				if err := handle(m); err != nil {
-					return err
-				}
-			}
-			continue
+	}
+	select {
+	case <-c.done: // closing: keep the short deadline
+		return nil
+	default:
+	}
+	return c.ws.SetReadDeadline(time.Now().Add(PongWait))
+}
+
+// answerPing answers a ping that the frameConn took. Like any write, one
+// that fails ends the connection.
+func (c *Conn) answerPing(payload []byte) {
+	err := c.ws.WriteControl(websocket.PongMessage, payload, time.Now().Add(WriteWait))
+	if err != nil && !errors.Is(err, websocket.ErrCloseSent) {
+		c.abort()
+	}
+}
+
+// readOne reads one message and hands it to handle. An error ends the
+// connection.
+func (c *Conn) readOne(handle func(Message) error) error {
+	typ, b, err := c.ws.ReadMessage()
+	if err != nil {
+		select {
+		case <-c.done:
+			return ErrClosed
+		default:
 		}
-		m, err := decodeAside(b)
+		return err
+	}
+	select {
+	case <-c.done:
+		// Closing: whatever still arrives is read only to reach the
+		// peer's close frame.
+		return nil
+	default:
+	}
+	_ = c.ws.SetReadDeadline(time.Now().Add(PongWait))
+	if typ == websocket.BinaryMessage {
+		if !c.binary.Load() {
+			c.Close(websocket.CloseUnsupportedData, "binary frames were not agreed on")
+			return fmt.Errorf("%w: binary frame before the handshake agreed on them", ErrMalformed)
+		}
+		msgs, err := DecodeBinary(b)
 		if err != nil {
 			c.Close(websocket.CloseInvalidFramePayloadData, err.Error())
 			return err
 		}
-		if err := handle(m); err != nil {
-			return err
+		for _, m := range msgs {
+			if err := handle(m); err != nil {
+				return err
+			}
 		}
+		return nil
 	}
+	m, err := decodeAside(b)
+	if err != nil {
+		c.Close(websocket.CloseInvalidFramePayloadData, err.Error())
+		return err
+	}
+	return handle(m)
 }
 
 // decodeAside decodes a JSON frame on a short-lived goroutine. JSON
