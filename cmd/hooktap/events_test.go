@@ -284,7 +284,7 @@ func TestEventsImportBadFileWritesNothing(t *testing.T) {
 	bad := export + "{not json\n"
 	copyDB := filepath.Join(t.TempDir(), "copy.db")
 	_, _, err := evRun(t, bad, "events", "import", "--db", copyDB, "-")
-	if err == nil || !strings.Contains(err.Error(), "record 6") || !strings.Contains(err.Error(), "nothing imported") {
+	if err == nil || !strings.Contains(err.Error(), "line 6") || !strings.Contains(err.Error(), "nothing imported") {
 		t.Fatalf("err = %v", err)
 	}
 	if _, err := os.Stat(copyDB); !os.IsNotExist(err) {

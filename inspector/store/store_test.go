@@ -438,7 +438,7 @@ func TestReadRecordsErrors(t *testing.T) {
 	for name, in := range tests {
 		t.Run(name, func(t *testing.T) {
 			err := ReadRecords(strings.NewReader(in), func(*Delivery) error { return nil })
-			if err == nil || !strings.HasPrefix(err.Error(), "record 1: ") {
+			if err == nil || !strings.HasPrefix(err.Error(), "line 1: ") {
 				t.Fatalf("err = %v", err)
 			}
 		})
