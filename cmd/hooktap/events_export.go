@@ -126,6 +126,10 @@ func indexWithProgress(ctx context.Context, e *env, st *store.Store) error {
 	bar := newProgress(e, "indexing for search")
 	err := st.IndexNow(store.WithProgress(ctx, bar.progress()))
 	bar.finish()
+	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		// Each chunk moves the index's watermark as it commits.
+		return interruptedf("interrupted while indexing for search, before any result: what was indexed is kept, and the next search goes on from there")
+	}
 	return err
 }
 
