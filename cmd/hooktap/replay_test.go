@@ -473,7 +473,7 @@ func TestResendUsage(t *testing.T) {
 	}{
 		{"no secret", []string{"resend", d.ID, "--db", db}, "HOOKTAP_SECRET"},
 		{"bad scheme", []string{"resend", d.ID, "--db", db, "--secret", "s", "--scheme", "nope"}, "unknown signing scheme"},
-		{"bad set", []string{"resend", d.ID, "--db", db, "--secret", "s", "--set", "novalue"}, "not path=value"},
+		{"bad set", []string{"resend", d.ID, "--db", db, "--secret", "s", "--set", "novalue"}, `bad --set "novalue": write path=value`},
 		{"set through a string", []string{"resend", d.ID, "--db", db, "--secret", "s", "--set", "action.x=1"}, "neither an object nor an array"},
 		{"set out of range with --edit", []string{"resend", d.ID, "--db", db, "--secret", "s", "--edit", "--set", "object.id.3=1"}, "--set object.id.3=1"},
 	}
