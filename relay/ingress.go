@@ -35,7 +35,7 @@ func (s *Server) ingress(w http.ResponseWriter, r *http.Request) (action string)
 		return ""
 	}
 	switch {
-	case !validMethod(r.Method):
+	case !wire.ValidMethod(r.Method):
 		httpError(w, http.StatusBadRequest, "bad method: methods are 1-32 letters, digits, '-' or '_'")
 		return ""
 	case r.Method == http.MethodConnect:
@@ -328,23 +328,6 @@ func (s *Server) answerUnstored(w http.ResponseWriter, r *http.Request, acc acce
 	case <-s.ctx.Done():
 		unstored()
 	}
-}
-
-// validMethod reports whether m is 1-32 letters, digits, '-' or '_', as
-// every method in the IANA registry is. Go's server takes any token, and a
-// token may hold ` $ ' | &, which a shell reads when the method is pasted
-// in a copied command.
-func validMethod(m string) bool {
-	if m == "" || len(m) > 32 {
-		return false
-	}
-	for i := 0; i < len(m); i++ {
-		c := m[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 // urlSecretValue names the path value that holds the URL secret a request

@@ -320,12 +320,12 @@ func TestResumeFromCursorInOrder(t *testing.T) {
 // a copied command is not.
 func TestValidMethod(t *testing.T) {
 	for _, m := range []string{"GET", "POST", "PATCH", "PROPFIND", "BASELINE-CONTROL", "UPDATEREDIRECTREF", "VERSION-CONTROL", "MKCALENDAR", "x_custom"} {
-		if !validMethod(m) {
+		if !wire.ValidMethod(m) {
 			t.Errorf("%q refused", m)
 		}
 	}
 	for _, m := range []string{"", "PUT`touch$IFS'x'`", "A|B", "P$X", "G;", "G.T", strings.Repeat("A", 33)} {
-		if validMethod(m) {
+		if wire.ValidMethod(m) {
 			t.Errorf("%q taken", m)
 		}
 	}

@@ -251,9 +251,29 @@ func flagError(fs *flag.FlagSet, err error) error {
 	} else if name, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok {
 		msg = "--" + name + " needs a value"
 	} else if m := badValue.FindStringSubmatch(msg); m != nil {
-		msg = fmt.Sprintf("bad --%s %s: %s", m[2], m[1], flagWant(fs.Lookup(m[2]), m[3]))
+		msg = fmt.Sprintf("bad --%s %s: %s", m[2], m[1], withoutValue(flagWant(fs.Lookup(m[2]), m[3]), m[1]))
 	}
 	return usagef("%s (see hooktap %s -h)", msg, fs.Name())
+}
+
+// badFlag is a usage error for a flag's value that err, from the parser of
+// such values, refuses: the flag, the value once, what to write.
+func badFlag(name, value string, err error) error {
+	q := strconv.Quote(value)
+	return usagef("bad --%s %s: %s", name, q, withoutValue(err.Error(), q))
+}
+
+// withoutValue drops the start of a parser's error that names the value
+// again (`bad status "5zz": use 2xx, ...`), as the flag error names it.
+func withoutValue(reason, quoted string) string {
+	rest, ok := strings.CutPrefix(reason, "bad ")
+	if !ok {
+		return reason
+	}
+	if i := strings.Index(rest, " "+quoted+": "); i >= 0 && !strings.ContainsAny(rest[:i], ":\"") {
+		return rest[i+len(quoted)+3:]
+	}
+	return reason
 }
 
 // badValue matches the flag package's "invalid value "abc" for flag -name:

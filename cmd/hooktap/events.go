@@ -104,7 +104,7 @@ func (f *filterFlags) query(pos []string, now time.Time) (store.Query, error) {
 	}
 	if f.since != "" {
 		if q.Since, err = store.ParseSince(f.since, now); err != nil {
-			return q, usageError{err.Error()}
+			return q, badFlag("since", f.since, err)
 		}
 	}
 	return q, nil

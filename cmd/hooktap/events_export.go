@@ -126,6 +126,10 @@ func indexWithProgress(ctx context.Context, e *env, st *store.Store) error {
 	bar := newProgress(e, "indexing for search")
 	err := st.IndexNow(store.WithProgress(ctx, bar.progress()))
 	bar.finish()
+	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		// Each chunk moves the index's watermark as it commits.
+		return interruptedf("interrupted while indexing for search, before any result: what was indexed is kept, and the next search goes on from there")
+	}
 	return err
 }
 
@@ -192,9 +196,15 @@ func eventsImport(ctx context.Context, e *env, args []string) error {
 	}
 	n := 0
 	check := newProgress(e, "checking (bytes)")
-	err = store.ReadRecords(&countingReader{r: r, bar: check, total: size}, func(*store.Delivery) error { n++; return nil })
+	err = store.ReadRecords(&countingReader{r: r, bar: check, total: size}, func(*store.Delivery) error {
+		n++
+		return ctx.Err()
+	})
 	check.finish()
 	r.Close()
+	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return interruptedf("interrupted while checking %s, at line %s: nothing imported", pos[0], comma(int64(n)))
+	}
 	if errors.Is(err, store.ErrHAR) {
 		return usageError{err.Error()}
 	}
@@ -228,6 +238,9 @@ func eventsImport(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	err = store.ReadRecords(r, func(d *store.Delivery) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		chunk = append(chunk, d)
 		if len(chunk) == importChunk {
 			return flush()
@@ -238,6 +251,9 @@ func eventsImport(ctx context.Context, e *env, args []string) error {
 		err = flush()
 	}
 	bar.finish()
+	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return importInterrupted(total, n)
+	}
 	if err != nil {
 		return err
 	}
@@ -248,4 +264,17 @@ func eventsImport(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "imported %d deliveries and %d attempts into %s (%d already there)\n",
 		total.Deliveries, total.Attempts, st.Path(), total.Skipped)
 	return nil
+}
+
+// importInterrupted says how far an interrupted import got: total is what
+// the store committed (Import waits for what it submitted), of n lines.
+func importInterrupted(total store.ImportStats, n int) error {
+	done := total.Deliveries + total.Skipped
+	there := ""
+	if total.Skipped > 0 {
+		there = fmt.Sprintf(", %s already there", comma(int64(total.Skipped)))
+	}
+	return interruptedf("interrupted after %s of %s %s: %s %s imported%s (import the file again to finish; ids already there are skipped)",
+		comma(int64(done)), comma(int64(n)), plural(n, "line", "lines"),
+		comma(int64(total.Deliveries)), plural(total.Deliveries, "delivery", "deliveries"), there)
 }

@@ -297,7 +297,7 @@ func TestEventsImportBadFileWritesNothing(t *testing.T) {
 	bad := export + "{not json\n"
 	copyDB := filepath.Join(t.TempDir(), "copy.db")
 	_, _, err := evRun(t, bad, "events", "import", "--db", copyDB, "-")
-	if err == nil || !strings.Contains(err.Error(), "record 6") || !strings.Contains(err.Error(), "nothing imported") {
+	if err == nil || !strings.Contains(err.Error(), "line 6") || !strings.Contains(err.Error(), "nothing imported") {
 		t.Fatalf("err = %v", err)
 	}
 	if _, err := os.Stat(copyDB); !os.IsNotExist(err) {
@@ -357,8 +357,8 @@ func TestEventsErrors(t *testing.T) {
 		{"unknown id", []string{"events", "show", "--db", db, "zzzz"}, false, "no such delivery: zzzz"},
 		{"ambiguous id", []string{"events", "show", "--db", db, "aaaa"}, false, "ambiguous delivery id"},
 		{"show without id", []string{"events", "show", "--db", db}, true, "needs one delivery id"},
-		{"bad status", []string{"events", "list", "--db", db, "--status", "7xx"}, true, "bad status"},
-		{"bad since", []string{"events", "list", "--db", db, "--since", "yesterday"}, true, "bad since"},
+		{"bad status", []string{"events", "list", "--db", db, "--status", "7xx"}, true, `bad --status "7xx": use 2xx`},
+		{"bad since", []string{"events", "list", "--db", db, "--since", "yesterday"}, true, `bad --since "yesterday": use an age`},
 		{"bad filter word", []string{"events", "list", "--db", db, "status:nope"}, true, "bad status"},
 		{"bad glob", []string{"events", "list", "--db", db, "--action", "payable.[a"}, true, "unbalanced"},
 		{"bad limit", []string{"events", "list", "--db", db, "--limit", "0"}, true, "--limit"},
@@ -368,7 +368,7 @@ func TestEventsErrors(t *testing.T) {
 		{"import no file", []string{"events", "import", "--db", db}, true, "needs one file"},
 		{"import missing file", []string{"events", "import", "--db", db, missing + ".jsonl"}, false, "no such file"},
 		{"unknown flag", []string{"events", "list", "--db", db, "--bogus"}, true, "unknown flag --bogus (see hooktap events list -h)"},
-		{"bad --set", []string{"resend", "--db", db, "--set", "bad", "aaaa"}, true, `"bad" is not path=value`},
+		{"bad --set", []string{"resend", "--db", db, "--set", "bad", "aaaa"}, true, `bad --set "bad": write path=value`},
 		{"listen bad keep", []string{"listen", "--relay", "http://127.0.0.1:1", "--channel", "x", "--forward-to", "http://127.0.0.1:2", "--db", missing, "--keep", "3x"}, true, "bad --keep"},
 	}
 	for _, tt := range tests {

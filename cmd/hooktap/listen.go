@@ -81,6 +81,9 @@ func (f *agentFlags) check() error {
 	if !relay.ValidChannel(f.channel) {
 		return usagef("bad --channel %q: use 1-64 letters, digits, '.', '_' or '-'", f.channel)
 	}
+	if f.workers < 1 {
+		return usagef("bad --concurrency %d: want at least 1 (deliveries forwarded to the app at once)", f.workers)
+	}
 	if f.heartbeat < 100*time.Millisecond || f.heartbeat > agent.MaxHeartbeat {
 		return usagef("--heartbeat must be between 100ms and %s", agent.MaxHeartbeat)
 	}

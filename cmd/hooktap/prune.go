@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -75,6 +76,10 @@ func eventsPrune(ctx context.Context, e *env, args []string) error {
 	bar := newProgress(e, "pruning")
 	n, err := st.Prune(store.WithProgress(ctx, bar.progress()), r, time.Now())
 	bar.finish()
+	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		// n counts only deletes that were committed (Prune waits for them).
+		return interruptedf("interrupted after pruning %s %s (run events prune again to finish)", comma(n), plural(int(n), "delivery", "deliveries"))
+	}
 	if err != nil {
 		return err
 	}

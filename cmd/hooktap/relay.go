@@ -113,6 +113,27 @@ func (f *relayFlags) register(fs *flag.FlagSet, e *env) {
 	f.cluster.register(fs)
 }
 
+// checkNumbers refuses number flags the relay would not take (or would
+// quietly read as their default) before anything listens: bad usage, exit 2.
+func (f *relayFlags) checkNumbers() error {
+	c := &f.cfg
+	if c.OfflineStatus != http.StatusAccepted && c.OfflineStatus != http.StatusServiceUnavailable {
+		return usagef("bad --offline-status %d: use 202 (the relay keeps the delivery) or 503 (the sender retries)", c.OfflineStatus)
+	}
+	for _, n := range []struct {
+		name string
+		neg  bool
+		v    any
+	}{{"max-body", c.MaxBody < 0, c.MaxBody}, {"buffer-max", c.BufferMax < 0, c.BufferMax}, {"window", c.Window < 0, c.Window},
+		{"rate-burst", c.RateBurst < 0, c.RateBurst}, {"response-timeout", c.ResponseTimeout < 0, c.ResponseTimeout},
+		{"buffer-ttl", c.BufferTTL < 0, c.BufferTTL}} {
+		if n.neg {
+			return usagef("bad --%s %v: it may not be negative (0 for the default; see hooktap relay -h)", n.name, n.v)
+		}
+	}
+	return nil
+}
+
 // config checks the flags and returns the relay's configuration.
 func (f *relayFlags) config(e *env) (relay.Config, error) {
 	c := f.cfg
@@ -121,7 +142,10 @@ func (f *relayFlags) config(e *env) (relay.Config, error) {
 	}
 	perSec, err := relay.ParseRate(f.rate)
 	if err != nil {
-		return c, usageError{"--rate: " + err.Error()}
+		return c, badFlag("rate", f.rate, err)
+	}
+	if err := f.checkNumbers(); err != nil {
+		return c, err
 	}
 	switch {
 	case c.Window > relay.MaxWindow:

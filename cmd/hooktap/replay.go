@@ -25,8 +25,12 @@ type assignments []string
 func (a *assignments) String() string { return strings.Join(*a, " ") }
 
 func (a *assignments) Set(s string) error {
-	if _, _, err := jsonedit.ParseAssignment(s); err != nil {
-		return err
+	if path, _, err := jsonedit.ParseAssignment(s); err != nil {
+		// The flag error names --set and the value: say what to write.
+		if path == "" && strings.HasPrefix(s, "=") {
+			return errors.New("the path before = is empty: write path=value, e.g. object.status=paid")
+		}
+		return errors.New("write path=value, e.g. object.status=paid")
 	}
 	*a = append(*a, s)
 	return nil
@@ -194,11 +198,12 @@ func oneID(pos []string, cmd string) (string, error) {
 }
 
 // sendError turns the Sender's errors that are about how hooktap was called
-// into usage errors.
+// into usage errors. An id that is not in the store (or a prefix of more
+// than one) is not one: the same command works against another --db or
+// after an import, so it is a runtime failure (exit 1), as in events show.
 func sendError(err error) error {
 	switch {
-	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrAmbiguous),
-		errors.Is(err, jsonedit.ErrBadPath), errors.Is(err, jsonedit.ErrNotJSON), errors.Is(err, jsonedit.ErrNotObject),
+	case errors.Is(err, jsonedit.ErrBadPath), errors.Is(err, jsonedit.ErrNotJSON), errors.Is(err, jsonedit.ErrNotObject),
 		errors.Is(err, jsonedit.ErrOutOfRange), errors.Is(err, signing.ErrUnknownScheme), errors.Is(err, replay.ErrNoSecret):
 		return usageError{err.Error()}
 	}

@@ -357,7 +357,7 @@ func TestReplayErrors(t *testing.T) {
 	}{
 		{"no id", []string{"replay", "--db", db}, 2, "needs a delivery id"},
 		{"two ids", []string{"replay", "a", "b", "--db", db}, 2, "one delivery id"},
-		{"unknown id", []string{"replay", "dlv_nope", "--db", db}, 2, "no such delivery"},
+		{"unknown id", []string{"replay", "dlv_nope", "--db", db}, 1, "no such delivery"},
 		{"no store", []string{"replay", d.ID, "--db", filepath.Join(t.TempDir(), "none.db")}, 1, ""},
 		{"never forwarded", []string{"replay", "dlv_never", "--db", db}, 1, "--to URL"},
 		{"app down", []string{"replay", d.ID, "--to", downURL, "--db", db}, 1, "connection refused"},
@@ -473,8 +473,7 @@ func TestResendUsage(t *testing.T) {
 	}{
 		{"no secret", []string{"resend", d.ID, "--db", db}, "HOOKTAP_SECRET"},
 		{"bad scheme", []string{"resend", d.ID, "--db", db, "--secret", "s", "--scheme", "nope"}, "unknown signing scheme"},
-		{"bad set", []string{"resend", d.ID, "--db", db, "--secret", "s", "--set", "novalue"}, "not path=value"},
-		{"unknown id", []string{"resend", "dlv_nope", "--db", db, "--secret", "s"}, "no such delivery"},
+		{"bad set", []string{"resend", d.ID, "--db", db, "--secret", "s", "--set", "novalue"}, `bad --set "novalue": write path=value`},
 		{"set through a string", []string{"resend", d.ID, "--db", db, "--secret", "s", "--set", "action.x=1"}, "neither an object nor an array"},
 		{"set out of range with --edit", []string{"resend", d.ID, "--db", db, "--secret", "s", "--edit", "--set", "object.id.3=1"}, "--set object.id.3=1"},
 	}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -87,7 +88,7 @@ func TestRouteUsageErrors(t *testing.T) {
 	for _, route := range []string{"payable.*", "=http://localhost:1", "payable.[=http://localhost:1", "payable.*=ftp://x"} {
 		_, stderr, code := hooktapOut(t, nil, "listen", "--relay", "http://127.0.0.1:1", "--channel", "c",
 			"--forward-to", "http://localhost:1", "--route", route)
-		if code != 2 || !strings.Contains(stderr, "bad route") {
+		if code != 2 || !strings.HasPrefix(stderr, "hooktap: bad --route "+strconv.Quote(route)+": ") || strings.Count(stderr, "\n") != 1 {
 			t.Errorf("--route %q: exit %d, %q", route, code, stderr)
 		}
 	}

@@ -160,7 +160,7 @@ func curlSkips(name string, h http.Header) bool {
 		"Host", "Content-Length", "Expect", "Accept-Encoding":
 		return true
 	}
-	if strings.HasPrefix(c, "X-Forwarded-") || !isToken(name) {
+	if strings.HasPrefix(c, "X-Forwarded-") || !wire.ValidHeaderName(name) {
 		return true
 	}
 	for _, v := range h.Values("Connection") {
@@ -174,20 +174,6 @@ func curlSkips(name string, h http.Header) bool {
 }
 
 func isContentType(name string) bool { return http.CanonicalHeaderKey(name) == "Content-Type" }
-
-// isToken reports whether s is an HTTP token (RFC 9110 tchar).
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return false
-		}
-	}
-	return true
-}
 
 // plainText reports whether s can be pasted into a terminal inside single
 // quotes and arrive unchanged: UTF-8 without control characters (bodies

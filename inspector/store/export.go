@@ -142,26 +142,78 @@ var ErrHAR = errors.New("this is a HAR file; hooktap imports its own JSON lines 
 // first malformed record with an error that names its line, and at once
 // with ErrHAR when the input is a HAR log.
 func ReadRecords(r io.Reader, fn func(*Delivery) error) error {
-	dec := json.NewDecoder(bufio.NewReaderSize(r, 1<<16))
+	lc := &lineCounter{r: r}
+	dec := json.NewDecoder(bufio.NewReaderSize(lc, 1<<16))
 	for n := 1; ; n++ {
+		prev := dec.InputOffset()
 		var line json.RawMessage
 		if err := dec.Decode(&line); err != nil {
 			if errors.Is(err, io.EOF) {
 				return nil
 			}
-			return fmt.Errorf("record %d: %w", n, err)
+			// Decode did not move past the bad value: it starts after
+			// the blank bytes that follow the previous one.
+			return fmt.Errorf("line %d: %w", lc.lineAt(prev)+leadingNewlines(dec.Buffered()), err)
 		}
 		if n == 1 && isHAR(line) {
 			return ErrHAR
 		}
 		d, err := decodeRecord(line)
 		if err != nil {
-			return fmt.Errorf("record %d: %w", n, err)
+			return fmt.Errorf("line %d: %w", lc.lineAt(dec.InputOffset()-int64(len(line))), err)
 		}
 		if err := fn(d); err != nil {
 			return err
 		}
 	}
+}
+
+// lineCounter notes where the newlines it reads are, so that a byte offset
+// can be told as a line number (the decoder reads ahead of the record it
+// returns). Offsets must be asked in increasing order.
+type lineCounter struct {
+	r      io.Reader
+	pos    int64
+	ahead  []int64 // offsets of newlines read but not yet counted
+	passed int     // newlines before the last offset asked
+}
+
+func (c *lineCounter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	for i, b := range p[:n] {
+		if b == '\n' {
+			c.ahead = append(c.ahead, c.pos+int64(i))
+		}
+	}
+	c.pos += int64(n)
+	return n, err
+}
+
+// lineAt is the line (from 1) that the byte at off is on.
+func (c *lineCounter) lineAt(off int64) int {
+	i := 0
+	for i < len(c.ahead) && c.ahead[i] < off {
+		i++
+	}
+	c.passed += i
+	c.ahead = append(c.ahead[:0], c.ahead[i:]...)
+	return c.passed + 1
+}
+
+// leadingNewlines counts the newlines in the blank bytes r starts with.
+func leadingNewlines(r io.Reader) int {
+	b, _ := io.ReadAll(r) // the decoder's buffer: in memory
+	n := 0
+	for _, c := range b {
+		switch c {
+		case '\n':
+			n++
+		case ' ', '\t', '\r':
+		default:
+			return n
+		}
+	}
+	return n
 }
 
 // isHAR reports whether a JSON value is a HAR document: {"log": {"entries": ...}}.
@@ -182,13 +234,16 @@ const importBatch = 256
 // delivery already stored is kept, and an attempt it already has (same
 // kind, target and start) is not added again. Deliveries are written in
 // batches through the store's writer; a batch that fails is not written.
+// When ctx ends it submits no more batches but still waits for those it
+// submitted (the writer commits them anyway), so that the stats it returns
+// with ctx's error are what the store holds.
 func (s *Store) Import(ctx context.Context, ds []*Delivery) (ImportStats, error) {
 	type batch struct {
 		done <-chan error
 		st   *ImportStats
 	}
 	var pending []batch
-	for len(ds) > 0 {
+	for len(ds) > 0 && ctx.Err() == nil {
 		chunk := ds[:min(importBatch, len(ds))]
 		ds = ds[len(chunk):]
 		hdrs := make([]storedHeader, len(chunk))
@@ -219,7 +274,7 @@ func (s *Store) Import(ctx context.Context, ds []*Delivery) (ImportStats, error)
 	var total ImportStats
 	var errs []error
 	for _, p := range pending {
-		if err := Wait(ctx, p.done); err != nil {
+		if err := <-p.done; err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -229,6 +284,9 @@ func (s *Store) Import(ctx context.Context, ds []*Delivery) (ImportStats, error)
 	}
 	if len(errs) > 0 {
 		return total, fmt.Errorf("import: %w", errors.Join(errs...))
+	}
+	if len(ds) > 0 {
+		return total, ctx.Err()
 	}
 	return total, nil
 }

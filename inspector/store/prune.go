@@ -127,8 +127,10 @@ func (s *Store) deleteWhere(ctx context.Context, cond string, arg any, p *pruneP
 		if err != nil {
 			return total, fmt.Errorf("prune index: %w", err)
 		}
+		// Waited for whatever ctx says: once submitted the delete is
+		// committed, and total must count it.
 		var n int64
-		err = s.w.Do(ctx, func(tx *sqlitedb.Tx) error {
+		err = <-s.w.Go(func(tx *sqlitedb.Tx) error {
 			res, err := tx.Exec(`DELETE FROM deliveries WHERE seq IN (SELECT value FROM json_each(?))`, string(list))
 			if err != nil {
 				return err

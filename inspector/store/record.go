@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/hooktap/hooktap/relay/wire"
 )
 
 // Record is a delivery in full, as JSON: what `events show --json` prints,
@@ -155,6 +157,37 @@ func encodeBody(b []byte) (*string, string) {
 // "attempts" is a list, and their headers are under "header", which a
 // Record would silently drop).
 func decodeRecord(line []byte) (*Delivery, error) {
+	d, err := decodeRecordFields(line)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkRequest(d); err != nil {
+		return nil, fmt.Errorf("delivery %s: %w", d.ID, err)
+	}
+	return d, nil
+}
+
+// checkRequest refuses a request that replay and resend could not send
+// again: the method the relay would have refused, a header that net/http
+// would refuse (or that would split the request if it did not).
+func checkRequest(d *Delivery) error {
+	if !wire.ValidMethod(d.Method) {
+		return fmt.Errorf("bad method %q: methods are 1-32 letters, digits, '-' or '_'", d.Method)
+	}
+	for name, vs := range d.Header {
+		if !wire.ValidHeaderName(name) {
+			return fmt.Errorf("bad header name %q: names are letters, digits and !#$%%&'*+-.^_`|~", name)
+		}
+		for _, v := range vs {
+			if !wire.ValidHeaderValue(v) {
+				return fmt.Errorf("bad %s header: a value may not hold CR, LF or NUL", name)
+			}
+		}
+	}
+	return nil
+}
+
+func decodeRecordFields(line []byte) (*Delivery, error) {
 	var probe struct {
 		Attempts     json.RawMessage `json:"attempts"`
 		Header       json.RawMessage `json:"header"`

@@ -438,7 +438,7 @@ func TestReadRecordsErrors(t *testing.T) {
 	for name, in := range tests {
 		t.Run(name, func(t *testing.T) {
 			err := ReadRecords(strings.NewReader(in), func(*Delivery) error { return nil })
-			if err == nil || !strings.HasPrefix(err.Error(), "record 1: ") {
+			if err == nil || !strings.HasPrefix(err.Error(), "line 1: ") {
 				t.Fatalf("err = %v", err)
 			}
 		})
@@ -897,4 +897,28 @@ func mustStatus(s string) Status {
 		panic(err)
 	}
 	return st
+}
+
+// TestReadRecordsErrorLine: an error names the line the bad record starts
+// on, past blank lines and records written over several lines.
+func TestReadRecordsErrorLine(t *testing.T) {
+	good := `{"id":"a","method":"POST","received_at":"2026-01-01T00:00:00Z"}`
+	tests := map[string]struct {
+		in   string
+		line int
+	}{
+		"after blank lines":     {"\n\n" + good + "\n\n" + `{"id":"b","method":"POST; x","received_at":"2026-01-01T00:00:00Z"}` + "\n", 5},
+		"after a long record":   {"{\n \"id\": \"a\",\n \"method\": \"POST\",\n \"received_at\": \"2026-01-01T00:00:00Z\"\n}\n" + `{"id":"b"}`, 6},
+		"spread over lines":     {good + "\n{\n\"id\":\"b\",\n\"method\":\"GET\\r\"\n}\n", 2},
+		"not json after blanks": {good + "\n\n\n  nope\n", 4},
+		"on the first line":     {`{"id":"b","method":"POST","received_at":"2026-01-01T00:00:00Z","headers":{"X":["a\nb"]}}`, 1},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			err := ReadRecords(strings.NewReader(tt.in), func(*Delivery) error { return nil })
+			if want := fmt.Sprintf("line %d: ", tt.line); err == nil || !strings.HasPrefix(err.Error(), want) {
+				t.Fatalf("err = %v, want it to start with %q", err, want)
+			}
+		})
+	}
 }

@@ -86,3 +86,42 @@ func ownVia(entry string) bool {
 	f := strings.Fields(entry)
 	return len(f) >= 2 && f[1] == "hooktap"
 }
+
+// ValidMethod reports whether m is 1-32 letters, digits, '-' or '_', as
+// every method in the IANA registry is. Go's server takes any token, and a
+// token may hold ` $ ' | &, which a shell reads when the method is pasted
+// in a copied command. The relay refuses other methods, and import and
+// fixtures take only what the relay would have let in.
+func ValidMethod(m string) bool {
+	if m == "" || len(m) > 32 {
+		return false
+	}
+	for i := 0; i < len(m); i++ {
+		c := m[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidHeaderName reports whether s is an HTTP token (RFC 9110 tchar), as
+// a header name must be for net/http to send it.
+func ValidHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidHeaderValue reports whether v can be sent as a header value: no CR,
+// LF or NUL (bytes 0x80-0xff are allowed, as HTTP allows them).
+func ValidHeaderValue(v string) bool {
+	return !strings.ContainsAny(v, "\r\n\x00")
+}
