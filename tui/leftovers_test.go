@@ -80,7 +80,7 @@ func TestWebProblemShown(t *testing.T) {
 	s := openStore(t)
 	opts := testOptions(s)
 	opts.Bus = firstScreenBus("http://127.0.0.1:8789/h/dev")
-	opts.WebProblem = "web inspector not started: 127.0.0.1:4040 is in use; try --web 127.0.0.1:4041 (make run WEB=127.0.0.1:4041) or --no-web"
+	opts.WebProblem = "web inspector not started: 127.0.0.1:4040 is in use; try --web 127.0.0.1:4041 or --no-web"
 	m := newSized(t, opts)
 	send(t, m, tea.WindowSizeMsg{Width: 120, Height: 30})
 	m.onEvent(live.Event{Kind: live.EventApp, App: live.AppHealth{Target: appDown.Target, Checked: true, Listening: true}})

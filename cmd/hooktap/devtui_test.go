@@ -142,7 +142,7 @@ func TestDevTUIBusyWebAndQuitInFlight(t *testing.T) {
 
 	m := w.waitScreen(regexp.MustCompile(`http://127\.0\.0\.1:(\d+)/h/dev`), 30*time.Second)
 	hook := m[0]
-	want := "web inspector not started: " + busyAddr + " is in use; try --web 127.0.0.1:" + strconv.Itoa(port+1) + " (make run WEB=127.0.0.1:" + strconv.Itoa(port+1) + ") or --no-web"
+	want := "web inspector not started: " + busyAddr + " is in use; try --web 127.0.0.1:" + strconv.Itoa(port+1) + " or --no-web"
 	w.waitScreen(regexp.MustCompile(regexp.QuoteMeta(want)), 10*time.Second)
 
 	go func() {

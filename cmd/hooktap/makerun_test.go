@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -175,8 +174,6 @@ func TestMakeRunAddrWeb(t *testing.T) {
 	}
 	defer busy.Close()
 	busyAddr := busy.Addr().String()
-	_, busyPort, _ := net.SplitHostPort(busyAddr)
-	next, _ := strconv.Atoi(busyPort)
 
 	out := startMakeRun(t, "http://127.0.0.1:1/hooks", []string{"ADDR=" + busyAddr}, nil)
 	out.match(t, regexp.MustCompile(`(pick another --addr, or with make: make run ADDR=127\.0\.0\.1:PORT)`))
@@ -190,7 +187,9 @@ func TestMakeRunAddrWeb(t *testing.T) {
 	freeAddr := free.Addr().String()
 	free.Close()
 	out = startMakeRun(t, "http://127.0.0.1:1/hooks", []string{"ADDR=" + freeAddr, "WEB=" + busyAddr}, nil)
-	out.match(t, regexp.MustCompile(`(try --web 127\.0\.0\.1:`+strconv.Itoa(next+1)+` \(make run WEB=127\.0\.0\.1:`+strconv.Itoa(next+1)+`\))`))
+	// (The busy web message keeps to flags: with make's way too it would
+	// not fit the terminal UI's status line in 120 columns.)
+	out.match(t, regexp.MustCompile(`(web inspector not started: `+regexp.QuoteMeta(busyAddr)+` is in use)`))
 	url := out.match(t, regexp.MustCompile(`\{"type":"ready","url":"([^"]*)"`))
 	if url != "http://"+freeAddr+"/h/dev" {
 		t.Errorf("the relay's URL is %s, want it on %s:\n%s", url, freeAddr, out.text())

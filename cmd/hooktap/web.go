@@ -93,12 +93,10 @@ func webProblem(addr string, err error) string {
 	if errors.Is(err, syscall.EADDRINUSE) {
 		why = addr + " is in use"
 	}
-	// With make run, the address goes in WEB= (make cannot pass a flag).
-	try := "another --web (make run WEB=HOST:PORT)"
+	try := "another --web"
 	if host, port, err := net.SplitHostPort(addr); err == nil {
 		if p, err := strconv.Atoi(port); err == nil && p > 0 && p < 65535 {
-			next := net.JoinHostPort(host, strconv.Itoa(p+1))
-			try = "--web " + next + " (make run WEB=" + next + ")"
+			try = "--web " + net.JoinHostPort(host, strconv.Itoa(p+1))
 		}
 	}
 	return "web inspector not started: " + why + "; try " + try + " or --no-web"
