@@ -26,9 +26,10 @@ SHA256SUM      := $(shell command -v sha256sum >/dev/null 2>&1 && echo sha256sum
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-7s %s\n", $$1, $$2}'
 
-# FORWARD_TO goes to sh quoted, so that a query's & or a quote stays in the URL.
-run: build ## relay, agent and UI in one process on localhost (FORWARD_TO=url to change the app; SECRET= or HOOKTAP_SECRET to sign resends)
-	HOOKTAP_SECRET="$${SECRET:-$$HOOKTAP_SECRET}" $(BIN) dev --forward-to '$(subst ','\'',$(FORWARD_TO))'
+# FORWARD_TO, ADDR and WEB go to sh quoted, so that a query's & or a quote
+# stays in the URL; ADDR and WEB only when set (else dev's defaults).
+run: build ## relay, agent and UI in one process on localhost (FORWARD_TO=url to change the app; ADDR=host:port for the relay, WEB=host:port for the web inspector; SECRET= or HOOKTAP_SECRET to sign resends)
+	HOOKTAP_SECRET="$${SECRET:-$$HOOKTAP_SECRET}" $(BIN) dev --forward-to '$(subst ','\'',$(FORWARD_TO))'$(if $(ADDR), --addr '$(subst ','\'',$(ADDR))')$(if $(WEB), --web '$(subst ','\'',$(WEB))')
 
 build: ## build bin/hooktap (static; the Dockerfile builds with this target)
 	$(GOBUILD) -o $(BIN) ./cmd/hooktap

@@ -227,11 +227,13 @@ func (s *statusBar) targetText() string {
 	return text
 }
 
-// appText says that nothing listens on the forward target, with the
-// advice when there is room for it.
+// appText says that nothing listens on the forward target, with as much
+// advice as there is room for.
 func (s *statusBar) appText(width int) string {
-	if text := s.app.Problem(); ansi.StringWidth(text) <= width {
-		return text
+	for _, text := range []string{s.app.Problem(), s.app.Brief()} {
+		if ansi.StringWidth(text) <= width {
+			return text
+		}
 	}
 	return s.app.Short()
 }

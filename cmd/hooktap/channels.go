@@ -73,7 +73,7 @@ func parseChannels(e *env, args []string) (*channelsCmd, error) {
 	case *relayURL == "":
 		return nil, usagef("--relay is required, e.g. --relay https://relay.example.com")
 	case *admin == "":
-		return nil, usagef("--admin-token is required (or set HOOKTAP_ADMIN_TOKEN)")
+		return nil, usagef("no admin token: set HOOKTAP_ADMIN_TOKEN to the relay's admin token in this shell, or pass it with --admin-token TOKEN")
 	}
 	if needs {
 		c.name = pos[0]

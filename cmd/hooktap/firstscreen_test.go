@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hooktap/hooktap/relay"
 )
 
 // The first minutes with the real binary: what listen and dev say about
@@ -77,7 +79,7 @@ func TestProcessAppNotListening(t *testing.T) {
 	human := startProc(t, listenCmd(relayURL, "app1", target, filepath.Join(t.TempDir(), "a.db"), "--no-tui", "--no-web")...)
 	jsonl := startProc(t, listenCmd(relayURL, "app2", target, filepath.Join(t.TempDir(), "b.db"), "--json", "--web", "127.0.0.1:0")...)
 
-	problem := "nothing is listening on " + addr + " — start your app, or use --forward-to / FORWARD_TO="
+	problem := "nothing is listening on " + addr + " — start your app, or point hooktap at it with --forward-to URL (make run FORWARD_TO=URL)"
 	human.line(t, problem)
 	type appJSON struct {
 		Type      string
@@ -159,6 +161,59 @@ func TestProcessTryItBanner(t *testing.T) {
 	if len(reqs) != 2 || string(reqs[0].Body) != `{"action":"payable.created","object":{"id":"pay_1"}}` ||
 		!strings.Contains(string(reqs[1].Body), `"payable.created"`) {
 		t.Fatalf("the app got %d requests: %+v", len(reqs), reqs)
+	}
+}
+
+// TestProcessTryItBannerFiltered: with --events, the banner's curl and
+// trigger send an event the filter takes (a Monk invoice event here), so
+// that, pasted, they reach the app instead of staying on the relay.
+func TestProcessTryItBannerFiltered(t *testing.T) {
+	app := newRecordingApp(t, nil)
+	dev := startProc(t, "dev", "--no-tui", "--no-web", "--addr", "127.0.0.1:0", "--data", t.TempDir(),
+		"--db", filepath.Join(t.TempDir(), "dev.db"), "--forward-to", app.URL+"/webhooks", "--events", "invoice.*")
+	dev.line(t, "Send a test webhook:")
+	curl := pasted(t, dev)
+	dev.line(t, "or a realistic Monk payload")
+	trigger := pasted(t, dev)
+	for _, cmd := range []string{curl, trigger} {
+		c := exec.Command("sh", "-c", cmd)
+		c.Env = append(os.Environ(), "HOOKTAP_SECRET=")
+		if out, err := c.CombinedOutput(); err != nil {
+			t.Fatalf("sh -c %q: %v\n%s", cmd, err, out)
+		}
+		select {
+		case req := <-app.got:
+			if !strings.Contains(string(req.Body), "invoice.created") && req.Header.Get("X-Monk-Event") != "invoice.created" {
+				t.Fatalf("%q: the app got %s %s", cmd, req.Header, req.Body)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("pasted %q: the app got nothing", cmd)
+		}
+	}
+}
+
+// TestExampleFor: the banner's example is one the filter takes, or says
+// that it is not.
+func TestExampleFor(t *testing.T) {
+	for _, c := range []struct {
+		filter           relay.Filter
+		action           string
+		trigger, matches bool
+	}{
+		{relay.Filter{}, "payable.created", true, true},
+		{relay.Filter{Events: []string{"counterpart.*"}}, "counterpart.created", true, true},
+		{relay.Filter{ObjectTypes: []string{"receipt"}}, "receipt.created", true, true},
+		{relay.Filter{Events: []string{"shipment.sent"}}, "shipment.sent", false, true},
+		{relay.Filter{Events: []string{"shipment.*"}}, "payable.created", true, false},
+	} {
+		x := exampleFor(c.filter)
+		if x.action != c.action || x.trigger != c.trigger || x.matches != c.matches {
+			t.Errorf("%+v: %+v", c.filter, x)
+		}
+	}
+	x := exampleFor(relay.Filter{EntityIDs: []string{"ent_1"}})
+	if !strings.Contains(x.curl("http://h/h/c"), `"entity_id":"ent_1"`) || !strings.HasSuffix(x.triggerCommand("http://h/h/c"), " --entity-id 'ent_1'") {
+		t.Errorf("entity filter: %s / %s", x.curl("http://h/h/c"), x.triggerCommand("http://h/h/c"))
 	}
 }
 

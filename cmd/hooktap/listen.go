@@ -224,7 +224,7 @@ func cmdDev(ctx context.Context, e *env, args []string) error {
 	defer unlockStore()
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
-		return fmt.Errorf("embedded relay: %w (is another hooktap dev running? pick another --addr)", err)
+		return fmt.Errorf("embedded relay: %w (is another hooktap dev running? pick another --addr, or with make: make run ADDR=127.0.0.1:PORT)", err)
 	}
 	if t := selfTarget(&f, ln.Addr()); t != "" {
 		ln.Close()
@@ -389,6 +389,7 @@ func runAgent(ctx context.Context, e *env, f *agentFlags, relayURL string, dp *d
 	var rep *reporter
 	if !tui {
 		rep = newReporter(e.stdout, f.json, st.Path())
+		rep.example = exampleFor(f.filter())
 		report = rep.report
 	}
 	var secretFor func(*store.Delivery) string
@@ -445,6 +446,7 @@ func runAgent(ctx context.Context, e *env, f *agentFlags, relayURL string, dp *d
 type reporter struct {
 	mu          sync.Mutex
 	providerAPI string                  // hooktap dev's emulator
+	example     example                 // the test webhook the banner offers
 	secrets     []provider.Subscription // to print once ready (--print-secret)
 	w           io.Writer
 	json        bool
@@ -633,8 +635,14 @@ func (r *reporter) banner(c live.RelayStatus) {
 		fmt.Fprintf(r.w, "  Provider page  %s/_emulator/  (its subscriptions and delivery log)\n", r.providerAPI)
 	}
 	fmt.Fprintln(r.w)
-	fmt.Fprintf(r.w, "Send a test webhook:\n%s\n\nor a realistic Monite payload (signed when HOOKTAP_SECRET is set):\n  %s\n\n",
-		indent(store.ExampleCurl(c.URL), "  "), store.ExampleTrigger(selfCommand(), c.URL))
+	x := r.example
+	fmt.Fprintf(r.w, "Send a test webhook:\n%s\n\n", indent(x.curl(c.URL), "  "))
+	if t := x.triggerCommand(c.URL); t != "" {
+		fmt.Fprintf(r.w, "or a realistic %s payload (signed when HOOKTAP_SECRET is set):\n  %s\n\n", x.provider, t)
+	}
+	if !x.matches {
+		fmt.Fprintf(r.w, "(no example matches this agent's filter (--events, --object-type, --entity-id): the relay keeps %s for another agent, and your app does not get it)\n\n", x.action)
+	}
 }
 
 func indent(s, prefix string) string {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -118,8 +119,10 @@ func startMakeRun(t *testing.T, forward string, args, env []string) *makeRun {
 	// make run builds BIN, then runs it: GO= stands for a go whose build
 	// has nothing to do, BIN= for the test's binary with free ports.
 	noGo, bin := filepath.Join(dir, "go"), filepath.Join(dir, "hooktap")
-	wrapper := "#!/bin/sh\n# stands for bin/hooktap\nexec " + hooktapBin(t) +
-		` "$@" --addr 127.0.0.1:0 --web 127.0.0.1:0 --json --data ` + dir + "/relay --db " + dir + "/dev.db\n"
+	// Free ports unless make passes --addr or --web: its flags come last,
+	// and the last wins.
+	wrapper := "#!/bin/sh\n# stands for bin/hooktap\ncmd=$1; shift\nexec " + hooktapBin(t) +
+		` "$cmd" --addr 127.0.0.1:0 --web 127.0.0.1:0 --json --data ` + dir + "/relay --db " + dir + "/dev.db \"$@\"\n"
 	if os.WriteFile(noGo, []byte("#!/bin/sh\nexit 0\n"), 0o755) != nil || os.WriteFile(bin, []byte(wrapper), 0o755) != nil {
 		t.Fatal("cannot write the stand-ins")
 	}
@@ -159,5 +162,36 @@ func TestMakeRunForwardToAsGiven(t *testing.T) {
 	}
 	if ready.ForwardTo != forward {
 		t.Errorf("the agent forwards to %q, want %q; make run printed:\n%s", ready.ForwardTo, forward, out.text())
+	}
+}
+
+// TestMakeRunAddrWeb: make run passes ADDR and WEB to dev as --addr and
+// --web, and a busy port's message says how to pick another with make.
+func TestMakeRunAddrWeb(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	busyAddr := busy.Addr().String()
+
+	out := startMakeRun(t, "http://127.0.0.1:1/hooks", []string{"ADDR=" + busyAddr}, nil)
+	out.match(t, regexp.MustCompile(`(pick another --addr, or with make: make run ADDR=127\.0\.0\.1:PORT)`))
+
+	// A free port for the relay (taken, then let go), the busy one for
+	// the web inspector.
+	free, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	freeAddr := free.Addr().String()
+	free.Close()
+	out = startMakeRun(t, "http://127.0.0.1:1/hooks", []string{"ADDR=" + freeAddr, "WEB=" + busyAddr}, nil)
+	// (The busy web message keeps to flags: with make's way too it would
+	// not fit the terminal UI's status line in 120 columns.)
+	out.match(t, regexp.MustCompile(`(web inspector not started: `+regexp.QuoteMeta(busyAddr)+` is in use)`))
+	url := out.match(t, regexp.MustCompile(`\{"type":"ready","url":"([^"]*)"`))
+	if url != "http://"+freeAddr+"/h/dev" {
+		t.Errorf("the relay's URL is %s, want it on %s:\n%s", url, freeAddr, out.text())
 	}
 }

@@ -71,6 +71,12 @@ func cmdRelay(ctx context.Context, e *env, args []string) error {
 	}
 	if cfg.AdminToken != "" {
 		fmt.Fprintf(e.stdout, "  team mode: create channels with %s\n", createCommand("NAME", base))
+		if e.getenv("HOOKTAP_ADMIN_TOKEN") != cfg.AdminToken {
+			// The token came with the flag: the shell the command is
+			// pasted in may not have the variable. Never print the token.
+			fmt.Fprintln(e.stdout, "    (set HOOKTAP_ADMIN_TOKEN to the token given with --admin-token in the shell you paste it in;"+
+				" the flag shows the token in ps: start the relay with HOOKTAP_ADMIN_TOKEN instead)")
+		}
 		fmt.Fprintf(e.stdout, "  metrics: %s/metrics (Authorization: Bearer <admin or metrics token>)\n", base)
 	}
 	start := time.Now()

@@ -505,3 +505,42 @@ func TestTeamRateLimitAndMetrics(t *testing.T) {
 		t.Errorf("%d buckets, sum %v", n, sum)
 	}
 }
+
+// TestTeamBannerPasted: the relay's team-mode banner gives a channels
+// create command that works pasted in another shell. With the token from
+// --admin-token, the banner says to set HOOKTAP_ADMIN_TOKEN there (never
+// printing the token); without it, channels says both ways in one line.
+func TestTeamBannerPasted(t *testing.T) {
+	relayProc, _ := startRelay(t, "--admin-token", teamAdmin)
+	_, cmd, ok := strings.Cut(relayProc.line(t, "team mode: create channels with "), "team mode: create channels with ")
+	if !ok {
+		t.Fatal("no command")
+	}
+	hint := relayProc.line(t, "")
+	if !strings.Contains(hint, "set HOOKTAP_ADMIN_TOKEN to the token given with --admin-token") || strings.Contains(hint, teamAdmin) {
+		t.Fatalf("the line after the command: %q", hint)
+	}
+	cmd = strings.Replace(cmd, " NAME ", " pasted ", 1)
+	paste := func(env ...string) (string, error) {
+		sh := exec.Command("sh", "-c", cmd)
+		sh.Env = append(append(os.Environ(), hooktapTestEnv(t)...), env...)
+		out, err := sh.CombinedOutput()
+		return string(out), err
+	}
+	out, err := paste()
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if err == nil || len(lines) != 1 || !strings.Contains(out, "set HOOKTAP_ADMIN_TOKEN") || !strings.Contains(out, "--admin-token TOKEN") {
+		t.Errorf("pasted %q without the variable: %v\n%s", cmd, err, out)
+	}
+	if out, err := paste("HOOKTAP_ADMIN_TOKEN=" + teamAdmin); err != nil || !strings.Contains(out, "channel pasted created") {
+		t.Errorf("pasted %q: %v\n%s", cmd, err, out)
+	}
+
+	// The token from the variable: the command works as printed in a shell
+	// that has it, and there is nothing more to say.
+	envRelay := startProcEnv(t, []string{"HOOKTAP_ADMIN_TOKEN=" + teamAdmin}, "relay", "--addr", "127.0.0.1:0", "--data", t.TempDir())
+	envRelay.line(t, "team mode: create channels with ")
+	if next := envRelay.line(t, ""); !strings.HasPrefix(strings.TrimSpace(next), "metrics: ") {
+		t.Errorf("after the command: %q", next)
+	}
+}

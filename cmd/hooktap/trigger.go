@@ -197,6 +197,7 @@ func (t *trigger) send(ctx context.Context, r triggerRequest) (*store.Attempt, e
 	h := http.Header{}
 	h.Set("Content-Type", "application/json")
 	h.Set("User-Agent", "hooktap/"+buildVersion())
+	monkEventHeaders(h, t.event, r.eventID)
 	if t.secret != "" {
 		m := signing.Message{ID: r.eventID, Event: t.event.Action(), Timestamp: time.Now(), Body: r.body}
 		if err := t.scheme.Sign(h, m, t.secret); err != nil {
@@ -205,6 +206,20 @@ func (t *trigger) send(ctx context.Context, r triggerRequest) (*store.Attempt, e
 	}
 	a := t.fwd.Forward(ctx, forward.Request{Method: http.MethodPost, Header: h, Body: r.body, Origin: true})
 	return a, ctx.Err()
+}
+
+// monkEventHeaders names a Monk event in the headers Monk sends it with,
+// signed or not: its body does not say which event it is, and without
+// X-Monk-Event the relay sees no action, so an agent's --events filter
+// would not take it.
+func monkEventHeaders(h http.Header, ev catalog.Event, id string) {
+	if ev.Flavor != catalog.FlavorMonk {
+		return
+	}
+	h.Set("X-Monk-Event", ev.Action())
+	if id != "" {
+		h.Set("X-Monk-Delivery-Id", id)
+	}
 }
 
 // triggerReport prints one line per request: for people, or JSON.

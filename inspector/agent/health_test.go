@@ -124,7 +124,7 @@ func TestAppHealthProbe(t *testing.T) {
 	events, _ := healthAgent(t, "http://"+addr+"/webhooks", 50*time.Millisecond)
 	h := nextEvent(t, events, isApp).App
 	if !h.Down() || h.Addr != addr || h.Err != "connection refused" ||
-		h.Problem() != "nothing is listening on "+addr+" — start your app, or use --forward-to / FORWARD_TO=" {
+		h.Problem() != "nothing is listening on "+addr+" — start your app, or point hooktap at it with --forward-to URL (make run FORWARD_TO=URL)" {
 		t.Fatalf("first health %+v (%q)", h, h.Problem())
 	}
 	serveOn(t, addr)

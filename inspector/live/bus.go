@@ -78,7 +78,16 @@ func (h AppHealth) Problem() string {
 	if !h.Down() {
 		return ""
 	}
-	return h.Short() + " — start your app, or use --forward-to / FORWARD_TO="
+	return h.Short() + " — start your app, or point hooktap at it with --forward-to URL (make run FORWARD_TO=URL)"
+}
+
+// Brief is Problem with shorter advice, for lines too narrow for
+// Problem: it names no flag, as a flag alone would not do for make run.
+func (h AppHealth) Brief() string {
+	if !h.Down() {
+		return ""
+	}
+	return h.Short() + " — start your app, or change the forward target"
 }
 
 // Short is Problem without the advice, for narrow lines.

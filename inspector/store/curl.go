@@ -111,10 +111,16 @@ const exampleBody = `{"action":"payable.created","object":{"id":"pay_1"}}`
 // ExampleCurl is a POSIX sh command, to copy and paste, that POSTs an
 // example webhook to webhookURL: shown while no delivery has arrived yet.
 func ExampleCurl(webhookURL string) string {
+	return ExampleCurlBody(webhookURL, []byte(exampleBody))
+}
+
+// ExampleCurlBody is ExampleCurl with another JSON body (one a filter
+// takes).
+func ExampleCurlBody(webhookURL string, body []byte) string {
 	d := &Delivery{
 		Method: http.MethodPost,
 		Header: http.Header{"Content-Type": {"application/json"}},
-		Body:   []byte(exampleBody),
+		Body:   body,
 	}
 	return CurlCommand(d, webhookURL)
 }
