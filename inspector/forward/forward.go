@@ -152,6 +152,13 @@ func (f *Forwarder) Probe(ctx context.Context) error {
 	d := net.Dialer{Timeout: probeTimeout}
 	c, err := d.DialContext(ctx, "tcp", f.Addr())
 	if err != nil {
+		// An app that serves one connection at a time (Python's
+		// http.server) leaves the dial waiting in its backlog while our
+		// kept connection is open to it: it listens, it is busy with us.
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() && ctx.Err() == nil && f.pool != nil && f.pool.holdsIdle() {
+			return nil
+		}
 		return errors.New(describeDialError(err))
 	}
 	return c.Close()

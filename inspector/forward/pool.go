@@ -76,6 +76,14 @@ func (p *pool) closeIdle() {
 	}
 }
 
+// holdsIdle reports whether a connection to the app is kept open for the
+// next request.
+func (p *pool) holdsIdle() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.idle) > 0
+}
+
 // conn returns an idle connection (reused true) or a new one.
 func (p *pool) conn(ctx context.Context) (c *appConn, reused bool, err error) {
 	p.mu.Lock()
