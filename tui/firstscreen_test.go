@@ -196,3 +196,27 @@ func pastedCommand(t *testing.T, view, first string) string {
 	t.Fatalf("no command starting with %q on the screen:\n%s", first, view)
 	return ""
 }
+
+// TestFirstScreenTryIt: the empty list offers the commands Options.TryIt
+// gives (the agent's filter picks the event); without a trigger command
+// it offers none.
+func TestFirstScreenTryIt(t *testing.T) {
+	for _, trigger := range []string{"hooktap trigger invoice.created --to URL", ""} {
+		s := openStore(t)
+		opts := testOptions(s)
+		opts.Bus = firstScreenBus("http://127.0.0.1:8789/h/dev")
+		opts.TryIt = func(u string) (string, string) { return "curl -d invoice.created " + u, trigger }
+		m := newModel(context.Background(), opts)
+		tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(120, 30))
+		waitScreen(t, tm, "curl -d invoice.created http://127.0.0.1:8789/h/dev")
+		if err := tm.Quit(); err != nil {
+			t.Fatal(err)
+		}
+		view := tm.FinalModel(t, teatest.WithFinalTimeout(patience)).View()
+		if strings.Contains(view, "payable.created") || strings.Contains(view, "realistic payload") != (trigger != "") ||
+			trigger != "" && !strings.Contains(view, trigger) {
+			t.Errorf("with trigger %q the first screen is:\n%s", trigger, view)
+		}
+		m.Close()
+	}
+}

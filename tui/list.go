@@ -376,12 +376,18 @@ func (l *listModel) emptyText() string {
 // command, and hooktap trigger for a realistic payload. Not dimmed, and
 // not cut mid-quote when there is room: it is meant to be copied.
 func (l *listModel) tryIt() []string {
+	curl, trigger := store.ExampleCurl(l.webhookURL), store.ExampleTrigger(l.opts.Self, l.webhookURL)
+	if l.opts.TryIt != nil {
+		curl, trigger = l.opts.TryIt(l.webhookURL)
+	}
 	lines := []string{""}
-	for _, line := range strings.Split(store.ExampleCurl(l.webhookURL), "\n") {
+	for _, line := range strings.Split(curl, "\n") {
 		lines = append(lines, fit("    "+line, l.width))
 	}
-	lines = append(lines, "", l.styles.Dim.Render(fit("  or a realistic Monite payload (signed when HOOKTAP_SECRET is set):", l.width)),
-		"", fit("    "+store.ExampleTrigger(l.opts.Self, l.webhookURL), l.width))
+	if trigger != "" {
+		lines = append(lines, "", l.styles.Dim.Render(fit("  or a realistic payload (signed when HOOKTAP_SECRET is set):", l.width)),
+			"", fit("    "+trigger, l.width))
+	}
 	return lines
 }
 

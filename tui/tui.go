@@ -51,6 +51,10 @@ type Options struct {
 	// Self is how to run this hooktap in a shell, in the commands shown
 	// to paste: "hooktap" when empty.
 	Self string
+	// TryIt is what the empty list offers to paste to send a first
+	// delivery to webhookURL: a curl command and a trigger command ("" for
+	// none), for an event the agent's filter takes. Nil: payable.created.
+	TryIt func(webhookURL string) (curl, trigger string)
 }
 
 // common is what every screen shares, as soft-serve's common.Common: the

@@ -273,7 +273,7 @@ type connJSON struct {
 	TryTrigger string `json:"try_trigger,omitempty"`
 }
 
-func connOf(c live.RelayStatus, self string) *connJSON {
+func connOf(c live.RelayStatus, tryIt func(string) (string, string)) *connJSON {
 	if c.State == "" {
 		return nil
 	}
@@ -283,7 +283,7 @@ func connOf(c live.RelayStatus, self string) *connJSON {
 		j.RetryAt = &t
 	}
 	if c.URL != "" {
-		j.TryCurl, j.TryTrigger = store.ExampleCurl(c.URL), store.ExampleTrigger(self, c.URL)
+		j.TryCurl, j.TryTrigger = tryIt(c.URL)
 	}
 	if !c.Heartbeat.IsZero() {
 		t, age := c.Heartbeat, time.Since(c.Heartbeat).Milliseconds()
@@ -352,7 +352,7 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 		Schemes: signing.Names(), DB: s.store.Path(), ProviderPage: s.providerPage,
 	}
 	if s.conn != nil {
-		st.Conn = connOf(s.conn(), s.self)
+		st.Conn = connOf(s.conn(), s.tryIt)
 	}
 	if s.bus != nil {
 		st.App = appOf(s.bus.App())

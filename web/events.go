@@ -57,7 +57,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		case ev := <-events:
-			name, data := encodeEvent(ev, s.self)
+			name, data := encodeEvent(ev, s.tryIt)
 			if name == "" {
 				continue
 			}
@@ -70,12 +70,12 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func encodeEvent(ev live.Event, self string) (string, []byte) {
+func encodeEvent(ev live.Event, tryIt func(string) (string, string)) (string, []byte) {
 	var name string
 	var le liveEvent
 	switch ev.Kind {
 	case live.EventRelay:
-		name, le.Conn = "conn", connOf(ev.Relay, self)
+		name, le.Conn = "conn", connOf(ev.Relay, tryIt)
 		if le.Conn == nil {
 			return "", nil
 		}

@@ -44,6 +44,10 @@ type Options struct {
 	// Self is how to run this hooktap in a shell, in the commands shown
 	// to paste: "hooktap" when empty.
 	Self string
+	// TryIt is what the empty list offers to paste to send a first
+	// delivery to webhookURL: a curl command and a trigger command ("" for
+	// none), for an event the agent's filter takes. Nil: payable.created.
+	TryIt func(webhookURL string) (curl, trigger string)
 }
 
 // Server is the web inspector's HTTP handler.
@@ -57,7 +61,7 @@ type Server struct {
 	token   string
 	// providerPage is the emulator's page, linked from the header.
 	providerPage string
-	self         string
+	tryIt        func(webhookURL string) (curl, trigger string)
 	index        []byte // index.html with the token filled in
 	mux          *http.ServeMux
 }
@@ -76,7 +80,10 @@ func New(o Options) *Server {
 		token:   o.Token,
 
 		providerPage: o.ProviderPage,
-		self:         o.Self,
+		tryIt:        o.TryIt,
+	}
+	if s.tryIt == nil {
+		s.tryIt = func(u string) (string, string) { return store.ExampleCurl(u), store.ExampleTrigger(o.Self, u) }
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

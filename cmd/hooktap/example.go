@@ -100,6 +100,12 @@ func jsonString(s string) string {
 	return string(b)
 }
 
+// tryIt is the example's curl and trigger commands, for the terminal UI
+// and the web page (tui.Options.TryIt, web.Options.TryIt).
+func (x example) tryIt(webhookURL string) (curl, trigger string) {
+	return x.curl(webhookURL), x.triggerCommand(webhookURL)
+}
+
 // curl is the command that POSTs the example to webhookURL.
 func (x example) curl(webhookURL string) string {
 	return store.ExampleCurlBody(webhookURL, x.body())

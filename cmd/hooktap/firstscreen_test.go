@@ -192,6 +192,31 @@ func TestProcessTryItBannerFiltered(t *testing.T) {
 	}
 }
 
+// TestWebTryItFiltered: the web page's first screen offers, as the
+// banner does, commands for an event the agent's filter takes.
+func TestWebTryItFiltered(t *testing.T) {
+	dev := startProc(t, "dev", "--no-tui", "--web", "127.0.0.1:0", "--addr", "127.0.0.1:0", "--data", t.TempDir(),
+		"--db", filepath.Join(t.TempDir(), "dev.db"), "--forward-to", "http://127.0.0.1:1/webhooks", "--events", "invoice.*", "--no-provider")
+	dev.line(t, "Send a test webhook:")
+	resp, err := http.Get(stderrLine(t, dev, webLine) + "/api/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Conn struct {
+			TryCurl    string `json:"try_curl"`
+			TryTrigger string `json:"try_trigger"`
+		} `json:"conn"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(st.Conn.TryCurl, "invoice.created") || !strings.Contains(st.Conn.TryTrigger, " trigger invoice.created --to ") {
+		t.Errorf("web first screen offers %q and %q to an invoice.* agent", st.Conn.TryCurl, st.Conn.TryTrigger)
+	}
+}
+
 // TestExampleFor: the banner's example is one the filter takes, or says
 // that it is not.
 func TestExampleFor(t *testing.T) {

@@ -159,9 +159,12 @@
     } else if (c && c.url && c.try_curl) {
       empty.replaceChildren(
         el("p", {}, "No deliveries yet. Send a test webhook to " + c.url + ":"),
-        el("pre", { id: "try-curl", class: "try mono" }, c.try_curl),
-        el("p", {}, "or a realistic Monite payload (signed when HOOKTAP_SECRET is set):"),
-        el("pre", { id: "try-trigger", class: "try mono" }, c.try_trigger));
+        el("pre", { id: "try-curl", class: "try mono" }, c.try_curl));
+      if (c.try_trigger) {
+        empty.append(
+          el("p", {}, "or a realistic payload (signed when HOOKTAP_SECRET is set):"),
+          el("pre", { id: "try-trigger", class: "try mono" }, c.try_trigger));
+      }
     } else {
       empty.replaceChildren("No deliveries yet. Webhooks sent to the relay URL show up here as they arrive.");
     }
