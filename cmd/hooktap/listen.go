@@ -333,6 +333,9 @@ type agentRun struct {
 	bus    *live.Bus
 	sender *replay.Sender
 	agent  *agent.Agent
+	// example is the test webhook the banner, the TUI and the web page
+	// offer: one the agent's filter takes.
+	example example
 	// providerPage is hooktap dev's emulator page, for the web inspector.
 	providerPage string
 	// webURL is the web inspector's address, once it listens ("" when not),
@@ -372,11 +375,12 @@ func runAgent(ctx context.Context, e *env, f *agentFlags, relayURL string, dp *d
 
 	bus := live.NewBus()
 	r := &agentRun{
-		flags:  f,
-		relay:  relayURL,
-		store:  st,
-		bus:    bus,
-		sender: &replay.Sender{Store: st, Bus: bus, Secret: f.secret},
+		flags:   f,
+		relay:   relayURL,
+		store:   st,
+		bus:     bus,
+		sender:  &replay.Sender{Store: st, Bus: bus, Secret: f.secret},
+		example: exampleFor(f.filter()),
 	}
 	tui := useTUI(e, f)
 	if tui {
@@ -389,7 +393,7 @@ func runAgent(ctx context.Context, e *env, f *agentFlags, relayURL string, dp *d
 	var rep *reporter
 	if !tui {
 		rep = newReporter(e.stdout, f.json, st.Path())
-		rep.example = exampleFor(f.filter())
+		rep.example = r.example
 		report = rep.report
 	}
 	var secretFor func(*store.Delivery) string

@@ -118,7 +118,7 @@ func runTUI(ctx context.Context, e *env, r *agentRun) error {
 		agentDone <- err
 	}()
 	opts := tuiOptions(e, r.store, r.bus, r.sender)
-	opts.TryIt = exampleFor(r.flags.filter()).tryIt // an event the filter takes
+	opts.TryIt = r.example.tryIt
 	opts.WebURL, opts.WebProblem = r.webURL, r.webProblem
 	if r.providerPage != "" {
 		opts.ProviderAPI = strings.TrimSuffix(r.providerPage, "/_emulator/")

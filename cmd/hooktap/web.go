@@ -74,7 +74,7 @@ func startWeb(ctx context.Context, e *env, r *agentRun) (stop func(), err error)
 
 		ProviderPage: r.providerPage,
 		Self:         selfCommand(),
-		TryIt:        exampleFor(r.flags.filter()).tryIt, // an event the filter takes
+		TryIt:        r.example.tryIt,
 	})
 	r.webURL = webURL(ln.Addr()) // the port bound, for --web 127.0.0.1:0
 	fmt.Fprintf(e.stderr, "Web inspector  %s\n", r.webURL)
