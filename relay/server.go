@@ -178,6 +178,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// ValidOfflineStatus reports whether code may answer a delivery no agent
+// takes: 202 (kept) or 503 (the sender retries).
+func ValidOfflineStatus(code int) bool {
+	return code == http.StatusAccepted || code == http.StatusServiceUnavailable
+}
+
 // withDefaults fills in cfg's zero values and checks the rest.
 func (cfg Config) withDefaults() (Config, error) {
 	if cfg.ResponseTimeout <= 0 {
@@ -186,7 +192,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.OfflineStatus == 0 {
 		cfg.OfflineStatus = http.StatusAccepted
 	}
-	if cfg.OfflineStatus != http.StatusAccepted && cfg.OfflineStatus != http.StatusServiceUnavailable {
+	if !ValidOfflineStatus(cfg.OfflineStatus) {
 		return cfg, fmt.Errorf("offline status must be 202 or 503, not %d", cfg.OfflineStatus)
 	}
 	if cfg.MaxBody <= 0 {

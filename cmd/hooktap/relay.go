@@ -123,7 +123,7 @@ func (f *relayFlags) register(fs *flag.FlagSet, e *env) {
 // quietly read as their default) before anything listens: bad usage, exit 2.
 func (f *relayFlags) checkNumbers() error {
 	c := &f.cfg
-	if c.OfflineStatus != http.StatusAccepted && c.OfflineStatus != http.StatusServiceUnavailable {
+	if !relay.ValidOfflineStatus(c.OfflineStatus) {
 		return usagef("bad --offline-status %d: use 202 (the relay keeps the delivery) or 503 (the sender retries)", c.OfflineStatus)
 	}
 	for _, n := range []struct {
