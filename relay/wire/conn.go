@@ -271,18 +271,19 @@ func (c *Conn) Run(ctx context.Context, handle func(Message) error) error {
 
 // Serve is Run on goroutines of its own: it returns at once, and calls
 // done with what Run returns once the connection has ended. On a
-// connection from Accept over plain TCP, no goroutine waits deep in a read
-// while the peer is idle: the next bytes are awaited on a goroutine that
-// has just started, which reads messages only until the peer is idle
-// again, then leaves the wait to a fresh one. A goroutine parked deep in a
-// read keeps a stack twice as large, for each of thousands of idle agents.
+// connection from Accept over plain TCP, no goroutine waits while the
+// peer is idle (frameConn.await): a goroutine starts when its next bytes
+// come, reads messages only until the peer is idle again, and ends. Each
+// of thousands of idle agents would otherwise keep a goroutine, and one
+// parked deep in a read keeps a stack twice as large.
 func (c *Conn) Serve(ctx context.Context, handle func(Message) error, done func(error)) {
 	if c.fc == nil {
 		go func() { done(c.Run(ctx, handle)) }()
 		return
 	}
 	s := &serving{c: c, handle: handle, done: done, stop: c.begin(ctx)}
-	go s.wake()
+	s.woken = s.wake
+	c.fc.await(s.woken)
 }
 
 // serving is a connection that Serve reads.
@@ -291,21 +292,22 @@ type serving struct {
 	handle func(Message) error
 	done   func(error)
 	stop   func() bool
+	woken  func(error) // wake, made once
 }
 
-// wake waits for the peer's next bytes, then reads them.
-func (s *serving) wake() {
-	err := s.c.fc.wait()
-	// After a timeout the read fails at once, as Run's would.
+// wake reads the peer's next bytes, on a goroutine started when they came
+// (or the wait failed: then the read fails at once, as Run's would).
+func (s *serving) wake(err error) {
 	s.read(err != nil)
 }
 
 // read reads and handles messages until the peer has sent nothing more,
-// then leaves the wait to a fresh goroutine; or until the connection ends.
+// then waits for its next bytes without a goroutine (frameConn.await); or
+// until the connection ends.
 func (s *serving) read(mustRead bool) {
 	for {
 		if !mustRead && s.c.fc.idle() {
-			go s.wake()
+			s.c.fc.await(s.woken)
 			return
 		}
 		mustRead = false

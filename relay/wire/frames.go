@@ -19,7 +19,8 @@ import (
 // as it is.
 type frameConn struct {
 	net.Conn
-	raw syscall.RawConn // to wait for the socket to be readable
+	raw  syscall.RawConn // to see whether the socket is readable
+	poll pollState       // waiting for it to be (await)
 
 	buf  *[]byte // what was read from the socket and not handed on; nil when empty
 	r, w int     // (*buf)[r:w] is unread

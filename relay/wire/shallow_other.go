@@ -8,5 +8,7 @@ import "net"
 // the read, as on TLS.
 func newFrameConn(net.Conn) *frameConn { return nil }
 
-func (f *frameConn) wait() error    { return nil }
-func (f *frameConn) readable() bool { return true }
+type pollState struct{}
+
+func (f *frameConn) await(func(error)) {}
+func (f *frameConn) readable() bool    { return true }

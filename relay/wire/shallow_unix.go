@@ -18,14 +18,9 @@ func newFrameConn(c net.Conn) *frameConn {
 	if err != nil {
 		return nil
 	}
-	return &frameConn{Conn: tc, raw: raw}
-}
-
-// wait waits until the socket has something to read (bytes, its end or an
-// error), or its read deadline passes: then it returns the error. It goes
-// no deeper than the poller.
-func (f *frameConn) wait() error {
-	return f.raw.Read(hasInput)
+	f := &frameConn{Conn: tc, raw: raw}
+	_ = raw.Control(func(fd uintptr) { f.poll.fd = int(fd) })
+	return f
 }
 
 // readable reports whether the socket has something to read, without
