@@ -11,7 +11,7 @@ import (
 
 // An idle connection waits for its client's next bytes in one epoll set
 // that the whole process shares, with no goroutine of its own: one
-// goroutine (a blocked epoll_wait) waits for all of them, and a
+// goroutine waits for all of them (pollLoop), and a
 // connection's reading goroutine starts when its socket becomes readable,
 // or when its read deadline passes (a timer). A goroutine per idle agent,
 // however shallow, costs 2 KiB of stack, and as much again of heap, since
@@ -37,7 +37,8 @@ type pollState struct {
 var poller struct {
 	once  sync.Once
 	epfd  int
-	err   error // the set could not be made: connections wait on goroutines
+	file  *os.File // epfd, in Go's poller
+	err   error    // the set could not be made: connections wait on goroutines
 	mu    sync.Mutex
 	conns map[int32]*frameConn // registered sockets, by descriptor
 }
@@ -168,34 +169,53 @@ func (f *frameConn) Close() error {
 	return f.Conn.Close()
 }
 
-// startPoller makes the epoll set and starts its goroutine.
+// startPoller makes the epoll set and starts its goroutine. The set's own
+// descriptor is in Go's poller, so that goroutine waits as any socket's
+// reader does, and wakes the connections on the goroutines of the
+// scheduler it runs on, not from a thread blocked in epoll_wait.
 func startPoller() {
-	poller.epfd, poller.err = syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
-	if poller.err != nil {
+	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err == nil {
+		err = syscall.SetNonblock(epfd, true)
+	}
+	var rc syscall.RawConn
+	if err == nil {
+		poller.file = os.NewFile(uintptr(epfd), "epoll")
+		rc, err = poller.file.SyscallConn()
+	}
+	if err != nil {
+		poller.err = err
 		return
 	}
+	poller.epfd = epfd
 	poller.conns = map[int32]*frameConn{}
-	go pollLoop()
+	go pollLoop(rc)
 }
 
 // pollLoop wakes the connections whose sockets became readable.
-func pollLoop() {
+func pollLoop(rc syscall.RawConn) {
 	events := make([]syscall.EpollEvent, 256)
-	for {
-		n, err := syscall.EpollWait(poller.epfd, events, -1)
-		if errors.Is(err, syscall.EINTR) {
-			continue
-		}
-		if err != nil {
-			panic("wire: epoll_wait: " + err.Error()) // a bad epoll descriptor: cannot happen
-		}
-		for _, ev := range events[:n] {
-			poller.mu.Lock()
-			f := poller.conns[ev.Fd]
-			poller.mu.Unlock()
-			if f != nil {
-				f.wake(nil) // a stale event only starts a read that finds nothing and waits again
+	err := rc.Read(func(epfd uintptr) bool {
+		for {
+			n, err := syscall.EpollWait(int(epfd), events, 0)
+			if errors.Is(err, syscall.EINTR) {
+				continue
+			}
+			if err != nil {
+				panic("wire: epoll_wait: " + err.Error()) // a bad epoll descriptor: cannot happen
+			}
+			if n == 0 {
+				return false // nothing more: wait until the set is readable again
+			}
+			for _, ev := range events[:n] {
+				poller.mu.Lock()
+				f := poller.conns[ev.Fd]
+				poller.mu.Unlock()
+				if f != nil {
+					f.wake(nil) // a stale event only starts a read that finds nothing and waits again
+				}
 			}
 		}
-	}
+	})
+	panic("wire: epoll set: " + err.Error()) // it is never closed
 }
