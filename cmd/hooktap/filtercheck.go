@@ -3,9 +3,11 @@ package main
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/hooktap/hooktap/inspector/catalog"
+	"github.com/hooktap/hooktap/inspector/store"
 	"github.com/hooktap/hooktap/relay"
 )
 
@@ -31,7 +33,13 @@ func (w filterWarning) String() string {
 	if w.Suggestion != "" {
 		hint = "did you mean " + w.Suggestion + "?"
 	}
-	return fmt.Sprintf("%s %s %s (%s); listening for it as given", w.Flag, w.Value, what, hint)
+	// The value may come from the config file, and the TUI shows it: no
+	// escape sequence, and one line.
+	v := store.Printable(w.Value)
+	if strings.ContainsAny(v, "\n\t") {
+		v = strconv.Quote(v)
+	}
+	return fmt.Sprintf("%s %s %s (%s); listening for it as given", w.Flag, v, what, hint)
 }
 
 // legacyActions are the actions of the oldest API version's payloads,

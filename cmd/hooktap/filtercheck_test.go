@@ -38,6 +38,7 @@ func TestCheckFilter(t *testing.T) {
 		want[1]: "--events payabel.* matches no known event (did you mean payable.*?); listening for it as given",
 		want[3]: "--events acme.thing_happened is not a known event (hooktap trigger --list shows them); listening for it as given",
 		want[5]: "--object-type payabel is not a known object type (did you mean payable?); listening for it as given",
+		{"--events", "a\x1b]52;c;eA==\x07\nb", ""}: "--events \"a\ufffd]52;c;eA==\ufffd\\nb\" is not a known event (hooktap trigger --list shows them); listening for it as given",
 	} {
 		if w.String() != s {
 			t.Errorf("%+v says %q, want %q", w, w.String(), s)
