@@ -81,11 +81,27 @@ func (s *Server) admin(next http.HandlerFunc) http.HandlerFunc {
 			httpError(w, http.StatusNotFound, "this relay runs in open mode: start it with --admin-token to manage channels")
 			return
 		}
-		if !s.team.isAdmin(bearer(r)) {
+		if tok := bearer(r); !s.team.isAdmin(tok) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="hooktap admin"`)
-			httpError(w, http.StatusUnauthorized, "the admin API needs the relay's admin token (Authorization: Bearer ...)")
+			httpError(w, http.StatusUnauthorized, "%s", s.adminRefusal(r, tok))
 			return
 		}
 		next(w, r)
 	}
+}
+
+// adminRefusal says in one line what is wrong with a request's admin token
+// (none, not a bearer token, or not this relay's) and how to give it. It
+// never repeats what was sent.
+func (s *Server) adminRefusal(r *http.Request, tok string) string {
+	const give = "give it to hooktap channels with --admin-token TOKEN or HOOKTAP_ADMIN_TOKEN, or send Authorization: Bearer TOKEN"
+	switch {
+	case r.Header.Get("Authorization") == "":
+		return "no admin token: the admin API needs the token this relay was started with (its --admin-token or HOOKTAP_ADMIN_TOKEN); " + give
+	case tok == "":
+		return "the Authorization header is not \"Bearer TOKEN\": the admin API takes the relay's admin token only as a bearer token; " + give
+	case s.team.isMetricsReader(tok):
+		return "that is the relay's metrics token, which reads /metrics only: the admin API needs the admin token; " + give
+	}
+	return "wrong admin token: not the one this relay was started with (its --admin-token or HOOKTAP_ADMIN_TOKEN); " + give
 }

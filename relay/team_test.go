@@ -149,3 +149,45 @@ func TestUnknownChannelIs404InTeamMode(t *testing.T) {
 		t.Fatalf("buffer %v", d)
 	}
 }
+
+// TestAdminRefusalSaysWhatIsWrong: a 401 from the admin API says in one
+// line whether the token is missing, not a bearer token, the metrics token
+// or wrong, and how to give it; never what was sent.
+func TestAdminRefusalSaysWhatIsWrong(t *testing.T) {
+	const metrics = "metrics-token-for-tests-0123456789"
+	srv, err := New(t.Context(), Config{DataDir: t.TempDir(), AdminToken: testAdmin, MetricsToken: metrics})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	for _, c := range []struct{ auth, want string }{
+		{"", "no admin token: "},
+		{"Basic c2VjcmV0LXNlbnQtaW4tdGhlLWNsZWFy", `the Authorization header is not "Bearer TOKEN": `},
+		{"Bearer", `the Authorization header is not "Bearer TOKEN": `},
+		{"Bearer " + metrics, "that is the relay's metrics token, which reads /metrics only: "},
+		{"Bearer secret-sent-in-the-clear", "wrong admin token: not the one this relay was started with (its --admin-token or HOOKTAP_ADMIN_TOKEN); "},
+	} {
+		req, _ := http.NewRequest("GET", ts.URL+"/api/channels", nil)
+		if c.auth != "" {
+			req.Header.Set("Authorization", c.auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		body := string(b)
+		if resp.StatusCode != http.StatusUnauthorized || strings.Count(body, "\n") != 1 || !strings.HasPrefix(body, "hooktap: "+c.want) ||
+			!strings.Contains(body, "--admin-token TOKEN or HOOKTAP_ADMIN_TOKEN, or send Authorization: Bearer TOKEN") {
+			t.Errorf("Authorization %q: %d %q, want one line starting %q that says how to give the token", c.auth, resp.StatusCode, body, c.want)
+		}
+		for _, secret := range []string{"secret-sent-in-the-clear", "c2VjcmV0", metrics} {
+			if strings.Contains(body, secret) {
+				t.Errorf("Authorization %q: the answer repeats what was sent: %q", c.auth, body)
+			}
+		}
+	}
+}

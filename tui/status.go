@@ -277,6 +277,9 @@ func (m *Model) statusLine() string {
 		left = st.Error.Render(s.message)
 	case s.message != "":
 		left = st.Message.Render(s.message)
+	case len(m.opts.FilterWarnings) > 0:
+		// Before the web inspector's: a typo here loses deliveries.
+		left = st.Error.Render(strings.Join(m.opts.FilterWarnings, "; "))
 	case m.opts.WebProblem != "":
 		left = st.Error.Render(m.opts.WebProblem)
 	case s.app.Down():

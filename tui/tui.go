@@ -35,6 +35,10 @@ type Options struct {
 	// WebProblem says why the web inspector beside the UI did not start,
 	// and what to do; the status line shows it.
 	WebProblem string
+	// FilterWarnings are the agent's filter names that no known event has
+	// ("--events payabel.created is not a known event (did you mean
+	// payable.created?) ..."); the status line shows them.
+	FilterWarnings []string
 	// InFlight counts the deliveries the agent is forwarding to the app,
 	// and Stop tells it to finish them and take no more: the returned
 	// channel closes once it has. With both set, quitting while deliveries

@@ -148,6 +148,12 @@ func TestConfigFileErrors(t *testing.T) {
 	cases := []struct{ file, args, want string }{
 		{`forwardto = "x"`, "events list", "unknown key forwardto"},
 		{"[profiles.a]\nchanel = \"x\"", "listen", "unknown key profiles.a.chanel"},
+		// A misspelt key names the key it likely meant.
+		{`forwrad_to = "http://localhost:3000"`, "listen", "unknown key forwrad_to (did you mean forward_to?)"},
+		{`forward-to = "http://localhost:3000"`, "dev", "unknown key forward-to (did you mean forward_to?)"},
+		{"[profiles.a]\nevnets = [\"payable.*\"]", "listen", "unknown key profiles.a.evnets (did you mean events?)"},
+		{"[profile.a]\nchannel = \"x\"", "listen", "unknown key profile (did you mean profiles?)"},
+		{`zzzzzz = 1`, "listen", "unknown key zzzzzz (known: relay, channel, forward_to,"},
 		{`secret = "whsec_topsecret"`, "tui", "key secret: a secret does not belong in a file"},
 		{`token = "htk_topsecret"`, "listen", "key token: a token does not belong in a file"},
 		{`secret_env = "whsec_topsecret-x"`, "resend x", "key secret_env: must name an environment variable"},

@@ -185,7 +185,8 @@ func TestDevTUIBusyWebAndQuitInFlight(t *testing.T) {
 }
 
 // TestListenJSONBusyWeb: with --json, a web inspector that could not start
-// is a JSON line, with what to do.
+// is a JSON line, with what to do, and is said only there (not on stderr
+// too).
 func TestListenJSONBusyWeb(t *testing.T) {
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -208,4 +209,7 @@ func TestListenJSONBusyWeb(t *testing.T) {
 	}
 	p.line(t, `"type":"ready"`)
 	p.stop(t)
+	if n := strings.Count(p.stderrText(), "web inspector not started"); n != 0 {
+		t.Errorf("with --json the busy port is said on stderr too (%d times):\n%s", n, p.stderrText())
+	}
 }

@@ -341,6 +341,8 @@ type agentRun struct {
 	// webURL is the web inspector's address, once it listens ("" when not),
 	// and webProblem why it does not, when it was asked for.
 	webURL, webProblem string
+	// filterWarnings are the filter's names that no known event has.
+	filterWarnings []filterWarning
 }
 
 // runAgent opens the store, connects to the relay and reports deliveries
@@ -381,6 +383,8 @@ func runAgent(ctx context.Context, e *env, f *agentFlags, relayURL string, dp *d
 		bus:     bus,
 		sender:  &replay.Sender{Store: st, Bus: bus, Secret: f.secret},
 		example: exampleFor(f.filter()),
+
+		filterWarnings: checkFilter(f.filter()),
 	}
 	tui := useTUI(e, f)
 	if tui {
@@ -440,6 +444,16 @@ func runAgent(ctx context.Context, e *env, f *agentFlags, relayURL string, dp *d
 	if rep != nil && r.webProblem != "" {
 		rep.web(r.flags.web, r.webProblem)
 	}
+	// Said before the agent starts, so above the banner (the TUI shows
+	// them on its status line).
+	for _, w := range r.filterWarnings {
+		switch {
+		case f.json:
+			rep.warning(w)
+		case !tui:
+			fmt.Fprintf(e.stderr, "hooktap: %s\n", w)
+		}
+	}
 	if tui {
 		return runTUI(ctx, e, r)
 	}
@@ -490,6 +504,15 @@ type webDownLine struct {
 	Listening bool   `json:"listening"`
 	Addr      string `json:"addr"`
 	Error     string `json:"error"`
+}
+
+// warningLine is a filter name no known event has (filterWarning).
+type warningLine struct {
+	Type       string `json:"type"`
+	Flag       string `json:"flag"`
+	Value      string `json:"value"`
+	Suggestion string `json:"suggestion,omitempty"`
+	Message    string `json:"message"`
 }
 
 // connectionLine is a change of the relay connection. RetryIn is in
@@ -662,6 +685,13 @@ func (r *reporter) web(addr, problem string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.encode.Encode(webDownLine{Type: "web", Listening: false, Addr: addr, Error: problem})
+}
+
+// warning prints, with --json, a filter name no known event has.
+func (r *reporter) warning(w filterWarning) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.encode.Encode(warningLine{Type: "warning", Flag: w.Flag, Value: w.Value, Suggestion: w.Suggestion, Message: w.String()})
 }
 
 // app prints whether the app listens, when that changes.

@@ -162,7 +162,8 @@ func TestTeamTokens(t *testing.T) {
 	if _, errOut, code := hooktapOut(t, nil, "channels", "create", "billing", "--relay", relayURL, "--admin-token", teamAdmin); code != 1 || !strings.Contains(errOut, "already exists") {
 		t.Errorf("second create: exit %d %q", code, errOut)
 	}
-	if _, errOut, code := hooktapOut(t, nil, "channels", "list", "--relay", relayURL, "--admin-token", "not-the-admin-token-at-all"); code != 1 || !strings.Contains(errOut, "401") {
+	if _, errOut, code := hooktapOut(t, nil, "channels", "list", "--relay", relayURL, "--admin-token", "not-the-admin-token-at-all"); code != 1 || !strings.Contains(errOut, "401: wrong admin token") ||
+		!strings.Contains(errOut, "--admin-token TOKEN or HOOKTAP_ADMIN_TOKEN") || strings.Count(errOut, "\n") != 1 || strings.Contains(errOut, "not-the-admin-token-at-all") {
 		t.Errorf("list with a wrong admin token: exit %d %q", code, errOut)
 	}
 	if _, _, code := hooktapOut(t, nil, "channels", "create", "--relay", relayURL, "--admin-token", teamAdmin); code != 2 {

@@ -120,6 +120,9 @@ func runTUI(ctx context.Context, e *env, r *agentRun) error {
 	opts := tuiOptions(e, r.store, r.bus, r.sender)
 	opts.TryIt = r.example.tryIt
 	opts.WebURL, opts.WebProblem = r.webURL, r.webProblem
+	for _, w := range r.filterWarnings {
+		opts.FilterWarnings = append(opts.FilterWarnings, w.String())
+	}
 	if r.providerPage != "" {
 		opts.ProviderAPI = strings.TrimSuffix(r.providerPage, "/_emulator/")
 	}

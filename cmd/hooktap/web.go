@@ -62,7 +62,9 @@ func startWeb(ctx context.Context, e *env, r *agentRun) (stop func(), err error)
 	ln, err := net.Listen("tcp", r.flags.web)
 	if err != nil {
 		r.webProblem = webProblem(r.flags.web, err)
-		fmt.Fprintf(e.stderr, "hooktap: %s\n", r.webProblem)
+		if !r.flags.json { // with --json the reporter's JSON line says it, once
+			fmt.Fprintf(e.stderr, "hooktap: %s\n", r.webProblem)
+		}
 		return func() {}, nil
 	}
 	srv := web.New(web.Options{

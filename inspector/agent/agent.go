@@ -191,11 +191,14 @@ func (a *Agent) setStatus(c live.RelayStatus) {
 	a.emit(live.Event{Kind: live.EventRelay, Relay: c})
 }
 
+// emit publishes e on the bus, then reports it: once a line says that
+// the agent is connected, the web inspector's status (hooktap status) says
+// so too.
 func (a *Agent) emit(e live.Event) {
+	a.cfg.Bus.Publish(e)
 	if a.cfg.Report != nil {
 		a.cfg.Report(e)
 	}
-	a.cfg.Bus.Publish(e)
 }
 
 // maxOutstanding bounds the deliveries an agent holds at once (received,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,6 +57,9 @@ type Conn struct {
 	pong   atomic.Pointer[chan struct{}] // told of pongs while Alive waits
 	mem    *memEnd                       // not nil: an end of a Pipe, with no socket (pipe.go)
 	fc     *frameConn                    // not nil: idle waits are shallow (Accept, Serve)
+	// readWait is how long the peer may send nothing (no frame, no pong)
+	// before the connection is closed: PongWait, shorter in tests.
+	readWait time.Duration
 
 	closeOnce sync.Once
 }
@@ -63,7 +67,7 @@ type Conn struct {
 // NewConn wraps ws, with a read limit of MaxFrameSize.
 func NewConn(ws *websocket.Conn) *Conn {
 	ws.SetReadLimit(MaxFrameSize)
-	return &Conn{ws: ws, done: make(chan struct{})}
+	return &Conn{ws: ws, done: make(chan struct{}), readWait: PongWait}
 }
 
 // SetReadLimit raises or lowers the largest frame Run accepts (never below
@@ -323,7 +327,7 @@ func (s *serving) read(mustRead bool) {
 // when ctx ends, which stop undoes.
 func (c *Conn) begin(ctx context.Context) (stop func() bool) {
 	stop = context.AfterFunc(ctx, func() { c.Close(websocket.CloseGoingAway, "shutting down") })
-	_ = c.ws.SetReadDeadline(time.Now().Add(PongWait))
+	_ = c.ws.SetReadDeadline(time.Now().Add(c.readWait))
 	c.ws.SetPongHandler(func(string) error { return c.gotPong() })
 	return stop
 }
@@ -348,7 +352,7 @@ func (c *Conn) gotPong() error {
 		return nil
 	default:
 	}
-	return c.ws.SetReadDeadline(time.Now().Add(PongWait))
+	return c.ws.SetReadDeadline(time.Now().Add(c.readWait))
 }
 
 // answerPing answers a ping that the frameConn took. Like any write, one
@@ -370,6 +374,7 @@ func (c *Conn) readOne(handle func(Message) error) error {
 			return ErrClosed
 		default:
 		}
+		c.closeFor(err)
 		return err
 	}
 	select {
@@ -379,7 +384,7 @@ func (c *Conn) readOne(handle func(Message) error) error {
 		return nil
 	default:
 	}
-	_ = c.ws.SetReadDeadline(time.Now().Add(PongWait))
+	_ = c.ws.SetReadDeadline(time.Now().Add(c.readWait))
 	if typ == websocket.BinaryMessage {
 		if !c.binary.Load() {
 			c.Close(websocket.CloseUnsupportedData, "binary frames were not agreed on")
@@ -403,6 +408,23 @@ func (c *Conn) readOne(handle func(Message) error) error {
 		return err
 	}
 	return handle(m)
+}
+
+// closeFor closes the connection after a failed read with a code and
+// reason that say why, where the websocket.Conn sent no close frame itself:
+// the peer fell silent past the read deadline (going away), or sent a frame
+// whose length cannot be read (a 64-bit length with its top bit set, which
+// RFC 6455 forbids: a protocol error). The websocket.Conn answers a frame
+// over the read limit with 1009 itself; a close after it sends nothing.
+// Other failures (the peer gone, its close frame) end with end's 1000.
+func (c *Conn) closeFor(err error) {
+	var ne net.Error
+	switch {
+	case errors.As(err, &ne) && ne.Timeout():
+		c.Close(websocket.CloseGoingAway, fmt.Sprintf("no frames for %gs", c.readWait.Seconds()))
+	case errors.Is(err, websocket.ErrReadLimit):
+		c.Close(websocket.CloseProtocolError, "bad frame length")
+	}
 }
 
 // decodeAside decodes a JSON frame on a short-lived goroutine. JSON

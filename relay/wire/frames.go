@@ -208,7 +208,9 @@ func frameHeader(b []byte) (hdr int, size int64, ok bool) {
 		size = int64(binary.BigEndian.Uint16(b[2:]))
 	case 127:
 		u := binary.BigEndian.Uint64(b[2:])
-		size = int64(min(u, math.MaxInt64)) // more is malformed: the websocket.Conn says so
+		// More is malformed: the websocket.Conn reads it as a negative
+		// length and fails, and Conn closes with 1002 (closeFor).
+		size = int64(min(u, math.MaxInt64))
 	default:
 		size = int64(n)
 	}

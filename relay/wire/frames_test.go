@@ -281,3 +281,47 @@ func TestAcceptedConnRejectsMalformedFrames(t *testing.T) {
 		})
 	}
 }
+
+// TestSilentPeerClosedGoingAway: a peer that sends nothing for the read
+// wait is closed with 1001 (going away) and a reason that says so, over
+// plain TCP (Serve's shallow wait) and TLS (a read parked in the
+// websocket.Conn); not with 1000 and no reason.
+func TestSilentPeerClosedGoingAway(t *testing.T) {
+	for _, tlsServer := range []bool{false, true} {
+		c, ws, _ := accepted(t, tlsServer)
+		c.readWait = 300 * time.Millisecond
+		done := make(chan error, 1)
+		c.Serve(t.Context(), func(Message) error { return nil }, func(err error) { done <- err })
+		ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, _, err := ws.ReadMessage()
+		var ce *websocket.CloseError
+		if !errors.As(err, &ce) || ce.Code != websocket.CloseGoingAway || ce.Text != "no frames for 0.3s" {
+			t.Errorf("tls %v: the silent client read %v, want close 1001 \"no frames for 0.3s\"", tlsServer, err)
+		}
+		if err := <-done; err == nil {
+			t.Errorf("tls %v: Serve ended without an error", tlsServer)
+		}
+	}
+}
+
+// TestNegativeFrameLengthIsProtocolError: a client frame whose 64-bit
+// length has its top bit set (RFC 6455 5.2 forbids it) is closed with 1002
+// (protocol error), over plain TCP (through the frameConn) and TLS.
+func TestNegativeFrameLengthIsProtocolError(t *testing.T) {
+	for _, tlsServer := range []bool{false, true} {
+		c, ws, raw := accepted(t, tlsServer)
+		done := make(chan error, 1)
+		c.Serve(t.Context(), func(Message) error { return nil }, func(err error) { done <- err })
+		frame := binary.BigEndian.AppendUint64([]byte{0x82, 0x80 | 127}, 1<<63|5)
+		raw.Write(append(frame, 1, 2, 3, 4, 'h', 'e', 'l', 'l', 'o'))
+		ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, _, err := ws.ReadMessage()
+		var ce *websocket.CloseError
+		if !errors.As(err, &ce) || ce.Code != websocket.CloseProtocolError {
+			t.Errorf("tls %v: after a frame with a negative length the client read %v, want close 1002", tlsServer, err)
+		}
+		if err := <-done; err == nil {
+			t.Errorf("tls %v: Serve ended without an error", tlsServer)
+		}
+	}
+}

@@ -18,6 +18,8 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/hooktap/hooktap/inspector/catalog"
 )
 
 // Kind is what a key's value must be.
@@ -208,7 +210,7 @@ func (f *File) set(t map[string]any, profile string) error {
 		}
 		i := slices.IndexFunc(Keys, func(key Key) bool { return key.Name == k })
 		if i < 0 {
-			return fmt.Errorf("%s: unknown key %s (known: %s)", f.Path, where, keyNames())
+			return fmt.Errorf("%s: unknown key %s (%s)", f.Path, where, nearestKey(k, profile == ""))
 		}
 		v, err := value(Keys[i].Kind, t[k], filepath.Dir(f.Path))
 		if err != nil {
@@ -219,12 +221,26 @@ func (f *File) set(t map[string]any, profile string) error {
 	return nil
 }
 
-func keyNames() string {
+// nearestKey says which key a misspelt one likely meant ("did you mean
+// forward_to?"), else lists the keys. At the top level a profiles table
+// may be what was meant ([profile.x]).
+func nearestKey(k string, top bool) string {
+	names := keyList()
+	if top {
+		names = append(names, "profiles")
+	}
+	if near := catalog.Nearest(strings.ReplaceAll(k, "-", "_"), names, 1); len(near) > 0 {
+		return "did you mean " + near[0] + "?"
+	}
+	return "known: " + strings.Join(keyList(), ", ")
+}
+
+func keyList() []string {
 	var n []string
 	for _, k := range Keys {
 		n = append(n, k.Name)
 	}
-	return strings.Join(n, ", ")
+	return n
 }
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
