@@ -71,16 +71,19 @@ func (ss *session) adoptUnclaimed(ctx context.Context) bool {
 const adoptPage = 1000
 
 // wants reports whether the session should take an unclaimed delivery: its
-// filter matches, it does not have it in flight, no ack of it is on its
-// way, and no other session is going to take it.
+// filter matches, it has not sent it (it is not in flight, and the session
+// has not passed it in channel order: then it sent it, and an ack may be on
+// its way, acked after the unclaimed rows were read), and no other session
+// is going to take it.
 func (ss *session) wants(p Pending) bool {
 	if !ss.filter.Match(p.Event) {
 		return false
 	}
 	ss.mu.Lock()
 	_, flying := ss.inflight[p.Seq]
+	sent := flying || p.Seq > ss.start && p.Seq <= ss.sentSeq
 	ss.mu.Unlock()
-	return !flying && !ss.srv.owedElsewhere(ss, p)
+	return !sent && !ss.srv.owedElsewhere(ss, p)
 }
 
 // owedElsewhere reports whether a session of me's channel other than me

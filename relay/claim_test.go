@@ -273,3 +273,54 @@ func TestPruneForgetsIdleCursors(t *testing.T) {
 		t.Fatalf("cursors left %v, want agt_here and agt_waiting", left)
 	}
 }
+
+// TestSentIsNotAdoptedAgain: a session that sent a delivery live does not
+// adopt it as unclaimed once its ack is in. The unclaimed rows are read
+// before the session looks at its window: an ack that arrives in between
+// (an agent that reconnects at once under its id, so that its old session
+// asks the new one to adopt) used to have the delivery sent twice on one
+// connection, the second time marked resumed.
+func TestSentIsNotAdoptedAgain(t *testing.T) {
+	srv, ts := newRelay(t, Config{ResponseTimeout: 5 * time.Second})
+	a := dialAgent(t, ts)
+	a.helloAs("team", "agt_a", testKey("agt_a"))
+
+	answered := make(chan int, 1)
+	go func() {
+		resp, err := http.Post(ts.URL+"/h/team", "application/json", strings.NewReader(`{"action":"payable.created"}`))
+		if err != nil {
+			answered <- 0
+			return
+		}
+		resp.Body.Close()
+		answered <- resp.StatusCode
+	}()
+	d := a.readDelivery()
+	// Read while it is in flight: the unclaimed rows an adoption would
+	// go through hold it.
+	if !unclaimedNow(t, srv, d.Seq) {
+		t.Fatal("a delivery in flight is not among the unclaimed")
+	}
+	a.ack(d)
+	if code := <-answered; code != http.StatusOK {
+		t.Fatalf("sender got %d, want the agent's 200", code)
+	}
+	ss := srv.sessionOf("team", "agt_a")
+	if ss == nil {
+		t.Fatal("no session")
+	}
+	if ss.wants(Pending{Seq: d.Seq, Event: Event{Action: "payable.created"}}) {
+		t.Fatalf("the session would send delivery %d again after its agent acked it", d.Seq)
+	}
+}
+
+// unclaimedNow reports whether the buffer's Unclaimed (rows and writes
+// not yet made) holds seq of channel team.
+func unclaimedNow(t *testing.T, srv *Server, seq int64) bool {
+	t.Helper()
+	ps, _, err := srv.Buffer().Unclaimed(t.Context(), "team", seq-1, seq, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ps) == 1 && ps[0].Seq == seq
+}

@@ -42,6 +42,7 @@ type session struct {
 	room chan struct{} // a token when an ack made room in the window
 
 	resumeTo int64 // channel head when the session opened: what it may have seen
+	start    int64 // where it started in channel order: what it has sent is after it
 	// adopt: the unclaimed deliveries up to adoptThrough that no other
 	// session is going to take are sent before anything else (catchup.go):
 	// up to its start when the session opens, up to where it is when
@@ -188,6 +189,7 @@ func (s *Server) open(ctx context.Context, conn *wire.Conn, h *wire.Hello, p pee
 		instance: h.Instance,
 		filter:   Filter{Events: h.Events, ObjectTypes: h.ObjectTypes, EntityIDs: h.EntityIDs},
 		room:     make(chan struct{}, 1),
+		start:    start,
 		sentSeq:  start,
 		cursor:   start,
 		resumeTo: head,

@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"runtime/debug"
 	"runtime/pprof"
+	"runtime/trace"
 	"strconv"
 	"strings"
 	"sync"
@@ -121,6 +122,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		if f, err := os.Create(fmt.Sprintf("%s.%d", prefix, os.Getpid())); err == nil {
 			if pprof.StartCPUProfile(f) == nil {
 				defer func() { pprof.StopCPUProfile(); f.Close() }()
+			}
+		}
+	}
+	// HOOKTAP_TRACE=prefix writes an execution trace, for go tool trace.
+	if prefix := e.getenv("HOOKTAP_TRACE"); prefix != "" {
+		if f, err := os.Create(fmt.Sprintf("%s.%d", prefix, os.Getpid())); err == nil {
+			if trace.Start(f) == nil {
+				defer func() { trace.Stop(); f.Close() }()
 			}
 		}
 	}
