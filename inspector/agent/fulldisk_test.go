@@ -156,6 +156,13 @@ func TestReconnectWhileDiskFullForwardsOnce(t *testing.T) {
 	}
 
 	post(0)
+	// Its sender may have had 202 before the agent recorded it (a slow
+	// machine: the response timeout is short), and it must be on disk
+	// before the disk fills.
+	testenv.Eventually(t, 10*time.Second, "the first delivery stored", func() bool {
+		n, err := store.Count(t.Context())
+		return err == nil && n == 1
+	})
 	testenv.FillDisk(t, filepath.Join(disk, "filler"))
 	// The first is forwarded and waits for the disk; the second is not
 	// forwarded while the store cannot write.
