@@ -41,6 +41,15 @@ func (ss *session) catchUp(ctx context.Context) bool {
 func (ss *session) adoptUnclaimed(ctx context.Context) bool {
 	through := ss.adoptThrough.Load()
 	var after int64
+	// What it adopted and had acked before now is claimed, so no read below
+	// returns it; what is acked from now on may still be read as unclaimed.
+	ss.mu.Lock()
+	for seq, acked := range ss.adopted {
+		if acked {
+			delete(ss.adopted, seq)
+		}
+	}
+	ss.mu.Unlock()
 	for {
 		var ps []Pending
 		var more bool
@@ -73,15 +82,16 @@ const adoptPage = 1000
 // wants reports whether the session should take an unclaimed delivery: its
 // filter matches, it has not sent it (it is not in flight, and the session
 // has not passed it in channel order: then it sent it, and an ack may be on
-// its way, acked after the unclaimed rows were read), and no other session
-// is going to take it.
+// its way, acked after the unclaimed rows were read; nor has it adopted it
+// before), and no other session is going to take it.
 func (ss *session) wants(p Pending) bool {
 	if !ss.filter.Match(p.Event) {
 		return false
 	}
 	ss.mu.Lock()
 	_, flying := ss.inflight[p.Seq]
-	sent := flying || p.Seq > ss.start && p.Seq <= ss.sentSeq
+	_, adopted := ss.adopted[p.Seq]
+	sent := flying || adopted || p.Seq > ss.start && p.Seq <= ss.sentSeq
 	ss.mu.Unlock()
 	return !sent && !ss.srv.owedElsewhere(ss, p)
 }

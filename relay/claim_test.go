@@ -314,6 +314,45 @@ func TestSentIsNotAdoptedAgain(t *testing.T) {
 	}
 }
 
+// The same for a delivery the session adopted (before its start in channel
+// order, which the range it has sent does not cover): kept while no agent
+// took it, adopted by a new agent, acked after an adoption read the
+// unclaimed rows. Found by an outside test of the fix above.
+func TestAdoptedIsNotAdoptedAgain(t *testing.T) {
+	srv, ts := newRelay(t, Config{ResponseTimeout: 2 * time.Second})
+	b := dialAgent(t, ts)
+	b.helloAs("team", "agt_b", testKey("agt_b"), "counterpart.*")
+	resp, err := http.Post(ts.URL+"/h/team", "application/json", strings.NewReader(`{"action":"payable.created"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("with no agent taking it: %d, want 202", resp.StatusCode)
+	}
+	go postQuiet(ts.URL+"/h/team", []byte(`{"action":"counterpart.created"}`))
+	m := b.readDelivery()
+	b.ack(m)
+	waitCursor(t, srv, "team", "agt_b", m.Seq)
+
+	a := dialAgent(t, ts)
+	a.helloAs("team", "agt_a", testKey("agt_a"))
+	d := a.readDelivery()
+	ss := srv.sessionOf("team", "agt_a")
+	if ss == nil || !d.Resumed || d.Seq > ss.start {
+		t.Fatalf("want the kept delivery adopted, before the session's start: seq %d resumed %v", d.Seq, d.Resumed)
+	}
+	if !unclaimedNow(t, srv, d.Seq) {
+		t.Fatal("a delivery in flight is not among the unclaimed")
+	}
+	stale := Pending{Seq: d.Seq, Event: Event{Action: "payable.created"}} // read now, judged after the ack
+	a.ack(d)
+	waitFor(t, "the ack claims it", func() bool { return !unclaimedNow(t, srv, d.Seq) })
+	if ss.wants(stale) {
+		t.Fatalf("the session would adopt delivery %d again after its agent acked it", d.Seq)
+	}
+}
+
 // unclaimedNow reports whether the buffer's Unclaimed (rows and writes
 // not yet made) holds seq of channel team.
 func unclaimedNow(t *testing.T, srv *Server, seq int64) bool {

@@ -40,6 +40,11 @@ func (ss *session) reserve(ctx context.Context, d *wire.Delivery, f flight, c *c
 			}
 			if next {
 				ss.sentSeq = d.Seq
+			} else if d.Seq <= ss.start {
+				if ss.adopted == nil {
+					ss.adopted = map[int64]bool{}
+				}
+				ss.adopted[d.Seq] = false
 			}
 			ss.inflight[d.Seq] = f
 			ss.inflightBytes += size
@@ -101,4 +106,12 @@ func (ss *session) ack(a *wire.Ack) {
 		ss.srv.resolve(a)
 	}
 	ss.srv.cursorMoved(ss, a.Seq) // the cursor, and the delivery is claimed
+	if a.Seq <= ss.start {
+		// Claimed: an adoption that begins from now on does not read it.
+		ss.mu.Lock()
+		if _, ok := ss.adopted[a.Seq]; ok {
+			ss.adopted[a.Seq] = true
+		}
+		ss.mu.Unlock()
+	}
 }
