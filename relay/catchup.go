@@ -41,15 +41,16 @@ func (ss *session) catchUp(ctx context.Context) bool {
 func (ss *session) adoptUnclaimed(ctx context.Context) bool {
 	through := ss.adoptThrough.Load()
 	var after int64
-	// What it adopted and had acked before now is claimed, so no read below
-	// returns it; what is acked from now on may still be read as unclaimed.
+	// What it adopts, and has acked while this pass reads, may still be
+	// read as unclaimed: it is kept until the pass ends.
 	ss.mu.Lock()
-	for seq, acked := range ss.adopted {
-		if acked {
-			delete(ss.adopted, seq)
-		}
-	}
+	ss.adopted.begin()
 	ss.mu.Unlock()
+	defer func() {
+		ss.mu.Lock()
+		ss.adopted.end()
+		ss.mu.Unlock()
+	}()
 	for {
 		var ps []Pending
 		var more bool
@@ -90,8 +91,7 @@ func (ss *session) wants(p Pending) bool {
 	}
 	ss.mu.Lock()
 	_, flying := ss.inflight[p.Seq]
-	_, adopted := ss.adopted[p.Seq]
-	sent := flying || adopted || p.Seq > ss.start && p.Seq <= ss.sentSeq
+	sent := flying || ss.adopted.has(p.Seq) || p.Seq > ss.start && p.Seq <= ss.sentSeq
 	ss.mu.Unlock()
 	return !sent && !ss.srv.owedElsewhere(ss, p)
 }

@@ -36,6 +36,13 @@ type claims struct {
 	mu    sync.Mutex
 	fresh map[Claim]fresh    // unclaimed, no row yet
 	drop  map[Claim]struct{} // acked, its row to delete (or being deleted)
+	// flush is held by a flush from taking its rows out of fresh and drop
+	// until its commit is reflected there, and for reading by Unclaimed:
+	// a read of the table taken while a flush commits, matched against the
+	// maps as that flush left them, would return rows acked before the
+	// read (their DELETE committed after its snapshot, their drop entry
+	// gone), or miss rows (no longer fresh, their INSERT not in it).
+	flush sync.RWMutex
 }
 
 type fresh struct {
@@ -109,6 +116,7 @@ func (b *Buffer) ClaimsPending() bool {
 // minAge and deletes those of the acked ones; the channel reports the
 // commit.
 func (b *Buffer) FlushClaims(minAge time.Duration) <-chan error {
+	b.claims.flush.Lock() // until the commit is reflected in the maps
 	b.claims.mu.Lock()
 	cutoff := time.Now().Add(-minAge)
 	type row struct {
@@ -128,6 +136,7 @@ func (b *Buffer) FlushClaims(minAge time.Duration) <-chan error {
 	}
 	b.claims.mu.Unlock()
 	if len(add) == 0 && len(del) == 0 {
+		b.claims.flush.Unlock()
 		done := make(chan error, 1)
 		done <- nil
 		return done
@@ -146,6 +155,7 @@ func (b *Buffer) FlushClaims(minAge time.Duration) <-chan error {
 		}
 		return nil
 	}, func(err error) {
+		defer b.claims.flush.Unlock()
 		b.claims.mu.Lock()
 		defer b.claims.mu.Unlock()
 		if err != nil { // back for the next flush
@@ -173,6 +183,8 @@ type Pending struct {
 // yet, without those whose ack is on its way. more reports whether there
 // may be others after them.
 func (b *Buffer) Unclaimed(ctx context.Context, channel string, after, through int64, limit int) (ps []Pending, more bool, err error) {
+	b.claims.flush.RLock() // the table and the maps as one flush left them
+	defer b.claims.flush.RUnlock()
 	rows, err := b.db.R.QueryContext(ctx, `SELECT seq, action, object_type, entity_id FROM unclaimed WHERE channel = ? AND seq > ? AND seq <= ?
 		ORDER BY seq LIMIT ?`, channel, after, through, limit)
 	if err != nil {

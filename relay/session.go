@@ -63,11 +63,7 @@ type session struct {
 	inflightBytes int
 	cursor        int64       // everything up to here is acked or skipped
 	checking      *aliveCheck // a ping in progress (answers)
-	// adopted: the deliveries up to start that it adopted (which the
-	// range start..sentSeq does not cover), true once acked and claimed;
-	// those are forgotten when the next adoption begins (catchup.go). nil
-	// until the first adoption.
-	adopted map[int64]bool
+	adopted       adopted     // what it adopted before start (adopted.go)
 }
 
 // peer is what a session keeps of the request that opened it.

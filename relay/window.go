@@ -41,10 +41,7 @@ func (ss *session) reserve(ctx context.Context, d *wire.Delivery, f flight, c *c
 			if next {
 				ss.sentSeq = d.Seq
 			} else if d.Seq <= ss.start {
-				if ss.adopted == nil {
-					ss.adopted = map[int64]bool{}
-				}
-				ss.adopted[d.Seq] = false
+				ss.adopted.add(d.Seq)
 			}
 			ss.inflight[d.Seq] = f
 			ss.inflightBytes += size
@@ -109,9 +106,7 @@ func (ss *session) ack(a *wire.Ack) {
 	if a.Seq <= ss.start {
 		// Claimed: an adoption that begins from now on does not read it.
 		ss.mu.Lock()
-		if _, ok := ss.adopted[a.Seq]; ok {
-			ss.adopted[a.Seq] = true
-		}
+		ss.adopted.acked(a.Seq)
 		ss.mu.Unlock()
 	}
 }
