@@ -63,8 +63,10 @@ type streamLog struct {
 	markersKept  time.Duration // markersKept when it opened
 	watch        *bucketWatch
 	log          *slog.Logger
-	// claimed: the latest claims of deliveries that had no unclaimed
-	// entry here when they were acked (guarded by mu)
+	// claimed: the latest claims (guarded by mu). An entry that reaches
+	// the watch after its delivery's ack here is one written before the
+	// ack (mark, then Claim at once) or after it (a second agent that had
+	// it in flight left): claimed either way, it is deleted, not adopted.
 	claimed recentClaims
 }
 
@@ -740,9 +742,7 @@ func (l *streamLog) Claim(channel string, seq int64) {
 	l.mu.Lock()
 	_, ok := l.pending[channel][seq]
 	delete(l.pending[channel], seq) // the watch confirms it
-	if !ok {
-		l.claimed.add(channel, seq)
-	}
+	l.claimed.add(channel, seq)
 	l.mu.Unlock()
 	if !ok {
 		return // the common case: it never was unclaimed
