@@ -35,10 +35,7 @@ func (a *adopted) acked(seq int64) {
 		a.seqs[seq] = true
 		return
 	}
-	delete(a.seqs, seq)
-	if len(a.seqs) == 0 {
-		a.seqs = nil // a map keeps its size when emptied
-	}
+	a.forget(seq)
 }
 
 // begin and end bracket an adoption pass.
@@ -46,23 +43,18 @@ func (a *adopted) begin() { a.reading = true }
 
 func (a *adopted) end() {
 	a.reading = false
-	keep := 0
-	for _, acked := range a.seqs {
-		if !acked {
-			keep++
+	for seq, acked := range a.seqs {
+		if acked {
+			a.forget(seq)
 		}
 	}
-	if keep == len(a.seqs) {
-		return
+}
+
+// forget drops seq, and the map once it is empty: a map keeps its size
+// when emptied. What stays unacked is at most a window's worth.
+func (a *adopted) forget(seq int64) {
+	delete(a.seqs, seq)
+	if len(a.seqs) == 0 {
+		a.seqs = nil
 	}
-	var m map[int64]bool
-	if keep > 0 {
-		m = make(map[int64]bool, keep)
-		for seq, acked := range a.seqs {
-			if !acked {
-				m[seq] = false
-			}
-		}
-	}
-	a.seqs = m
 }
