@@ -123,8 +123,9 @@ func (b *Buffer) Head(ctx context.Context, channel string) (int64, error) {
 // it is being committed; whoever reads the buffer after a publish first
 // waits for Settled. d is unclaimed until an agent acks it (Unclaimed);
 // its event is read from d.Fields. When publish reports that no agent
-// matched d, d's unclaimed row is committed with it.
-func (b *Buffer) Append(ctx context.Context, d *wire.Delivery, publish func() (unmatched bool)) error {
+// matched d, d's unclaimed row is committed with it. Its send is called
+// once the write is submitted.
+func (b *Buffer) Append(ctx context.Context, d *wire.Delivery, publish Publish) error {
 	hdr := encodeHeader(d.Header)
 	b.mu.Lock()
 	h, err := b.head(ctx, d.Channel)
@@ -137,7 +138,11 @@ func (b *Buffer) Append(ctx context.Context, d *wire.Delivery, publish func() (u
 	claim := Claim{d.Channel, d.Seq}
 	ev := EventOf(d.Fields)
 	b.track(claim, ev) // before an agent can ack it
-	kept := publish != nil && publish()
+	var kept bool
+	var send func()
+	if publish != nil {
+		kept, send = publish()
+	}
 	if kept {
 		b.keep(claim)
 	}
@@ -162,6 +167,9 @@ func (b *Buffer) Append(ctx context.Context, d *wire.Delivery, publish func() (u
 		}
 		b.settle(channel, seq)
 	})
+	if send != nil {
+		send()
+	}
 	b.mu.Unlock()
 	// Not abandoned when ctx ends: a commit takes milliseconds at most, and
 	// the sender is owed the truth about it.

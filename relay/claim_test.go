@@ -431,7 +431,7 @@ func TestUnclaimedOmitsAckedDuringFlush(t *testing.T) {
 	var seqs []int64
 	for i := range 3000 {
 		d := testDelivery("c", fmt.Sprintf("k%d", i), "payable.created")
-		if err := b.Append(t.Context(), d, func() bool { return true }); err != nil { // kept: its row is written
+		if err := b.Append(t.Context(), d, func() (bool, func()) { return true, nil }); err != nil { // kept: its row is written
 			t.Fatal(err)
 		}
 		seqs = append(seqs, d.Seq)
@@ -457,6 +457,43 @@ func TestUnclaimedOmitsAckedDuringFlush(t *testing.T) {
 		}
 		if len(ps) < 1000-20 { // the page's limit counts rows whose ack is not written yet
 			t.Fatalf("round %d: %d unclaimed, want at least 980", round, len(ps))
+		}
+	}
+}
+
+// Append calls publish's send once the delivery's write is on its way, so
+// that the sessions it wakes run before the commit rather than behind it
+// (Publish): a write submitted from send commits after the delivery's.
+// Before, sessions were woken before the write was submitted, and a lone
+// delivery waited ~75 µs for its relay's commit before its session sent it.
+func TestAppendSendsOnceTheWriteIsOnItsWay(t *testing.T) {
+	b, err := OpenBuffer(t.Context(), filepath.Join(t.TempDir(), "relay.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	for _, kept := range []bool{false, true} {
+		d := testDelivery("c", fmt.Sprintf("kept-%v", kept), "payable.created")
+		var probe <-chan error
+		var rows int
+		err := b.Append(t.Context(), d, func() (bool, func()) {
+			return kept, func() {
+				probe = b.w.Go(func(tx *sqlitedb.Tx) error {
+					return tx.QueryRow(`SELECT COUNT(*) FROM deliveries WHERE channel = 'c' AND id = ?`, d.ID).Scan(&rows)
+				})
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if probe == nil {
+			t.Fatal("send was not called")
+		}
+		if err := <-probe; err != nil {
+			t.Fatal(err)
+		}
+		if rows != 1 {
+			t.Errorf("kept %v: a write submitted from send saw %d rows of the delivery, want 1 (send before its write was submitted)", kept, rows)
 		}
 	}
 }

@@ -899,7 +899,9 @@ func TestClusterBindReadsFromTheLeader(t *testing.T) {
 	if m, err := directLast.NextMsg(10 * time.Millisecond); err == nil {
 		t.Fatalf("bind read the cursors with a direct get (%s), which a stale replica may answer", m.Subject)
 	}
-	if _, err := leader.NextMsg(time.Second); err != nil {
+	// A wait that ends when the read comes: long, as a loaded machine
+	// (go test -race beside a benchmark) once took over a second.
+	if _, err := leader.NextMsg(10 * time.Second); err != nil {
 		t.Fatalf("no read of the cursors from the stream's leader: %v", err)
 	}
 }

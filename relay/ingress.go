@@ -192,16 +192,17 @@ func (s *Server) accept(r *http.Request, channel string, body []byte) (accepted,
 	var c *commit
 	// Published in seq order as soon as the write is on its way: the agent
 	// works while the relay commits; the sender's answer waits for both.
-	publish := func() (unmatched bool) {
+	publish := func() (unmatched bool, send func()) {
 		if s.signals != nil {
 			// The agents of every node get it from the stream (cluster.go).
 			acc.connected, acc.matched = s.signals.Reach(channel, EventOf(&f))
 			acc.live = acc.matched
-		} else {
-			c = newCommit()
-			acc.connected, acc.matched, acc.live = s.publish(d, EventOf(&f), c)
+			return acc.matched == 0, nil
 		}
-		return acc.matched == 0
+		c = newCommit()
+		var took sessions
+		acc.connected, acc.matched, acc.live, took = s.publish(d, EventOf(&f), c)
+		return acc.matched == 0, took.wake
 	}
 	s.expectWrite(-1)
 	err := s.store.Append(r.Context(), d, publish)

@@ -16,22 +16,30 @@ type item struct {
 	commit *commit
 }
 
-// publish offers d to every session of its channel. It reports how many
+// publish queues d for every session of its channel. It reports how many
 // sessions are connected, how many subscribe to d's event, and how many took
-// it live (subscribed, and not behind).
-func (s *Server) publish(d *wire.Delivery, ev Event, c *commit) (connected, matched, live int) {
-	return s.offerAll(item{d: d, ev: ev, size: wire.Size(d), prev: d.Seq - 1, commit: c})
+// it live (subscribed, and not behind); took must be woken (Publish).
+func (s *Server) publish(d *wire.Delivery, ev Event, c *commit) (connected, matched, live int, took sessions) {
+	return s.queueAll(item{d: d, ev: ev, size: wire.Size(d), prev: d.Seq - 1, commit: c})
 }
 
 // offerAll offers it to every session of its channel on this relay.
-func (s *Server) offerAll(it item) (connected, matched, live int) {
+func (s *Server) offerAll(it item) {
+	_, _, _, took := s.queueAll(it)
+	took.wake()
+}
+
+// queueAll queues it for every session of its channel on this relay,
+// without waking them: they are returned.
+func (s *Server) queueAll(it item) (connected, matched, live int, took sessions) {
 	d := it.d
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ch := s.channels[d.Channel]
 	if ch == nil {
-		return 0, 0, 0
+		return 0, 0, 0, nil
 	}
+	took = make(sessions, 0, len(ch.sessions))
 	for ss := range ch.sessions {
 		connected++
 		m, l := ss.offer(it)
@@ -41,13 +49,24 @@ func (s *Server) offerAll(it item) (connected, matched, live int) {
 		if l {
 			live++
 		}
+		took = append(took, ss)
 	}
-	return connected, matched, live
+	return connected, matched, live, took
 }
 
-// offer queues it without blocking. It reports whether the session
-// subscribes to it and whether it will send it now; a full queue makes the
-// session catch up from the buffer instead.
+// sessions are sessions that were offered a delivery.
+type sessions []*session
+
+// wake makes each work through its queue.
+func (ss sessions) wake() {
+	for _, s := range ss {
+		s.wake()
+	}
+}
+
+// offer queues it without blocking; the caller wakes the session. It
+// reports whether the session subscribes to it and whether it will send it
+// now; a full queue makes the session catch up from the buffer instead.
 func (ss *session) offer(it item) (match, live bool) {
 	match = ss.filter.Match(it.ev)
 	ss.qmu.Lock()
@@ -59,7 +78,6 @@ func (ss *session) offer(it item) (match, live bool) {
 		ss.kick.Store(true)
 	}
 	ss.qmu.Unlock()
-	ss.wake()
 	return match, live
 }
 

@@ -199,7 +199,7 @@ func TestStorageCursors(t *testing.T) {
 func TestStorageUnclaimed(t *testing.T) {
 	eachBackend(t, time.Hour, 0, func(t *testing.T, _ backend, s Storage) {
 		kept := testDelivery("c", "kept", "invoice.paid")
-		if err := s.Append(t.Context(), kept, func() bool { return true }); err != nil {
+		if err := s.Append(t.Context(), kept, func() (bool, func()) { return true, nil }); err != nil {
 			t.Fatal(err)
 		}
 		left := appendN(t, s, "c", 2)

@@ -270,8 +270,15 @@ func parseUint(s string) (int64, error) {
 // (durable as its replicas are). A publish that fails is retried with the
 // same Nats-Msg-Id until the response timeout: a leader lost mid-way
 // stores it once.
-func (l *streamLog) Append(ctx context.Context, d *wire.Delivery, publish func() (unmatched bool)) error {
-	unmatched := publish != nil && publish()
+func (l *streamLog) Append(ctx context.Context, d *wire.Delivery, publish Publish) error {
+	var unmatched bool
+	if publish != nil {
+		var send func()
+		unmatched, send = publish()
+		if send != nil {
+			send() // this node's sessions get d from the stream, not from here
+		}
+	}
 	msg := message(d, l.reply)
 	// Not abandoned when the sender goes: it is owed the truth, and a
 	// half-stored delivery is still stored.

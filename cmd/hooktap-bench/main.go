@@ -48,6 +48,7 @@ type config struct {
 	tunnelScale float64
 	log         io.Writer
 	shared      *shared
+	ab          [2]string // section ab: the two hooktap binaries it compares
 }
 
 // figure is one measured number and its target.
@@ -119,11 +120,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for _, s := range sections {
 		names = append(names, s.name)
 	}
-	only := fs.String("only", "", "run only this section: "+strings.Join(names, ", "))
+	only := fs.String("only", "", "run only this section: "+strings.Join(names, ", ")+", or ab (not run otherwise)")
 	cfg := config{log: stderr}
 	fs.IntVar(&cfg.deliveries, "deliveries", 1_000_000, "store: deliveries to generate")
 	fs.StringVar(&cfg.dir, "dir", "", "directory for temporary files (default: the system's)")
 	fs.Float64Var(&cfg.tunnelScale, "tunnel-scale", 1, "tunnel: scale the deliveries sent per path (e.g. 0.25 for a quick run)")
+	fs.StringVar(&cfg.ab[0], "a", "", "ab: one hooktap binary")
+	fs.StringVar(&cfg.ab[1], "b", "", "ab: the other hooktap binary")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -147,7 +150,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}()
 	var t table
 	ran := 0
-	for _, s := range sections {
+	run := sections
+	if *only == "ab" {
+		run = []section{{"ab", benchAB}}
+	}
+	for _, s := range run {
 		if *only != "" && s.name != *only {
 			continue
 		}
