@@ -19,10 +19,13 @@ import (
 // that under -race), and as much again of heap, since the garbage
 // collector's goal counts stacks. StackInuse counts whole spans and every
 // other goroutine's growth: the bound is 512 bytes (1 KiB under -race).
+// The fake agents read nothing between their steps: the relay's pings
+// and idle timeout are set beyond the test's length (under -race on a
+// loaded machine it once took 66 s, past the default ping period).
 func TestIdleAgentsHoldNoGoroutine(t *testing.T) {
 	const agents = 2000
 	const limit = 512 * raceStacks // bytes of stack per agent
-	srv, ts := newRelay(t, Config{})
+	srv, ts := newRelay(t, Config{idleWait: time.Hour})
 	stacksBefore, goroutinesBefore := stacks()
 
 	fakes := make([]*fakeAgent, agents)

@@ -53,6 +53,11 @@ type Config struct {
 	// NATS JetStream: deliveries, cursors, claims and presence live there
 	// (cluster.go). nil: a single relay on its SQLite buffer.
 	Cluster *natsnode.Node
+
+	// idleWait, for tests: how long an agent may send nothing before its
+	// connection is closed, and so how often agents are pinged (9/10 of
+	// it); 0: wire.PongWait.
+	idleWait time.Duration
 }
 
 // Defaults.

@@ -77,6 +77,9 @@ func (s *Server) serveAgent(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader has answered
 	}
+	if s.cfg.idleWait > 0 {
+		conn.SetIdleWait(s.cfg.idleWait)
+	}
 	// The session runs on goroutines of its own (wire.Conn.Serve) so that
 	// this handler returns: net/http keeps a 4 KiB reader and writer per
 	// connection for as long as its handler runs, which idle agents do not
@@ -489,7 +492,11 @@ func onFreshStack(f func() error) error {
 // connections are noticed (their reads time out) without a goroutine per
 // connection.
 func (s *Server) pingLoop() {
-	t := time.NewTicker(wire.PingPeriod)
+	every := wire.PingPeriod
+	if s.cfg.idleWait > 0 {
+		every = s.cfg.idleWait * 9 / 10
+	}
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {

@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -130,6 +131,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if (cfg.ab[0] != "" || cfg.ab[1] != "") && *only != "ab" {
+		return errors.New("-a and -b are for -only ab")
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)

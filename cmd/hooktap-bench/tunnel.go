@@ -20,6 +20,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/hooktap/hooktap/inspector/catalog"
@@ -124,6 +125,11 @@ func startChildEnv(ctx context.Context, env []string, marker, name string, args 
 		cmd.Env = append(os.Environ(), env...)
 	}
 	cmd.Stderr = os.Stderr
+	// In a process group of its own, killed whole: a child's children
+	// (a script given to -a, say) would keep stderr open, and the bench's
+	// pipe with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, "", err
@@ -152,7 +158,7 @@ func startChildEnv(ctx context.Context, env []string, marker, name string, args 
 		}
 		return c, l, nil
 	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
+		cmd.Cancel()
 		return nil, "", fmt.Errorf("%s did not print %q", filepath.Base(name), marker)
 	}
 }
@@ -164,7 +170,7 @@ func (c *child) stop() {
 	select {
 	case <-done:
 	case <-time.After(15 * time.Second):
-		c.cmd.Process.Kill()
+		c.cmd.Cancel()
 		<-done
 	}
 }

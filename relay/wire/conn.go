@@ -80,6 +80,11 @@ func (c *Conn) SetReadLimit(n int64) {
 	c.ws.SetReadLimit(min(max(n, MaxFrameSize), maxReadLimit))
 }
 
+// SetIdleWait sets how long the peer may send nothing (no frame, no pong)
+// before the connection is closed (default PongWait). Call it before Run or
+// Serve.
+func (c *Conn) SetIdleWait(d time.Duration) { c.readWait = d }
+
 // UseBinary switches deliveries and acks to binary frames, both ways: each
 // side calls it once the handshake agreed on it (Hello.Binary and
 // Welcome.Binary), before the first binary frame can arrive. Until then a
