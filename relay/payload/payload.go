@@ -41,6 +41,13 @@ type body struct {
 type flexString string
 
 func (f *flexString) UnmarshalJSON(b []byte) error {
+	// json.Unmarshal has checked b: a string without escapes holds no
+	// control character nor quote, and, when its bytes are valid UTF-8,
+	// decodes to itself. Most do; decoding them again costs 6 allocations.
+	if len(b) >= 2 && b[0] == '"' && bytes.IndexByte(b, '\\') < 0 && utf8.Valid(b[1:len(b)-1]) {
+		*f = flexString(b[1 : len(b)-1])
+		return nil
+	}
 	if len(b) > 0 && b[0] == '"' {
 		var s string
 		if err := json.Unmarshal(b, &s); err != nil {

@@ -1,6 +1,7 @@
 package payload
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -78,4 +79,27 @@ func TestFieldsAreClean(t *testing.T) {
 	if f.Action != "payable.\uFFFD]52;c;Y3Vy\uFFFDcreated" {
 		t.Errorf("action %q", f.Action)
 	}
+}
+
+// A JSON string decodes to the same flexString as encoding/json decodes it
+// to a string, whether it takes the fast path (no escapes, valid UTF-8) or
+// not: escapes, invalid UTF-8 (each bad byte becomes U+FFFD), surrogates.
+func FuzzFlexStringDecodesAsJSON(f *testing.F) {
+	for _, s := range []string{`""`, `"payable.created"`, `"caf\u00e9"`, "\"caf\xc3\xa9\"", "\"caf\xe9 \xff\"",
+		`"a\"b"`, `"\ud83d\ude00"`, `"\ud800"`, `"tab\there"`, `"\\"`, "\"\xed\xa0\x80\"", `12`, `null`, `{"a":1}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		var want string
+		if json.Unmarshal([]byte(raw), &want) != nil {
+			return // not a JSON string: json.Unmarshal never hands it to flexString
+		}
+		var got flexString
+		if err := json.Unmarshal([]byte(raw), &got); err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != want {
+			t.Fatalf("%q decoded to %q, want %q", raw, got, want)
+		}
+	})
 }
