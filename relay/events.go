@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"strings"
 	"slices"
 
 	"github.com/hooktap/hooktap/relay/payload"
@@ -66,8 +67,13 @@ func MatchEvents(patterns []string, action string) bool {
 	if len(patterns) == 0 {
 		return true
 	}
+	// '/' is an ordinary character, as in the store's filters (SQLite's
+	// GLOB): path.Match stops '*' at it, and "payable.*" missed an action
+	// "payable./x" that `events list --action 'payable.*'` lists. No action
+	// holds a NUL (payload.Parse replaces control characters).
+	action = strings.ReplaceAll(action, "/", "\x00")
 	for _, p := range patterns {
-		if ok, _ := path.Match(p, action); ok {
+		if ok, _ := path.Match(strings.ReplaceAll(p, "/", "\x00"), action); ok {
 			return true
 		}
 	}

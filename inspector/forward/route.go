@@ -36,8 +36,10 @@ func ParseRoute(s string, timeout time.Duration, newForwarder func(string, time.
 // Pick returns the forwarder of the first route whose glob matches action,
 // else def.
 func Pick(routes []Route, def *Forwarder, action string) *Forwarder {
+	// '/' is an ordinary character, as in relay.MatchEvents (--events).
+	action = strings.ReplaceAll(action, "/", "\x00")
 	for _, r := range routes {
-		if ok, _ := path.Match(r.Events, action); ok {
+		if ok, _ := path.Match(strings.ReplaceAll(r.Events, "/", "\x00"), action); ok {
 			return r.Forwarder
 		}
 	}
