@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"strings"
 	"slices"
+	"strings"
 
 	"github.com/hooktap/hooktap/relay/payload"
 )
