@@ -106,10 +106,13 @@ func startProcIn(t *testing.T, dir string, env []string, args ...string) *proc {
 	return p
 }
 
-// line waits for the next stdout line that contains substr.
+// line waits for the next stdout line that contains substr: up to a
+// minute, as a wait that ends when the line comes. Three -race builds of a
+// relay forming a cluster took over 20 s once, beside 90 s of fuzzing on
+// both cores.
 func (p *proc) line(t *testing.T, substr string) string {
 	t.Helper()
-	timeout := time.After(20 * time.Second)
+	timeout := time.After(time.Minute)
 	for {
 		select {
 		case l, ok := <-p.lines:
@@ -120,7 +123,7 @@ func (p *proc) line(t *testing.T, substr string) string {
 				return l
 			}
 		case <-timeout:
-			t.Fatalf("no line with %q in 20s; stderr:\n%s", substr, p.stderrText())
+			t.Fatalf("no line with %q in a minute; stderr:\n%s", substr, p.stderrText())
 		}
 	}
 }
