@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"path"
 	"slices"
-	"strings"
 
 	"github.com/hooktap/hooktap/relay/payload"
+	"github.com/hooktap/hooktap/relay/wire"
 )
 
 // Event is what an agent's filter looks at in a delivery.
@@ -61,23 +61,13 @@ func (f Filter) Validate() error {
 }
 
 // MatchEvents reports whether an action matches any of the glob patterns
-// (path.Match syntax: "payable.*", "counterpart.created"). No patterns
+// (wire.MatchGlob: "payable.*", "counterpart.created"). No patterns
 // match everything.
 func MatchEvents(patterns []string, action string) bool {
 	if len(patterns) == 0 {
 		return true
 	}
-	// '/' is an ordinary character, as in the store's filters (SQLite's
-	// GLOB): path.Match stops '*' at it, and "payable.*" missed an action
-	// "payable./x" that `events list --action 'payable.*'` lists. No action
-	// holds a NUL (payload.Parse replaces control characters).
-	action = strings.ReplaceAll(action, "/", "\x00")
-	for _, p := range patterns {
-		if ok, _ := path.Match(strings.ReplaceAll(p, "/", "\x00"), action); ok {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(patterns, func(p string) bool { return wire.MatchGlob(p, action) })
 }
 
 // Limits of a filter: every delivery of a channel is matched against the

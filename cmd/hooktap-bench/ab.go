@@ -43,11 +43,10 @@ func benchAB(ctx context.Context, cfg config, t *table) error {
 		}
 		return c, "http://" + strings.TrimPrefix(line, marker), err
 	}
-	app, appURL, err := start("ADDR ", appMode)
+	_, appURL, err := start("ADDR ", appMode)
 	if err != nil {
 		return err
 	}
-	_ = app
 	one, oneURL, err := start("ADDR ", proxyMode, appURL)
 	if err != nil {
 		return err

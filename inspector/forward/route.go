@@ -5,6 +5,8 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/hooktap/hooktap/relay/wire"
 )
 
 // Route sends the deliveries whose action matches Events, a glob as
@@ -36,10 +38,8 @@ func ParseRoute(s string, timeout time.Duration, newForwarder func(string, time.
 // Pick returns the forwarder of the first route whose glob matches action,
 // else def.
 func Pick(routes []Route, def *Forwarder, action string) *Forwarder {
-	// '/' is an ordinary character, as in relay.MatchEvents (--events).
-	action = strings.ReplaceAll(action, "/", "\x00")
 	for _, r := range routes {
-		if ok, _ := path.Match(strings.ReplaceAll(r.Events, "/", "\x00"), action); ok {
+		if wire.MatchGlob(r.Events, action) { // as --events matches
 			return r.Forwarder
 		}
 	}
